@@ -1,0 +1,193 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace LmWrapper.Caching;
+
+/// <summary>
+/// The cache key of a prompt for one model: the first 128 bits of a SHA-256 over a canonical, versioned encoding of
+/// the model identity and every prompt field that changes the output. Identical across processes, machines and runs.
+/// </summary>
+/// <remarks>
+/// Left out on purpose: <see cref="LmPrompt.NumCompletions"/> (samples are stored one by one under the same key),
+/// <see cref="LmPrompt.Cache"/> and <see cref="LmPrompt.Metadata"/>.
+/// </remarks>
+public readonly record struct CacheKey(ulong High, ulong Low)
+{
+    private const string EncodingTag = "lmwrapper/cache-key/v1";
+
+    /// <summary>The key of <paramref name="prompt"/> for the model whose identity is <paramref name="modelIdentity"/>.</summary>
+    /// <param name="modelIdentity">The model's <see cref="LanguageModel.ModelIdentity"/>.</param>
+    /// <param name="prompt">The prompt.</param>
+    public static CacheKey Compute(string modelIdentity, LmPrompt prompt)
+    {
+        ArgumentNullException.ThrowIfNull(modelIdentity);
+        ArgumentNullException.ThrowIfNull(prompt);
+        var w = new KeyWriter();
+        try
+        {
+            w.String(EncodingTag);
+            w.String(modelIdentity);
+            if (prompt.Text is { } text)
+            {
+                w.Byte(1);
+                w.String(text);
+            }
+            else
+            {
+                var chat = prompt.Chat!;
+                w.Byte(2);
+                w.Int(chat.Count);
+                foreach (var t in chat)
+                {
+                    w.Byte((byte)t.Role);
+                    w.String(t.Content);
+                    w.NullableString(t.Name);
+                }
+            }
+
+            w.NullableInt(prompt.MaxTokens);
+            if (prompt.Stop is { } stop)
+            {
+                w.Int(stop.Count);
+                foreach (var s in stop)
+                {
+                    w.String(s);
+                }
+            }
+            else
+            {
+                w.Int(-1);
+            }
+
+            w.Int(prompt.Logprobs);
+            w.Double(prompt.Temperature);
+            w.Double(prompt.TopP);
+            w.Double(prompt.PresencePenalty);
+            w.Double(prompt.FrequencyPenalty);
+            w.Byte(prompt.Echo ? (byte)1 : (byte)0);
+            w.NullableBool(prompt.AddBosToken);
+            w.NullableBool(prompt.AddSpecialTokens);
+            w.NullableInt(prompt.Seed);
+            return w.Finish();
+        }
+        finally
+        {
+            w.Dispose();
+        }
+    }
+
+    /// <summary>The key as the 16 bytes stored in the database (big-endian).</summary>
+    public byte[] ToBytes()
+    {
+        var b = new byte[16];
+        BinaryPrimitives.WriteUInt64BigEndian(b, High);
+        BinaryPrimitives.WriteUInt64BigEndian(b.AsSpan(8), Low);
+        return b;
+    }
+
+    /// <summary>Reads a key from its 16 stored bytes.</summary>
+    /// <param name="bytes">Exactly 16 bytes.</param>
+    public static CacheKey FromBytes(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length != 16)
+        {
+            throw new ArgumentException($"A cache key is 16 bytes, not {bytes.Length}.", nameof(bytes));
+        }
+
+        return new(BinaryPrimitives.ReadUInt64BigEndian(bytes), BinaryPrimitives.ReadUInt64BigEndian(bytes[8..]));
+    }
+
+    /// <summary>The key as 32 lower-case hex digits.</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{High:x16}{Low:x16}");
+
+    private ref struct KeyWriter
+    {
+        private byte[] _buffer;
+        private int _length;
+
+        public KeyWriter() => _buffer = ArrayPool<byte>.Shared.Rent(512);
+
+        public void Byte(byte b)
+        {
+            Ensure(1);
+            _buffer[_length++] = b;
+        }
+
+        public void Int(int v)
+        {
+            Ensure(4);
+            BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(_length), v);
+            _length += 4;
+        }
+
+        public void NullableInt(int? v)
+        {
+            Byte(v.HasValue ? (byte)1 : (byte)0);
+            if (v.HasValue)
+            {
+                Int(v.Value);
+            }
+        }
+
+        public void NullableBool(bool? v) => Byte(v switch { null => 2, true => 1, false => 0 });
+
+        public void Double(double v)
+        {
+            if (v == 0)
+            {
+                v = 0; // -0.0 and 0.0 are the same setting
+            }
+
+            Ensure(8);
+            BinaryPrimitives.WriteInt64LittleEndian(_buffer.AsSpan(_length), BitConverter.DoubleToInt64Bits(v));
+            _length += 8;
+        }
+
+        public void String(string s)
+        {
+            int max = Encoding.UTF8.GetMaxByteCount(s.Length);
+            Ensure(max + 4);
+            int n = Encoding.UTF8.GetBytes(s, _buffer.AsSpan(_length + 4));
+            BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(_length), n);
+            _length += 4 + n;
+        }
+
+        public void NullableString(string? s)
+        {
+            Byte(s is null ? (byte)0 : (byte)1);
+            if (s is not null)
+            {
+                String(s);
+            }
+        }
+
+        public readonly CacheKey Finish()
+        {
+            Span<byte> hash = stackalloc byte[32];
+            SHA256.HashData(_buffer.AsSpan(0, _length), hash);
+            return FromBytes(hash[..16]);
+        }
+
+        public void Dispose()
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = [];
+        }
+
+        private void Ensure(int extra)
+        {
+            if (_length + extra <= _buffer.Length)
+            {
+                return;
+            }
+
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + extra));
+            _buffer.AsSpan(0, _length).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = bigger;
+        }
+    }
+}

@@ -1,0 +1,667 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace LmWrapper.Caching;
+
+/// <summary>
+/// The local response cache: one SQLite file (WAL mode) per project, safe for several threads and processes at once.
+/// Reruns of the same prompts are free, and a crashed run resumes without paying twice.
+/// </summary>
+/// <remarks>
+/// <para>Location: <see cref="ResolveProjectCachePath"/> walks up from the working directory to the folder holding
+/// <c>.git</c> or a <c>.lmwrapper</c> marker and uses <c>.lmwrapper_cache/cache.sqlite3</c> there; the
+/// <c>LMWRAPPER_CACHE_DIR</c> environment variable overrides that, and code can open any file with <see cref="Open"/>.</para>
+/// <para>Each completion sample is one entry, keyed by <see cref="CacheKey"/> and the sample index.</para>
+/// </remarks>
+public sealed class LmCache : IDisposable
+{
+    /// <summary>The environment variable that names the folder of the default cache file.</summary>
+    public const string DirectoryEnvironmentVariable = "LMWRAPPER_CACHE_DIR";
+
+    /// <summary>The default cache file name.</summary>
+    public const string DefaultFileName = "cache.sqlite3";
+
+    /// <summary>The folder, at the project root, that holds the default cache file.</summary>
+    public const string ProjectFolderName = ".lmwrapper_cache";
+
+    /// <summary>The SQLite <c>application_id</c> that marks a file as an LmWrapper cache ("LmWr").</summary>
+    internal const int ApplicationId = 0x4C6D5772;
+
+    /// <summary>The schema version this build reads and writes.</summary>
+    public const int SchemaVersion = 1;
+
+    private static readonly ConcurrentDictionary<string, Lazy<LmCache>> SharedCaches = new(StringComparer.Ordinal);
+
+    // Each step brings the schema from version (index) to (index + 1). Never edit a released step; add one.
+    private static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE lmwrapper_meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE models(id INTEGER PRIMARY KEY, identity TEXT NOT NULL UNIQUE);
+        CREATE TABLE responses(
+            id INTEGER PRIMARY KEY,
+            key BLOB NOT NULL,
+            sample INTEGER NOT NULL,
+            model_id INTEGER NOT NULL,
+            created INTEGER NOT NULL,
+            payload BLOB NOT NULL);
+        CREATE UNIQUE INDEX responses_key_sample ON responses(key, sample);
+        INSERT INTO lmwrapper_meta(name, value) VALUES ('created_by', 'LmWrapper');
+        """,
+    ];
+
+    private readonly SqliteConnection _connection;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, long> _modelIds = new(StringComparer.Ordinal);
+    private readonly SqliteCommand _select;
+    private readonly SqliteParameter _selectKey;
+    private readonly SqliteParameter _selectCount;
+    private readonly SqliteCommand _insert;
+    private readonly SqliteParameter _insertKey;
+    private readonly SqliteParameter _insertSample;
+    private readonly SqliteParameter _insertModel;
+    private readonly SqliteParameter _insertCreated;
+    private readonly SqliteParameter _insertPayload;
+    private long _hits;
+    private long _misses;
+    private bool _disposed;
+
+    private LmCache(string filePath, SqliteConnection connection)
+    {
+        FilePath = filePath;
+        _connection = connection;
+
+        _select = connection.CreateCommand();
+        _select.CommandText = "SELECT sample, payload FROM responses WHERE key = $key AND sample < $count ORDER BY sample";
+        _selectKey = _select.Parameters.Add("$key", SqliteType.Blob);
+        _selectCount = _select.Parameters.Add("$count", SqliteType.Integer);
+        _select.Prepare();
+
+        _insert = connection.CreateCommand();
+        _insert.CommandText = """
+            INSERT INTO responses(key, sample, model_id, created, payload) VALUES ($key, $sample, $model, $created, $payload)
+            ON CONFLICT(key, sample) DO NOTHING
+            """;
+        _insertKey = _insert.Parameters.Add("$key", SqliteType.Blob);
+        _insertSample = _insert.Parameters.Add("$sample", SqliteType.Integer);
+        _insertModel = _insert.Parameters.Add("$model", SqliteType.Integer);
+        _insertCreated = _insert.Parameters.Add("$created", SqliteType.Integer);
+        _insertPayload = _insert.Parameters.Add("$payload", SqliteType.Blob);
+        _insert.Prepare();
+    }
+
+    /// <summary>The cache file (":memory:" for an in-memory cache).</summary>
+    public string FilePath { get; }
+
+    /// <summary>
+    /// Opens (creating if needed) the cache file at <paramref name="filePath"/>. The caller owns the returned instance;
+    /// several instances, in this or other processes, may share one file.
+    /// </summary>
+    /// <param name="filePath">The SQLite file to use.</param>
+    /// <exception cref="LmCacheException">The file is corrupted, is not an LmWrapper cache, or was made by a newer LmWrapper.</exception>
+    public static LmCache Open(string filePath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(filePath);
+        string full = Path.GetFullPath(filePath);
+        var dir = Path.GetDirectoryName(full);
+        if (!string.IsNullOrEmpty(dir))
+        {
+            Directory.CreateDirectory(dir);
+        }
+
+        CheckHeader(full);
+        var cs = new SqliteConnectionStringBuilder
+        {
+            DataSource = full,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = false,
+            DefaultTimeout = 60,
+        }.ToString();
+        return OpenConnection(full, cs, inMemory: false);
+    }
+
+    /// <summary>Opens a private cache that lives in memory only (for tests and throwaway runs).</summary>
+    public static LmCache OpenInMemory() =>
+        OpenConnection(":memory:", "Data Source=:memory:;Pooling=False", inMemory: true);
+
+    /// <summary>
+    /// The process-wide shared cache for the project that contains <paramref name="startDirectory"/> (default: the
+    /// working directory); see <see cref="ResolveProjectCachePath"/>. Do not dispose it.
+    /// </summary>
+    /// <param name="startDirectory">Where to start looking for the project root.</param>
+    public static LmCache ForProject(string? startDirectory = null) => Shared(ResolveProjectCachePath(startDirectory));
+
+    /// <summary>The process-wide shared instance for one cache file (opened once, never disposed).</summary>
+    /// <param name="filePath">The cache file.</param>
+    public static LmCache Shared(string filePath)
+    {
+        string full = Path.GetFullPath(filePath);
+        return SharedCaches.GetOrAdd(full, p => new Lazy<LmCache>(() => Open(p))).Value;
+    }
+
+    /// <summary>
+    /// Where the default cache lives: <c>$LMWRAPPER_CACHE_DIR/cache.sqlite3</c> when that variable is set; else
+    /// <c>.lmwrapper_cache/cache.sqlite3</c> in the nearest folder, from <paramref name="startDirectory"/> upward, that
+    /// holds <c>.git</c> or a <c>.lmwrapper</c> marker; else a per-user folder
+    /// (<c>~/.cache/lmwrapper/cache.sqlite3</c> or the platform's local application data).
+    /// </summary>
+    /// <param name="startDirectory">Where to start looking (default: the working directory).</param>
+    public static string ResolveProjectCachePath(string? startDirectory = null)
+    {
+        var env = Environment.GetEnvironmentVariable(DirectoryEnvironmentVariable);
+        if (!string.IsNullOrWhiteSpace(env))
+        {
+            return Path.GetFullPath(Path.Combine(env, DefaultFileName));
+        }
+
+        for (var dir = new DirectoryInfo(Path.GetFullPath(startDirectory ?? Directory.GetCurrentDirectory())); dir is not null; dir = dir.Parent)
+        {
+            if (Path.Exists(Path.Combine(dir.FullName, ".lmwrapper")) || Path.Exists(Path.Combine(dir.FullName, ".git")))
+            {
+                return Path.Combine(dir.FullName, ProjectFolderName, DefaultFileName);
+            }
+        }
+
+        string baseDir = OperatingSystem.IsWindows()
+            ? Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData)
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        return Path.Combine(baseDir, "lmwrapper", DefaultFileName);
+    }
+
+    /// <summary>
+    /// Looks up samples 0 … <paramref name="count"/> − 1 of <paramref name="key"/>. Found samples go to
+    /// <paramref name="found"/> as (sample index, payload).
+    /// </summary>
+    internal void GetSamples(CacheKey key, int count, List<(int Sample, byte[] Payload)> found)
+    {
+        lock (_lock)
+        {
+            Run(() =>
+            {
+                ThrowIfDisposed();
+                _select.Transaction = null;
+                ReadSamples(key, count, found);
+            });
+        }
+    }
+
+    /// <summary>
+    /// Looks up many keys in one read transaction. <paramref name="onFound"/> is called for every sample found, with the
+    /// request's index.
+    /// </summary>
+    internal void GetSamplesMany(IReadOnlyList<(CacheKey Key, int Count)> requests, Action<int, int, byte[]> onFound)
+    {
+        var found = new List<(int, byte[])>(4);
+        lock (_lock)
+        {
+            Run(() =>
+            {
+                ThrowIfDisposed();
+                using var tx = _connection.BeginTransaction(deferred: true);
+                _select.Transaction = tx;
+                try
+                {
+                    for (int i = 0; i < requests.Count; i++)
+                    {
+                        found.Clear();
+                        ReadSamples(requests[i].Key, requests[i].Count, found);
+                        foreach (var (sample, payload) in found)
+                        {
+                            onFound(i, sample, payload);
+                        }
+                    }
+
+                    tx.Commit();
+                }
+                finally
+                {
+                    _select.Transaction = null;
+                }
+            });
+        }
+    }
+
+    private void ReadSamples(CacheKey key, int count, List<(int, byte[])> found)
+    {
+        _selectKey.Value = key.ToBytes();
+        _selectCount.Value = count;
+        int before = found.Count;
+        using (var r = _select.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                found.Add((r.GetInt32(0), r.GetFieldValue<byte[]>(1)));
+            }
+        }
+
+        int got = found.Count - before;
+        _hits += got;
+        _misses += count - got;
+    }
+
+    /// <summary>Stores samples (an existing sample under the same key and index is kept, never overwritten).</summary>
+    internal void Store(string modelIdentity, IEnumerable<(CacheKey Key, int Sample, byte[] Payload)> entries)
+    {
+        lock (_lock)
+        {
+            Run(() =>
+            {
+                ThrowIfDisposed();
+                using var tx = _connection.BeginTransaction(deferred: false);
+                try
+                {
+                    long modelId = ModelId(modelIdentity, tx);
+                    _insert.Transaction = tx;
+                    _insertModel.Value = modelId;
+                    _insertCreated.Value = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+                    foreach (var (key, sample, payload) in entries)
+                    {
+                        _insertKey.Value = key.ToBytes();
+                        _insertSample.Value = sample;
+                        _insertPayload.Value = payload;
+                        _insert.ExecuteNonQuery();
+                    }
+
+                    tx.Commit();
+                }
+                finally
+                {
+                    _insert.Transaction = null;
+                }
+            });
+        }
+    }
+
+    /// <summary>Removes every sample stored under <paramref name="key"/>. Returns how many were removed.</summary>
+    /// <param name="key">The key (see <see cref="CacheKey.Compute"/>).</param>
+    public int Remove(CacheKey key) => Execute("DELETE FROM responses WHERE key = $k", ("$k", key.ToBytes()));
+
+    /// <summary>Removes every entry. Returns how many were removed.</summary>
+    public int Clear() => Execute("DELETE FROM responses");
+
+    /// <summary>Removes entries stored longer ago than <paramref name="maxAge"/>. Returns how many were removed.</summary>
+    /// <param name="maxAge">The oldest an entry may be.</param>
+    public int EvictOlderThan(TimeSpan maxAge)
+    {
+        long cutoff = DateTimeOffset.UtcNow.Add(-maxAge).ToUnixTimeSeconds();
+        return Execute("DELETE FROM responses WHERE created < $c", ("$c", cutoff));
+    }
+
+    /// <summary>Removes the oldest entries until at most <paramref name="maxEntries"/> remain. Returns how many were removed.</summary>
+    /// <param name="maxEntries">How many entries to keep at most.</param>
+    public int EvictToMaxEntries(long maxEntries)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxEntries);
+        return Execute(
+            "DELETE FROM responses WHERE id <= (SELECT id FROM responses ORDER BY id DESC LIMIT 1 OFFSET $n)",
+            ("$n", maxEntries));
+    }
+
+    /// <summary>
+    /// Removes the oldest entries until the file fits in <paramref name="maxBytes"/>, then compacts the file.
+    /// Returns how many entries were removed.
+    /// </summary>
+    /// <param name="maxBytes">The largest the cache file may be.</param>
+    public int EvictToMaxBytes(long maxBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
+        var stats = GetStats();
+        if (stats.FileBytes <= maxBytes || stats.Entries == 0)
+        {
+            return 0;
+        }
+
+        // Keep the newest entries whose payloads fit the same share of the file the payloads have now (less 5%).
+        double payloadShare = stats.PayloadBytes / (double)Math.Max(1, stats.FileBytes);
+        long keepPayload = (long)(maxBytes * payloadShare * 0.95);
+        int removed = 0;
+        lock (_lock)
+        {
+            Run(() =>
+            {
+                ThrowIfDisposed();
+                long cutoffId = long.MinValue;
+                long sum = 0;
+                using (var cmd = _connection.CreateCommand())
+                {
+                    cmd.CommandText = "SELECT id, length(payload) FROM responses ORDER BY id DESC";
+                    using var r = cmd.ExecuteReader();
+                    while (r.Read())
+                    {
+                        sum += r.GetInt64(1);
+                        if (sum > keepPayload)
+                        {
+                            cutoffId = r.GetInt64(0);
+                            break;
+                        }
+                    }
+                }
+
+                if (cutoffId != long.MinValue)
+                {
+                    using var del = _connection.CreateCommand();
+                    del.CommandText = "DELETE FROM responses WHERE id <= $id";
+                    del.Parameters.AddWithValue("$id", cutoffId);
+                    removed = del.ExecuteNonQuery();
+                }
+            });
+        }
+
+        Compact();
+        return removed;
+    }
+
+    /// <summary>Checkpoints the write-ahead log and rebuilds the file so that it takes no more space than its entries need.</summary>
+    public void Compact()
+    {
+        lock (_lock)
+        {
+            Run(() =>
+            {
+                ThrowIfDisposed();
+                using var cmd = _connection.CreateCommand();
+                cmd.CommandText = "PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);";
+                cmd.ExecuteNonQuery();
+            });
+        }
+    }
+
+    /// <summary>Counts entries and bytes, and reports this instance's hits and misses.</summary>
+    public LmCacheStats GetStats()
+    {
+        lock (_lock)
+        {
+            return Run(() =>
+            {
+                ThrowIfDisposed();
+                using var cmd = _connection.CreateCommand();
+                cmd.CommandText = "SELECT count(*), coalesce(sum(length(payload)), 0), min(created) FROM responses";
+                using var r = cmd.ExecuteReader();
+                r.Read();
+                long entries = r.GetInt64(0);
+                long payload = r.GetInt64(1);
+                DateTimeOffset? oldest = r.IsDBNull(2) ? null : DateTimeOffset.FromUnixTimeSeconds(r.GetInt64(2));
+                return new LmCacheStats(entries, payload, FileBytes(), _hits, _misses, oldest);
+            });
+        }
+    }
+
+    /// <summary>
+    /// Runs SQLite's integrity check over the whole file. Returns an empty list when the file is sound, else SQLite's
+    /// descriptions of what is wrong.
+    /// </summary>
+    public IReadOnlyList<string> CheckIntegrity()
+    {
+        lock (_lock)
+        {
+            return Run(() =>
+            {
+                ThrowIfDisposed();
+                using var cmd = _connection.CreateCommand();
+                cmd.CommandText = "PRAGMA integrity_check";
+                using var r = cmd.ExecuteReader();
+                var problems = new List<string>();
+                while (r.Read())
+                {
+                    var line = r.GetString(0);
+                    if (line != "ok")
+                    {
+                        problems.Add(line);
+                    }
+                }
+
+                return (IReadOnlyList<string>)problems;
+            });
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _select.Dispose();
+            _insert.Dispose();
+            _connection.Dispose();
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"LmCache({FilePath})";
+
+    private long FileBytes()
+    {
+        if (FilePath == ":memory:")
+        {
+            using var cmd = _connection.CreateCommand();
+            cmd.CommandText = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
+            return (long)cmd.ExecuteScalar()!;
+        }
+
+        long size = 0;
+        foreach (var suffix in new[] { string.Empty, "-wal" })
+        {
+            var fi = new FileInfo(FilePath + suffix);
+            if (fi.Exists)
+            {
+                size += fi.Length;
+            }
+        }
+
+        return size;
+    }
+
+    private long ModelId(string identity, SqliteTransaction tx)
+    {
+        if (_modelIds.TryGetValue(identity, out var id))
+        {
+            return id;
+        }
+
+        using var cmd = _connection.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "INSERT INTO models(identity) VALUES ($i) ON CONFLICT(identity) DO NOTHING; SELECT id FROM models WHERE identity = $i;";
+        cmd.Parameters.AddWithValue("$i", identity);
+        id = (long)cmd.ExecuteScalar()!;
+        _modelIds[identity] = id;
+        return id;
+    }
+
+    private int Execute(string sql, params (string Name, object Value)[] parameters)
+    {
+        lock (_lock)
+        {
+            return Run(() =>
+            {
+                ThrowIfDisposed();
+                using var cmd = _connection.CreateCommand();
+                cmd.CommandText = sql;
+                foreach (var (name, value) in parameters)
+                {
+                    cmd.Parameters.AddWithValue(name, value);
+                }
+
+                return cmd.ExecuteNonQuery();
+            });
+        }
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    private void Run(Action action) => Run(() =>
+    {
+        action();
+        return 0;
+    });
+
+    private T Run<T>(Func<T> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (SqliteException e) when (IsCorruption(e))
+        {
+            throw Corrupted(FilePath, e);
+        }
+    }
+
+    private static bool IsCorruption(SqliteException e) =>
+        (e.SqliteErrorCode & 0xFF) is 11 /* SQLITE_CORRUPT */ or 26 /* SQLITE_NOTADB */;
+
+    private static LmCacheException Corrupted(string path, Exception e) => new(
+        path,
+        $"The LmWrapper cache file '{path}' is corrupted or is not a SQLite database ({e.Message}). " +
+        "Nothing in it was changed. Move the file aside (or delete it) to start a fresh cache, or point LmWrapper at " +
+        $"another file with {DirectoryEnvironmentVariable}.",
+        e);
+
+    private static void CheckHeader(string path)
+    {
+        var fi = new FileInfo(path);
+        if (!fi.Exists || fi.Length == 0)
+        {
+            return;
+        }
+
+        Span<byte> header = stackalloc byte[16];
+        using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        {
+            if (fs.ReadAtLeast(header, 16, throwOnEndOfStream: false) < 16 || !header.SequenceEqual("SQLite format 3\0"u8))
+            {
+                throw new LmCacheException(
+                    path,
+                    $"The LmWrapper cache file '{path}' is not a SQLite database (its header is wrong: the file is corrupted " +
+                    "or belongs to another program). Nothing in it was changed. Move it aside or delete it to start a fresh " +
+                    $"cache, or point LmWrapper at another file with {DirectoryEnvironmentVariable}.");
+            }
+        }
+    }
+
+    private static LmCache OpenConnection(string path, string connectionString, bool inMemory)
+    {
+        var conn = new SqliteConnection(connectionString);
+        try
+        {
+            conn.Open();
+            using (var cmd = conn.CreateCommand())
+            {
+                cmd.CommandText = inMemory
+                    ? "PRAGMA busy_timeout = 60000;"
+                    : "PRAGMA busy_timeout = 60000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+                cmd.ExecuteNonQuery();
+            }
+
+            Migrate(path, conn);
+            if (!inMemory)
+            {
+                WriteGitIgnore(path);
+            }
+
+            return new LmCache(path, conn);
+        }
+        catch (SqliteException e) when (IsCorruption(e))
+        {
+            conn.Dispose();
+            throw Corrupted(path, e);
+        }
+        catch
+        {
+            conn.Dispose();
+            throw;
+        }
+    }
+
+    private static void Migrate(string path, SqliteConnection conn)
+    {
+        var (appId, version, tables) = ReadIdentity(conn);
+        CheckIdentity(path, appId, version, tables);
+        if (appId == ApplicationId && version == SchemaVersion)
+        {
+            return;
+        }
+
+        // Take the write lock first, then look again: another process may have migrated meanwhile.
+        using var tx = conn.BeginTransaction(deferred: false);
+        (appId, version, tables) = ReadIdentity(conn, tx);
+        CheckIdentity(path, appId, version, tables);
+        for (int v = version; v < SchemaVersion; v++)
+        {
+            using var step = conn.CreateCommand();
+            step.Transaction = tx;
+            step.CommandText = Migrations[v];
+            step.ExecuteNonQuery();
+        }
+
+        using (var mark = conn.CreateCommand())
+        {
+            mark.Transaction = tx;
+            mark.CommandText = string.Create(
+                CultureInfo.InvariantCulture,
+                $"PRAGMA application_id = {ApplicationId}; PRAGMA user_version = {SchemaVersion};");
+            mark.ExecuteNonQuery();
+        }
+
+        tx.Commit();
+    }
+
+    private static (long AppId, int Version, long Tables) ReadIdentity(SqliteConnection conn, SqliteTransaction? tx = null)
+    {
+        using var cmd = conn.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "SELECT (SELECT application_id FROM pragma_application_id()), (SELECT user_version FROM pragma_user_version()), (SELECT count(*) FROM sqlite_master)";
+        using var r = cmd.ExecuteReader();
+        r.Read();
+        return (r.GetInt64(0), r.GetInt32(1), r.GetInt64(2));
+    }
+
+    private static void CheckIdentity(string path, long appId, int version, long tables)
+    {
+        bool foreign = appId != ApplicationId && (appId != 0 || tables > 0);
+        if (foreign)
+        {
+            throw new LmCacheException(
+                path,
+                $"The file '{path}' is a SQLite database that does not belong to LmWrapper (application_id {appId}, " +
+                $"{tables} schema objects). LmWrapper will not touch it. Point LmWrapper at another cache file " +
+                $"(LmCache.Open or {DirectoryEnvironmentVariable}), or move this file aside.");
+        }
+
+        if (version > SchemaVersion)
+        {
+            throw new LmCacheException(
+                path,
+                $"The cache file '{path}' has schema version {version}, written by a newer LmWrapper; this version reads " +
+                $"up to {SchemaVersion}. Upgrade LmWrapper, or use another cache file.");
+        }
+    }
+
+    private static void WriteGitIgnore(string path)
+    {
+        var dir = Path.GetDirectoryName(path);
+        if (dir is null || !string.Equals(Path.GetFileName(dir), ProjectFolderName, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var ignore = Path.Combine(dir, ".gitignore");
+        if (!File.Exists(ignore))
+        {
+            try
+            {
+                File.WriteAllText(ignore, "# LmWrapper's response cache: local to this machine.\n*\n");
+            }
+            catch (IOException)
+            {
+                // Another process wrote it at the same moment; either copy is fine.
+            }
+        }
+    }
+}

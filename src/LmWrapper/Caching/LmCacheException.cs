@@ -1,0 +1,15 @@
+namespace LmWrapper.Caching;
+
+/// <summary>The cache file cannot be used: it is corrupted, belongs to another program, or was made by a newer LmWrapper.</summary>
+public sealed class LmCacheException : LmException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="filePath">The cache file concerned.</param>
+    /// <param name="message">What is wrong and what to do.</param>
+    /// <param name="innerException">The cause, if any.</param>
+    public LmCacheException(string filePath, string message, Exception? innerException = null)
+        : base(message, innerException) => FilePath = filePath;
+
+    /// <summary>The cache file concerned.</summary>
+    public string FilePath { get; }
+}

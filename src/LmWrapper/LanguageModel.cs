@@ -1,0 +1,532 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using LmWrapper.Caching;
+using LmWrapper.Serialization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LmWrapper;
+
+/// <summary>
+/// The base of every language model: one interface (<see cref="LmPrompt"/> in, <see cref="LmPrediction"/> out) over
+/// OpenAI, Claude, local models and test doubles.
+/// </summary>
+/// <remarks>
+/// The base class owns validation, caching, de-duplication and ordering. A provider implements only
+/// <see cref="PredictUncachedAsync"/> (one prompt the cache could not answer) and, where it has something better than
+/// concurrent single calls (a batch API, batched forward passes), <see cref="PredictManyUncachedAsync"/>.
+/// </remarks>
+public abstract class LanguageModel : IDisposable
+{
+    private readonly Lazy<LmCache> _cache;
+
+    /// <summary>Creates the model with shared settings.</summary>
+    /// <param name="options">Caching, concurrency and logging settings; null for the defaults.</param>
+    protected LanguageModel(LanguageModelOptions? options = null)
+    {
+        Options = options ?? new LanguageModelOptions();
+        if (Options.MaxConcurrency < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), Options.MaxConcurrency, "MaxConcurrency must be at least 1.");
+        }
+
+        Logger = Options.Logger ?? NullLogger.Instance;
+        _cache = new Lazy<LmCache>(() => Options.Cache ?? LmCache.ForProject(), LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>The settings this model was created with.</summary>
+    public LanguageModelOptions Options { get; }
+
+    /// <summary>Where this model's diagnostics go.</summary>
+    protected ILogger Logger { get; }
+
+    /// <summary>
+    /// What identifies this model's outputs in cache keys (for example "openai/gpt-4o-mini"). Two models with the same
+    /// identity share cached answers, so it must change whenever the outputs would.
+    /// </summary>
+    public abstract string ModelIdentity { get; }
+
+    /// <summary>The model's context window in tokens (prompt plus completion).</summary>
+    public abstract int TokenLimit { get; }
+
+    /// <summary>Whether the model takes chat dialogs natively (rather than one string).</summary>
+    public abstract bool IsChatModel { get; }
+
+    /// <summary>How many tokens are generated when a prompt leaves <see cref="LmPrompt.MaxTokens"/> unset: <see cref="TokenLimit"/> / 16 unless the model says otherwise.</summary>
+    public virtual int DefaultTokensGenerated => Math.Max(1, TokenLimit / 16);
+
+    /// <summary>The response cache this model uses (opened on first use).</summary>
+    public LmCache Cache => _cache.Value;
+
+    /// <summary>How many tokens the prompt takes up in the model's context window (including any chat formatting).</summary>
+    /// <param name="prompt">The prompt.</param>
+    public abstract int EstimateTokensInPrompt(LmPrompt prompt);
+
+    /// <summary>
+    /// Whether the prompt plus the most tokens it may generate (<see cref="LmPrompt.MaxTokens"/>, or
+    /// <see cref="DefaultTokensGenerated"/>) could exceed <see cref="TokenLimit"/>.
+    /// </summary>
+    /// <param name="prompt">The prompt.</param>
+    public virtual bool CouldCompletionGoOverTokenLimit(LmPrompt prompt)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        return EstimateTokensInPrompt(prompt) + (prompt.MaxTokens ?? DefaultTokensGenerated) > TokenLimit;
+    }
+
+    /// <summary>Completes <paramref name="text"/> with at most 100 tokens (as the Python lmwrapper's <c>predict("…")</c> does).</summary>
+    /// <param name="text">The prompt text.</param>
+    public LmPrediction Predict(string text) => Predict(DefaultPrompt(text));
+
+    /// <summary>Runs one prompt (from the cache when it can). The synchronous twin of <see cref="PredictAsync(LmPrompt, CancellationToken)"/>.</summary>
+    /// <param name="prompt">The prompt.</param>
+    /// <exception cref="LmPromptException">The prompt is invalid for this model; nothing was sent.</exception>
+    public LmPrediction Predict(LmPrompt prompt) => PredictAsync(prompt, CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <summary>Completes <paramref name="text"/> with at most 100 tokens.</summary>
+    /// <param name="text">The prompt text.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<LmPrediction> PredictAsync(string text, CancellationToken cancellationToken = default) =>
+        PredictAsync(DefaultPrompt(text), cancellationToken);
+
+    /// <summary>
+    /// Runs one prompt: validates it, answers from the cache when it can, otherwise calls the model (only for the
+    /// samples the cache lacks) and stores the new samples.
+    /// </summary>
+    /// <param name="prompt">The prompt.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>
+    /// The prediction. A request the provider rejected comes back with <see cref="LmPrediction.HasErrors"/>; faults such
+    /// as a bad key or cancellation are thrown.
+    /// </returns>
+    /// <exception cref="LmPromptException">The prompt is invalid for this model; nothing was sent.</exception>
+    public async Task<LmPrediction> PredictAsync(LmPrompt prompt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ValidatePrompt(prompt);
+        var group = new PromptGroup(prompt, CacheFor(prompt) is not null ? CacheKey.Compute(ModelIdentity, prompt) : null);
+        if (group.Key is { } key)
+        {
+            var found = new List<(int Sample, byte[] Payload)>(prompt.NumCompletions);
+            Cache.GetSamples(key, prompt.NumCompletions, found);
+            foreach (var (sample, payload) in found)
+            {
+                group.Samples[sample] = PredictionJson.DeserializePayload(payload, prompt, wasCached: true);
+            }
+        }
+
+        int missing = group.MissingCount;
+        if (missing > 0)
+        {
+            var predictions = await PredictUncachedAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
+            FillAndStore(group, new LmUncachedResult(0, predictions), missing);
+        }
+
+        return group.Assemble(prompt);
+    }
+
+    /// <summary>
+    /// Runs many prompts and returns their predictions lazily, in input order. The synchronous twin of
+    /// <see cref="PredictManyAsync"/>; see there.
+    /// </summary>
+    /// <param name="prompts">The prompts.</param>
+    /// <param name="window">How soon the answers are needed: <see cref="CompletionWindow.Asap"/> or the cheaper <see cref="CompletionWindow.BatchAny"/>.</param>
+    /// <exception cref="LmPromptException">A prompt is invalid for this model; nothing was sent.</exception>
+    public IEnumerable<LmPrediction> PredictMany(IEnumerable<LmPrompt> prompts, CompletionWindow window = CompletionWindow.Asap) =>
+        PredictManyAsync(prompts, window, CancellationToken.None).ToBlockingEnumerable();
+
+    /// <summary>
+    /// Runs many prompts: validates them all first (nothing is sent if any is invalid), answers what it can from the
+    /// cache in one pass, sends each distinct uncached prompt once, and yields every prediction in input order as soon
+    /// as it and all before it are ready.
+    /// </summary>
+    /// <param name="prompts">The prompts.</param>
+    /// <param name="window">How soon the answers are needed: <see cref="CompletionWindow.Asap"/> or the cheaper <see cref="CompletionWindow.BatchAny"/>.</param>
+    /// <param name="cancellationToken">Cancels the run; what was already stored stays cached.</param>
+    /// <returns>One prediction per prompt. A prompt that failed comes back with <see cref="LmPrediction.HasErrors"/>, never as a lost item.</returns>
+    /// <exception cref="LmPromptException">A prompt is invalid for this model; nothing was sent.</exception>
+    public IAsyncEnumerable<LmPrediction> PredictManyAsync(
+        IEnumerable<LmPrompt> prompts,
+        CompletionWindow window = CompletionWindow.Asap,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        if (!Enum.IsDefined(window))
+        {
+            throw new ArgumentOutOfRangeException(nameof(window), window, "Unknown completion window.");
+        }
+
+        LmPrompt[] list = [.. prompts];
+        for (int i = 0; i < list.Length; i++)
+        {
+            if (list[i] is null)
+            {
+                throw new ArgumentException($"Prompt {i} is null.", nameof(prompts));
+            }
+
+            try
+            {
+                ValidatePrompt(list[i]);
+            }
+            catch (LmPromptException e)
+            {
+                throw new LmPromptException($"Prompt {i}: {e.Message}", e.FieldName);
+            }
+        }
+
+        return PredictManyCoreAsync(list, window, cancellationToken);
+    }
+
+    /// <summary>
+    /// Removes every cached sample of <paramref name="prompt"/> for this model. Returns whether anything was removed.
+    /// </summary>
+    /// <param name="prompt">The prompt whose answers to forget.</param>
+    public bool RemovePromptFromCache(LmPrompt prompt)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        return Cache.Remove(CacheKey.Compute(ModelIdentity, prompt)) > 0;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases the model's resources (HTTP clients, weights). The cache is not the model's to dispose.</summary>
+    /// <param name="disposing">True when called from <see cref="Dispose()"/>.</param>
+    protected virtual void Dispose(bool disposing)
+    {
+    }
+
+    /// <summary>
+    /// Checks a prompt before anything is spent. The base checks the prompt's own fields
+    /// (<see cref="LmPrompt.Validate"/>); a provider adds what its model cannot honour, calling the base first.
+    /// </summary>
+    /// <param name="prompt">The prompt.</param>
+    /// <exception cref="LmPromptException">The prompt is invalid for this model.</exception>
+    protected virtual void ValidatePrompt(LmPrompt prompt)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        prompt.Validate();
+    }
+
+    /// <summary>
+    /// Asks the model for <paramref name="numCompletions"/> new samples of <paramref name="prompt"/>. The prompt is
+    /// valid and none of these samples are cached. Return exactly that many predictions, or one failed prediction that
+    /// stands for all; throw for faults that should stop the caller (bad key, cancellation).
+    /// </summary>
+    /// <param name="prompt">The prompt (use <paramref name="numCompletions"/>, not its <see cref="LmPrompt.NumCompletions"/>).</param>
+    /// <param name="numCompletions">How many samples to produce.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    protected abstract Task<IReadOnlyList<LmPrediction>> PredictUncachedAsync(
+        LmPrompt prompt, int numCompletions, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Runs the requests the cache could not answer and yields each result, in any order, as it arrives. The default
+    /// runs <see cref="PredictUncachedAsync"/> with up to <see cref="LanguageModelOptions.MaxConcurrency"/> requests at
+    /// once, turning a failure of one request into a failed prediction for that request. Providers with a batch API
+    /// override this for <see cref="CompletionWindow.BatchAny"/>.
+    /// </summary>
+    /// <param name="requests">The work, each distinct prompt once.</param>
+    /// <param name="window">The caller's completion window.</param>
+    /// <param name="cancellationToken">Cancels the run.</param>
+    protected virtual async IAsyncEnumerable<LmUncachedResult> PredictManyUncachedAsync(
+        IReadOnlyList<LmUncachedRequest> requests,
+        CompletionWindow window,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        var channel = Channel.CreateUnbounded<LmUncachedResult>(new UnboundedChannelOptions { SingleReader = true });
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Options.MaxConcurrency, CancellationToken = cancellationToken };
+        var producer = Task.Run(
+            async () =>
+            {
+                try
+                {
+                    await Parallel.ForEachAsync(requests, parallel, async (request, token) =>
+                    {
+                        var predictions = await PredictOneForManyAsync(request, token).ConfigureAwait(false);
+                        channel.Writer.TryWrite(new LmUncachedResult(request.Index, predictions));
+                    }).ConfigureAwait(false);
+                    channel.Writer.TryComplete();
+                }
+                catch (Exception e)
+                {
+                    channel.Writer.TryComplete(e);
+                }
+            },
+            CancellationToken.None);
+
+        await foreach (var result in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return result;
+        }
+
+        await producer.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Whether an exception thrown for one prompt of many should stop the whole run (true) or become a failed
+    /// prediction for that prompt (false). Cancellation, authentication and cache faults stop the run.
+    /// </summary>
+    /// <param name="exception">What was thrown.</param>
+    protected virtual bool IsFatalForMany(Exception exception) =>
+        exception is OperationCanceledException or LmAuthenticationException or LmCacheException or OutOfMemoryException;
+
+    private async Task<IReadOnlyList<LmPrediction>> PredictOneForManyAsync(LmUncachedRequest request, CancellationToken token)
+    {
+        try
+        {
+            return await PredictUncachedAsync(request.Prompt, request.NumCompletions, token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!IsFatalForMany(e))
+        {
+            Logger.LogWarning(e, "{Model}: request {Index} failed; it is returned as a failed prediction.", ModelIdentity, request.Index);
+            return [LmPrediction.FromError(request.Prompt, $"{e.GetType().Name}: {e.Message}")];
+        }
+    }
+
+    private async IAsyncEnumerable<LmPrediction> PredictManyCoreAsync(
+        LmPrompt[] prompts, CompletionWindow window, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var (groupOf, pending) = Plan(prompts);
+        if (pending.Count == 0)
+        {
+            for (int i = 0; i < prompts.Length; i++)
+            {
+                yield return groupOf[i].Assemble(prompts[i]);
+            }
+
+            yield break;
+        }
+
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var requests = new LmUncachedRequest[pending.Count];
+        for (int r = 0; r < requests.Length; r++)
+        {
+            requests[r] = new LmUncachedRequest(r, pending[r].FirstPrompt, pending[r].MissingCount);
+        }
+
+        Logger.LogDebug("{Model}: {Total} prompts, {Requests} to send ({Window}).", ModelIdentity, prompts.Length, requests.Length, window);
+        var pump = Task.Run(() => PumpAsync(requests, pending, window, cts.Token), CancellationToken.None);
+        try
+        {
+            for (int i = 0; i < prompts.Length; i++)
+            {
+                var group = groupOf[i];
+                if (group.Done is { } done)
+                {
+                    await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                yield return group.Assemble(prompts[i]);
+            }
+        }
+        finally
+        {
+            await cts.CancelAsync().ConfigureAwait(false);
+            await pump.ConfigureAwait(false);
+        }
+    }
+
+    private async Task PumpAsync(LmUncachedRequest[] requests, List<PromptGroup> pending, CompletionWindow window, CancellationToken token)
+    {
+        try
+        {
+            await foreach (var result in PredictManyUncachedAsync(requests, window, token).ConfigureAwait(false))
+            {
+                if ((uint)result.Index >= (uint)pending.Count)
+                {
+                    throw new InvalidOperationException($"{GetType().Name} returned a result for request {result.Index}, which does not exist.");
+                }
+
+                var group = pending[result.Index];
+                if (group.Done!.Task.IsCompleted)
+                {
+                    continue; // a provider answered twice; the first answer stands
+                }
+
+                FillAndStore(group, result, requests[result.Index].NumCompletions);
+                group.Done.TrySetResult();
+            }
+
+            foreach (var group in pending)
+            {
+                group.Done!.TrySetException(new InvalidOperationException(
+                    $"{GetType().Name} finished without answering every prompt (one was: \"{Shorten(group.FirstPrompt)}\")."));
+            }
+        }
+        catch (Exception e)
+        {
+            foreach (var group in pending)
+            {
+                if (e is OperationCanceledException oce)
+                {
+                    group.Done!.TrySetCanceled(oce.CancellationToken);
+                }
+                else
+                {
+                    group.Done!.TrySetException(e);
+                }
+            }
+        }
+    }
+
+    private (PromptGroup[] GroupOf, List<PromptGroup> Pending) Plan(LmPrompt[] prompts)
+    {
+        var groupOf = new PromptGroup[prompts.Length];
+        var byKey = new Dictionary<CacheKey, PromptGroup>();
+        var keyed = new List<PromptGroup>();
+        var pending = new List<PromptGroup>();
+        string identity = ModelIdentity;
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            var prompt = prompts[i];
+            if (CacheFor(prompt) is null)
+            {
+                groupOf[i] = new PromptGroup(prompt, null);
+                pending.Add(groupOf[i]);
+                continue;
+            }
+
+            var key = CacheKey.Compute(identity, prompt);
+            if (byKey.TryGetValue(key, out var group))
+            {
+                group.Widen(prompt.NumCompletions);
+            }
+            else
+            {
+                group = new PromptGroup(prompt, key);
+                byKey.Add(key, group);
+                keyed.Add(group);
+            }
+
+            groupOf[i] = group;
+        }
+
+        if (keyed.Count > 0)
+        {
+            var lookups = new (CacheKey, int)[keyed.Count];
+            for (int g = 0; g < keyed.Count; g++)
+            {
+                lookups[g] = (keyed[g].Key!.Value, keyed[g].Samples.Length);
+            }
+
+            Cache.GetSamplesMany(lookups, (g, sample, payload) =>
+                keyed[g].Samples[sample] = PredictionJson.DeserializePayload(payload, keyed[g].FirstPrompt, wasCached: true));
+            foreach (var group in keyed)
+            {
+                if (group.MissingCount > 0)
+                {
+                    pending.Add(group);
+                }
+            }
+        }
+
+        foreach (var group in pending)
+        {
+            group.Done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        return (groupOf, pending);
+    }
+
+    private void FillAndStore(PromptGroup group, LmUncachedResult result, int expected)
+    {
+        var predictions = result.Predictions ?? throw new InvalidOperationException($"{GetType().Name} returned null predictions.");
+        bool oneForAll = predictions.Count == 1 && predictions[0].HasErrors;
+        if (predictions.Count != expected && !oneForAll)
+        {
+            throw new InvalidOperationException(
+                $"{GetType().Name} returned {predictions.Count} predictions where {expected} were asked for.");
+        }
+
+        List<(CacheKey, int, byte[])>? toStore = group.Key is null ? null : [];
+        int next = 0;
+        for (int s = 0; s < group.Samples.Length; s++)
+        {
+            if (group.Samples[s] is not null)
+            {
+                continue;
+            }
+
+            var p = predictions[oneForAll ? 0 : next++];
+            group.Samples[s] = p;
+            if (toStore is not null && (!p.HasErrors || p.IsErrorPermanent))
+            {
+                toStore.Add((group.Key!.Value, s, PredictionJson.SerializePayload(p)));
+            }
+        }
+
+        if (toStore is { Count: > 0 })
+        {
+            Cache.Store(ModelIdentity, toStore);
+        }
+    }
+
+    private LmCache? CacheFor(LmPrompt prompt) => prompt.Cache ?? Options.CacheByDefault ? Cache : null;
+
+    private static LmPrompt DefaultPrompt(string text) => new(text) { MaxTokens = 100 };
+
+    private static string Shorten(LmPrompt p)
+    {
+        var s = p.GetTextAsStringDefaultForm();
+        return s.Length <= 60 ? s : s[..60] + "…";
+    }
+
+    /// <summary>All prompts that share one cache key (or one uncached prompt), and the samples gathered for them.</summary>
+    private sealed class PromptGroup(LmPrompt firstPrompt, CacheKey? key)
+    {
+        public LmPrompt FirstPrompt { get; } = firstPrompt;
+
+        public CacheKey? Key { get; } = key;
+
+        public LmPrediction?[] Samples { get; private set; } = new LmPrediction?[firstPrompt.NumCompletions];
+
+        public TaskCompletionSource? Done { get; set; }
+
+        public int MissingCount
+        {
+            get
+            {
+                int n = 0;
+                foreach (var s in Samples)
+                {
+                    n += s is null ? 1 : 0;
+                }
+
+                return n;
+            }
+        }
+
+        public void Widen(int numCompletions)
+        {
+            if (numCompletions > Samples.Length)
+            {
+                var wider = new LmPrediction?[numCompletions];
+                Samples.CopyTo(wider, 0);
+                Samples = wider;
+            }
+        }
+
+        public LmPrediction Assemble(LmPrompt prompt)
+        {
+            int n = prompt.NumCompletions;
+            if (n == 1)
+            {
+                var only = Samples[0]!;
+                return ReferenceEquals(only.Prompt, prompt) ? only : only.With(prompt, only.WasCached);
+            }
+
+            var all = new LmPrediction[n];
+            for (int s = 0; s < n; s++)
+            {
+                var sample = Samples[s]!;
+                all[s] = sample.With(prompt, sample.WasCached);
+            }
+
+            return all[0].With(prompt, all[0].WasCached, all);
+        }
+    }
+}

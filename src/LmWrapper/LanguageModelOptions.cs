@@ -1,0 +1,23 @@
+using LmWrapper.Caching;
+using Microsoft.Extensions.Logging;
+
+namespace LmWrapper;
+
+/// <summary>Settings every <see cref="LanguageModel"/> shares: caching, concurrency and logging.</summary>
+public sealed record LanguageModelOptions
+{
+    /// <summary>
+    /// The response cache to use. Null (the default) means the project's shared cache
+    /// (<see cref="LmCache.ForProject"/>), opened on first use.
+    /// </summary>
+    public LmCache? Cache { get; init; }
+
+    /// <summary>Whether prompts whose <see cref="LmPrompt.Cache"/> is null use the cache. Default true.</summary>
+    public bool CacheByDefault { get; init; } = true;
+
+    /// <summary>How many uncached requests <see cref="LanguageModel.PredictManyAsync"/> runs at once by default. Default 8.</summary>
+    public int MaxConcurrency { get; init; } = 8;
+
+    /// <summary>Where diagnostics go. Null means nowhere.</summary>
+    public ILogger? Logger { get; init; }
+}

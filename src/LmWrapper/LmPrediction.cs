@@ -1,0 +1,254 @@
+using LmWrapper.Serialization;
+
+namespace LmWrapper;
+
+/// <summary>
+/// What a language model produced for one <see cref="LmPrompt"/>: the completion text and whatever else the model
+/// reported (tokens, logprobs, usage, finish reason). Immutable.
+/// </summary>
+/// <remarks>
+/// Properties the model did not provide (for example token logprobs from a model that has none) throw
+/// <see cref="LmPredictionDataUnavailableException"/> rather than returning an empty list; test with
+/// <see cref="HasCompletionLogprobs"/> and friends first.
+/// </remarks>
+public sealed class LmPrediction
+{
+    private readonly IReadOnlyList<string>? _completionTokens;
+    private readonly IReadOnlyList<int>? _completionTokenOffsets;
+    private readonly IReadOnlyList<double>? _completionLogprobs;
+    private readonly IReadOnlyList<IReadOnlyDictionary<string, double>>? _topTokenLogprobs;
+    private readonly IReadOnlyList<string>? _promptTokens;
+    private readonly IReadOnlyList<double?>? _promptLogprobs;
+    private readonly IReadOnlyList<LmPrediction>? _completions;
+
+    /// <summary>The generated text (without the prompt, and without any stop sequence).</summary>
+    public required string CompletionText { get; init; }
+
+    /// <summary>The prompt this prediction answers.</summary>
+    public required LmPrompt Prompt { get; init; }
+
+    /// <summary>Why the prediction failed, or null when it did not. A failed prediction has an empty <see cref="CompletionText"/>.</summary>
+    public string? ErrorMessage { get; init; }
+
+    /// <summary>Whether the prediction failed (see <see cref="ErrorMessage"/>).</summary>
+    public bool HasErrors => ErrorMessage is not null;
+
+    /// <summary>
+    /// For a failed prediction: whether the provider rejected the request for good (for example a prompt over the
+    /// context limit), so retrying cannot help. Such errors may be cached so a rerun does not pay again;
+    /// transient errors never are.
+    /// </summary>
+    public bool IsErrorPermanent { get; init; }
+
+    /// <summary>Why generation stopped, in the provider's words ("stop", "length", "content_filter", …), or null if unknown.</summary>
+    public string? FinishReason { get; init; }
+
+    /// <summary>The generated tokens as strings.</summary>
+    /// <exception cref="LmPredictionDataUnavailableException">The model did not provide tokens.</exception>
+    public IReadOnlyList<string> CompletionTokens
+    {
+        get => _completionTokens ?? throw Unavailable(nameof(CompletionTokens));
+        init => _completionTokens = Freeze(value);
+    }
+
+    /// <summary>The character offset of each generated token within <see cref="CompletionText"/>.</summary>
+    /// <exception cref="LmPredictionDataUnavailableException">The model did not provide token offsets.</exception>
+    public IReadOnlyList<int> CompletionTokenOffsets
+    {
+        get => _completionTokenOffsets ?? throw Unavailable(nameof(CompletionTokenOffsets));
+        init => _completionTokenOffsets = Freeze(value);
+    }
+
+    /// <summary>The natural-log probability of each generated token.</summary>
+    /// <exception cref="LmPredictionDataUnavailableException">The model did not provide logprobs.</exception>
+    public IReadOnlyList<double> CompletionLogprobs
+    {
+        get => _completionLogprobs ?? throw Unavailable(nameof(CompletionLogprobs));
+        init => _completionLogprobs = Freeze(value);
+    }
+
+    /// <summary>For each generated token, the most likely alternatives (token → logprob), when <see cref="LmPrompt.Logprobs"/> &gt; 1.</summary>
+    /// <exception cref="LmPredictionDataUnavailableException">The model did not provide top alternatives.</exception>
+    public IReadOnlyList<IReadOnlyDictionary<string, double>> TopTokenLogprobs
+    {
+        get => _topTokenLogprobs ?? throw Unavailable(nameof(TopTokenLogprobs));
+        init => _topTokenLogprobs = Freeze(value);
+    }
+
+    /// <summary>The prompt's own tokens (with <see cref="LmPrompt.Echo"/>).</summary>
+    /// <exception cref="LmPredictionDataUnavailableException">The prompt was not echoed.</exception>
+    public IReadOnlyList<string> PromptTokens
+    {
+        get => _promptTokens ?? throw Unavailable(nameof(PromptTokens));
+        init => _promptTokens = Freeze(value);
+    }
+
+    /// <summary>The logprob of each prompt token given those before it (with <see cref="LmPrompt.Echo"/>); the first is null when it has none.</summary>
+    /// <exception cref="LmPredictionDataUnavailableException">The prompt was not echoed.</exception>
+    public IReadOnlyList<double?> PromptLogprobs
+    {
+        get => _promptLogprobs ?? throw Unavailable(nameof(PromptLogprobs));
+        init => _promptLogprobs = Freeze(value);
+    }
+
+    /// <summary>The prompt's logprobs followed by the completion's.</summary>
+    /// <exception cref="LmPredictionDataUnavailableException">Either part is not available.</exception>
+    public IReadOnlyList<double?> FullLogprobs => [.. PromptLogprobs, .. CompletionLogprobs.Select(x => (double?)x)];
+
+    /// <summary>Whether <see cref="CompletionTokens"/> is available.</summary>
+    public bool HasCompletionTokens => _completionTokens is not null;
+
+    /// <summary>Whether <see cref="CompletionTokenOffsets"/> is available.</summary>
+    public bool HasCompletionTokenOffsets => _completionTokenOffsets is not null;
+
+    /// <summary>Whether <see cref="CompletionLogprobs"/> is available.</summary>
+    public bool HasCompletionLogprobs => _completionLogprobs is not null;
+
+    /// <summary>Whether <see cref="TopTokenLogprobs"/> is available.</summary>
+    public bool HasTopTokenLogprobs => _topTokenLogprobs is not null;
+
+    /// <summary>Whether <see cref="PromptTokens"/> and <see cref="PromptLogprobs"/> are available.</summary>
+    public bool HasPromptLogprobs => _promptLogprobs is not null;
+
+    /// <summary>Token usage as the provider reported it, or null when it did not.</summary>
+    public LmUsage? Usage { get; init; }
+
+    /// <summary>Whether this prediction came from the response cache rather than from the model.</summary>
+    public bool WasCached { get; init; }
+
+    /// <summary>Extra facts the provider returned (for example a system fingerprint or a refusal), by name.</summary>
+    public IReadOnlyDictionary<string, string>? ProviderData { get; init; }
+
+    /// <summary>The prompt's <see cref="LmPrompt.Metadata"/>, carried through untouched.</summary>
+    public object? Metadata => Prompt.Metadata;
+
+    /// <summary>
+    /// All completions when <see cref="LmPrompt.NumCompletions"/> &gt; 1, in sample order; this prediction is the first.
+    /// For a single completion, a list holding just this prediction.
+    /// </summary>
+    public IReadOnlyList<LmPrediction> Completions
+    {
+        get => _completions ?? [this];
+        init => _completions = Freeze(value);
+    }
+
+    /// <summary>The mean of <see cref="CompletionLogprobs"/> (the average per-token logprob).</summary>
+    /// <exception cref="LmPredictionDataUnavailableException">The model did not provide logprobs.</exception>
+    /// <exception cref="InvalidOperationException">The completion has no tokens.</exception>
+    public double CompletionMeanLogprob()
+    {
+        var lps = CompletionLogprobs;
+        if (lps.Count == 0)
+        {
+            throw new InvalidOperationException("The completion has no tokens, so it has no mean logprob.");
+        }
+
+        return lps.Average();
+    }
+
+    /// <summary>The prompt (in its string form, see <see cref="LmPrompt.GetTextAsStringDefaultForm"/>) followed by the completion.</summary>
+    public string GetFullText() => Prompt.GetTextAsStringDefaultForm() + CompletionText;
+
+    /// <summary>
+    /// A prompt that continues this conversation: the prompt's dialog, this completion as an assistant turn, then
+    /// <paramref name="newTurns"/>. Every other prompt setting is kept (except <see cref="LmPrompt.Metadata"/>).
+    /// </summary>
+    /// <param name="newTurns">The turns to add after this completion (typically one user turn).</param>
+    public LmPrompt MakeReplyPrompt(params IReadOnlyList<LmChatTurn> newTurns)
+    {
+        ArgumentNullException.ThrowIfNull(newTurns);
+        if (HasErrors)
+        {
+            throw new InvalidOperationException($"Cannot continue a conversation from a failed prediction: {ErrorMessage}");
+        }
+
+        List<LmChatTurn> turns = [.. Prompt.GetTextAsChat(), LmChatTurn.Assistant(CompletionText), .. newTurns];
+        return Prompt.WithDialog(turns);
+    }
+
+    /// <summary>A prompt that continues this conversation with one more user message.</summary>
+    /// <param name="userMessage">What the user says next.</param>
+    public LmPrompt MakeReplyPrompt(string userMessage) => MakeReplyPrompt(LmChatTurn.User(userMessage));
+
+    /// <summary>
+    /// The prediction as JSON: a stable, documented form that <see cref="FromJson"/> reads back (everything but
+    /// <see cref="Metadata"/>, which is the caller's own object).
+    /// </summary>
+    public string ToJson() => PredictionJson.Serialize(this);
+
+    /// <summary>Reads a prediction written by <see cref="ToJson"/>.</summary>
+    /// <param name="json">The JSON text.</param>
+    /// <exception cref="FormatException">The text is not a prediction in LmWrapper's JSON form.</exception>
+    public static LmPrediction FromJson(string json) => PredictionJson.Deserialize(json);
+
+    /// <inheritdoc/>
+    public override string ToString() =>
+        HasErrors ? $"LmPrediction(error: {ErrorMessage})" : $"LmPrediction({CompletionText})";
+
+    internal IReadOnlyList<LmPrediction>? RawCompletions => _completions;
+
+    internal IReadOnlyList<string>? RawCompletionTokens => _completionTokens;
+
+    internal IReadOnlyList<int>? RawCompletionTokenOffsets => _completionTokenOffsets;
+
+    internal IReadOnlyList<double>? RawCompletionLogprobs => _completionLogprobs;
+
+    internal IReadOnlyList<IReadOnlyDictionary<string, double>>? RawTopTokenLogprobs => _topTokenLogprobs;
+
+    internal IReadOnlyList<string>? RawPromptTokens => _promptTokens;
+
+    internal IReadOnlyList<double?>? RawPromptLogprobs => _promptLogprobs;
+
+    /// <summary>A copy with every field kept but a different prompt, cache flag and (optionally) completions list.</summary>
+    internal LmPrediction With(LmPrompt prompt, bool wasCached, IReadOnlyList<LmPrediction>? completions = null) => new()
+    {
+        CompletionText = CompletionText,
+        Prompt = prompt,
+        ErrorMessage = ErrorMessage,
+        IsErrorPermanent = IsErrorPermanent,
+        FinishReason = FinishReason,
+        CompletionTokens = _completionTokens!,
+        CompletionTokenOffsets = _completionTokenOffsets!,
+        CompletionLogprobs = _completionLogprobs!,
+        TopTokenLogprobs = _topTokenLogprobs!,
+        PromptTokens = _promptTokens!,
+        PromptLogprobs = _promptLogprobs!,
+        Usage = Usage,
+        WasCached = wasCached,
+        ProviderData = ProviderData,
+        Completions = completions!,
+    };
+
+    /// <summary>Creates a failed prediction.</summary>
+    /// <param name="prompt">The prompt that failed.</param>
+    /// <param name="message">Why it failed.</param>
+    /// <param name="permanent">Whether the provider rejected the request for good (see <see cref="IsErrorPermanent"/>).</param>
+    public static LmPrediction FromError(LmPrompt prompt, string message, bool permanent = false) => new()
+    {
+        CompletionText = string.Empty,
+        Prompt = prompt,
+        ErrorMessage = message,
+        IsErrorPermanent = permanent,
+    };
+
+    private LmPredictionDataUnavailableException Unavailable(string property)
+    {
+        string why = Prompt.Logprobs == 0 && property is nameof(CompletionLogprobs) or nameof(TopTokenLogprobs)
+            ? "the prompt asked for none (LmPrompt.Logprobs is 0)"
+            : property is nameof(PromptTokens) or nameof(PromptLogprobs) && !Prompt.Echo
+                ? "the prompt did not ask for them (set LmPrompt.Echo = true on a model that can echo)"
+                : property == nameof(TopTokenLogprobs) && Prompt.Logprobs <= 1
+                    ? "the prompt asked only for the chosen token's logprob (set LmPrompt.Logprobs > 1 for alternatives)"
+                    : HasErrors
+                        ? "the prediction failed: " + ErrorMessage
+                        : "the model did not provide them";
+        return new LmPredictionDataUnavailableException($"{property} is not available for this prediction: {why}.");
+    }
+
+    private static IReadOnlyList<T>? Freeze<T>(IReadOnlyList<T>? value) => value switch
+    {
+        null => null,
+        T[] array => array,
+        _ => [.. value],
+    };
+}

@@ -1,0 +1,287 @@
+using System.Globalization;
+
+namespace LmWrapper;
+
+/// <summary>
+/// Everything that is sent to a language model for one prediction: the text (or chat dialog) and the
+/// sampling settings. Immutable; derive variations with <c>with { … }</c>.
+/// </summary>
+/// <remarks>
+/// Field names and defaults follow the Python lmwrapper's <c>LmPrompt</c>. Call <see cref="Validate"/> to check a
+/// prompt; every <see cref="LanguageModel"/> does so before it spends anything.
+/// </remarks>
+public sealed record LmPrompt
+{
+    private readonly string? _text;
+    private readonly LmChatTurn[]? _chat;
+    private readonly string[]? _stop;
+
+    /// <summary>Creates a prompt from plain text (for a chat model: a single user turn).</summary>
+    /// <param name="text">The prompt text.</param>
+    public LmPrompt(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        _text = text;
+    }
+
+    /// <summary>Creates a chat prompt from explicit turns.</summary>
+    /// <param name="turns">The dialog, oldest turn first. A system turn may only come first.</param>
+    public LmPrompt(IReadOnlyList<LmChatTurn> turns)
+    {
+        ArgumentNullException.ThrowIfNull(turns);
+        _chat = [.. turns];
+        foreach (var t in _chat)
+        {
+            if (t is null)
+            {
+                throw new LmPromptException("A chat prompt contains a null turn.", nameof(Chat));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Creates a chat prompt from plain strings that alternate between the user and the assistant,
+    /// starting with the user (as in the Python lmwrapper).
+    /// </summary>
+    /// <param name="alternatingTurns">User, assistant, user, … messages.</param>
+    public LmPrompt(IReadOnlyList<string> alternatingTurns)
+    {
+        ArgumentNullException.ThrowIfNull(alternatingTurns);
+        _chat = new LmChatTurn[alternatingTurns.Count];
+        for (int i = 0; i < _chat.Length; i++)
+        {
+            var content = alternatingTurns[i] ?? throw new LmPromptException($"Chat turn {i} is null.", nameof(Chat));
+            _chat[i] = new LmChatTurn(i % 2 == 0 ? LmChatRole.User : LmChatRole.Assistant, content);
+        }
+    }
+
+    private LmPrompt(LmPrompt original, LmChatTurn[] dialog)
+        : this(original)
+    {
+        _text = null;
+        _chat = dialog;
+        Metadata = null;
+    }
+
+    /// <summary>A copy of this prompt, with every setting kept, whose content is the given dialog (metadata is dropped).</summary>
+    internal LmPrompt WithDialog(IReadOnlyList<LmChatTurn> dialog) => new(this, [.. dialog]);
+
+    /// <summary>The prompt text, or null when the prompt is a chat dialog (see <see cref="Chat"/>).</summary>
+    public string? Text => _text;
+
+    /// <summary>The chat dialog, or null when the prompt is plain text (see <see cref="Text"/>).</summary>
+    public IReadOnlyList<LmChatTurn>? Chat => _chat;
+
+    /// <summary>Whether the prompt is a chat dialog rather than plain text.</summary>
+    public bool IsChat => _chat is not null;
+
+    /// <summary>The maximum number of tokens to generate. Null means the model's default (<see cref="LanguageModel.DefaultTokensGenerated"/>).</summary>
+    public int? MaxTokens { get; init; }
+
+    /// <summary>Sequences at which generation stops. The completion does not include the stop sequence.</summary>
+    public IReadOnlyList<string>? Stop
+    {
+        get => _stop;
+        init => _stop = value is null ? null : [.. value];
+    }
+
+    /// <summary>
+    /// How many log probabilities to return per generated token. 1 (the default) returns the chosen token's
+    /// logprob; k &gt; 1 adds the top-k alternatives; 0 asks for none.
+    /// </summary>
+    public int Logprobs { get; init; } = 1;
+
+    /// <summary>The sampling temperature, from 0 (greedy) to 2. Default 1.</summary>
+    public double Temperature { get; init; } = 1.0;
+
+    /// <summary>Nucleus sampling: only tokens within this much probability mass are considered. In (0, 1]; default 1.</summary>
+    public double TopP { get; init; } = 1.0;
+
+    /// <summary>Penalty, in [-2, 2], for tokens that have appeared at all so far. Default 0.</summary>
+    public double PresencePenalty { get; init; }
+
+    /// <summary>Penalty, in [-2, 2], proportional to how often a token has appeared so far. Default 0.</summary>
+    public double FrequencyPenalty { get; init; }
+
+    /// <summary>How many completions to sample for this prompt. Default 1. Cached samples are reused individually.</summary>
+    public int NumCompletions { get; init; } = 1;
+
+    /// <summary>Whether to use the response cache for this prompt. Null means the model's default.</summary>
+    public bool? Cache { get; init; }
+
+    /// <summary>Return the prompt's own tokens and their logprobs too, where the model can.</summary>
+    public bool Echo { get; init; }
+
+    /// <summary>Whether to put a beginning-of-sequence token before the prompt (local models). Null means the model's default.</summary>
+    public bool? AddBosToken { get; init; }
+
+    /// <summary>Whether the tokenizer adds its special tokens (local models). Null means the model's default.</summary>
+    public bool? AddSpecialTokens { get; init; }
+
+    /// <summary>A seed for sampling, where the model supports one.</summary>
+    public int? Seed { get; init; }
+
+    /// <summary>
+    /// Your own data, carried through to <see cref="LmPrediction.Metadata"/>. Never sent to a model and never part of
+    /// the cache key.
+    /// </summary>
+    public object? Metadata { get; init; }
+
+    /// <summary>
+    /// The prompt as a string: the text itself, or for a chat dialog the Python lmwrapper's default form
+    /// (<c>user: …\nassistant: …\nassistant:</c>) used by completion-only models.
+    /// </summary>
+    public string GetTextAsStringDefaultForm()
+    {
+        if (_text is not null)
+        {
+            return _text;
+        }
+
+        var sb = new System.Text.StringBuilder();
+        foreach (var turn in _chat!)
+        {
+            sb.Append(turn.RoleName).Append(": ").Append(turn.Content).Append('\n');
+        }
+
+        return sb.Append("assistant:").ToString();
+    }
+
+    /// <summary>The prompt as a chat dialog: the dialog itself, or plain text as a single user turn.</summary>
+    public IReadOnlyList<LmChatTurn> GetTextAsChat() => _chat ?? [LmChatTurn.User(_text!)];
+
+    /// <summary>
+    /// Checks every field and throws an <see cref="LmPromptException"/> naming the first problem found.
+    /// Models call this before any request.
+    /// </summary>
+    /// <exception cref="LmPromptException">A field is out of range or the dialog is malformed.</exception>
+    public void Validate()
+    {
+        if (_text is not null)
+        {
+            if (_text.Length == 0)
+            {
+                throw new LmPromptException("The prompt text is empty.", nameof(Text));
+            }
+        }
+        else
+        {
+            if (_chat!.Length == 0)
+            {
+                throw new LmPromptException("The chat dialog has no turns.", nameof(Chat));
+            }
+
+            for (int i = 0; i < _chat.Length; i++)
+            {
+                var turn = _chat[i];
+                if (!Enum.IsDefined(turn.Role))
+                {
+                    throw new LmPromptException($"Chat turn {i} has an unknown role ({(int)turn.Role}).", nameof(Chat));
+                }
+
+                if (string.IsNullOrEmpty(turn.Content))
+                {
+                    throw new LmPromptException($"Chat turn {i} ({turn.RoleName}) is empty.", nameof(Chat));
+                }
+
+                if (turn.Role == LmChatRole.System && i != 0)
+                {
+                    throw new LmPromptException(
+                        $"Chat turn {i} is a system turn; a system turn is only allowed as the first turn.", nameof(Chat));
+                }
+            }
+        }
+
+        if (MaxTokens is <= 0)
+        {
+            throw new LmPromptException($"MaxTokens must be positive (or null for the model's default), but was {MaxTokens}.", nameof(MaxTokens));
+        }
+
+        if (_stop is not null)
+        {
+            for (int i = 0; i < _stop.Length; i++)
+            {
+                if (string.IsNullOrEmpty(_stop[i]))
+                {
+                    throw new LmPromptException($"Stop sequence {i} is null or empty.", nameof(Stop));
+                }
+            }
+        }
+
+        if (Logprobs < 0)
+        {
+            throw new LmPromptException($"Logprobs must be 0 or more, but was {Logprobs}.", nameof(Logprobs));
+        }
+
+        CheckRange(Temperature, 0, 2, nameof(Temperature), lowInclusive: true);
+        CheckRange(TopP, 0, 1, nameof(TopP), lowInclusive: false);
+        CheckRange(PresencePenalty, -2, 2, nameof(PresencePenalty), lowInclusive: true);
+        CheckRange(FrequencyPenalty, -2, 2, nameof(FrequencyPenalty), lowInclusive: true);
+
+        if (NumCompletions < 1)
+        {
+            throw new LmPromptException($"NumCompletions must be at least 1, but was {NumCompletions}.", nameof(NumCompletions));
+        }
+    }
+
+    private static void CheckRange(double value, double low, double high, string name, bool lowInclusive)
+    {
+        bool ok = !double.IsNaN(value) && (lowInclusive ? value >= low : value > low) && value <= high;
+        if (!ok)
+        {
+            string range = string.Create(CultureInfo.InvariantCulture, $"{(lowInclusive ? "[" : "(")}{low}, {high}]");
+            throw new LmPromptException(
+                string.Create(CultureInfo.InvariantCulture, $"{name} must be in {range}, but was {value}."), name);
+        }
+    }
+
+    /// <summary>Value equality over every field, comparing the dialog and stop sequences element by element.</summary>
+    /// <param name="other">The prompt to compare with.</param>
+    public bool Equals(LmPrompt? other)
+    {
+        if (ReferenceEquals(this, other))
+        {
+            return true;
+        }
+
+        return other is not null
+            && _text == other._text
+            && SeqEq(_chat, other._chat)
+            && SeqEq(_stop, other._stop)
+            && MaxTokens == other.MaxTokens
+            && Logprobs == other.Logprobs
+            && Temperature.Equals(other.Temperature)
+            && TopP.Equals(other.TopP)
+            && PresencePenalty.Equals(other.PresencePenalty)
+            && FrequencyPenalty.Equals(other.FrequencyPenalty)
+            && NumCompletions == other.NumCompletions
+            && Cache == other.Cache
+            && Echo == other.Echo
+            && AddBosToken == other.AddBosToken
+            && AddSpecialTokens == other.AddSpecialTokens
+            && Seed == other.Seed
+            && Equals(Metadata, other.Metadata);
+    }
+
+    /// <inheritdoc/>
+    public override int GetHashCode()
+    {
+        var h = new HashCode();
+        h.Add(_text);
+        if (_chat is not null)
+        {
+            foreach (var t in _chat)
+            {
+                h.Add(t);
+            }
+        }
+
+        h.Add(MaxTokens);
+        h.Add(Temperature);
+        h.Add(NumCompletions);
+        return h.ToHashCode();
+    }
+
+    private static bool SeqEq<T>(T[]? a, T[]? b) =>
+        a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
+}

@@ -1,0 +1,154 @@
+namespace LmWrapper;
+
+/// <summary>
+/// A language model for tests (yours and ours): it echoes the prompt, or answers with a function you give it. It goes
+/// through the same validation, caching and ordering as every real model, and counts its calls.
+/// </summary>
+/// <remarks>
+/// Its "tokens" are whitespace-separated words (each keeping its leading whitespace). It honours
+/// <see cref="LmPrompt.Stop"/> (the completion is cut before the first stop sequence) and
+/// <see cref="LmPrompt.MaxTokens"/> (the completion is cut to that many words, with finish reason "length").
+/// It has no logprobs. By default it does not use the response cache; pass options with a cache to test caching.
+/// </remarks>
+public sealed class MockLm : LanguageModel
+{
+    private readonly Func<LmPrompt, CancellationToken, Task<string>> _predict;
+    private int _callCount;
+
+    /// <summary>Creates a mock that answers with <paramref name="predict"/> (default: echo the prompt).</summary>
+    /// <param name="predict">The answer for a prompt; null echoes (the text, or a chat's last turn).</param>
+    /// <param name="name">Part of <see cref="ModelIdentity"/>: give different functions different names so their cached answers do not mix.</param>
+    /// <param name="options">Shared model settings; null means no caching by default.</param>
+    /// <param name="isChatModel">What <see cref="IsChatModel"/> reports.</param>
+    /// <param name="tokenLimit">What <see cref="TokenLimit"/> reports.</param>
+    public MockLm(
+        Func<LmPrompt, string>? predict = null,
+        string name = "echo",
+        LanguageModelOptions? options = null,
+        bool isChatModel = false,
+        int tokenLimit = 4096)
+        : this(predict is null ? null : (p, _) => Task.FromResult(predict(p)), name, options, isChatModel, tokenLimit)
+    {
+    }
+
+    /// <summary>Creates a mock that answers with an asynchronous function.</summary>
+    /// <param name="predictAsync">The answer for a prompt; null echoes.</param>
+    /// <param name="name">Part of <see cref="ModelIdentity"/>.</param>
+    /// <param name="options">Shared model settings; null means no caching by default.</param>
+    /// <param name="isChatModel">What <see cref="IsChatModel"/> reports.</param>
+    /// <param name="tokenLimit">What <see cref="TokenLimit"/> reports.</param>
+    public MockLm(
+        Func<LmPrompt, CancellationToken, Task<string>>? predictAsync,
+        string name = "echo",
+        LanguageModelOptions? options = null,
+        bool isChatModel = false,
+        int tokenLimit = 4096)
+        : base(options ?? new LanguageModelOptions { CacheByDefault = false })
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentOutOfRangeException.ThrowIfLessThan(tokenLimit, 1);
+        _predict = predictAsync ?? ((p, _) => Task.FromResult(p.Chat is { } chat ? chat[^1].Content : p.Text!));
+        Name = name;
+        IsChatModel = isChatModel;
+        TokenLimit = tokenLimit;
+    }
+
+    /// <summary>The mock's name (see the constructor).</summary>
+    public string Name { get; }
+
+    /// <summary>How many samples the mock has produced (cache hits do not count).</summary>
+    public int CallCount => Volatile.Read(ref _callCount);
+
+    /// <inheritdoc/>
+    public override string ModelIdentity => "mock/" + Name;
+
+    /// <inheritdoc/>
+    public override int TokenLimit { get; }
+
+    /// <inheritdoc/>
+    public override bool IsChatModel { get; }
+
+    /// <summary>Counts whitespace-separated words of the prompt (in its string form).</summary>
+    /// <param name="prompt">The prompt.</param>
+    public override int EstimateTokensInPrompt(LmPrompt prompt)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        return Words(prompt.GetTextAsStringDefaultForm()).Count;
+    }
+
+    /// <inheritdoc/>
+    protected override async Task<IReadOnlyList<LmPrediction>> PredictUncachedAsync(
+        LmPrompt prompt, int numCompletions, CancellationToken cancellationToken)
+    {
+        var results = new LmPrediction[numCompletions];
+        int promptTokens = EstimateTokensInPrompt(prompt);
+        int maxTokens = prompt.MaxTokens ?? DefaultTokensGenerated;
+        for (int i = 0; i < numCompletions; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Interlocked.Increment(ref _callCount);
+            string text = await _predict(prompt, cancellationToken).ConfigureAwait(false) ?? string.Empty;
+            string finish = "stop";
+            if (prompt.Stop is { } stops)
+            {
+                foreach (var stop in stops)
+                {
+                    int at = text.IndexOf(stop, StringComparison.Ordinal);
+                    if (at >= 0)
+                    {
+                        text = text[..at];
+                    }
+                }
+            }
+
+            var words = Words(text);
+            if (words.Count > maxTokens)
+            {
+                text = text[..words[maxTokens].Offset];
+                words = words.GetRange(0, maxTokens);
+                finish = "length";
+            }
+
+            results[i] = new LmPrediction
+            {
+                CompletionText = text,
+                Prompt = prompt,
+                FinishReason = finish,
+                CompletionTokens = [.. words.Select(w => text.Substring(w.Offset, w.Length))],
+                CompletionTokenOffsets = [.. words.Select(w => w.Offset)],
+                Usage = new LmUsage(promptTokens, words.Count),
+            };
+        }
+
+        return results;
+    }
+
+    /// <summary>Splits text into words that keep their leading whitespace (so the words concatenate back to the text, less trailing whitespace).</summary>
+    private static List<(int Offset, int Length)> Words(string text)
+    {
+        var words = new List<(int, int)>();
+        int i = 0;
+        while (i < text.Length)
+        {
+            int start = i;
+            while (i < text.Length && char.IsWhiteSpace(text[i]))
+            {
+                i++;
+            }
+
+            if (i == text.Length)
+            {
+                break;
+            }
+
+            while (i < text.Length && !char.IsWhiteSpace(text[i]))
+            {
+                i++;
+            }
+
+            words.Add((start, i - start));
+        }
+
+        return words;
+    }
+}

@@ -1,0 +1,211 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace LmWrapper.Serialization;
+
+/// <summary>The stable JSON form of predictions and prompts, shared by <see cref="LmPrediction.ToJson"/> and the cache.</summary>
+internal static class PredictionJson
+{
+    /// <summary>Serializes a prediction with its prompt (the public form).</summary>
+    public static string Serialize(LmPrediction p) =>
+        JsonSerializer.Serialize(ToDto(p, includePrompt: true), LmJsonContext.Default.PredictionDto);
+
+    /// <summary>Reads the public form back.</summary>
+    public static LmPrediction Deserialize(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        PredictionDto? dto;
+        try
+        {
+            dto = JsonSerializer.Deserialize(json, LmJsonContext.Default.PredictionDto);
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"Not a prediction in LmWrapper's JSON form: {e.Message}", e);
+        }
+
+        if (dto?.Prompt is null)
+        {
+            throw new FormatException("Not a prediction in LmWrapper's JSON form: it has no \"prompt\".");
+        }
+
+        return FromDto(dto, FromDto(dto.Prompt), dto.WasCached ?? false);
+    }
+
+    /// <summary>The cache's payload for one sample: the prediction without its prompt (the caller supplies that).</summary>
+    public static byte[] SerializePayload(LmPrediction p) =>
+        JsonSerializer.SerializeToUtf8Bytes(ToDto(p, includePrompt: false), LmJsonContext.Default.PredictionDto);
+
+    /// <summary>Reads a cache payload, attaching the caller's prompt.</summary>
+    public static LmPrediction DeserializePayload(ReadOnlySpan<byte> utf8, LmPrompt prompt, bool wasCached)
+    {
+        var dto = JsonSerializer.Deserialize(utf8, LmJsonContext.Default.PredictionDto)
+            ?? throw new FormatException("A cache entry holds JSON null instead of a prediction.");
+        return FromDto(dto, prompt, wasCached);
+    }
+
+    /// <summary>Serializes a prompt (without its metadata).</summary>
+    public static PromptDto ToDto(LmPrompt p) => new()
+    {
+        Text = p.Text,
+        Chat = p.Chat?.Select(t => new ChatTurnDto { Role = t.RoleName, Content = t.Content, Name = t.Name }).ToList(),
+        MaxTokens = p.MaxTokens,
+        Stop = p.Stop?.ToList(),
+        Logprobs = p.Logprobs,
+        Temperature = p.Temperature,
+        TopP = p.TopP,
+        PresencePenalty = p.PresencePenalty,
+        FrequencyPenalty = p.FrequencyPenalty,
+        NumCompletions = p.NumCompletions,
+        Cache = p.Cache,
+        Echo = p.Echo,
+        AddBosToken = p.AddBosToken,
+        AddSpecialTokens = p.AddSpecialTokens,
+        Seed = p.Seed,
+    };
+
+    /// <summary>Reads a serialized prompt.</summary>
+    public static LmPrompt FromDto(PromptDto d)
+    {
+        LmPrompt baseline;
+        if (d.Text is not null)
+        {
+            baseline = new LmPrompt(d.Text);
+        }
+        else if (d.Chat is not null)
+        {
+            baseline = new LmPrompt(d.Chat.Select(t => new LmChatTurn(ParseRole(t.Role), t.Content ?? string.Empty, t.Name)).ToList());
+        }
+        else
+        {
+            throw new FormatException("A serialized prompt has neither \"text\" nor \"chat\".");
+        }
+
+        return baseline with
+        {
+            MaxTokens = d.MaxTokens,
+            Stop = d.Stop,
+            Logprobs = d.Logprobs,
+            Temperature = d.Temperature,
+            TopP = d.TopP,
+            PresencePenalty = d.PresencePenalty,
+            FrequencyPenalty = d.FrequencyPenalty,
+            NumCompletions = d.NumCompletions,
+            Cache = d.Cache,
+            Echo = d.Echo,
+            AddBosToken = d.AddBosToken,
+            AddSpecialTokens = d.AddSpecialTokens,
+            Seed = d.Seed,
+        };
+    }
+
+    private static LmChatRole ParseRole(string? role) => role switch
+    {
+        "system" => LmChatRole.System,
+        "user" => LmChatRole.User,
+        "assistant" => LmChatRole.Assistant,
+        "tool" => LmChatRole.Tool,
+        _ => throw new FormatException($"Unknown chat role \"{role}\" in a serialized prompt."),
+    };
+
+    private static PredictionDto ToDto(LmPrediction p, bool includePrompt) => new()
+    {
+        Prompt = includePrompt ? ToDto(p.Prompt) : null,
+        CompletionText = p.CompletionText,
+        Error = p.ErrorMessage,
+        ErrorPermanent = p.IsErrorPermanent ? true : null,
+        FinishReason = p.FinishReason,
+        CompletionTokens = p.RawCompletionTokens,
+        CompletionTokenOffsets = p.RawCompletionTokenOffsets,
+        CompletionLogprobs = p.RawCompletionLogprobs,
+        TopTokenLogprobs = p.RawTopTokenLogprobs,
+        PromptTokens = p.RawPromptTokens,
+        PromptLogprobs = p.RawPromptLogprobs,
+        Usage = p.Usage is { } u ? new UsageDto { InputTokens = u.InputTokens, OutputTokens = u.OutputTokens, CachedInputTokens = u.CachedInputTokens } : null,
+        WasCached = includePrompt && p.WasCached ? true : null,
+        ProviderData = p.ProviderData,
+        Completions = p.RawCompletions?.Select(c => ToDto(c, includePrompt: false)).ToList(),
+    };
+
+    private static LmPrediction FromDto(PredictionDto d, LmPrompt prompt, bool wasCached) => new()
+    {
+        CompletionText = d.CompletionText ?? string.Empty,
+        Prompt = prompt,
+        ErrorMessage = d.Error,
+        IsErrorPermanent = d.ErrorPermanent ?? false,
+        FinishReason = d.FinishReason,
+        CompletionTokens = d.CompletionTokens!,
+        CompletionTokenOffsets = d.CompletionTokenOffsets!,
+        CompletionLogprobs = d.CompletionLogprobs!,
+        TopTokenLogprobs = d.TopTokenLogprobs!,
+        PromptTokens = d.PromptTokens!,
+        PromptLogprobs = d.PromptLogprobs!,
+        Usage = d.Usage is { } u ? new LmUsage(u.InputTokens, u.OutputTokens, u.CachedInputTokens) : null,
+        WasCached = wasCached,
+        ProviderData = d.ProviderData,
+        Completions = d.Completions?.Select(c => FromDto(c, prompt, wasCached)).ToList()!,
+    };
+}
+
+/// <summary>The JSON shape of a prediction.</summary>
+internal sealed class PredictionDto
+{
+    [JsonPropertyName("prompt")] public PromptDto? Prompt { get; set; }
+    [JsonPropertyName("completion_text")] public string? CompletionText { get; set; }
+    [JsonPropertyName("error")] public string? Error { get; set; }
+    [JsonPropertyName("error_permanent")] public bool? ErrorPermanent { get; set; }
+    [JsonPropertyName("finish_reason")] public string? FinishReason { get; set; }
+    [JsonPropertyName("completion_tokens")] public IReadOnlyList<string>? CompletionTokens { get; set; }
+    [JsonPropertyName("completion_token_offsets")] public IReadOnlyList<int>? CompletionTokenOffsets { get; set; }
+    [JsonPropertyName("completion_logprobs")] public IReadOnlyList<double>? CompletionLogprobs { get; set; }
+    [JsonPropertyName("top_token_logprobs")] public IReadOnlyList<IReadOnlyDictionary<string, double>>? TopTokenLogprobs { get; set; }
+    [JsonPropertyName("prompt_tokens")] public IReadOnlyList<string>? PromptTokens { get; set; }
+    [JsonPropertyName("prompt_logprobs")] public IReadOnlyList<double?>? PromptLogprobs { get; set; }
+    [JsonPropertyName("usage")] public UsageDto? Usage { get; set; }
+    [JsonPropertyName("was_cached")] public bool? WasCached { get; set; }
+    [JsonPropertyName("provider_data")] public IReadOnlyDictionary<string, string>? ProviderData { get; set; }
+    [JsonPropertyName("completions")] public List<PredictionDto>? Completions { get; set; }
+}
+
+/// <summary>The JSON shape of token usage.</summary>
+internal sealed class UsageDto
+{
+    [JsonPropertyName("input_tokens")] public int InputTokens { get; set; }
+    [JsonPropertyName("output_tokens")] public int OutputTokens { get; set; }
+    [JsonPropertyName("cached_input_tokens")] public int CachedInputTokens { get; set; }
+}
+
+/// <summary>The JSON shape of a prompt (metadata is never serialized).</summary>
+internal sealed class PromptDto
+{
+    [JsonPropertyName("text")] public string? Text { get; set; }
+    [JsonPropertyName("chat")] public List<ChatTurnDto>? Chat { get; set; }
+    [JsonPropertyName("max_tokens")] public int? MaxTokens { get; set; }
+    [JsonPropertyName("stop")] public List<string>? Stop { get; set; }
+    [JsonPropertyName("logprobs")] public int Logprobs { get; set; } = 1;
+    [JsonPropertyName("temperature")] public double Temperature { get; set; } = 1.0;
+    [JsonPropertyName("top_p")] public double TopP { get; set; } = 1.0;
+    [JsonPropertyName("presence_penalty")] public double PresencePenalty { get; set; }
+    [JsonPropertyName("frequency_penalty")] public double FrequencyPenalty { get; set; }
+    [JsonPropertyName("num_completions")] public int NumCompletions { get; set; } = 1;
+    [JsonPropertyName("cache")] public bool? Cache { get; set; }
+    [JsonPropertyName("echo")] public bool Echo { get; set; }
+    [JsonPropertyName("add_bos_token")] public bool? AddBosToken { get; set; }
+    [JsonPropertyName("add_special_tokens")] public bool? AddSpecialTokens { get; set; }
+    [JsonPropertyName("seed")] public int? Seed { get; set; }
+}
+
+/// <summary>The JSON shape of a chat turn.</summary>
+internal sealed class ChatTurnDto
+{
+    [JsonPropertyName("role")] public string? Role { get; set; }
+    [JsonPropertyName("content")] public string? Content { get; set; }
+    [JsonPropertyName("name")] public string? Name { get; set; }
+}
+
+[JsonSourceGenerationOptions(
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSerializable(typeof(PredictionDto))]
+[JsonSerializable(typeof(PromptDto))]
+internal sealed partial class LmJsonContext : JsonSerializerContext;
