@@ -9,7 +9,7 @@ namespace LmWrapper.Caching;
 /// Reruns of the same prompts are free, and a crashed run resumes without paying twice.
 /// </summary>
 /// <remarks>
-/// <para>Location: <see cref="ResolveProjectCachePath"/> walks up from the working directory to the folder holding
+/// <para>Location: <see cref="ResolveProjectCachePath(string?)"/> walks up from the working directory to the folder holding
 /// <c>.git</c> or a <c>.lmwrapper</c> marker and uses <c>.lmwrapper_cache/cache.sqlite3</c> there; the
 /// <c>LMWRAPPER_CACHE_DIR</c> environment variable overrides that, and code can open any file with <see cref="Open"/>.</para>
 /// <para>Each completion sample is one entry, keyed by <see cref="CacheKey"/> and the sample index.</para>
@@ -127,7 +127,7 @@ public sealed class LmCache : IDisposable
 
     /// <summary>
     /// The process-wide shared cache for the project that contains <paramref name="startDirectory"/> (default: the
-    /// working directory); see <see cref="ResolveProjectCachePath"/>. Do not dispose it.
+    /// working directory); see <see cref="ResolveProjectCachePath(string?)"/>. Do not dispose it.
     /// </summary>
     /// <param name="startDirectory">Where to start looking for the project root.</param>
     public static LmCache ForProject(string? startDirectory = null) => Shared(ResolveProjectCachePath(startDirectory));
@@ -147,9 +147,11 @@ public sealed class LmCache : IDisposable
     /// (<c>~/.cache/lmwrapper/cache.sqlite3</c> or the platform's local application data).
     /// </summary>
     /// <param name="startDirectory">Where to start looking (default: the working directory).</param>
-    public static string ResolveProjectCachePath(string? startDirectory = null)
+    public static string ResolveProjectCachePath(string? startDirectory = null) =>
+        ResolveProjectCachePath(startDirectory, Environment.GetEnvironmentVariable(DirectoryEnvironmentVariable));
+
+    internal static string ResolveProjectCachePath(string? startDirectory, string? env)
     {
-        var env = Environment.GetEnvironmentVariable(DirectoryEnvironmentVariable);
         if (!string.IsNullOrWhiteSpace(env))
         {
             return Path.GetFullPath(Path.Combine(env, DefaultFileName));

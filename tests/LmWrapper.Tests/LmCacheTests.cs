@@ -1,0 +1,218 @@
+using LmWrapper.Caching;
+using Microsoft.Data.Sqlite;
+
+namespace LmWrapper.Tests;
+
+public sealed class LmCacheTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static MockLm Lm(LmCache cache, string name = "m") =>
+        new(p => "answer to " + p.Text, name, new LanguageModelOptions { Cache = cache });
+
+    [Fact]
+    public void TheProjectCacheIsFoundByWalkingUpToGitOrAMarker()
+    {
+        var repo = Directory.CreateDirectory(_dir.File("repo"));
+        Directory.CreateDirectory(Path.Combine(repo.FullName, ".git"));
+        var deep = Directory.CreateDirectory(Path.Combine(repo.FullName, "src", "a", "b"));
+        Assert.Equal(
+            Path.Combine(repo.FullName, ".lmwrapper_cache", "cache.sqlite3"),
+            LmCache.ResolveProjectCachePath(deep.FullName, env: null));
+
+        // A .lmwrapper marker file nearer than .git wins.
+        var sub = Path.Combine(repo.FullName, "src");
+        File.WriteAllText(Path.Combine(sub, ".lmwrapper"), "");
+        Assert.Equal(Path.Combine(sub, ".lmwrapper_cache", "cache.sqlite3"), LmCache.ResolveProjectCachePath(deep.FullName, env: null));
+
+        // The environment variable overrides both.
+        Assert.Equal(Path.Combine(_dir.Path, "elsewhere", "cache.sqlite3"), LmCache.ResolveProjectCachePath(deep.FullName, _dir.File("elsewhere")));
+    }
+
+    [Fact]
+    public void ANewCacheIsWalVersionedMarkedAndIgnoredByGit()
+    {
+        string file = Path.Combine(_dir.Path, ".lmwrapper_cache", "cache.sqlite3");
+        using (var cache = LmCache.Open(file))
+        {
+            Lm(cache).Predict("hello");
+        }
+
+        using var conn = new SqliteConnection($"Data Source={file};Pooling=False");
+        conn.Open();
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = "PRAGMA journal_mode; ";
+        Assert.Equal("wal", cmd.ExecuteScalar());
+        cmd.CommandText = "PRAGMA user_version";
+        Assert.Equal((long)LmCache.SchemaVersion, cmd.ExecuteScalar());
+        cmd.CommandText = "PRAGMA application_id";
+        Assert.Equal((long)LmCache.ApplicationId, cmd.ExecuteScalar());
+        Assert.Contains("*", File.ReadAllText(Path.Combine(_dir.Path, ".lmwrapper_cache", ".gitignore")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EntriesSurviveReopeningAndAreSharedByInstances()
+    {
+        string file = _dir.File("c.sqlite3");
+        using (var cache = LmCache.Open(file))
+        {
+            var lm = Lm(cache);
+            lm.Predict(new LmPrompt("q") { NumCompletions = 2 });
+        }
+
+        using var a = LmCache.Open(file);
+        using var b = LmCache.Open(file);
+        var lmA = Lm(a);
+        Assert.True(lmA.Predict(new LmPrompt("q") { NumCompletions = 2 }).WasCached);
+        Assert.Equal(0, lmA.CallCount);
+        Lm(b).Predict("fresh");
+        Assert.True(Lm(a).Predict("fresh").WasCached);
+        Assert.Equal(3, a.GetStats().Entries);
+    }
+
+    [Fact]
+    public void StatsCountEntriesBytesHitsAndMisses()
+    {
+        using var cache = LmCache.Open(_dir.File("s.sqlite3"));
+        var lm = Lm(cache);
+        lm.Predict("one");
+        lm.Predict("two");
+        lm.Predict("one");
+        var s = cache.GetStats();
+        Assert.Equal(2, s.Entries);
+        Assert.Equal(1, s.Hits);
+        Assert.Equal(2, s.Misses);
+        Assert.InRange(s.PayloadBytes, 40, 2000);
+        Assert.True(s.FileBytes > s.PayloadBytes);
+        Assert.NotNull(s.OldestEntry);
+        Assert.Equal(1 / 3.0, s.HitRatio, 9);
+    }
+
+    [Fact]
+    public void EvictionByCountAgeAndSize()
+    {
+        using var cache = LmCache.Open(_dir.File("e.sqlite3"));
+        var lm = new MockLm(p => p.Text + new string('z', 2000), "big", new LanguageModelOptions { Cache = cache });
+        for (int i = 0; i < 200; i++)
+        {
+            lm.Predict($"p{i}");
+        }
+
+        Assert.Equal(150, cache.EvictToMaxEntries(50));
+        Assert.Equal(50, cache.GetStats().Entries);
+        // The newest are kept.
+        Assert.True(lm.Predict("p199").WasCached);
+        Assert.False(lm.Predict("p0").WasCached);
+
+        Assert.Equal(0, cache.EvictOlderThan(TimeSpan.FromHours(1)));
+        Assert.Equal(51, cache.EvictOlderThan(TimeSpan.FromSeconds(-5)));
+        Assert.Equal(0, cache.GetStats().Entries);
+
+        for (int i = 0; i < 300; i++)
+        {
+            lm.Predict($"q{i}");
+        }
+
+        long before = cache.GetStats().FileBytes;
+        Assert.True(before > 600_000, $"file is {before} bytes");
+        int removed = cache.EvictToMaxBytes(200_000);
+        var after = cache.GetStats();
+        Assert.True(after.FileBytes <= 200_000, $"file is {after.FileBytes} bytes after eviction");
+        Assert.True(removed > 150 && after.Entries > 0, $"removed {removed}, left {after.Entries}");
+        Assert.True(lm.Predict("q299").WasCached);
+    }
+
+    [Fact]
+    public void AGarbageFileGivesAClearErrorNamingItAndIsNotTouched()
+    {
+        string file = _dir.File("garbage.sqlite3");
+        byte[] junk = [.. Enumerable.Range(0, 5000).Select(i => (byte)(i * 7))];
+        File.WriteAllBytes(file, junk);
+        var e = Assert.Throws<LmCacheException>(() => LmCache.Open(file));
+        Assert.Contains(file, e.Message, StringComparison.Ordinal);
+        Assert.Equal(file, e.FilePath);
+        Assert.Equal(junk, File.ReadAllBytes(file));
+    }
+
+    [Fact]
+    public void AForeignSqliteDatabaseIsRefused()
+    {
+        string file = _dir.File("foreign.db");
+        using (var conn = new SqliteConnection($"Data Source={file};Pooling=False"))
+        {
+            conn.Open();
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = "CREATE TABLE invoices(id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices(total) VALUES (9.5);";
+            cmd.ExecuteNonQuery();
+        }
+
+        var e = Assert.Throws<LmCacheException>(() => LmCache.Open(file));
+        Assert.Contains("does not belong to LmWrapper", e.Message, StringComparison.Ordinal);
+        Assert.Contains(file, e.Message, StringComparison.Ordinal);
+        using var check = new SqliteConnection($"Data Source={file};Pooling=False");
+        check.Open();
+        using var count = check.CreateCommand();
+        count.CommandText = "SELECT count(*) FROM sqlite_master";
+        Assert.Equal(1L, count.ExecuteScalar());
+    }
+
+    [Fact]
+    public void ACacheFromANewerLmWrapperIsRefused()
+    {
+        string file = _dir.File("newer.sqlite3");
+        LmCache.Open(file).Dispose();
+        using (var conn = new SqliteConnection($"Data Source={file};Pooling=False"))
+        {
+            conn.Open();
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = $"PRAGMA user_version = {LmCache.SchemaVersion + 1}";
+            cmd.ExecuteNonQuery();
+        }
+
+        var e = Assert.Throws<LmCacheException>(() => LmCache.Open(file));
+        Assert.Contains("newer LmWrapper", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CorruptedPagesGiveAClearErrorNamingTheFile()
+    {
+        string file = _dir.File("corrupt.sqlite3");
+        using (var cache = LmCache.Open(file))
+        {
+            var lm = Lm(cache);
+            for (int i = 0; i < 300; i++)
+            {
+                lm.Predict($"p{i}");
+            }
+
+            cache.Compact();
+        }
+
+        // Smash the pages after the first (the header stays valid, the b-trees do not).
+        using (var fs = new FileStream(file, FileMode.Open, FileAccess.ReadWrite))
+        {
+            fs.Position = 4096;
+            var noise = new byte[fs.Length - 4096];
+            new Random(1).NextBytes(noise);
+            fs.Write(noise);
+        }
+
+        var e = Assert.Throws<LmCacheException>(() =>
+        {
+            using var cache = LmCache.Open(file);
+            Lm(cache).PredictMany(Enumerable.Range(0, 300).Select(i => new LmPrompt($"p{i}"))).ToList();
+        });
+        Assert.Contains(file, e.Message, StringComparison.Ordinal);
+        Assert.Contains("corrupted", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheKeyIsTheSameInAnotherProcess()
+    {
+        var (code, output) = ChildProcess.Run(["key", "openai/gpt-4o-mini", "What is 2+2?"], TimeSpan.FromSeconds(60));
+        Assert.Equal(0, code);
+        Assert.Equal(CacheKey.Compute("openai/gpt-4o-mini", new LmPrompt("What is 2+2?") { MaxTokens = 10 }).ToString(), output.Trim());
+    }
+}
