@@ -332,23 +332,51 @@ public abstract class LanguageModel : IDisposable
 
     private async Task PumpAsync(LmUncachedRequest[] requests, List<PromptGroup> pending, CompletionWindow window, CancellationToken token)
     {
+        // Results that are already waiting (a finished batch file, a burst of fast answers) are stored in one
+        // transaction; each group is marked done only after its samples are in the cache, so a crash never loses
+        // an answer the caller has seen.
+        const int MaxPerTransaction = 4096;
+        var ready = new List<(PromptGroup Group, LmUncachedResult Result)>();
         try
         {
-            await foreach (var result in PredictManyUncachedAsync(requests, window, token).ConfigureAwait(false))
+            var results = PredictManyUncachedAsync(requests, window, token).GetAsyncEnumerator(token);
+            await using (results.ConfigureAwait(false))
             {
-                if ((uint)result.Index >= (uint)pending.Count)
+                bool more = await results.MoveNextAsync().ConfigureAwait(false);
+                while (more)
                 {
-                    throw new InvalidOperationException($"{GetType().Name} returned a result for request {result.Index}, which does not exist.");
-                }
+                    ready.Clear();
+                    ValueTask<bool> next;
+                    do
+                    {
+                        var result = results.Current;
+                        if ((uint)result.Index >= (uint)pending.Count)
+                        {
+                            throw new InvalidOperationException($"{GetType().Name} returned a result for request {result.Index}, which does not exist.");
+                        }
 
-                var group = pending[result.Index];
-                if (group.Done!.Task.IsCompleted)
-                {
-                    continue; // a provider answered twice; the first answer stands
-                }
+                        var group = pending[result.Index];
+                        if (!group.Answered)
+                        {
+                            group.Answered = true; // a provider that answers twice: the first answer stands
+                            ready.Add((group, result));
+                        }
 
-                FillAndStore(group, result, requests[result.Index].NumCompletions);
-                group.Done.TrySetResult();
+                        next = results.MoveNextAsync();
+                    }
+                    while (next.IsCompleted && ready.Count < MaxPerTransaction && (more = next.Result));
+
+                    FillAndStore(ready, requests);
+                    foreach (var (group, _) in ready)
+                    {
+                        group.Done!.TrySetResult();
+                    }
+
+                    if (more)
+                    {
+                        more = await next.ConfigureAwait(false);
+                    }
+                }
             }
 
             foreach (var group in pending)
@@ -380,17 +408,28 @@ public abstract class LanguageModel : IDisposable
         var keyed = new List<PromptGroup>();
         var pending = new List<PromptGroup>();
         string identity = ModelIdentity;
+
+        // Hashing and decoding are pure work on each prompt: spread them over the cores for big runs.
+        var keys = new CacheKey?[prompts.Length];
+        var options = new ParallelOptions { MaxDegreeOfParallelism = prompts.Length >= ParallelThreshold ? Environment.ProcessorCount : 1 };
+        Parallel.For(0, prompts.Length, options, i =>
+        {
+            if (CacheFor(prompts[i]) is not null)
+            {
+                keys[i] = CacheKey.Compute(identity, prompts[i]);
+            }
+        });
+
         for (int i = 0; i < prompts.Length; i++)
         {
             var prompt = prompts[i];
-            if (CacheFor(prompt) is null)
+            if (keys[i] is not { } key)
             {
                 groupOf[i] = new PromptGroup(prompt, null);
                 pending.Add(groupOf[i]);
                 continue;
             }
 
-            var key = CacheKey.Compute(identity, prompt);
             if (byKey.TryGetValue(key, out var group))
             {
                 group.Widen(prompt.NumCompletions);
@@ -413,8 +452,13 @@ public abstract class LanguageModel : IDisposable
                 lookups[g] = (keyed[g].Key!.Value, keyed[g].Samples.Length);
             }
 
-            Cache.GetSamplesMany(lookups, (g, sample, payload) =>
-                keyed[g].Samples[sample] = PredictionJson.DeserializePayload(payload, keyed[g].FirstPrompt, wasCached: true));
+            var found = new List<(int Group, int Sample, byte[] Payload)>(keyed.Count);
+            Cache.GetSamplesMany(lookups, (g, sample, payload) => found.Add((g, sample, payload)));
+            Parallel.For(0, found.Count, options, f =>
+            {
+                var (g, sample, payload) = found[f];
+                keyed[g].Samples[sample] = PredictionJson.DeserializePayload(payload, keyed[g].FirstPrompt, wasCached: true);
+            });
             foreach (var group in keyed)
             {
                 if (group.MissingCount > 0)
@@ -432,7 +476,32 @@ public abstract class LanguageModel : IDisposable
         return (groupOf, pending);
     }
 
+    private void FillAndStore(List<(PromptGroup Group, LmUncachedResult Result)> ready, LmUncachedRequest[] requests)
+    {
+        var toStore = new List<(CacheKey, int, byte[])>();
+        foreach (var (group, result) in ready)
+        {
+            Fill(group, result, requests[result.Index].NumCompletions, toStore);
+        }
+
+        if (toStore.Count > 0)
+        {
+            Cache.Store(ModelIdentity, toStore);
+        }
+    }
+
     private void FillAndStore(PromptGroup group, LmUncachedResult result, int expected)
+    {
+        var toStore = new List<(CacheKey, int, byte[])>();
+        Fill(group, result, expected, toStore);
+        if (toStore.Count > 0)
+        {
+            Cache.Store(ModelIdentity, toStore);
+        }
+    }
+
+    /// <summary>Puts a provider's new samples into the group's empty slots and lists those worth caching.</summary>
+    private void Fill(PromptGroup group, LmUncachedResult result, int expected, List<(CacheKey, int, byte[])> toStore)
     {
         var predictions = result.Predictions ?? throw new InvalidOperationException($"{GetType().Name} returned null predictions.");
         bool oneForAll = predictions.Count == 1 && predictions[0].HasErrors;
@@ -442,7 +511,6 @@ public abstract class LanguageModel : IDisposable
                 $"{GetType().Name} returned {predictions.Count} predictions where {expected} were asked for.");
         }
 
-        List<(CacheKey, int, byte[])>? toStore = group.Key is null ? null : [];
         int next = 0;
         for (int s = 0; s < group.Samples.Length; s++)
         {
@@ -453,17 +521,15 @@ public abstract class LanguageModel : IDisposable
 
             var p = predictions[oneForAll ? 0 : next++];
             group.Samples[s] = p;
-            if (toStore is not null && (!p.HasErrors || p.IsErrorPermanent))
+            if (group.Key is { } key && (!p.HasErrors || p.IsErrorPermanent))
             {
-                toStore.Add((group.Key!.Value, s, PredictionJson.SerializePayload(p)));
+                toStore.Add((key, s, PredictionJson.SerializePayload(p)));
             }
         }
-
-        if (toStore is { Count: > 0 })
-        {
-            Cache.Store(ModelIdentity, toStore);
-        }
     }
+
+    /// <summary>From how many prompts on <see cref="PredictManyAsync"/> hashes and decodes on all cores.</summary>
+    private const int ParallelThreshold = 2048;
 
     private LmCache? CacheFor(LmPrompt prompt) => prompt.Cache ?? Options.CacheByDefault ? Cache : null;
 
@@ -485,6 +551,8 @@ public abstract class LanguageModel : IDisposable
         public LmPrediction?[] Samples { get; private set; } = new LmPrediction?[firstPrompt.NumCompletions];
 
         public TaskCompletionSource? Done { get; set; }
+
+        public bool Answered { get; set; }
 
         public int MissingCount
         {

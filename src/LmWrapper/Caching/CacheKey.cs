@@ -83,9 +83,16 @@ public readonly record struct CacheKey(ulong High, ulong Low)
     public byte[] ToBytes()
     {
         var b = new byte[16];
-        BinaryPrimitives.WriteUInt64BigEndian(b, High);
-        BinaryPrimitives.WriteUInt64BigEndian(b.AsSpan(8), Low);
+        WriteBytes(b);
         return b;
+    }
+
+    /// <summary>Writes the key's 16 stored bytes into <paramref name="destination"/>.</summary>
+    /// <param name="destination">At least 16 bytes.</param>
+    public void WriteBytes(Span<byte> destination)
+    {
+        BinaryPrimitives.WriteUInt64BigEndian(destination, High);
+        BinaryPrimitives.WriteUInt64BigEndian(destination[8..], Low);
     }
 
     /// <summary>Reads a key from its 16 stored bytes.</summary>

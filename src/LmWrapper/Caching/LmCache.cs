@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace LmWrapper.Caching;
 
@@ -54,15 +55,13 @@ public sealed class LmCache : IDisposable
     private readonly SqliteConnection _connection;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, long> _modelIds = new(StringComparer.Ordinal);
-    private readonly SqliteCommand _select;
-    private readonly SqliteParameter _selectKey;
-    private readonly SqliteParameter _selectCount;
     private readonly SqliteCommand _insert;
     private readonly SqliteParameter _insertKey;
     private readonly SqliteParameter _insertSample;
     private readonly SqliteParameter _insertModel;
     private readonly SqliteParameter _insertCreated;
     private readonly SqliteParameter _insertPayload;
+    private sqlite3_stmt? _rawSelect;
     private long _hits;
     private long _misses;
     private bool _disposed;
@@ -71,12 +70,6 @@ public sealed class LmCache : IDisposable
     {
         FilePath = filePath;
         _connection = connection;
-
-        _select = connection.CreateCommand();
-        _select.CommandText = "SELECT sample, payload FROM responses WHERE key = $key AND sample < $count ORDER BY sample";
-        _selectKey = _select.Parameters.Add("$key", SqliteType.Blob);
-        _selectCount = _select.Parameters.Add("$count", SqliteType.Integer);
-        _select.Prepare();
 
         _insert = connection.CreateCommand();
         _insert.CommandText = """
@@ -182,64 +175,83 @@ public sealed class LmCache : IDisposable
             Run(() =>
             {
                 ThrowIfDisposed();
-                _select.Transaction = null;
                 ReadSamples(key, count, found);
             });
         }
     }
 
     /// <summary>
-    /// Looks up many keys in one read transaction. <paramref name="onFound"/> is called for every sample found, with the
-    /// request's index.
+    /// Looks up many keys in one read transaction. <paramref name="onFound"/> is called for every sample found, with
+    /// the request's index.
     /// </summary>
     internal void GetSamplesMany(IReadOnlyList<(CacheKey Key, int Count)> requests, Action<int, int, byte[]> onFound)
     {
-        var found = new List<(int, byte[])>(4);
+        var found = new List<(int Sample, byte[] Payload)>(4);
         lock (_lock)
         {
             Run(() =>
             {
                 ThrowIfDisposed();
                 using var tx = _connection.BeginTransaction(deferred: true);
-                _select.Transaction = tx;
-                try
+                for (int i = 0; i < requests.Count; i++)
                 {
-                    for (int i = 0; i < requests.Count; i++)
+                    found.Clear();
+                    ReadSamples(requests[i].Key, requests[i].Count, found);
+                    foreach (var (sample, payload) in found)
                     {
-                        found.Clear();
-                        ReadSamples(requests[i].Key, requests[i].Count, found);
-                        foreach (var (sample, payload) in found)
-                        {
-                            onFound(i, sample, payload);
-                        }
+                        onFound(i, sample, payload);
                     }
+                }
 
-                    tx.Commit();
-                }
-                finally
-                {
-                    _select.Transaction = null;
-                }
+                tx.Commit();
             });
         }
     }
 
+    /// <summary>
+    /// The lookup on the hot path goes straight to SQLite's C API (through SQLitePCLRaw, which Microsoft.Data.Sqlite is
+    /// built on): a prepared statement, a stack-allocated key and no ADO.NET reader per lookup.
+    /// </summary>
     private void ReadSamples(CacheKey key, int count, List<(int, byte[])> found)
     {
-        _selectKey.Value = key.ToBytes();
-        _selectCount.Value = count;
+        var stmt = _rawSelect ??= Prepare("SELECT sample, payload FROM responses WHERE key = ?1 AND sample < ?2");
+        Span<byte> keyBytes = stackalloc byte[16];
+        key.WriteBytes(keyBytes);
+        raw.sqlite3_bind_blob(stmt, 1, keyBytes);
+        raw.sqlite3_bind_int(stmt, 2, count);
         int before = found.Count;
-        using (var r = _select.ExecuteReader())
+        int rc;
+        try
         {
-            while (r.Read())
+            while ((rc = raw.sqlite3_step(stmt)) == raw.SQLITE_ROW)
             {
-                found.Add((r.GetInt32(0), r.GetFieldValue<byte[]>(1)));
+                found.Add((raw.sqlite3_column_int(stmt, 0), raw.sqlite3_column_blob(stmt, 1).ToArray()));
             }
+        }
+        finally
+        {
+            raw.sqlite3_reset(stmt);
+        }
+
+        if (rc != raw.SQLITE_DONE)
+        {
+            throw new SqliteException(raw.sqlite3_errmsg(_connection.Handle).utf8_to_string(), rc);
         }
 
         int got = found.Count - before;
         _hits += got;
         _misses += count - got;
+    }
+
+    private sqlite3_stmt Prepare(string sql)
+    {
+        int rc = raw.sqlite3_prepare_v2(_connection.Handle, sql, out var stmt);
+        if (rc != raw.SQLITE_OK)
+        {
+            throw new SqliteException(raw.sqlite3_errmsg(_connection.Handle).utf8_to_string(), rc);
+        }
+
+        return stmt;
     }
 
     /// <summary>Stores samples (an existing sample under the same key and index is kept, never overwritten).</summary>
@@ -429,7 +441,7 @@ public sealed class LmCache : IDisposable
             }
 
             _disposed = true;
-            _select.Dispose();
+            _rawSelect?.Dispose();
             _insert.Dispose();
             _connection.Dispose();
         }
@@ -557,7 +569,7 @@ public sealed class LmCache : IDisposable
             {
                 cmd.CommandText = inMemory
                     ? "PRAGMA busy_timeout = 60000;"
-                    : "PRAGMA busy_timeout = 60000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+                    : "PRAGMA busy_timeout = 60000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -32768;";
                 cmd.ExecuteNonQuery();
             }
 

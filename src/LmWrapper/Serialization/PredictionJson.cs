@@ -115,17 +115,19 @@ internal static class PredictionJson
         Error = p.ErrorMessage,
         ErrorPermanent = p.IsErrorPermanent ? true : null,
         FinishReason = p.FinishReason,
-        CompletionTokens = p.RawCompletionTokens,
-        CompletionTokenOffsets = p.RawCompletionTokenOffsets,
-        CompletionLogprobs = p.RawCompletionLogprobs,
-        TopTokenLogprobs = p.RawTopTokenLogprobs,
-        PromptTokens = p.RawPromptTokens,
-        PromptLogprobs = p.RawPromptLogprobs,
+        CompletionTokens = AsArray(p.RawCompletionTokens),
+        CompletionTokenOffsets = AsArray(p.RawCompletionTokenOffsets),
+        CompletionLogprobs = AsArray(p.RawCompletionLogprobs),
+        TopTokenLogprobs = p.RawTopTokenLogprobs?.Select(d => d as Dictionary<string, double> ?? new Dictionary<string, double>(d)).ToArray(),
+        PromptTokens = AsArray(p.RawPromptTokens),
+        PromptLogprobs = AsArray(p.RawPromptLogprobs),
         Usage = p.Usage is { } u ? new UsageDto { InputTokens = u.InputTokens, OutputTokens = u.OutputTokens, CachedInputTokens = u.CachedInputTokens } : null,
         WasCached = includePrompt && p.WasCached ? true : null,
-        ProviderData = p.ProviderData,
+        ProviderData = p.ProviderData is null ? null : p.ProviderData as Dictionary<string, string> ?? new Dictionary<string, string>(p.ProviderData),
         Completions = p.RawCompletions?.Select(c => ToDto(c, includePrompt: false)).ToList(),
     };
+
+    private static T[]? AsArray<T>(IReadOnlyList<T>? list) => list is null ? null : list as T[] ?? [.. list];
 
     private static LmPrediction FromDto(PredictionDto d, LmPrompt prompt, bool wasCached) => new()
     {
@@ -155,15 +157,15 @@ internal sealed class PredictionDto
     [JsonPropertyName("error")] public string? Error { get; set; }
     [JsonPropertyName("error_permanent")] public bool? ErrorPermanent { get; set; }
     [JsonPropertyName("finish_reason")] public string? FinishReason { get; set; }
-    [JsonPropertyName("completion_tokens")] public IReadOnlyList<string>? CompletionTokens { get; set; }
-    [JsonPropertyName("completion_token_offsets")] public IReadOnlyList<int>? CompletionTokenOffsets { get; set; }
-    [JsonPropertyName("completion_logprobs")] public IReadOnlyList<double>? CompletionLogprobs { get; set; }
-    [JsonPropertyName("top_token_logprobs")] public IReadOnlyList<IReadOnlyDictionary<string, double>>? TopTokenLogprobs { get; set; }
-    [JsonPropertyName("prompt_tokens")] public IReadOnlyList<string>? PromptTokens { get; set; }
-    [JsonPropertyName("prompt_logprobs")] public IReadOnlyList<double?>? PromptLogprobs { get; set; }
+    [JsonPropertyName("completion_tokens")] public string[]? CompletionTokens { get; set; }
+    [JsonPropertyName("completion_token_offsets")] public int[]? CompletionTokenOffsets { get; set; }
+    [JsonPropertyName("completion_logprobs")] public double[]? CompletionLogprobs { get; set; }
+    [JsonPropertyName("top_token_logprobs")] public Dictionary<string, double>[]? TopTokenLogprobs { get; set; }
+    [JsonPropertyName("prompt_tokens")] public string[]? PromptTokens { get; set; }
+    [JsonPropertyName("prompt_logprobs")] public double?[]? PromptLogprobs { get; set; }
     [JsonPropertyName("usage")] public UsageDto? Usage { get; set; }
     [JsonPropertyName("was_cached")] public bool? WasCached { get; set; }
-    [JsonPropertyName("provider_data")] public IReadOnlyDictionary<string, string>? ProviderData { get; set; }
+    [JsonPropertyName("provider_data")] public Dictionary<string, string>? ProviderData { get; set; }
     [JsonPropertyName("completions")] public List<PredictionDto>? Completions { get; set; }
 }
 
