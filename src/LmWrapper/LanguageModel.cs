@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using LmWrapper.Batching;
 using LmWrapper.Caching;
 using LmWrapper.Serialization;
 using Microsoft.Extensions.Logging;
@@ -226,7 +227,7 @@ public abstract class LanguageModel : IDisposable
     /// Runs the requests the cache could not answer and yields each result, in any order, as it arrives. The default
     /// runs <see cref="PredictUncachedAsync"/> with up to <see cref="LanguageModelOptions.MaxConcurrency"/> requests at
     /// once, turning a failure of one request into a failed prediction for that request. Providers with a batch API
-    /// override this for <see cref="CompletionWindow.BatchAny"/>.
+    /// supply a <see cref="BatchBackend"/> instead of overriding this.
     /// </summary>
     /// <param name="requests">The work, each distinct prompt once.</param>
     /// <param name="window">The caller's completion window.</param>
@@ -237,6 +238,18 @@ public abstract class LanguageModel : IDisposable
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requests);
+        if (window == CompletionWindow.BatchAny && BatchBackend is { } backend)
+        {
+            var journal = requests.Any(r => r.CacheKey is not null) ? Cache : null;
+            var orchestrator = new BatchOrchestrator(backend, journal, ModelIdentity, Options.Batch ?? new BatchOptions(), Logger);
+            await foreach (var result in orchestrator.RunAsync(requests, cancellationToken).ConfigureAwait(false))
+            {
+                yield return result;
+            }
+
+            yield break;
+        }
+
         var channel = Channel.CreateUnbounded<LmUncachedResult>(new UnboundedChannelOptions { SingleReader = true });
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Options.MaxConcurrency, CancellationToken = cancellationToken };
         var producer = Task.Run(
@@ -265,6 +278,12 @@ public abstract class LanguageModel : IDisposable
 
         await producer.ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The provider's batch API, used by <see cref="PredictManyAsync"/> for <see cref="CompletionWindow.BatchAny"/>; null
+    /// (the default) when the model has none, in which case batch runs use concurrent single requests.
+    /// </summary>
+    protected virtual IBatchBackend? BatchBackend => null;
 
     /// <summary>
     /// Whether an exception thrown for one prompt of many should stop the whole run (true) or become a failed
@@ -305,7 +324,7 @@ public abstract class LanguageModel : IDisposable
         var requests = new LmUncachedRequest[pending.Count];
         for (int r = 0; r < requests.Length; r++)
         {
-            requests[r] = new LmUncachedRequest(r, pending[r].FirstPrompt, pending[r].MissingCount);
+            requests[r] = new LmUncachedRequest(r, pending[r].FirstPrompt, pending[r].MissingCount) { CacheKey = pending[r].Key };
         }
 
         Logger.LogDebug("{Model}: {Total} prompts, {Requests} to send ({Window}).", ModelIdentity, prompts.Length, requests.Length, window);
@@ -367,8 +386,9 @@ public abstract class LanguageModel : IDisposable
                     while (next.IsCompleted && ready.Count < MaxPerTransaction && (more = next.Result));
 
                     FillAndStore(ready, requests);
-                    foreach (var (group, _) in ready)
+                    foreach (var (group, result) in ready)
                     {
+                        result.OnStored?.Invoke();
                         group.Done!.TrySetResult();
                     }
 

@@ -18,6 +18,9 @@ public sealed record LanguageModelOptions
     /// <summary>How many uncached requests <see cref="LanguageModel.PredictManyAsync"/> runs at once by default. Default 8.</summary>
     public int MaxConcurrency { get; init; } = 8;
 
+    /// <summary>How batches run for <see cref="CompletionWindow.BatchAny"/> on models with a batch API. Null means the defaults.</summary>
+    public Batching.BatchOptions? Batch { get; init; }
+
     /// <summary>Where diagnostics go. Null means nowhere.</summary>
     public ILogger? Logger { get; init; }
 }

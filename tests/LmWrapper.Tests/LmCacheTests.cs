@@ -159,6 +159,26 @@ public sealed class LmCacheTests : IDisposable
     }
 
     [Fact]
+    public void AnOlderSchemaIsMigratedKeepingItsEntries()
+    {
+        string file = _dir.File("v1.sqlite3");
+        using (var conn = new SqliteConnection($"Data Source={file};Pooling=False"))
+        {
+            conn.Open();
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = LmCache.Migrations[0] + $"PRAGMA application_id = {LmCache.ApplicationId}; PRAGMA user_version = 1;" +
+                "INSERT INTO models(id, identity) VALUES (1, 'mock/m');" +
+                "INSERT INTO responses(key, sample, model_id, created, payload) VALUES ($k, 0, 1, 0, CAST('{\"completion_text\":\"from v1\"}' AS BLOB));";
+            cmd.Parameters.AddWithValue("$k", CacheKey.Compute("mock/m", new LmPrompt("old") { MaxTokens = 100 }).ToBytes());
+            cmd.ExecuteNonQuery();
+        }
+
+        using var cache = LmCache.Open(file);
+        Assert.Equal("from v1", Lm(cache).Predict("old").CompletionText);
+        Assert.Equal(0, cache.PendingBatchCount()); // the v2 tables exist
+    }
+
+    [Fact]
     public void ACacheFromANewerLmWrapperIsRefused()
     {
         string file = _dir.File("newer.sqlite3");

@@ -15,7 +15,7 @@ namespace LmWrapper.Caching;
 /// <c>LMWRAPPER_CACHE_DIR</c> environment variable overrides that, and code can open any file with <see cref="Open"/>.</para>
 /// <para>Each completion sample is one entry, keyed by <see cref="CacheKey"/> and the sample index.</para>
 /// </remarks>
-public sealed class LmCache : IDisposable
+public sealed partial class LmCache : IDisposable
 {
     /// <summary>The environment variable that names the folder of the default cache file.</summary>
     public const string DirectoryEnvironmentVariable = "LMWRAPPER_CACHE_DIR";
@@ -30,12 +30,12 @@ public sealed class LmCache : IDisposable
     internal const int ApplicationId = 0x4C6D5772;
 
     /// <summary>The schema version this build reads and writes.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
 
     private static readonly ConcurrentDictionary<string, Lazy<LmCache>> SharedCaches = new(StringComparer.Ordinal);
 
     // Each step brings the schema from version (index) to (index + 1). Never edit a released step; add one.
-    private static readonly string[] Migrations =
+    internal static readonly string[] Migrations =
     [
         """
         CREATE TABLE lmwrapper_meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,6 +49,22 @@ public sealed class LmCache : IDisposable
             payload BLOB NOT NULL);
         CREATE UNIQUE INDEX responses_key_sample ON responses(key, sample);
         INSERT INTO lmwrapper_meta(name, value) VALUES ('created_by', 'LmWrapper');
+        """,
+        """
+        CREATE TABLE batch_jobs(
+            local_id TEXT PRIMARY KEY,
+            backend TEXT NOT NULL,
+            model_id INTEGER NOT NULL,
+            provider_id TEXT,
+            attempt INTEGER NOT NULL,
+            estimated_tokens INTEGER NOT NULL,
+            created INTEGER NOT NULL);
+        CREATE TABLE batch_items(
+            key BLOB NOT NULL,
+            local_id TEXT NOT NULL,
+            sample_count INTEGER NOT NULL,
+            PRIMARY KEY(key, local_id)) WITHOUT ROWID;
+        CREATE INDEX batch_items_job ON batch_items(local_id);
         """,
     ];
 

@@ -1,0 +1,516 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using LmWrapper.Caching;
+using Microsoft.Extensions.Logging;
+
+namespace LmWrapper.Batching;
+
+/// <summary>
+/// Runs cache misses through a provider's batch API: reattaches to batches a earlier run left behind (from the journal
+/// in the cache database), writes and splits request files, records every batch before it is submitted, waits with
+/// growing pauses, collects results, resubmits what expired, was cancelled or failed (a bounded number of times), and
+/// cleans up provider files once results are cached.
+/// </summary>
+internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal, string modelIdentity, BatchOptions options, ILogger logger)
+{
+    private readonly BatchLimits _limits = options.Limits ?? backend.Limits;
+    private readonly ConcurrentQueue<(string LocalId, CacheKey Key)> _answered = new();
+
+    public async IAsyncEnumerable<LmUncachedResult> RunAsync(
+        IReadOnlyList<LmUncachedRequest> requests, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var states = new Dictionary<string, RequestState>(requests.Count, StringComparer.Ordinal);
+        foreach (var r in requests)
+        {
+            var s = new RequestState(r);
+            states[s.CustomId] = s;
+        }
+
+        var active = new List<Job>();
+        var pendingChunks = new Queue<Chunk>();
+        int failedCount = 0;
+        int completedCount = 0;
+
+        // 1. Reattach to batches an earlier run submitted for these keys (and tidy the journal).
+        if (journal is not null)
+        {
+            var keys = requests.Where(r => r.CacheKey is not null).Select(r => r.CacheKey!.Value).ToHashSet();
+            var emptied = new List<BatchJournalEntry>();
+            foreach (var entry in journal.FindBatchJobs(backend.Name, modelIdentity, keys, emptied))
+            {
+                if (entry.Items.Count == 0)
+                {
+                    continue; // covers none of this run's prompts: left for the run that asks for them
+                }
+
+                string? providerId = entry.ProviderId ?? await backend.FindAsync(entry.LocalId, cancellationToken).ConfigureAwait(false);
+                if (providerId is null)
+                {
+                    // Recorded but never created at the provider (the process died before the upload finished).
+                    journal.DeleteBatchJob(entry.LocalId);
+                    continue;
+                }
+
+                if (entry.ProviderId is null)
+                {
+                    journal.SetBatchProviderId(entry.LocalId, providerId);
+                }
+
+                var job = new Job(entry.LocalId, entry.Attempt, entry.EstimatedTokens) { ProviderId = providerId, NextPoll = Now };
+                foreach (var (key, count) in entry.Items)
+                {
+                    var state = states[key.ToString()];
+                    job.Items[state.CustomId] = count;
+                    state.Covered += count;
+                    state.Attempt = Math.Max(state.Attempt, entry.Attempt);
+                }
+
+                active.Add(job);
+                logger.LogInformation("Reattached to batch {BatchId} ({Count} of this run's prompts).", providerId, job.Items.Count);
+            }
+
+            foreach (var entry in emptied)
+            {
+                await CleanupAsync(entry.LocalId, entry.ProviderId, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        // 2. Write request files for everything no batch covers.
+        foreach (var chunk in WriteChunks(states.Values.Where(s => s.Uncovered > 0).ToList(), attempt: 1))
+        {
+            pendingChunks.Enqueue(chunk);
+        }
+
+        try
+        {
+            while (states.Values.Any(s => !s.Done))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+
+                // 3. Submit what the provider's token queue has room for.
+                while (pendingChunks.Count > 0)
+                {
+                    var chunk = pendingChunks.Peek();
+                    long enqueued = active.Sum(j => j.EstimatedTokens);
+                    if (_limits.MaxEnqueuedTokens is { } cap && active.Count > 0 && enqueued + chunk.EstimatedTokens > cap)
+                    {
+                        break; // wait for a running batch to finish
+                    }
+
+                    pendingChunks.Dequeue();
+                    var outcome = await SubmitAsync(chunk, states, cancellationToken).ConfigureAwait(false);
+                    if (outcome.Job is { } job)
+                    {
+                        active.Add(job);
+                    }
+                    else if (outcome.QueueFull)
+                    {
+                        if (active.Count > 0)
+                        {
+                            var requeue = new Queue<Chunk>([chunk, .. pendingChunks]);
+                            pendingChunks.Clear();
+                            foreach (var c in requeue)
+                            {
+                                pendingChunks.Enqueue(c);
+                            }
+
+                            break;
+                        }
+
+                        if (chunk.Items.Count > 1)
+                        {
+                            // Nothing is running and it still does not fit: halve it.
+                            journal?.DeleteBatchJob(chunk.LocalId);
+                            TryDelete(chunk.File);
+                            foreach (var item in chunk.Items)
+                            {
+                                states[item.CustomId].Covered -= item.SampleCount;
+                            }
+
+                            var halves = WriteChunks(chunk.Items.Select(i => states[i.CustomId]).ToList(), chunk.Attempt, Math.Max(1, chunk.Items.Count / 2)).ToList();
+                            var rest = pendingChunks.ToList();
+                            pendingChunks.Clear();
+                            foreach (var c in halves.Concat(rest))
+                            {
+                                pendingChunks.Enqueue(c);
+                            }
+                        }
+                        else
+                        {
+                            foreach (var r in FailChunk(chunk, states, "the provider's queue of enqueued tokens has no room even for this single request"))
+                            {
+                                failedCount++;
+                                yield return r;
+                            }
+                        }
+                    }
+                    else
+                    {
+                        foreach (var r in FailChunk(chunk, states, outcome.Error!))
+                        {
+                            failedCount++;
+                            yield return r;
+                        }
+                    }
+                }
+
+                Report(states.Count, active, completedCount, failedCount);
+                if (active.Count == 0)
+                {
+                    if (pendingChunks.Count == 0)
+                    {
+                        foreach (var s in states.Values.Where(s => !s.Done))
+                        {
+                            s.Done = true;
+                            failedCount++;
+                            yield return Error(s, "no batch covers this request (internal error)");
+                        }
+                    }
+
+                    continue;
+                }
+
+                // 4. Wait for the next batch that is due a look, then look.
+                var due = active.MinBy(j => j.NextPoll)!;
+                var wait = due.NextPoll - Now;
+                if (wait > TimeSpan.Zero)
+                {
+                    FlushAnswered();
+                    await Task.Delay(wait, options.TimeProvider, cancellationToken).ConfigureAwait(false);
+                }
+
+                var status = await backend.GetStatusAsync(due.ProviderId!, cancellationToken).ConfigureAwait(false);
+                if (!status.IsTerminal)
+                {
+                    due.PollDelay = due.PollDelay == TimeSpan.Zero ? options.PollInterval : TimeSpan.FromTicks(Math.Min(options.MaxPollInterval.Ticks, (long)(due.PollDelay.Ticks * 1.5)));
+                    due.NextPoll = Now + due.PollDelay;
+                    continue;
+                }
+
+                // 5. Collect a finished batch.
+                active.Remove(due);
+                logger.LogInformation("Batch {BatchId} is {State}; collecting.", due.ProviderId, status.State);
+                var received = new HashSet<string>(StringComparer.Ordinal);
+                await foreach (var line in backend.ReadResultsAsync(due.ProviderId!, Lookup(due, states), cancellationToken).ConfigureAwait(false))
+                {
+                    if (!due.Items.ContainsKey(line.CustomId) || !states.TryGetValue(line.CustomId, out var state) || state.Done || !received.Add(line.CustomId))
+                    {
+                        continue;
+                    }
+
+                    state.Contributors.Add(due.LocalId);
+                    if (line.Predictions.Count == 1 && line.Predictions[0].HasErrors)
+                    {
+                        state.Done = true;
+                        failedCount++;
+                        yield return Result(state, [line.Predictions[0]]);
+                        continue;
+                    }
+
+                    state.Got.AddRange(line.Predictions);
+                    state.Covered -= due.Items[line.CustomId];
+                    if (state.Got.Count >= state.Request.NumCompletions)
+                    {
+                        state.Done = true;
+                        completedCount++;
+                        yield return Result(state, state.Got.Take(state.Request.NumCompletions).ToList());
+                    }
+                }
+
+                // Requests the batch did not answer (expired, cancelled, failed): resubmit or give up.
+                var retry = new List<RequestState>();
+                foreach (var (customId, count) in due.Items)
+                {
+                    var state = states[customId];
+                    if (received.Contains(customId) || state.Done)
+                    {
+                        continue;
+                    }
+
+                    state.Covered -= count;
+                    if (state.Uncovered <= 0)
+                    {
+                        continue; // another batch still covers it
+                    }
+
+                    if (state.Attempt < options.MaxAttempts)
+                    {
+                        state.Attempt++;
+                        retry.Add(state);
+                    }
+                    else
+                    {
+                        state.Done = true;
+                        failedCount++;
+                        yield return Error(state, $"batch {due.ProviderId} ended {status.State.ToString().ToLowerInvariant()}" +
+                            (status.Message is null ? string.Empty : $" ({status.Message})") +
+                            $" without answering this request, after {state.Attempt} attempt(s)");
+                    }
+                }
+
+                if (retry.Count > 0)
+                {
+                    logger.LogWarning("Batch {BatchId} ended {State} with {Count} requests unanswered; resubmitting them.", due.ProviderId, status.State, retry.Count);
+                    foreach (var chunk in WriteChunks(retry, retry.Max(s => s.Attempt)))
+                    {
+                        pendingChunks.Enqueue(chunk);
+                    }
+                }
+
+                FlushAnswered();
+                await CleanupAsync(due.LocalId, due.ProviderId, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            foreach (var chunk in pendingChunks)
+            {
+                TryDelete(chunk.File);
+            }
+
+            FlushAnswered();
+        }
+
+        Report(states.Count, active, completedCount, failedCount);
+    }
+
+    private DateTimeOffset Now => options.TimeProvider.GetUtcNow();
+
+    private LmUncachedResult Result(RequestState state, IReadOnlyList<LmPrediction> predictions) =>
+        new(state.Request.Index, predictions)
+        {
+            OnStored = state.Request.CacheKey is { } key && journal is not null
+                ? () =>
+                {
+                    foreach (var localId in state.Contributors)
+                    {
+                        _answered.Enqueue((localId, key));
+                    }
+                }
+                : null,
+        };
+
+    private LmUncachedResult Error(RequestState state, string message) =>
+        Result(state, [LmPrediction.FromError(state.Request.Prompt, message)]);
+
+    private IEnumerable<LmUncachedResult> FailChunk(Chunk chunk, Dictionary<string, RequestState> states, string why)
+    {
+        TryDelete(chunk.File);
+        journal?.DeleteBatchJob(chunk.LocalId);
+        foreach (var item in chunk.Items)
+        {
+            var state = states[item.CustomId];
+            state.Covered -= item.SampleCount;
+            if (!state.Done && state.Uncovered > 0)
+            {
+                state.Done = true;
+                yield return Error(state, "could not submit a batch: " + why);
+            }
+        }
+    }
+
+    private async Task<(Job? Job, bool QueueFull, string? Error)> SubmitAsync(Chunk chunk, Dictionary<string, RequestState> states, CancellationToken ct)
+    {
+        // The journal learns of the batch before the provider does: a crash from here on cannot make a rerun pay twice.
+        journal?.AddBatchJob(
+            chunk.LocalId,
+            backend.Name,
+            modelIdentity,
+            chunk.Attempt,
+            chunk.EstimatedTokens,
+            chunk.Items.Where(i => states[i.CustomId].Request.CacheKey is not null).Select(i => (states[i.CustomId].Request.CacheKey!.Value, i.SampleCount)));
+        try
+        {
+            string providerId = await backend.SubmitAsync(chunk.LocalId, chunk.File, chunk.Items.Count, ct).ConfigureAwait(false);
+            journal?.SetBatchProviderId(chunk.LocalId, providerId);
+            TryDelete(chunk.File);
+            logger.LogInformation("Submitted batch {BatchId}: {Count} requests.", providerId, chunk.Items.Count);
+            var job = new Job(chunk.LocalId, chunk.Attempt, chunk.EstimatedTokens) { ProviderId = providerId, NextPoll = Now + options.PollInterval, PollDelay = options.PollInterval };
+            foreach (var item in chunk.Items)
+            {
+                job.Items[item.CustomId] = item.SampleCount;
+            }
+
+            return (job, false, null);
+        }
+        catch (LmBatchQueueFullException e)
+        {
+            logger.LogWarning("The provider's batch queue is full ({Message}); waiting before submitting {Count} requests.", e.Message, chunk.Items.Count);
+            return (null, true, null);
+        }
+        catch (Exception e) when (e is not (OperationCanceledException or LmAuthenticationException))
+        {
+            logger.LogError(e, "Submitting a batch of {Count} requests failed.", chunk.Items.Count);
+            return (null, false, $"{e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    private IEnumerable<Chunk> WriteChunks(List<RequestState> todo, int attempt, int maxRequests = int.MaxValue)
+    {
+        string dir = options.WorkingDirectory ?? Path.Combine(Path.GetTempPath(), "lmwrapper-batches");
+        Directory.CreateDirectory(dir);
+        int perChunk = Math.Min(maxRequests, _limits.MaxRequests);
+        var line = new ArrayBufferWriter<byte>(1024);
+        Chunk? chunk = null;
+        FileStream? stream = null;
+        try
+        {
+            foreach (var state in todo)
+            {
+                int count = state.Uncovered;
+                if (count <= 0)
+                {
+                    continue;
+                }
+
+                line.ResetWrittenCount();
+                backend.WriteRequestLine(line, state.CustomId, state.Request.Prompt, count);
+                line.Write("\n"u8);
+                long tokens = backend.EstimateEnqueuedTokens(state.Request.Prompt, count);
+                if (chunk is not null && (chunk.Items.Count >= perChunk
+                    || chunk.Bytes + line.WrittenCount > _limits.MaxFileBytes
+                    || (_limits.MaxEnqueuedTokens is { } cap && chunk.EstimatedTokens + tokens > cap)))
+                {
+                    stream!.Dispose();
+                    yield return chunk;
+                    chunk = null;
+                }
+
+                if (chunk is null)
+                {
+                    string localId = "lmw_" + Guid.NewGuid().ToString("N");
+                    chunk = new Chunk(localId, Path.Combine(dir, localId + ".jsonl"), attempt);
+                    stream = new FileStream(chunk.File, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
+                }
+
+                stream!.Write(line.WrittenSpan);
+                chunk.Bytes += line.WrittenCount;
+                chunk.EstimatedTokens += tokens;
+                chunk.Items.Add((state.CustomId, count));
+                state.Covered += count;
+            }
+
+            if (chunk is not null)
+            {
+                stream!.Dispose();
+                stream = null;
+                yield return chunk;
+            }
+        }
+        finally
+        {
+            stream?.Dispose();
+        }
+    }
+
+    private static Func<string, (LmPrompt Prompt, int NumCompletions)?> Lookup(Job job, Dictionary<string, RequestState> states) =>
+        customId => job.Items.TryGetValue(customId, out int count) && states.TryGetValue(customId, out var s)
+            ? (s.Request.Prompt, count)
+            : null;
+
+    private async Task CleanupAsync(string localId, string? providerId, CancellationToken ct)
+    {
+        if (providerId is not null && options.DeleteProviderFiles)
+        {
+            try
+            {
+                await backend.CleanupAsync(providerId, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Could not delete the files of batch {BatchId}; they stay at the provider.", providerId);
+                return; // keep the journal entry so a later run tries again
+            }
+        }
+
+        if (journal is not null)
+        {
+            FlushAnswered();
+            journal.DeleteBatchJob(localId);
+        }
+    }
+
+    private void FlushAnswered()
+    {
+        if (journal is null || _answered.IsEmpty)
+        {
+            return;
+        }
+
+        var done = new List<(string, CacheKey)>();
+        while (_answered.TryDequeue(out var item))
+        {
+            done.Add(item);
+        }
+
+        journal.RemoveBatchItems(done);
+    }
+
+    private void Report(int requests, List<Job> active, int completed, int failed) =>
+        options.Progress?.Report(new BatchProgress(requests, active.Sum(j => j.Items.Count) + completed + failed, completed, failed, active.Count));
+
+    private static void TryDelete(string file)
+    {
+        try
+        {
+            File.Delete(file);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private sealed class RequestState(LmUncachedRequest request)
+    {
+        public LmUncachedRequest Request { get; } = request;
+
+        public string CustomId { get; } = request.CacheKey?.ToString() ?? "u" + request.Index.ToString(CultureInfo.InvariantCulture);
+
+        public List<LmPrediction> Got { get; } = [];
+
+        public List<string> Contributors { get; } = [];
+
+        /// <summary>Samples that submitted (or about to be submitted) batches will deliver.</summary>
+        public int Covered { get; set; }
+
+        public int Uncovered => Request.NumCompletions - Got.Count - Covered;
+
+        public int Attempt { get; set; } = 1;
+
+        public bool Done { get; set; }
+    }
+
+    private sealed class Chunk(string localId, string file, int attempt)
+    {
+        public string LocalId { get; } = localId;
+
+        public string File { get; } = file;
+
+        public int Attempt { get; } = attempt;
+
+        public List<(string CustomId, int SampleCount)> Items { get; } = [];
+
+        public long Bytes { get; set; }
+
+        public long EstimatedTokens { get; set; }
+    }
+
+    private sealed class Job(string localId, int attempt, long estimatedTokens)
+    {
+        public string LocalId { get; } = localId;
+
+        public int Attempt { get; } = attempt;
+
+        public long EstimatedTokens { get; } = estimatedTokens;
+
+        public string? ProviderId { get; init; }
+
+        public Dictionary<string, int> Items { get; } = new(StringComparer.Ordinal);
+
+        public DateTimeOffset NextPoll { get; set; }
+
+        public TimeSpan PollDelay { get; set; }
+    }
+}

@@ -1,0 +1,9 @@
+namespace LmWrapper.Batching;
+
+/// <summary>How a batch run is going.</summary>
+/// <param name="Requests">Distinct requests the run must answer (cache misses).</param>
+/// <param name="Submitted">Requests in batches the provider has accepted (including reattached ones).</param>
+/// <param name="Completed">Requests answered.</param>
+/// <param name="Failed">Requests that ended as errors.</param>
+/// <param name="ActiveBatches">Batches still running at the provider.</param>
+public sealed record BatchProgress(int Requests, int Submitted, int Completed, int Failed, int ActiveBatches);

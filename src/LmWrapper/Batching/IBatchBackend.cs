@@ -1,0 +1,71 @@
+using System.Buffers;
+
+namespace LmWrapper.Batching;
+
+/// <summary>
+/// A provider's batch API (OpenAI Batch API, Anthropic Message Batches), as the provider-neutral orchestration behind
+/// <c>PredictMany(…, CompletionWindow.BatchAny)</c> needs it. The orchestration does the rest: cache lookups, the
+/// journal that makes runs resumable, splitting, polling, resubmission and ordering.
+/// </summary>
+public interface IBatchBackend
+{
+    /// <summary>A short, stable name for the journal (for example "openai").</summary>
+    string Name { get; }
+
+    /// <summary>The provider's limits on one batch.</summary>
+    BatchLimits Limits { get; }
+
+    /// <summary>Writes one request of the batch input file (one JSONL line, without the newline).</summary>
+    /// <param name="output">Where the line goes.</param>
+    /// <param name="customId">The id the provider must echo back with the result.</param>
+    /// <param name="prompt">The prompt (already validated for this model).</param>
+    /// <param name="numCompletions">How many samples the request must produce.</param>
+    void WriteRequestLine(IBufferWriter<byte> output, string customId, LmPrompt prompt, int numCompletions);
+
+    /// <summary>How many tokens the request counts against the provider's queue of enqueued tokens.</summary>
+    /// <param name="prompt">The prompt.</param>
+    /// <param name="numCompletions">How many samples the request produces.</param>
+    int EstimateEnqueuedTokens(LmPrompt prompt, int numCompletions);
+
+    /// <summary>
+    /// Uploads a request file and creates a batch from it. The batch must carry <paramref name="localId"/> (in its
+    /// metadata) so that <see cref="FindAsync"/> can find it if this process dies before recording the returned id.
+    /// </summary>
+    /// <param name="localId">LmWrapper's id for this batch.</param>
+    /// <param name="requestFile">The JSONL file of requests.</param>
+    /// <param name="requestCount">How many requests (lines) it holds.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The provider's batch id.</returns>
+    /// <exception cref="LmBatchQueueFullException">The provider's queue of enqueued tokens has no room for this batch now.</exception>
+    Task<string> SubmitAsync(string localId, string requestFile, int requestCount, CancellationToken cancellationToken);
+
+    /// <summary>The provider's id of a batch created for <paramref name="localId"/>, or null when there is none.</summary>
+    /// <param name="localId">LmWrapper's id for the batch.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    Task<string?> FindAsync(string localId, CancellationToken cancellationToken);
+
+    /// <summary>Where the batch stands.</summary>
+    /// <param name="batchId">The provider's batch id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    Task<BatchJobStatus> GetStatusAsync(string batchId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads the results of a finished (completed, expired, cancelled or failed) batch: one entry per request that has an
+    /// output or a per-request error. Requests <paramref name="lookup"/> does not know are skipped.
+    /// </summary>
+    /// <param name="batchId">The provider's batch id.</param>
+    /// <param name="lookup">The prompt and sample count behind a custom id, or null.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    IAsyncEnumerable<BatchLineResult> ReadResultsAsync(
+        string batchId, Func<string, (LmPrompt Prompt, int NumCompletions)?> lookup, CancellationToken cancellationToken);
+
+    /// <summary>Asks the provider to cancel a batch.</summary>
+    /// <param name="batchId">The provider's batch id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    Task CancelAsync(string batchId, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the batch's input and output files from the provider (called once its results are cached).</summary>
+    /// <param name="batchId">The provider's batch id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    Task CleanupAsync(string batchId, CancellationToken cancellationToken);
+}

@@ -1,0 +1,277 @@
+using LmWrapper.Batching;
+using LmWrapper.Caching;
+
+namespace LmWrapper.Tests;
+
+public sealed class BatchOrchestrationTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private readonly LmCache _cache;
+    private readonly FakeBatchBackend _backend = new();
+    private readonly List<BatchProgress> _progress = [];
+
+    public BatchOrchestrationTests() => _cache = LmCache.Open(_dir.File("batch.sqlite3"));
+
+    public void Dispose()
+    {
+        _cache.Dispose();
+        _dir.Dispose();
+    }
+
+    private BatchTestLm Model(BatchLimits? limits = null, int maxAttempts = 3) => new(
+        new LanguageModelOptions
+        {
+            Cache = _cache,
+            Batch = new BatchOptions
+            {
+                PollInterval = TimeSpan.FromMilliseconds(1),
+                MaxPollInterval = TimeSpan.FromMilliseconds(5),
+                MaxAttempts = maxAttempts,
+                Limits = limits,
+                WorkingDirectory = _dir.File("work"),
+                Progress = new SyncProgress(_progress),
+            },
+        },
+        _backend);
+
+    private static List<LmPrompt> Prompts(params string[] texts) => [.. texts.Select(t => new LmPrompt(t) { MaxTokens = 5 })];
+
+    [Fact]
+    public void FiveCountriesThreeCachedFirstOnlyTheRestGoInOneBatch()
+    {
+        var lm = Model();
+        string[] countries = ["France", "Germany", "Spain", "Italy", "Japan"];
+        var first3 = lm.PredictMany(Prompts(countries[..3]), CompletionWindow.BatchAny).ToList();
+        Assert.Equal(1, _backend.Submissions);
+
+        var all = lm.PredictMany(Prompts(countries), CompletionWindow.BatchAny).ToList();
+        Assert.Equal(countries, all.Select(p => p.CompletionText.Split('|')[0]));
+        Assert.Equal([true, true, true, false, false], all.Select(p => p.WasCached));
+        Assert.Equal(first3.Select(p => p.CompletionText), all.Take(3).Select(p => p.CompletionText));
+        Assert.Equal(2, _backend.Submissions);
+        Assert.Equal(2, _backend.Batches["batch_2"].Lines.Count);
+        Assert.Equal(0, lm.DirectCalls);
+
+        // Everything is cached now: a rerun submits nothing, and the journal and the provider are tidied up.
+        Assert.All(lm.PredictMany(Prompts(countries), CompletionWindow.BatchAny), p => Assert.True(p.WasCached));
+        Assert.Equal(2, _backend.Submissions);
+        Assert.Equal(2, _backend.CleanedUp.Count);
+        Assert.Equal(0, _cache.PendingBatchCount());
+        Assert.Empty(Directory.GetFiles(_dir.File("work")));
+    }
+
+    [Fact]
+    public void AsapOnTheSameModelUsesOrdinaryCalls()
+    {
+        var lm = Model();
+        lm.PredictMany(Prompts("a", "b"), CompletionWindow.Asap).ToList();
+        Assert.Equal(2, lm.DirectCalls);
+        Assert.Equal(0, _backend.Submissions);
+    }
+
+    [Fact]
+    public void DuplicatesGoOnceAndSeveralCompletionsUseN()
+    {
+        var lm = Model();
+        lm.Predict(new LmPrompt("s") { MaxTokens = 5, NumCompletions = 2 });
+        var results = lm.PredictMany(
+            [new LmPrompt("s") { MaxTokens = 5, NumCompletions = 3 }, new LmPrompt("t") { MaxTokens = 5 }, new LmPrompt("t") { MaxTokens = 5 }],
+            CompletionWindow.BatchAny).ToList();
+        var lines = _backend.Batches["batch_1"].Lines;
+        Assert.Equal(2, lines.Count);
+        Assert.Equal(1, lines.Single(l => l.Text == "s").N); // two samples were cached: one more is asked for
+        Assert.Equal(["s|direct", "s|direct", "s|batch_1#0"], results[0].Completions.Select(c => c.CompletionText));
+        Assert.Equal(results[1].CompletionText, results[2].CompletionText);
+    }
+
+    [Fact]
+    public void SplitsByRequestCountAndFileSize()
+    {
+        var lm = Model(new BatchLimits(MaxRequests: 3, MaxFileBytes: 10_000_000));
+        var r = lm.PredictMany(Prompts([.. Enumerable.Range(0, 10).Select(i => $"p{i}")]), CompletionWindow.BatchAny).ToList();
+        Assert.Equal(4, _backend.Submissions);
+        Assert.Equal([3, 3, 3, 1], _backend.Batches.Values.OrderBy(b => b.Id.Length).ThenBy(b => b.Id).Select(b => b.Lines.Count));
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"p{i}"), r.Select(p => p.CompletionText.Split('|')[0]));
+
+        var small = new FakeBatchBackend();
+        var lm2 = new BatchTestLm(
+            new LanguageModelOptions { Cache = LmCache.OpenInMemory(), Batch = new BatchOptions { PollInterval = TimeSpan.FromMilliseconds(1), Limits = new BatchLimits(1000, MaxFileBytes: 200) } },
+            small);
+        lm2.PredictMany(Prompts([.. Enumerable.Range(0, 12).Select(i => $"prompt number {i}")]), CompletionWindow.BatchAny).ToList();
+        Assert.True(small.Submissions >= 3, $"{small.Submissions} batches");
+        Assert.All(small.Batches.Values, b => Assert.True(b.Lines.Count * 70 <= 200 + 70));
+    }
+
+    [Fact]
+    public void NeverExceedsTheTokenQueueAndSubmitsLaterPartsAsEarlierOnesFinish()
+    {
+        // 10 tokens per request; our limit 30 tokens in the queue: batches of 3 requests, one running at a time.
+        var lm = Model(new BatchLimits(1000, 10_000_000, MaxEnqueuedTokens: 30));
+        var r = lm.PredictMany(Prompts([.. Enumerable.Range(0, 8).Select(i => $"q{i}")]), CompletionWindow.BatchAny).ToList();
+        Assert.All(r, p => Assert.False(p.HasErrors));
+        Assert.Equal(3, _backend.Submissions);
+        Assert.True(_backend.MaxEnqueuedSeen <= 30, $"{_backend.MaxEnqueuedSeen} tokens were enqueued at once");
+    }
+
+    [Fact]
+    public void QueueFullFromTheProviderWaitsThenHalves()
+    {
+        _backend.ProviderTokenCap = 40; // the provider is stricter than our limits say
+        var lm = Model(new BatchLimits(1000, 10_000_000, MaxEnqueuedTokens: 1000));
+        var r = lm.PredictMany(Prompts([.. Enumerable.Range(0, 10).Select(i => $"z{i}")]), CompletionWindow.BatchAny).ToList();
+        Assert.All(r, p => Assert.False(p.HasErrors, p.ErrorMessage));
+        Assert.True(_backend.MaxEnqueuedSeen <= 40);
+        Assert.All(_backend.SubmittedCustomIds().Values, n => Assert.Equal(1, n));
+    }
+
+    [Fact]
+    public async Task ARunThatDiesAfterSubmittingIsResumedWithoutSubmittingAgain()
+    {
+        _backend.PollsToFinish = 1000; // the batch keeps running while the first run dies
+        var lm = Model();
+        using (var cts = new CancellationTokenSource())
+        {
+            var prompts = Prompts([.. Enumerable.Range(0, 20).Select(i => $"r{i}")]);
+            var progress = _progress;
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+            {
+                var task = Task.Run(async () =>
+                {
+                    await foreach (var _ in lm.PredictManyAsync(prompts, CompletionWindow.BatchAny, cts.Token))
+                    {
+                    }
+                });
+                while (_backend.Submissions == 0)
+                {
+                    await Task.Delay(5);
+                }
+
+                await cts.CancelAsync();
+                await task;
+            });
+        }
+
+        Assert.Equal(1, _backend.Submissions);
+        Assert.Equal(1, _cache.PendingBatchCount());
+
+        // The rerun asks for the same prompts and ten more: it reattaches and submits only the new ten.
+        _backend.PollsToFinish = 2;
+        var rerun = Model();
+        var results = rerun.PredictMany(Prompts([.. Enumerable.Range(0, 30).Select(i => $"r{i}")]), CompletionWindow.BatchAny).ToList();
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => $"r{i}"), results.Select(p => p.CompletionText.Split('|')[0]));
+        Assert.Equal(2, _backend.Submissions);
+        Assert.Equal(10, _backend.Batches["batch_2"].Lines.Count);
+        Assert.All(_backend.SubmittedCustomIds().Values, n => Assert.Equal(1, n));
+        Assert.All(results.Take(20), p => Assert.EndsWith("batch_1#0", p.CompletionText, StringComparison.Ordinal));
+        Assert.Equal(0, _cache.PendingBatchCount());
+    }
+
+    [Fact]
+    public void DyingAfterTheProviderCreatedTheBatchButBeforeItsIdWasRecordedDoesNotPayTwice()
+    {
+        var lm = Model();
+        _backend.AfterCreate = _ => throw new OperationCanceledException("killed");
+        Assert.ThrowsAny<OperationCanceledException>(() => lm.PredictMany(Prompts("a", "b", "c"), CompletionWindow.BatchAny).ToList());
+        Assert.Equal(1, _backend.Submissions);
+
+        _backend.AfterCreate = null;
+        var results = Model().PredictMany(Prompts("a", "b", "c"), CompletionWindow.BatchAny).ToList();
+        Assert.Equal(1, _backend.Submissions); // found by its local id and reattached
+        Assert.All(results, p => Assert.EndsWith("batch_1#0", p.CompletionText, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void DyingBeforeTheProviderCreatedTheBatchSubmitsItOnRerun()
+    {
+        var lm = Model();
+        _backend.BeforeCreate = _ => throw new OperationCanceledException("killed");
+        Assert.ThrowsAny<OperationCanceledException>(() => lm.PredictMany(Prompts("a", "b"), CompletionWindow.BatchAny).ToList());
+        Assert.Equal(0, _backend.Submissions);
+        Assert.Equal(1, _cache.PendingBatchCount()); // recorded before the upload
+
+        _backend.BeforeCreate = null;
+        var results = Model().PredictMany(Prompts("a", "b"), CompletionWindow.BatchAny).ToList();
+        Assert.Equal(1, _backend.Submissions);
+        Assert.All(results, p => Assert.False(p.HasErrors));
+        Assert.Equal(0, _cache.PendingBatchCount());
+    }
+
+    [Theory]
+    [InlineData(BatchState.Expired)]
+    [InlineData(BatchState.Cancelled)]
+    [InlineData(BatchState.Failed)]
+    public void UnansweredRequestsOfABatchThatEndedEarlyAreResubmitted(BatchState ending)
+    {
+        _backend.Endings.Enqueue((ending, 0.5));
+        var lm = Model();
+        var results = lm.PredictMany(Prompts("a", "b", "c", "d"), CompletionWindow.BatchAny).ToList();
+        Assert.All(results, p => Assert.False(p.HasErrors, p.ErrorMessage));
+        Assert.Equal(2, _backend.Submissions);
+        int answeredFirst = ending == BatchState.Failed ? 0 : 2;
+        Assert.Equal(4 - answeredFirst, _backend.Batches["batch_2"].Lines.Count);
+        Assert.Equal(answeredFirst, results.Count(p => p.CompletionText.EndsWith("batch_1#0", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void AfterTheLastAttemptUnansweredRequestsComeBackAsErrorsAndAreNotCached()
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            _backend.Endings.Enqueue((BatchState.Expired, 0.5));
+        }
+
+        var lm = Model(maxAttempts: 2);
+        var results = lm.PredictMany(Prompts("a", "b", "c", "d"), CompletionWindow.BatchAny).ToList();
+        Assert.Equal(2, _backend.Submissions);
+        Assert.Equal(3, results.Count(p => !p.HasErrors)); // 2 from the first batch, 1 of the 2 resubmitted
+        var failed = Assert.Single(results, p => p.HasErrors);
+        Assert.Contains("expired", failed.ErrorMessage, StringComparison.Ordinal);
+        Assert.Contains("2 attempt", failed.ErrorMessage, StringComparison.Ordinal);
+        Assert.False(lm.PredictMany([failed.Prompt], CompletionWindow.BatchAny).Single().WasCached);
+    }
+
+    [Fact]
+    public void RejectedLinesAreErrorsThatAreCachedSoARerunDoesNotPayAgain()
+    {
+        var lm = Model();
+        var results = lm.PredictMany(Prompts("fine", "TOO LONG prompt"), CompletionWindow.BatchAny).ToList();
+        Assert.False(results[0].HasErrors);
+        Assert.True(results[1].HasErrors);
+        Assert.Equal("context_length_exceeded", results[1].ErrorMessage);
+        var again = lm.PredictMany(Prompts("fine", "TOO LONG prompt"), CompletionWindow.BatchAny).ToList();
+        Assert.True(again[1].WasCached);
+        Assert.Equal(1, _backend.Submissions);
+    }
+
+    [Fact]
+    public void ProgressIsReported()
+    {
+        Model().PredictMany(Prompts("a", "b", "c"), CompletionWindow.BatchAny).ToList();
+        Assert.NotEmpty(_progress);
+        var last = _progress[^1];
+        Assert.Equal(3, last.Requests);
+        Assert.Equal(3, last.Completed);
+        Assert.Equal(0, last.ActiveBatches);
+        Assert.Contains(_progress, p => p.ActiveBatches == 1 && p.Submitted == 3);
+    }
+
+    [Fact]
+    public void ASubmissionThatFailsForGoodGivesErrorsForItsPrompts()
+    {
+        _backend.BeforeCreate = _ => throw new HttpRequestException("400 invalid file");
+        var results = Model().PredictMany(Prompts("a", "b"), CompletionWindow.BatchAny).ToList();
+        Assert.All(results, p => Assert.Contains("400 invalid file", p.ErrorMessage, StringComparison.Ordinal));
+        Assert.Equal(0, _cache.PendingBatchCount());
+    }
+
+    private sealed class SyncProgress(List<BatchProgress> sink) : IProgress<BatchProgress>
+    {
+        public void Report(BatchProgress value)
+        {
+            lock (sink)
+            {
+                sink.Add(value);
+            }
+        }
+    }
+}
