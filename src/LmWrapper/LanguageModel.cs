@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using LmWrapper.Batching;
 using LmWrapper.Caching;
+using LmWrapper.RateLimiting;
 using LmWrapper.Serialization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -32,6 +33,7 @@ public abstract class LanguageModel : IDisposable
         }
 
         Logger = Options.Logger ?? NullLogger.Instance;
+        RateLimiter = Options.RateLimiter ?? new LmRateLimiter(Options.RequestsPerMinute, Options.TokensPerMinute);
         _cache = new Lazy<LmCache>(() => Options.Cache ?? LmCache.ForProject(), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
@@ -55,6 +57,13 @@ public abstract class LanguageModel : IDisposable
 
     /// <summary>How many tokens are generated when a prompt leaves <see cref="LmPrompt.MaxTokens"/> unset: <see cref="TokenLimit"/> / 16 unless the model says otherwise.</summary>
     public virtual int DefaultTokensGenerated => Math.Max(1, TokenLimit / 16);
+
+    /// <summary>
+    /// Paces this model's requests within its requests- and tokens-per-minute limits; every uncached call waits for it.
+    /// Providers report 429s to it (<see cref="LmRateLimiter.Pause"/>) so that the whole model slows down, and the
+    /// limits they read from response headers (<see cref="LmRateLimiter.Observe"/>).
+    /// </summary>
+    public LmRateLimiter RateLimiter { get; }
 
     /// <summary>The response cache this model uses (opened on first use).</summary>
     public LmCache Cache => _cache.Value;
@@ -118,6 +127,7 @@ public abstract class LanguageModel : IDisposable
         int missing = group.MissingCount;
         if (missing > 0)
         {
+            await WaitForRateLimitAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
             var predictions = await PredictUncachedAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
             FillAndStore(group, new LmUncachedResult(0, predictions), missing);
         }
@@ -297,6 +307,7 @@ public abstract class LanguageModel : IDisposable
     {
         try
         {
+            await WaitForRateLimitAsync(request.Prompt, request.NumCompletions, token).ConfigureAwait(false);
             return await PredictUncachedAsync(request.Prompt, request.NumCompletions, token).ConfigureAwait(false);
         }
         catch (Exception e) when (!IsFatalForMany(e))
@@ -575,6 +586,14 @@ public abstract class LanguageModel : IDisposable
 
     /// <summary>How many keys one cache read transaction looks up in <see cref="PredictManyAsync"/>.</summary>
     private const int LookupChunk = 4096;
+
+    private ValueTask WaitForRateLimitAsync(LmPrompt prompt, int numCompletions, CancellationToken cancellationToken)
+    {
+        long tokens = RateLimiter.TokensPerMinute is null
+            ? 0
+            : EstimateTokensInPrompt(prompt) + ((long)(prompt.MaxTokens ?? DefaultTokensGenerated) * numCompletions);
+        return RateLimiter.WaitAsync(tokens, cancellationToken);
+    }
 
     private LmCache? CacheFor(LmPrompt prompt) => prompt.Cache ?? Options.CacheByDefault ? Cache : null;
 

@@ -18,6 +18,15 @@ public sealed record LanguageModelOptions
     /// <summary>How many uncached requests <see cref="LanguageModel.PredictManyAsync"/> runs at once by default. Default 8.</summary>
     public int MaxConcurrency { get; init; } = 8;
 
+    /// <summary>The most requests per minute this model may send (null: learned from the provider's headers, or no limit).</summary>
+    public int? RequestsPerMinute { get; init; }
+
+    /// <summary>The most tokens (prompt plus requested completion) per minute this model may send (null: learned, or no limit).</summary>
+    public long? TokensPerMinute { get; init; }
+
+    /// <summary>A limiter to share between models that draw on one allowance; when set, the two limits above are ignored.</summary>
+    public RateLimiting.LmRateLimiter? RateLimiter { get; init; }
+
     /// <summary>How batches run for <see cref="CompletionWindow.BatchAny"/> on models with a batch API. Null means the defaults.</summary>
     public Batching.BatchOptions? Batch { get; init; }
 
