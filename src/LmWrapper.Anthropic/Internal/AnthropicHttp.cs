@@ -1,0 +1,186 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Logging;
+
+namespace LmWrapper.Anthropic.Internal;
+
+/// <summary>A successful (2xx) answer from the Anthropic API.</summary>
+internal sealed record AnthropicResponse(int StatusCode, byte[] Body, string? RequestId);
+
+/// <summary>
+/// Sends requests to the Anthropic API with its headers, and retries passing failures (429, 529, 408, 409, 5xx,
+/// dropped connections, timeouts) by <see cref="ClaudeRetryOptions"/>. Failures come back as LmWrapper's exceptions:
+/// <see cref="LmAuthenticationException"/> (401/403), <see cref="LmRateLimitException"/> (429) and
+/// <see cref="ClaudeApiException"/> (the rest). The key is only ever put in the <c>x-api-key</c> header.
+/// </summary>
+internal sealed class AnthropicHttp : IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly string _apiKey;
+    private readonly string _keySource;
+    private readonly ClaudeOptions _options;
+    private readonly ILogger _logger;
+
+    public AnthropicHttp(Uri baseUrl, string apiKey, string keySource, ClaudeOptions options, ILogger logger)
+    {
+        _apiKey = apiKey;
+        _keySource = keySource;
+        _options = options;
+        _logger = logger;
+        var handler = options.HttpHandler ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        _http = new HttpClient(handler, disposeHandler: options.HttpHandler is null)
+        {
+            BaseAddress = baseUrl,
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+    }
+
+    /// <summary>Sends one request, retrying when <paramref name="retry"/> allows.</summary>
+    /// <param name="method">GET or POST.</param>
+    /// <param name="path">The path, such as "v1/messages" (relative to the base URL).</param>
+    /// <param name="jsonBody">The JSON body, or null.</param>
+    /// <param name="retry">The retry policy for this call.</param>
+    /// <param name="cancellationToken">Cancels the call and any wait.</param>
+    public async Task<AnthropicResponse> SendAsync(
+        HttpMethod method, string path, byte[]? jsonBody, ClaudeRetryOptions retry, CancellationToken cancellationToken)
+    {
+        TimeSpan waited = TimeSpan.Zero;
+        for (int attempt = 0; ; attempt++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Exception? fault = null;
+            int status = 0;
+            byte[] body = [];
+            string? requestId = null;
+            HttpResponseHeaders? headers = null;
+            using (var attemptCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                attemptCts.CancelAfter(_options.RequestTimeout);
+                try
+                {
+                    using var request = new HttpRequestMessage(method, path);
+                    request.Headers.TryAddWithoutValidation("x-api-key", _apiKey);
+                    request.Headers.TryAddWithoutValidation("anthropic-version", _options.AnthropicVersion);
+                    request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+                    if (jsonBody is not null)
+                    {
+                        request.Content = new ByteArrayContent(jsonBody);
+                        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                    }
+
+                    using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, attemptCts.Token).ConfigureAwait(false);
+                    status = (int)response.StatusCode;
+                    headers = response.Headers;
+                    requestId = response.Headers.TryGetValues("request-id", out var ids) ? ids.FirstOrDefault() : null;
+                    body = await response.Content.ReadAsByteArrayAsync(attemptCts.Token).ConfigureAwait(false);
+                    if (status is >= 200 and < 300)
+                    {
+                        return new AnthropicResponse(status, body, requestId);
+                    }
+
+                    var (errorType, errorMessage) = ClaudeResponseParser.ParseError(body);
+                    bool retryable = IsRetryableStatus(status) && ShouldRetryHeader(response.Headers) != false;
+                    TimeSpan? hint = RetryAfter(response.Headers);
+                    if (retryable && attempt < retry.MaxRetries)
+                    {
+                        TimeSpan delay = hint ?? retry.BackoffFor(attempt, Random.Shared.NextDouble());
+                        if (waited + delay <= retry.MaxTotalWait)
+                        {
+                            _logger.LogInformation(
+                                "Anthropic API answered {Status} ({ErrorType}) to {Path}; retry {Attempt} of {Max} in {Delay} ms.",
+                                status, errorType, path, attempt + 1, retry.MaxRetries, (long)delay.TotalMilliseconds);
+                            waited += delay;
+                            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                            continue;
+                        }
+                    }
+
+                    throw MapError(status, errorType, errorMessage, requestId, hint, attempt);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    fault = new TimeoutException($"The Anthropic API did not answer {path} within {_options.RequestTimeout}.");
+                }
+                catch (HttpRequestException e)
+                {
+                    fault = e;
+                }
+                catch (IOException e)
+                {
+                    fault = e;
+                }
+            }
+
+            // No response (or no complete one): a dropped connection, a refused connection, a timeout.
+            if (attempt < retry.MaxRetries)
+            {
+                TimeSpan delay = retry.BackoffFor(attempt, Random.Shared.NextDouble());
+                if (waited + delay <= retry.MaxTotalWait)
+                {
+                    _logger.LogInformation(fault, "Anthropic API request to {Path} failed; retry {Attempt} of {Max} in {Delay} ms.", path, attempt + 1, retry.MaxRetries, (long)delay.TotalMilliseconds);
+                    waited += delay;
+                    await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+            }
+
+            throw new ClaudeApiException(
+                $"Could not reach the Anthropic API at {_http.BaseAddress}{path} after {attempt + 1} attempt(s): {fault.Message}",
+                innerException: fault);
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private Exception MapError(int status, string? errorType, string? errorMessage, string? requestId, TimeSpan? retryAfter, int retries)
+    {
+        string detail = $"{errorType ?? "error"}: {errorMessage ?? "(no message)"}";
+        string tries = retries == 0 ? string.Empty : $" after {retries} retr{(retries == 1 ? "y" : "ies")}";
+        return status switch
+        {
+            401 => new LmAuthenticationException(
+                $"The Anthropic API rejected the API key from {_keySource} (HTTP 401, {detail}). Check the key, or where LmWrapper looks: the apiKey argument, ANTHROPIC_API_KEY, ~/anthropic_key.txt."),
+            403 => new LmAuthenticationException(
+                $"The API key from {_keySource} is not allowed to do this (HTTP 403, {detail})."),
+            429 => new LmRateLimitException(
+                $"The Anthropic API is rate limiting this key (HTTP 429, {detail}){tries}."
+                + (retryAfter is { } ra ? $" It asked to wait {ra.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s." : string.Empty),
+                retryAfter),
+            _ => new ClaudeApiException($"The Anthropic API answered HTTP {status} ({detail}){tries}.", status, errorType, requestId),
+        };
+    }
+
+    private static bool IsRetryableStatus(int status) => status is 408 or 409 or 429 or >= 500;
+
+    private static bool? ShouldRetryHeader(HttpResponseHeaders headers) =>
+        headers.TryGetValues("x-should-retry", out var values) && values.FirstOrDefault() is { } v
+            ? v.Equals("true", StringComparison.OrdinalIgnoreCase) ? true : v.Equals("false", StringComparison.OrdinalIgnoreCase) ? false : null
+            : null;
+
+    /// <summary>The server's hint: <c>retry-after-ms</c>, else <c>retry-after</c> (seconds or an HTTP date).</summary>
+    internal static TimeSpan? RetryAfter(HttpResponseHeaders headers)
+    {
+        if (headers.TryGetValues("retry-after-ms", out var ms)
+            && double.TryParse(ms.FirstOrDefault(), NumberStyles.Float, CultureInfo.InvariantCulture, out double millis) && millis >= 0)
+        {
+            return TimeSpan.FromMilliseconds(millis);
+        }
+
+        if (headers.TryGetValues("retry-after", out var ra) && ra.FirstOrDefault() is { } value)
+        {
+            if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) && seconds >= 0)
+            {
+                return TimeSpan.FromSeconds(seconds);
+            }
+
+            if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+            {
+                var wait = at - DateTimeOffset.UtcNow;
+                return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,102 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace LmWrapper.Anthropic.Internal;
+
+/// <summary>Reads a Messages API <c>message</c> object (from <c>/v1/messages</c>, or later a batch result) into an <see cref="LmPrediction"/>.</summary>
+internal static class ClaudeResponseParser
+{
+    public static LmPrediction Parse(JsonElement message, LmPrompt prompt, string? requestId)
+    {
+        if (message.ValueKind != JsonValueKind.Object)
+        {
+            throw new ClaudeApiException($"The Anthropic API answered a {message.ValueKind} where a message object was expected.", requestId: requestId);
+        }
+
+        var text = new StringBuilder();
+        if (message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var block in content.EnumerateArray())
+            {
+                if (block.ValueKind == JsonValueKind.Object
+                    && block.TryGetProperty("type", out var type) && type.ValueEquals("text")
+                    && block.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
+                {
+                    text.Append(t.GetString());
+                }
+            }
+        }
+        else
+        {
+            throw new ClaudeApiException("The Anthropic API answered a message without a content array.", requestId: requestId);
+        }
+
+        var data = new Dictionary<string, string>(StringComparer.Ordinal);
+        AddString(message, "id", data);
+        AddString(message, "model", data);
+        AddString(message, "stop_sequence", data);
+        if (requestId is not null)
+        {
+            data["request_id"] = requestId;
+        }
+
+        LmUsage? usage = null;
+        if (message.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object)
+        {
+            int input = GetInt(u, "input_tokens");
+            int output = GetInt(u, "output_tokens");
+            int cacheWrite = GetInt(u, "cache_creation_input_tokens");
+            int cacheRead = GetInt(u, "cache_read_input_tokens");
+
+            // Claude's input_tokens leaves out the tokens read from or written to its prompt cache; LmUsage counts all.
+            usage = new LmUsage(input + cacheWrite + cacheRead, output, cacheRead);
+            data["input_tokens"] = input.ToString(CultureInfo.InvariantCulture);
+            data["cache_creation_input_tokens"] = cacheWrite.ToString(CultureInfo.InvariantCulture);
+            data["cache_read_input_tokens"] = cacheRead.ToString(CultureInfo.InvariantCulture);
+            AddString(u, "service_tier", data);
+        }
+
+        return new LmPrediction
+        {
+            CompletionText = text.ToString(),
+            Prompt = prompt,
+            FinishReason = message.TryGetProperty("stop_reason", out var sr) && sr.ValueKind == JsonValueKind.String ? sr.GetString() : null,
+            Usage = usage,
+            ProviderData = data,
+        };
+    }
+
+    /// <summary>Reads an Anthropic error body <c>{"type":"error","error":{"type","message"}}</c>; nulls when the body is not one.</summary>
+    public static (string? Type, string? Message) ParseError(ReadOnlySpan<byte> body)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(body);
+            using var doc = JsonDocument.ParseValue(ref reader);
+            if (doc.RootElement.ValueKind == JsonValueKind.Object
+                && doc.RootElement.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object)
+            {
+                string? type = error.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+                string? message = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
+                return (type, message);
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        return (null, null);
+    }
+
+    private static void AddString(JsonElement obj, string name, Dictionary<string, string> data)
+    {
+        if (obj.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String)
+        {
+            data[name] = v.GetString()!;
+        }
+    }
+
+    private static int GetInt(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int n) ? n : 0;
+}
