@@ -1,0 +1,17 @@
+namespace LmWrapper.Testing.Anthropic;
+
+/// <summary>What a <see cref="FakeAnthropicFault"/> does to a request.</summary>
+public enum FakeAnthropicFaultKind
+{
+    /// <summary>Answers with an Anthropic error body and status (and any retry headers).</summary>
+    Error,
+
+    /// <summary>Waits, then handles the request normally.</summary>
+    Delay,
+
+    /// <summary>Closes the connection without an answer.</summary>
+    DropConnection,
+
+    /// <summary>Starts a successful JSON answer and closes the connection halfway through the body.</summary>
+    TruncatedBody,
+}

@@ -1,0 +1,436 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace LmWrapper.Testing.Anthropic;
+
+/// <summary>The Messages API's request checks and the fake model's deterministic behaviour (internal).</summary>
+internal static class FakeAnthropicRules
+{
+    private static readonly HashSet<string> MessageFields =
+    [
+        "model", "messages", "max_tokens", "system", "temperature", "top_p", "top_k", "stop_sequences", "metadata",
+        "stream", "tools", "tool_choice", "thinking", "service_tier", "container", "mcp_servers", "context_management",
+    ];
+
+    private static readonly HashSet<string> CountTokensFields =
+        ["model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers", "context_management"];
+
+    /// <summary>Checks a <c>/v1/messages</c> body (or a batch request's params) or a count-tokens body, like the real API.</summary>
+    public static FakeAnthropicMessageRequest Parse(JsonNode? node, bool countTokens, Func<string, bool> isKnownModel, string? customId = null)
+    {
+        if (node is not JsonObject body)
+        {
+            throw FakeAnthropicApiError.Invalid("The request body must be a JSON object.");
+        }
+
+        var allowed = countTokens ? CountTokensFields : MessageFields;
+        foreach (var (name, _) in body)
+        {
+            if (!allowed.Contains(name))
+            {
+                throw FakeAnthropicApiError.Invalid($"{name}: Extra inputs are not permitted");
+            }
+        }
+
+        string model = GetString(body, "model") ?? throw FakeAnthropicApiError.Invalid("model: Field required");
+        int maxTokens = 0;
+        if (!countTokens)
+        {
+            if (!body.TryGetPropertyValue("max_tokens", out var mt) || mt is null)
+            {
+                throw FakeAnthropicApiError.Invalid("max_tokens: Field required");
+            }
+
+            if (!TryGetInt(mt, out maxTokens))
+            {
+                throw FakeAnthropicApiError.Invalid("max_tokens: Input should be a valid integer");
+            }
+
+            if (maxTokens < 1)
+            {
+                throw FakeAnthropicApiError.Invalid("max_tokens: Input should be greater than or equal to 1");
+            }
+
+            if (body["stream"] is JsonValue s && s.TryGetValue(out bool stream) && stream)
+            {
+                throw FakeAnthropicApiError.Invalid("stream: FakeAnthropicServer does not stream; send stream: false or leave it out.");
+            }
+        }
+
+        string? system = null;
+        if (body.TryGetPropertyValue("system", out var sys) && sys is not null)
+        {
+            system = sys switch
+            {
+                JsonValue v when v.TryGetValue(out string? text) => text,
+                JsonArray blocks => JoinTextBlocks(blocks, "system"),
+                _ => throw FakeAnthropicApiError.Invalid("system: Input should be a valid string or a list of text blocks"),
+            };
+        }
+
+        if (!body.TryGetPropertyValue("messages", out var msgs) || msgs is null)
+        {
+            throw FakeAnthropicApiError.Invalid("messages: Field required");
+        }
+
+        if (msgs is not JsonArray array)
+        {
+            throw FakeAnthropicApiError.Invalid("messages: Input should be a valid list");
+        }
+
+        if (array.Count == 0)
+        {
+            throw FakeAnthropicApiError.Invalid("messages: at least one message is required");
+        }
+
+        var messages = new List<FakeAnthropicMessage>();
+        for (int i = 0; i < array.Count; i++)
+        {
+            if (array[i] is not JsonObject m)
+            {
+                throw FakeAnthropicApiError.Invalid($"messages.{i}: Input should be a valid dictionary");
+            }
+
+            string? role = GetString(m, "role");
+            if (role is "system")
+            {
+                throw FakeAnthropicApiError.Invalid(
+                    "messages: Unexpected role \"system\". The Messages API accepts a top-level `system` parameter, not \"system\" as an input message role.");
+            }
+
+            if (role is not ("user" or "assistant"))
+            {
+                throw FakeAnthropicApiError.Invalid($"messages.{i}.role: Input should be 'user' or 'assistant'");
+            }
+
+            bool isFinalAssistant = i == array.Count - 1 && role == "assistant";
+            string text;
+            switch (m["content"])
+            {
+                case JsonValue v when v.TryGetValue(out string? str):
+                    if (str.Length == 0 && !isFinalAssistant)
+                    {
+                        throw FakeAnthropicApiError.Invalid("messages: text content blocks must be non-empty");
+                    }
+
+                    if (str.Length > 0 && string.IsNullOrWhiteSpace(str))
+                    {
+                        throw FakeAnthropicApiError.Invalid("messages: text content blocks must contain non-whitespace text");
+                    }
+
+                    text = str;
+                    break;
+                case JsonArray blocks:
+                    if (blocks.Count == 0 && !isFinalAssistant)
+                    {
+                        throw FakeAnthropicApiError.Invalid(
+                            $"messages.{i}: all messages must have non-empty content except for the optional final assistant message");
+                    }
+
+                    text = JoinTextBlocks(blocks, $"messages.{i}.content");
+                    break;
+                case null:
+                    throw FakeAnthropicApiError.Invalid($"messages.{i}.content: Field required");
+                default:
+                    throw FakeAnthropicApiError.Invalid($"messages.{i}.content: Input should be a valid string or a list of content blocks");
+            }
+
+            if (messages.Count == 0 && role != "user")
+            {
+                throw FakeAnthropicApiError.Invalid("messages: first message must use the \"user\" role");
+            }
+
+            if (isFinalAssistant && text.Length > 0 && char.IsWhiteSpace(text[^1]))
+            {
+                throw FakeAnthropicApiError.Invalid("messages: final assistant content cannot end with trailing whitespace");
+            }
+
+            // Like the real API: consecutive turns with the same role are combined into one.
+            if (messages.Count > 0 && messages[^1].Role == role)
+            {
+                messages[^1] = messages[^1] with { Text = messages[^1].Text + "\n\n" + text };
+            }
+            else
+            {
+                messages.Add(new FakeAnthropicMessage(role, text));
+            }
+        }
+
+        double? temperature = GetRange(body, "temperature", 0, 1);
+        double? topP = GetRange(body, "top_p", 0, 1);
+        int? topK = null;
+        if (body["top_k"] is { } tk)
+        {
+            if (!TryGetInt(tk, out int k) || k < 0)
+            {
+                throw FakeAnthropicApiError.Invalid("top_k: Input should be a non-negative integer");
+            }
+
+            topK = k;
+        }
+
+        var stops = new List<string>();
+        if (body["stop_sequences"] is { } ss)
+        {
+            if (ss is not JsonArray sa)
+            {
+                throw FakeAnthropicApiError.Invalid("stop_sequences: Input should be a valid list");
+            }
+
+            foreach (var item in sa)
+            {
+                if (item is not JsonValue sv || !sv.TryGetValue(out string? stop))
+                {
+                    throw FakeAnthropicApiError.Invalid("stop_sequences: Input should be a list of strings");
+                }
+
+                stops.Add(stop);
+            }
+        }
+
+        if (!isKnownModel(model))
+        {
+            throw FakeAnthropicApiError.NotFound($"model: {model}");
+        }
+
+        if (temperature is not null && topP is not null && RejectsTemperatureWithTopP(model))
+        {
+            throw FakeAnthropicApiError.Invalid("`temperature` and `top_p` cannot both be specified for this model. Please use only one.");
+        }
+
+        return new FakeAnthropicMessageRequest
+        {
+            Model = model,
+            System = system,
+            Messages = messages,
+            MaxTokens = maxTokens,
+            Temperature = temperature,
+            TopP = topP,
+            TopK = topK,
+            StopSequences = stops,
+            Body = body,
+            CustomId = customId,
+        };
+    }
+
+    /// <summary>The 4.5 generation refuses temperature and top_p together.</summary>
+    public static bool RejectsTemperatureWithTopP(string model) => model.Contains("-4-5", StringComparison.Ordinal);
+
+    /// <summary>The fake's token count of a text: its whitespace-separated words.</summary>
+    public static int CountTokens(string? text)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return 0;
+        }
+
+        return text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
+    }
+
+    /// <summary>The fake's input tokens: words of the system prompt and every message, plus 3 per message.</summary>
+    public static int CountInputTokens(FakeAnthropicMessageRequest request)
+    {
+        int n = CountTokens(request.System);
+        foreach (var m in request.Messages)
+        {
+            n += 3 + CountTokens(m.Text);
+        }
+
+        return n;
+    }
+
+    /// <summary>Builds the message object for a reply, applying stop sequences and max_tokens.</summary>
+    public static JsonObject BuildMessage(string id, FakeAnthropicMessageRequest request, FakeAnthropicReply reply)
+    {
+        var content = new JsonArray();
+        string stopReason = "end_turn";
+        string? stopSequence = null;
+        int budget = request.MaxTokens;
+        int outputTokens = 0;
+        foreach (var block in reply.TextBlocks)
+        {
+            string text = block ?? string.Empty;
+            bool stopHere = false;
+            int cut = -1;
+            foreach (var stop in request.StopSequences)
+            {
+                int at = stop.Length == 0 ? -1 : text.IndexOf(stop, StringComparison.Ordinal);
+                if (at >= 0 && (cut < 0 || at < cut))
+                {
+                    cut = at;
+                    stopSequence = stop;
+                }
+            }
+
+            if (cut >= 0)
+            {
+                text = text[..cut];
+                stopHere = true;
+            }
+
+            var words = Words(text);
+            if (words.Count > budget)
+            {
+                text = text[..words[budget]];
+                outputTokens += budget;
+                content.Add(new JsonObject { ["type"] = "text", ["text"] = text });
+                stopReason = "max_tokens";
+                stopSequence = null;
+                break;
+            }
+
+            budget -= words.Count;
+            outputTokens += words.Count;
+            content.Add(new JsonObject { ["type"] = "text", ["text"] = text });
+            if (stopHere)
+            {
+                stopReason = "stop_sequence";
+                break;
+            }
+        }
+
+        int input = CountInputTokens(request);
+        int cacheWrite = Math.Min(reply.CacheCreationInputTokens, input);
+        int cacheRead = Math.Min(reply.CacheReadInputTokens, input - cacheWrite);
+        return new JsonObject
+        {
+            ["id"] = id,
+            ["type"] = "message",
+            ["role"] = "assistant",
+            ["model"] = request.Model,
+            ["content"] = content,
+            ["stop_reason"] = reply.StopReason ?? stopReason,
+            ["stop_sequence"] = reply.StopReason is null ? stopSequence : null,
+            ["usage"] = new JsonObject
+            {
+                ["input_tokens"] = input - cacheWrite - cacheRead,
+                ["cache_creation_input_tokens"] = cacheWrite,
+                ["cache_read_input_tokens"] = cacheRead,
+                ["cache_creation"] = new JsonObject { ["ephemeral_5m_input_tokens"] = cacheWrite, ["ephemeral_1h_input_tokens"] = 0 },
+                ["output_tokens"] = outputTokens,
+                ["service_tier"] = "standard",
+            },
+        };
+    }
+
+    /// <summary>An Anthropic error body.</summary>
+    public static JsonObject ErrorBody(string type, string message, string requestId) => new()
+    {
+        ["type"] = "error",
+        ["error"] = new JsonObject { ["type"] = type, ["message"] = message },
+        ["request_id"] = requestId,
+    };
+
+    /// <summary>RFC 3339 with microseconds, as the API writes timestamps.</summary>
+    public static string Timestamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>The start offset of each word (a word keeps its leading whitespace).</summary>
+    private static List<int> Words(string text)
+    {
+        var starts = new List<int>();
+        int i = 0;
+        while (i < text.Length)
+        {
+            int start = i;
+            while (i < text.Length && char.IsWhiteSpace(text[i]))
+            {
+                i++;
+            }
+
+            if (i == text.Length)
+            {
+                break;
+            }
+
+            while (i < text.Length && !char.IsWhiteSpace(text[i]))
+            {
+                i++;
+            }
+
+            starts.Add(start);
+        }
+
+        return starts;
+    }
+
+    private static string JoinTextBlocks(JsonArray blocks, string where)
+    {
+        var sb = new StringBuilder();
+        for (int b = 0; b < blocks.Count; b++)
+        {
+            if (blocks[b] is not JsonObject block || GetString(block, "type") is not { } type)
+            {
+                throw FakeAnthropicApiError.Invalid($"{where}.{b}: Input should be a content block with a type");
+            }
+
+            if (type != "text")
+            {
+                continue;
+            }
+
+            string? text = GetString(block, "text") ?? throw FakeAnthropicApiError.Invalid($"{where}.{b}.text: Field required");
+            if (text.Length == 0)
+            {
+                throw FakeAnthropicApiError.Invalid("messages: text content blocks must be non-empty");
+            }
+
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                throw FakeAnthropicApiError.Invalid("messages: text content blocks must contain non-whitespace text");
+            }
+
+            sb.Append(text);
+        }
+
+        return sb.ToString();
+    }
+
+    private static double? GetRange(JsonObject body, string name, double low, double high)
+    {
+        if (body[name] is not { } node)
+        {
+            return null;
+        }
+
+        if (node is not JsonValue v || v.GetValueKind() != JsonValueKind.Number)
+        {
+            throw FakeAnthropicApiError.Invalid($"{name}: Input should be a valid number");
+        }
+
+        double x = v.GetValue<double>();
+        if (x < low)
+        {
+            throw FakeAnthropicApiError.Invalid(string.Create(CultureInfo.InvariantCulture, $"{name}: Input should be greater than or equal to {low}"));
+        }
+
+        if (x > high)
+        {
+            throw FakeAnthropicApiError.Invalid(string.Create(CultureInfo.InvariantCulture, $"{name}: Input should be less than or equal to {high}"));
+        }
+
+        return x;
+    }
+
+    private static bool TryGetInt(JsonNode node, out int value)
+    {
+        value = 0;
+        if (node is not JsonValue v || v.GetValueKind() != JsonValueKind.Number)
+        {
+            return false;
+        }
+
+        double d = v.GetValue<double>();
+        if (d != Math.Floor(d) || d > int.MaxValue || d < int.MinValue)
+        {
+            return false;
+        }
+
+        value = (int)d;
+        return true;
+    }
+
+    private static string? GetString(JsonObject obj, string name) =>
+        obj[name] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+}

@@ -1,0 +1,563 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace LmWrapper.Testing.Anthropic;
+
+/// <summary>
+/// A fake Anthropic API on 127.0.0.1 (a free port), for testing code that calls Claude without the network or a key.
+/// It serves <c>POST /v1/messages</c>, <c>POST /v1/messages/count_tokens</c> and the Message Batches API
+/// (<c>POST/GET /v1/messages/batches</c>, <c>GET …/{id}</c>, <c>GET …/{id}/results</c> as JSONL,
+/// <c>POST …/{id}/cancel</c>, <c>DELETE …/{id}</c>) with the published request and response shapes.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Like the real API it requires <c>x-api-key</c> (one of <see cref="ApiKeys"/>; otherwise 401
+/// <c>authentication_error</c>) and <c>anthropic-version</c> (otherwise 400), checks request bodies (required
+/// <c>max_tokens</c> and <c>messages</c>, roles, non-empty content, the first message from the user, no trailing
+/// whitespace in a final assistant prefill, <c>temperature</c> and <c>top_p</c> in [0, 1] and not both on 4.5
+/// models, no unknown fields), combines consecutive same-role messages, and answers errors as
+/// <c>{"type":"error","error":{"type","message"}}</c>. Unknown models are 404 <c>not_found_error</c>.
+/// </para>
+/// <para>
+/// The model is deterministic: <see cref="Responder"/> (default: "Echo: " and the last user message) says what to
+/// answer; the server cuts it at the first stop sequence and at <c>max_tokens</c> whitespace-separated words and sets
+/// <c>stop_reason</c>, <c>stop_sequence</c> and <c>usage</c> to match. Tokens are whitespace-separated words; a prompt's
+/// input tokens are the words of its system prompt and messages plus 3 per message (see <see cref="CountInputTokens"/>).
+/// </para>
+/// <para>
+/// Every request is recorded (<see cref="Requests"/>). <see cref="InjectFault"/> makes the next requests fail (429/529
+/// with retry hints, 5xx, 403, slow answers, dropped connections, truncated bodies). Batches end
+/// <see cref="BatchProcessingTime"/> after creation; <see cref="BatchItemOutcome"/> makes requests error or expire.
+/// The fake does not stream.
+/// </para>
+/// </remarks>
+public sealed partial class FakeAnthropicServer : IAsyncDisposable
+{
+    /// <summary>The API key the server accepts unless told otherwise.</summary>
+    public const string DefaultApiKey = "sk-ant-fake-test-key";
+
+    private readonly ConcurrentDictionary<string, bool> _apiKeys = new(StringComparer.Ordinal);
+    private readonly object _gate = new();
+    private readonly List<FakeAnthropicRecordedRequest> _requests = [];
+    private readonly List<(FakeAnthropicFault Fault, int Remaining)> _faults = [];
+    private readonly ConcurrentDictionary<string, FakeAnthropicBatch> _batches = new(StringComparer.Ordinal);
+    private readonly List<string> _batchOrder = [];
+    private WebApplication? _app;
+    private Uri? _baseUrl;
+    private long _nextId;
+
+    /// <summary>Creates the server (not yet listening: call <see cref="StartAsync"/>).</summary>
+    public FakeAnthropicServer() => _apiKeys[DefaultApiKey] = true;
+
+    /// <summary>The address to give clients (for example http://127.0.0.1:54321/), without <c>/v1</c>.</summary>
+    /// <exception cref="InvalidOperationException">The server has not started.</exception>
+    public Uri BaseUrl => _baseUrl ?? throw new InvalidOperationException("The server has not started; call StartAsync first.");
+
+    /// <summary>The API keys the server accepts (initially <see cref="DefaultApiKey"/>).</summary>
+    public IReadOnlyCollection<string> ApiKeys => [.. _apiKeys.Keys];
+
+    /// <summary>
+    /// Says what the model answers to a valid request. Default: "Echo: " followed by the last user message. Called for
+    /// direct requests and for each request of a batch.
+    /// </summary>
+    public Func<FakeAnthropicMessageRequest, FakeAnthropicReply> Responder { get; set; } = DefaultResponder;
+
+    /// <summary>A delay before every answer (on top of any injected fault). Default none.</summary>
+    public TimeSpan ResponseDelay { get; set; }
+
+    /// <summary>How long after creation a batch ends (its requests are answered then). Default zero: ended at the first look after creation.</summary>
+    public TimeSpan BatchProcessingTime { get; set; }
+
+    /// <summary>How each batch request ends, by <c>custom_id</c>; null means every valid request succeeds.</summary>
+    public Func<string, FakeAnthropicBatchResultType>? BatchItemOutcome { get; set; }
+
+    /// <summary>The model names the server knows; null (the default) means any name starting with "claude-".</summary>
+    public IReadOnlySet<string>? KnownModels { get; set; }
+
+    /// <summary>Every request received so far, oldest first (a snapshot).</summary>
+    public IReadOnlyList<FakeAnthropicRecordedRequest> Requests
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _requests];
+            }
+        }
+    }
+
+    /// <summary>The default responder: "Echo: " and the last user message.</summary>
+    /// <param name="request">The request.</param>
+    public static FakeAnthropicReply DefaultResponder(FakeAnthropicMessageRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var lastUser = request.Messages.LastOrDefault(m => m.Role == "user");
+        return new FakeAnthropicReply("Echo: " + (lastUser?.Text ?? string.Empty));
+    }
+
+    /// <summary>The fake's token count of a text: its whitespace-separated words.</summary>
+    /// <param name="text">The text.</param>
+    public static int CountTokens(string? text) => FakeAnthropicRules.CountTokens(text);
+
+    /// <summary>The fake's input tokens for a request: the words of its system prompt and messages, plus 3 per message.</summary>
+    /// <param name="request">The request.</param>
+    public static int CountInputTokens(FakeAnthropicMessageRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return FakeAnthropicRules.CountInputTokens(request);
+    }
+
+    /// <summary>Accepts another API key.</summary>
+    /// <param name="apiKey">The key.</param>
+    public void AcceptApiKey(string apiKey)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(apiKey);
+        _apiKeys[apiKey] = true;
+    }
+
+    /// <summary>Stops accepting an API key (requests with it get 401).</summary>
+    /// <param name="apiKey">The key.</param>
+    public void RevokeApiKey(string apiKey) => _apiKeys.TryRemove(apiKey, out _);
+
+    /// <summary>The recorded requests to one path (for example "/v1/messages").</summary>
+    /// <param name="path">The exact path.</param>
+    public IReadOnlyList<FakeAnthropicRecordedRequest> RequestsTo(string path) =>
+        [.. Requests.Where(r => string.Equals(r.Path, path, StringComparison.Ordinal))];
+
+    /// <summary>Forgets the recorded requests.</summary>
+    public void ClearRequests()
+    {
+        lock (_gate)
+        {
+            _requests.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Makes the next <paramref name="times"/> requests that match the fault's <see cref="FakeAnthropicFault.PathPrefix"/>
+    /// suffer it. Faults are used in the order injected; each request suffers at most one.
+    /// </summary>
+    /// <param name="fault">The fault.</param>
+    /// <param name="times">How many requests it hits.</param>
+    public void InjectFault(FakeAnthropicFault fault, int times = 1)
+    {
+        ArgumentNullException.ThrowIfNull(fault);
+        ArgumentOutOfRangeException.ThrowIfLessThan(times, 1);
+        lock (_gate)
+        {
+            _faults.Add((fault, times));
+        }
+    }
+
+    /// <summary>Starts listening on 127.0.0.1 on a free port.</summary>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (_app is not null)
+        {
+            throw new InvalidOperationException("The server has already started.");
+        }
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        app.Run(HandleAsync);
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        _baseUrl = new Uri(address.TrimEnd('/') + "/");
+        _app = app;
+    }
+
+    /// <summary>Stops the server.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is { } app)
+        {
+            _app = null;
+            await app.StopAsync().ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task HandleAsync(HttpContext ctx)
+    {
+        string requestId = "req_fake_" + NextId();
+        string body;
+        using (var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8))
+        {
+            body = await reader.ReadToEndAsync(ctx.RequestAborted).ConfigureAwait(false);
+        }
+
+        string path = ctx.Request.Path.Value ?? "/";
+        var headers = ctx.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString(), StringComparer.Ordinal);
+        var recorded = new FakeAnthropicRecordedRequest(ctx.Request.Method, path, ctx.Request.QueryString.Value ?? string.Empty, headers, body);
+        FakeAnthropicFault? fault;
+        lock (_gate)
+        {
+            _requests.Add(recorded);
+            fault = TakeFault(path);
+        }
+
+        ctx.Response.Headers["request-id"] = requestId;
+        try
+        {
+            if (fault is not null)
+            {
+                switch (fault.Kind)
+                {
+                    case FakeAnthropicFaultKind.DropConnection:
+                        ctx.Abort();
+                        return;
+                    case FakeAnthropicFaultKind.Delay:
+                        await Task.Delay(fault.Delay, ctx.RequestAborted).ConfigureAwait(false);
+                        break;
+                    case FakeAnthropicFaultKind.TruncatedBody:
+                        ctx.Response.StatusCode = 200;
+                        ctx.Response.ContentType = "application/json";
+                        ctx.Response.ContentLength = 200;
+                        await ctx.Response.WriteAsync("{\"id\":\"msg_trunc\",\"type\":\"message\",\"content\":[{\"type\":\"te", ctx.RequestAborted).ConfigureAwait(false);
+                        await ctx.Response.Body.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
+                        ctx.Abort();
+                        return;
+                    default:
+                        if (fault.RetryAfter is { } ra)
+                        {
+                            ctx.Response.Headers["retry-after"] = Math.Ceiling(ra.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+                            if (ra.TotalMilliseconds % 1000 != 0)
+                            {
+                                ctx.Response.Headers["retry-after-ms"] = ((long)ra.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+                            }
+                        }
+
+                        if (fault.ShouldRetry is { } sr)
+                        {
+                            ctx.Response.Headers["x-should-retry"] = sr ? "true" : "false";
+                        }
+
+                        throw new FakeAnthropicApiError(fault.StatusCode, fault.ErrorType, fault.Message);
+                }
+            }
+
+            if (ResponseDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(ResponseDelay, ctx.RequestAborted).ConfigureAwait(false);
+            }
+
+            string? key = headers.GetValueOrDefault("x-api-key");
+            if (string.IsNullOrEmpty(key))
+            {
+                throw new FakeAnthropicApiError(401, "authentication_error", "x-api-key header is required");
+            }
+
+            if (!_apiKeys.ContainsKey(key))
+            {
+                throw new FakeAnthropicApiError(401, "authentication_error", "invalid x-api-key");
+            }
+
+            if (string.IsNullOrEmpty(headers.GetValueOrDefault("anthropic-version")))
+            {
+                throw FakeAnthropicApiError.Invalid("anthropic-version: header is required");
+            }
+
+            await RouteAsync(ctx, ctx.Request.Method, path, body).ConfigureAwait(false);
+        }
+        catch (FakeAnthropicApiError e)
+        {
+            ctx.Response.StatusCode = e.Status;
+            await WriteJsonAsync(ctx, FakeAnthropicRules.ErrorBody(e.Type, e.Message, requestId)).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away.
+        }
+    }
+
+    private Task RouteAsync(HttpContext ctx, string method, string path, string body)
+    {
+        const string Batches = "/v1/messages/batches";
+        switch (method, path)
+        {
+            case ("POST", "/v1/messages"):
+                return HandleMessagesAsync(ctx, body);
+            case ("POST", "/v1/messages/count_tokens"):
+                var countRequest = FakeAnthropicRules.Parse(ParseBody(body), countTokens: true, IsKnownModel);
+                return WriteJsonAsync(ctx, new JsonObject { ["input_tokens"] = FakeAnthropicRules.CountInputTokens(countRequest) });
+            case ("POST", Batches):
+                return HandleCreateBatchAsync(ctx, body);
+            case ("GET", Batches):
+                return HandleListBatchesAsync(ctx);
+        }
+
+        if (path.StartsWith(Batches + "/", StringComparison.Ordinal))
+        {
+            string[] parts = path[(Batches.Length + 1)..].Split('/');
+            var batch = _batches.GetValueOrDefault(parts[0]) ?? throw FakeAnthropicApiError.NotFound($"Message batch {parts[0]} not found");
+            Advance(batch);
+            switch (method, parts.Length > 1 ? parts[1] : null)
+            {
+                case ("GET", null) when parts.Length == 1:
+                    return WriteJsonAsync(ctx, batch.ToJson(BaseUrl));
+                case ("POST", "cancel") when parts.Length == 2:
+                    batch.Cancel(DateTimeOffset.UtcNow);
+                    return WriteJsonAsync(ctx, batch.ToJson(BaseUrl));
+                case ("GET", "results") when parts.Length == 2:
+                    return HandleResultsAsync(ctx, batch);
+                case ("DELETE", null) when parts.Length == 1:
+                    if (batch.Status != "ended")
+                    {
+                        throw FakeAnthropicApiError.Invalid($"Message batch {batch.Id} is still {batch.Status}; cancel it and wait for it to end before deleting it.");
+                    }
+
+                    _batches.TryRemove(batch.Id, out _);
+                    lock (_gate)
+                    {
+                        _batchOrder.Remove(batch.Id);
+                    }
+
+                    return WriteJsonAsync(ctx, new JsonObject { ["id"] = batch.Id, ["type"] = "message_batch_deleted" });
+            }
+        }
+
+        throw FakeAnthropicApiError.NotFound($"Not found: {method} {path}");
+    }
+
+    private Task HandleMessagesAsync(HttpContext ctx, string body)
+    {
+        var request = FakeAnthropicRules.Parse(ParseBody(body), countTokens: false, IsKnownModel);
+        var reply = Responder(request) ?? throw new InvalidOperationException("The responder returned null.");
+        return WriteJsonAsync(ctx, FakeAnthropicRules.BuildMessage("msg_fake_" + NextId(), request, reply));
+    }
+
+    private Task HandleCreateBatchAsync(HttpContext ctx, string body)
+    {
+        if (ParseBody(body) is not JsonObject root)
+        {
+            throw FakeAnthropicApiError.Invalid("The request body must be a JSON object.");
+        }
+
+        foreach (var (name, _) in root)
+        {
+            if (name != "requests")
+            {
+                throw FakeAnthropicApiError.Invalid($"{name}: Extra inputs are not permitted");
+            }
+        }
+
+        if (root["requests"] is not JsonArray items)
+        {
+            throw FakeAnthropicApiError.Invalid("requests: Field required");
+        }
+
+        if (items.Count == 0)
+        {
+            throw FakeAnthropicApiError.Invalid("requests: List should have at least 1 item after validation, not 0");
+        }
+
+        if (items.Count > 100_000)
+        {
+            throw FakeAnthropicApiError.Invalid($"requests: List should have at most 100000 items after validation, not {items.Count}");
+        }
+
+        var requests = new List<(string, JsonNode?)>(items.Count);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < items.Count; i++)
+        {
+            if (items[i] is not JsonObject item)
+            {
+                throw FakeAnthropicApiError.Invalid($"requests.{i}: Input should be a valid dictionary");
+            }
+
+            string? customId = item["custom_id"] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+            if (customId is null)
+            {
+                throw FakeAnthropicApiError.Invalid($"requests.{i}.custom_id: Field required");
+            }
+
+            if (!CustomIdPattern().IsMatch(customId))
+            {
+                throw FakeAnthropicApiError.Invalid($"requests.{i}.custom_id: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'");
+            }
+
+            if (!seen.Add(customId))
+            {
+                throw FakeAnthropicApiError.Invalid($"requests: custom_id values must be unique within a batch (\"{customId}\" appears twice)");
+            }
+
+            if (item["params"] is not JsonObject p)
+            {
+                throw FakeAnthropicApiError.Invalid($"requests.{i}.params: Field required");
+            }
+
+            // Like the real API, params are checked when the batch is processed: an invalid one becomes an errored result.
+            requests.Add((customId, p.DeepClone()));
+        }
+
+        var batch = new FakeAnthropicBatch("msgbatch_fake_" + NextId(), DateTimeOffset.UtcNow, requests);
+        _batches[batch.Id] = batch;
+        lock (_gate)
+        {
+            _batchOrder.Add(batch.Id);
+        }
+
+        return WriteJsonAsync(ctx, batch.ToJson(BaseUrl));
+    }
+
+    private Task HandleListBatchesAsync(HttpContext ctx)
+    {
+        var q = ctx.Request.Query;
+        int limit = 20;
+        if (q.TryGetValue("limit", out var l) && (!int.TryParse(l, NumberStyles.Integer, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 1000))
+        {
+            throw FakeAnthropicApiError.Invalid("limit: Input should be between 1 and 1000");
+        }
+
+        List<string> newestFirst;
+        lock (_gate)
+        {
+            newestFirst = [.. Enumerable.Reverse(_batchOrder)];
+        }
+
+        int start = 0;
+        int end = newestFirst.Count;
+        if (q.TryGetValue("after_id", out var after) && after.ToString() is { Length: > 0 } a)
+        {
+            int at = newestFirst.IndexOf(a);
+            start = at < 0 ? newestFirst.Count : at + 1;
+        }
+
+        if (q.TryGetValue("before_id", out var before) && before.ToString() is { Length: > 0 } b)
+        {
+            int at = newestFirst.IndexOf(b);
+            end = at < 0 ? 0 : at;
+            start = Math.Max(0, Math.Min(start, end - limit));
+        }
+
+        var page = newestFirst.Skip(start).Take(Math.Max(0, Math.Min(limit, end - start))).ToList();
+        var data = new JsonArray();
+        foreach (var id in page)
+        {
+            var batch = _batches[id];
+            Advance(batch);
+            data.Add(batch.ToJson(BaseUrl));
+        }
+
+        return WriteJsonAsync(ctx, new JsonObject
+        {
+            ["data"] = data,
+            ["has_more"] = start + page.Count < end,
+            ["first_id"] = page.Count > 0 ? page[0] : null,
+            ["last_id"] = page.Count > 0 ? page[^1] : null,
+        });
+    }
+
+    private async Task HandleResultsAsync(HttpContext ctx, FakeAnthropicBatch batch)
+    {
+        if (batch.Status != "ended")
+        {
+            throw FakeAnthropicApiError.Invalid($"Message batch {batch.Id} has not ended yet (it is {batch.Status}); its results are available once processing_status is \"ended\".");
+        }
+
+        ctx.Response.StatusCode = 200;
+        ctx.Response.ContentType = "application/x-jsonl";
+        var sb = new StringBuilder();
+        foreach (var line in batch.Results)
+        {
+            sb.Append(line.ToJsonString()).Append('\n');
+        }
+
+        await ctx.Response.WriteAsync(sb.ToString(), ctx.RequestAborted).ConfigureAwait(false);
+    }
+
+    private void Advance(FakeAnthropicBatch batch) => batch.Advance(DateTimeOffset.UtcNow, BatchProcessingTime, RunBatchItem);
+
+    private JsonObject RunBatchItem(string customId, JsonNode? parameters)
+    {
+        var outcome = BatchItemOutcome?.Invoke(customId) ?? FakeAnthropicBatchResultType.Succeeded;
+        switch (outcome)
+        {
+            case FakeAnthropicBatchResultType.Canceled:
+                return new JsonObject { ["type"] = "canceled" };
+            case FakeAnthropicBatchResultType.Expired:
+                return new JsonObject { ["type"] = "expired" };
+            case FakeAnthropicBatchResultType.Errored:
+                return Errored("api_error", "Internal server error");
+        }
+
+        try
+        {
+            var request = FakeAnthropicRules.Parse(parameters, countTokens: false, IsKnownModel, customId);
+            var reply = Responder(request) ?? throw new InvalidOperationException("The responder returned null.");
+            return new JsonObject { ["type"] = "succeeded", ["message"] = FakeAnthropicRules.BuildMessage("msg_fake_" + NextId(), request, reply) };
+        }
+        catch (FakeAnthropicApiError e)
+        {
+            return Errored(e.Type, e.Message);
+        }
+
+        JsonObject Errored(string type, string message) => new()
+        {
+            ["type"] = "errored",
+            ["error"] = new JsonObject { ["type"] = "error", ["error"] = new JsonObject { ["type"] = type, ["message"] = message } },
+        };
+    }
+
+    private bool IsKnownModel(string model) =>
+        KnownModels is { } known ? known.Contains(model) : model.StartsWith("claude-", StringComparison.Ordinal);
+
+    private FakeAnthropicFault? TakeFault(string path)
+    {
+        for (int i = 0; i < _faults.Count; i++)
+        {
+            var (fault, remaining) = _faults[i];
+            if (fault.PathPrefix is null || path.StartsWith(fault.PathPrefix, StringComparison.Ordinal))
+            {
+                if (remaining <= 1)
+                {
+                    _faults.RemoveAt(i);
+                }
+                else
+                {
+                    _faults[i] = (fault, remaining - 1);
+                }
+
+                return fault;
+            }
+        }
+
+        return null;
+    }
+
+    private string NextId() => Interlocked.Increment(ref _nextId).ToString("D12", CultureInfo.InvariantCulture);
+
+    private static JsonNode? ParseBody(string body)
+    {
+        try
+        {
+            return JsonNode.Parse(body);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw FakeAnthropicApiError.Invalid($"The request body is not valid JSON: {e.Message}");
+        }
+    }
+
+    private static async Task WriteJsonAsync(HttpContext ctx, JsonObject json)
+    {
+        ctx.Response.ContentType = "application/json";
+        await ctx.Response.WriteAsync(json.ToJsonString(), ctx.RequestAborted).ConfigureAwait(false);
+    }
+
+    [GeneratedRegex("^[a-zA-Z0-9_-]{1,64}$")]
+    private static partial Regex CustomIdPattern();
+}
