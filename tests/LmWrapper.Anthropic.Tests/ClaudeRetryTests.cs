@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using LmWrapper.Testing.Anthropic;
+
+namespace LmWrapper.Anthropic.Tests;
+
+/// <summary>Retries on 429, 529, 5xx and connection faults, honouring hints, within bounds; error mapping.</summary>
+public sealed class ClaudeRetryTests : ClaudeTestBase
+{
+    public static TheoryData<string> TransientFaults => new() { "429", "529", "500", "drop", "truncated" };
+
+    private static FakeAnthropicFault Fault(string name) => name switch
+    {
+        "429" => FakeAnthropicFault.RateLimited(),
+        "529" => FakeAnthropicFault.Overloaded(),
+        "500" => FakeAnthropicFault.ServerError(),
+        "drop" => FakeAnthropicFault.DropConnection(),
+        "truncated" => FakeAnthropicFault.TruncatedBody(),
+        _ => throw new ArgumentOutOfRangeException(nameof(name)),
+    };
+
+    [Theory]
+    [MemberData(nameof(TransientFaults))]
+    public void APassingFaultIsRetriedAndTheAnswerComesThrough(string fault)
+    {
+        Server.InjectFault(Fault(fault), times: 2);
+        using var lm = Model();
+        var p = lm.Predict(new LmPrompt("q"));
+        Assert.False(p.HasErrors);
+        Assert.Equal("Echo: q", p.CompletionText);
+        Assert.Equal(3, MessageRequests.Count);
+    }
+
+    [Fact]
+    public void TheServersRetryHintIsHonoured()
+    {
+        Server.InjectFault(FakeAnthropicFault.RateLimited(TimeSpan.FromMilliseconds(300)));
+        using var lm = Model(retry: FastRetry with { MaxDelay = TimeSpan.FromMilliseconds(1) });
+        var watch = Stopwatch.StartNew();
+        Assert.False(lm.Predict(new LmPrompt("q")).HasErrors);
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(290), $"waited only {watch.Elapsed}");
+        Assert.Equal(2, MessageRequests.Count);
+    }
+
+    [Fact]
+    public void AHintBeyondTheTotalWaitEndsRetriesAtOnceWithTheHint()
+    {
+        Server.InjectFault(FakeAnthropicFault.RateLimited(TimeSpan.FromHours(1)));
+        using var lm = Model();
+        var watch = Stopwatch.StartNew();
+        var e = Assert.Throws<LmRateLimitException>(() => lm.Predict(new LmPrompt("q")));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5));
+        Assert.Equal(TimeSpan.FromHours(1), e.RetryAfter);
+        Assert.Single(MessageRequests);
+    }
+
+    [Fact]
+    public void WithRetriesOffA429IsARateLimitExceptionAtOnce()
+    {
+        Server.InjectFault(FakeAnthropicFault.RateLimited(TimeSpan.FromSeconds(2)));
+        using var lm = Model(retry: ClaudeRetryOptions.None);
+        var e = Assert.Throws<LmRateLimitException>(() => lm.Predict(new LmPrompt("q")));
+        Assert.Equal(TimeSpan.FromSeconds(2), e.RetryAfter);
+        Assert.Contains("rate_limit_error", e.Message, StringComparison.Ordinal);
+        Assert.Single(MessageRequests);
+    }
+
+    [Fact]
+    public void RetriesStopAfterMaxRetries()
+    {
+        Server.InjectFault(FakeAnthropicFault.Overloaded(), times: 100);
+        using var lm = Model(retry: FastRetry with { MaxRetries = 3 });
+        var e = Assert.Throws<ClaudeApiException>(() => lm.Predict(new LmPrompt("q")));
+        Assert.Equal(529, e.StatusCode);
+        Assert.Equal("overloaded_error", e.ErrorType);
+        Assert.NotNull(e.RequestId);
+        Assert.Equal(4, MessageRequests.Count);
+        Assert.Equal(0, Cache.GetStats().Entries); // a passing failure is never cached
+    }
+
+    [Fact]
+    public void RetriesStopWhenTheTotalWaitIsSpent()
+    {
+        Server.InjectFault(FakeAnthropicFault.ServerError(), times: 100);
+        var retry = new ClaudeRetryOptions
+        {
+            MaxRetries = 100,
+            InitialDelay = TimeSpan.FromMilliseconds(40),
+            MaxDelay = TimeSpan.FromMilliseconds(40),
+            MaxTotalWait = TimeSpan.FromMilliseconds(130),
+            Jitter = 0,
+        };
+        using var lm = Model(retry: retry);
+        Assert.Throws<ClaudeApiException>(() => lm.Predict(new LmPrompt("q")));
+        Assert.Equal(4, MessageRequests.Count); // 3 waits of 40 ms fit in 130 ms; a 4th would not
+    }
+
+    [Fact]
+    public void XShouldRetryFalseIsBelieved()
+    {
+        Server.InjectFault(FakeAnthropicFault.ServerError() with { ShouldRetry = false });
+        using var lm = Model();
+        Assert.Throws<ClaudeApiException>(() => lm.Predict(new LmPrompt("q")));
+        Assert.Single(MessageRequests);
+    }
+
+    [Fact]
+    public void ConnectionFaultsBeyondTheRetriesAreAClaudeApiExceptionWithoutStatus()
+    {
+        Server.InjectFault(FakeAnthropicFault.DropConnection(), times: 100);
+        using var lm = Model(retry: FastRetry with { MaxRetries = 2 });
+        var e = Assert.Throws<ClaudeApiException>(() => lm.Predict(new LmPrompt("q")));
+        Assert.Null(e.StatusCode);
+        Assert.Contains("3 attempt", e.Message, StringComparison.Ordinal);
+        Assert.Equal(3, MessageRequests.Count);
+    }
+
+    [Fact]
+    public void ASlowAnswerPastTheRequestTimeoutIsRetried()
+    {
+        Server.InjectFault(FakeAnthropicFault.Slow(TimeSpan.FromSeconds(5)));
+        using var lm = Model(options: Options() with { RequestTimeout = TimeSpan.FromMilliseconds(300) });
+        var p = lm.Predict(new LmPrompt("q"));
+        Assert.False(p.HasErrors);
+        Assert.Equal(2, MessageRequests.Count);
+    }
+
+    [Fact]
+    public void AnInvalidRequestIsAPermanentFailedPredictionThatIsCached()
+    {
+        Server.InjectFault(FakeAnthropicFault.Error(400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum"));
+        using var lm = Model();
+        var p = lm.Predict(new LmPrompt("q"));
+        Assert.True(p.HasErrors);
+        Assert.True(p.IsErrorPermanent);
+        Assert.Contains("prompt is too long", p.ErrorMessage, StringComparison.Ordinal);
+        Assert.Single(MessageRequests);
+
+        var again = lm.Predict(new LmPrompt("q"));
+        Assert.True(again.WasCached);
+        Assert.True(again.HasErrors);
+        Assert.Single(MessageRequests);
+    }
+
+    [Fact]
+    public void AnUnknownModelIsAClaudeApiException()
+    {
+        var ghost = new ClaudeModelInfo("claude-ghost-1", 1000, 100, 1m, 1m);
+        Server.KnownModels = new HashSet<string>(["claude-3-5-haiku-20241022"]);
+        using var lm = Model(ghost);
+        var e = Assert.Throws<ClaudeApiException>(() => lm.Predict(new LmPrompt("q")));
+        Assert.Equal(404, e.StatusCode);
+        Assert.Equal("not_found_error", e.ErrorType);
+        Assert.Single(MessageRequests);
+    }
+
+    [Fact]
+    public void InPredictManyAFailureIsAFailedPredictionInItsPlace()
+    {
+        Server.InjectFault(FakeAnthropicFault.RateLimited());
+        var options = Options(ClaudeRetryOptions.None) with { ModelOptions = new LanguageModelOptions { Cache = Cache, MaxConcurrency = 1 } };
+        using var lm = Model(options: options);
+        var results = lm.PredictMany([new LmPrompt("a"), new LmPrompt("b"), new LmPrompt("c")]).ToList();
+        Assert.True(results[0].HasErrors);
+        Assert.Contains("LmRateLimitException", results[0].ErrorMessage, StringComparison.Ordinal);
+        Assert.Equal(["Echo: b", "Echo: c"], results.Skip(1).Select(r => r.CompletionText));
+        Assert.Equal(2, Cache.GetStats().Entries); // the passing failure is not cached
+
+        Assert.Equal("Echo: a", lm.Predict(new LmPrompt("a")).CompletionText);
+        Assert.Equal(4, MessageRequests.Count);
+    }
+
+    [Fact]
+    public async Task CancellationStopsAWaitingRetry()
+    {
+        Server.InjectFault(FakeAnthropicFault.RateLimited(TimeSpan.FromSeconds(8)));
+        using var lm = Model(retry: FastRetry with { MaxTotalWait = TimeSpan.FromSeconds(30) });
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        var watch = Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => lm.PredictAsync(new LmPrompt("q"), cts.Token));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5));
+    }
+}
