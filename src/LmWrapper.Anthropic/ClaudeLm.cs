@@ -142,8 +142,8 @@ public sealed class ClaudeLm : LanguageModel
     public ClaudeTokenCount CountTokens(LmPrompt prompt) => CountTokensAsync(prompt, CancellationToken.None).GetAwaiter().GetResult();
 
     /// <summary>
-    /// Counts the prompt's input tokens with the count-tokens endpoint (exact; remembered per distinct dialog for the
-    /// life of this model). When the endpoint cannot be reached, is overloaded or rate limited, the offline estimate comes
+    /// Counts the prompt's input tokens with the count-tokens endpoint (exact; remembered per distinct dialog, by hash, for
+    /// the life of this model). When the endpoint cannot be reached, is overloaded or rate limited, the offline estimate comes
     /// back instead, with <see cref="ClaudeTokenCount.IsEstimate"/> set (and is not remembered). No retries: counting is
     /// advice, and waiting on it would defeat its purpose.
     /// </summary>
@@ -156,7 +156,7 @@ public sealed class ClaudeLm : LanguageModel
         ArgumentNullException.ThrowIfNull(prompt);
         var request = ClaudeRequest.FromPrompt(prompt);
         byte[] body = JsonSerializer.SerializeToUtf8Bytes(request.ToCountTokensBody(Info));
-        string key = System.Text.Encoding.UTF8.GetString(body);
+        string key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(body));
         if (_tokenCounts.TryGetValue(key, out int known))
         {
             return new ClaudeTokenCount(known, IsEstimate: false);
@@ -244,8 +244,11 @@ public sealed class ClaudeLm : LanguageModel
             return [await SendOneAsync(prompt, body, cancellationToken).ConfigureAwait(false)];
         }
 
-        // Claude samples one completion per request: send them side by side.
-        var samples = await Task.WhenAll(Enumerable.Range(0, numCompletions).Select(_ => SendOneAsync(prompt, body, cancellationToken))).ConfigureAwait(false);
+        // Claude samples one completion per request: send them side by side, at most MaxConcurrency at once.
+        var samples = new LmPrediction[numCompletions];
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Options.MaxConcurrency, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(Enumerable.Range(0, numCompletions), parallel, async (i, token) =>
+            samples[i] = await SendOneAsync(prompt, body, token).ConfigureAwait(false)).ConfigureAwait(false);
         var rejected = Array.Find(samples, s => s.HasErrors);
         return rejected is null ? samples : [rejected];
     }

@@ -69,6 +69,27 @@ public sealed class ClaudeCachingTests : ClaudeTestBase
     }
 
     [Fact]
+    public void NumCompletionsRequestsRunAtMostMaxConcurrencyAtOnce()
+    {
+        int inFlight = 0;
+        int peak = 0;
+        Server.Responder = _ =>
+        {
+            int now = Interlocked.Increment(ref inFlight);
+            InterlockedMax(ref peak, now);
+            Thread.Sleep(20);
+            Interlocked.Decrement(ref inFlight);
+            return new FakeAnthropicReply("x");
+        };
+        var options = Options() with { ModelOptions = new LanguageModelOptions { Cache = Cache, MaxConcurrency = 2 } };
+        using var lm = Model(options: options);
+        var p = lm.Predict(new LmPrompt("s") { NumCompletions = 6 });
+        Assert.Equal(6, p.Completions.Count);
+        Assert.Equal(6, MessageRequests.Count);
+        Assert.InRange(peak, 1, 2);
+    }
+
+    [Fact]
     public void PredictManyKeepsOrderSendsDuplicatesOnceAndUsesTheCache()
     {
         using var lm = Model();
@@ -90,7 +111,7 @@ public sealed class ClaudeCachingTests : ClaudeTestBase
         {
             int now = Interlocked.Increment(ref inFlight);
             InterlockedMax(ref peak, now);
-            Thread.Sleep(30);
+            Thread.Sleep(50);
             Interlocked.Decrement(ref inFlight);
             seen.Add(r.Messages[^1].Text);
             return new FakeAnthropicReply("done " + r.Messages[^1].Text);

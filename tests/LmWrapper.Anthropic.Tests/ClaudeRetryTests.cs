@@ -117,8 +117,8 @@ public sealed class ClaudeRetryTests : ClaudeTestBase
     [Fact]
     public void ASlowAnswerPastTheRequestTimeoutIsRetried()
     {
-        Server.InjectFault(FakeAnthropicFault.Slow(TimeSpan.FromSeconds(5)));
-        using var lm = Model(options: Options() with { RequestTimeout = TimeSpan.FromMilliseconds(300) });
+        Server.InjectFault(FakeAnthropicFault.Slow(TimeSpan.FromSeconds(20)));
+        using var lm = Model(options: Options() with { RequestTimeout = TimeSpan.FromMilliseconds(1500) });
         var p = lm.Predict(new LmPrompt("q"));
         Assert.False(p.HasErrors);
         Assert.Equal(2, MessageRequests.Count);
@@ -139,6 +139,34 @@ public sealed class ClaudeRetryTests : ClaudeTestBase
         Assert.True(again.WasCached);
         Assert.True(again.HasErrors);
         Assert.Single(MessageRequests);
+    }
+
+    [Fact]
+    public void APromptOverTheContextWindowIsAPermanentFailedPrediction()
+    {
+        Server.ContextWindow = 50;
+        using var lm = Model();
+        var p = lm.Predict(new LmPrompt(string.Join(' ', Enumerable.Repeat("word", 60))) { MaxTokens = 5 });
+        Assert.True(p.HasErrors);
+        Assert.True(p.IsErrorPermanent);
+        Assert.Contains("prompt is too long: 63 tokens > 50 maximum", p.ErrorMessage, StringComparison.Ordinal);
+        Assert.Contains("invalid_request_error", p.ErrorMessage, StringComparison.Ordinal);
+        Assert.Single(MessageRequests); // a 400 is not retried
+
+        var fits = lm.Predict(new LmPrompt("short") { MaxTokens = 5 });
+        Assert.False(fits.HasErrors);
+    }
+
+    [Fact]
+    public void AResponderThatThrowsIsA500ThatIsRetried()
+    {
+        int calls = 0;
+        Server.Responder = r => Interlocked.Increment(ref calls) == 1
+            ? throw new InvalidOperationException("responder broke")
+            : new FakeAnthropicReply("fine");
+        using var lm = Model();
+        Assert.Equal("fine", lm.Predict(new LmPrompt("q")).CompletionText);
+        Assert.Equal(2, MessageRequests.Count);
     }
 
     [Fact]

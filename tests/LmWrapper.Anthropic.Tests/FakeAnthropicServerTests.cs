@@ -151,6 +151,23 @@ public sealed class FakeAnthropicServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ModelLimitsAreEnforcedWhenSet()
+    {
+        _server.MaxOutputTokens = new Dictionary<string, int> { ["claude-3-5-haiku-20241022"] = 50 };
+        var (status, json, _) = await SendAsync(HttpMethod.Post, "v1/messages", Message());
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(
+            "max_tokens: 100 > 50, which is the maximum allowed number of output tokens for claude-3-5-haiku-20241022",
+            json!["error"]!["message"]!.GetValue<string>());
+
+        _server.MaxOutputTokens = null;
+        _server.ContextWindow = 10;
+        (status, json, _) = await SendAsync(HttpMethod.Post, "v1/messages", Message());
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.StartsWith("input length and `max_tokens` exceed context limit: 5 + 100 > 10", json!["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UnknownModelsAndRoutesAre404()
     {
         _server.KnownModels = new HashSet<string>(["claude-3-5-haiku-20241022"]);

@@ -25,7 +25,8 @@ namespace LmWrapper.Testing.Anthropic;
 /// <c>authentication_error</c>) and <c>anthropic-version</c> (otherwise 400), checks request bodies (required
 /// <c>max_tokens</c> and <c>messages</c>, roles, non-empty content, the first message from the user, no trailing
 /// whitespace in a final assistant prefill, <c>temperature</c> and <c>top_p</c> in [0, 1] and not both on 4.5
-/// models, no unknown fields), combines consecutive same-role messages, and answers errors as
+/// models, no unknown fields, and — when set — <see cref="MaxOutputTokens"/> and <see cref="ContextWindow"/>), combines
+/// consecutive same-role messages, and answers errors as
 /// <c>{"type":"error","error":{"type","message"}}</c>. Unknown models are 404 <c>not_found_error</c>.
 /// </para>
 /// <para>
@@ -83,6 +84,18 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
 
     /// <summary>The model names the server knows; null (the default) means any name starting with "claude-".</summary>
     public IReadOnlySet<string>? KnownModels { get; set; }
+
+    /// <summary>
+    /// The most output tokens each model may be asked for (a larger <c>max_tokens</c> is a 400, as on the real API);
+    /// models not listed have no limit. Default none.
+    /// </summary>
+    public IReadOnlyDictionary<string, int>? MaxOutputTokens { get; set; }
+
+    /// <summary>
+    /// The context window, in the fake's tokens, of every model: a prompt longer than it is a 400 "prompt is too long",
+    /// and one whose input plus <c>max_tokens</c> exceeds it is a 400 too. Null (the default) means no limit.
+    /// </summary>
+    public int? ContextWindow { get; set; }
 
     /// <summary>Every request received so far, oldest first (a snapshot).</summary>
     public IReadOnlyList<FakeAnthropicRecordedRequest> Requests
@@ -281,6 +294,12 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         {
             // The client went away.
         }
+        catch (Exception e) when (!ctx.Response.HasStarted)
+        {
+            // A responder that throws is the API failing: 500 api_error, as the real service would answer.
+            ctx.Response.StatusCode = 500;
+            await WriteJsonAsync(ctx, FakeAnthropicRules.ErrorBody("api_error", $"Internal server error ({e.GetType().Name}: {e.Message})", requestId)).ConfigureAwait(false);
+        }
     }
 
     private Task RouteAsync(HttpContext ctx, string method, string path, string body)
@@ -335,6 +354,7 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
     private Task HandleMessagesAsync(HttpContext ctx, string body)
     {
         var request = FakeAnthropicRules.Parse(ParseBody(body), countTokens: false, IsKnownModel);
+        CheckLimits(request);
         var reply = Responder(request) ?? throw new InvalidOperationException("The responder returned null.");
         return WriteJsonAsync(ctx, FakeAnthropicRules.BuildMessage("msg_fake_" + NextId(), request, reply));
     }
@@ -497,6 +517,7 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         try
         {
             var request = FakeAnthropicRules.Parse(parameters, countTokens: false, IsKnownModel, customId);
+            CheckLimits(request);
             var reply = Responder(request) ?? throw new InvalidOperationException("The responder returned null.");
             return new JsonObject { ["type"] = "succeeded", ["message"] = FakeAnthropicRules.BuildMessage("msg_fake_" + NextId(), request, reply) };
         }
@@ -510,6 +531,30 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
             ["type"] = "errored",
             ["error"] = new JsonObject { ["type"] = "error", ["error"] = new JsonObject { ["type"] = type, ["message"] = message } },
         };
+    }
+
+    private void CheckLimits(FakeAnthropicMessageRequest request)
+    {
+        if (MaxOutputTokens is { } limits && limits.TryGetValue(request.Model, out int most) && request.MaxTokens > most)
+        {
+            throw FakeAnthropicApiError.Invalid(
+                $"max_tokens: {request.MaxTokens} > {most}, which is the maximum allowed number of output tokens for {request.Model}");
+        }
+
+        if (ContextWindow is { } window)
+        {
+            int input = FakeAnthropicRules.CountInputTokens(request);
+            if (input > window)
+            {
+                throw FakeAnthropicApiError.Invalid($"prompt is too long: {input} tokens > {window} maximum");
+            }
+
+            if (input + request.MaxTokens > window)
+            {
+                throw FakeAnthropicApiError.Invalid(
+                    $"input length and `max_tokens` exceed context limit: {input} + {request.MaxTokens} > {window}, decrease input length or `max_tokens` and try again");
+            }
+        }
     }
 
     private bool IsKnownModel(string model) =>
