@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -182,6 +183,11 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         }
 
         var builder = WebApplication.CreateSlimBuilder();
+
+        // Nothing from the host's appsettings.json or ASPNETCORE_* variables (a Kestrel endpoint there would win over
+        // UseUrls): the fake listens on loopback only, whatever project it runs in.
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var app = builder.Build();
