@@ -58,7 +58,7 @@ public sealed class ClaudeLm : LanguageModel
         ModelIdentity = options.BaseUrl is null || BaseUrl == new Uri(ClaudeOptions.DefaultBaseUrl.AbsoluteUri.TrimEnd('/') + "/")
             ? "anthropic/" + model.Name
             : $"anthropic/{model.Name}@{trimmed}";
-        _http = new AnthropicHttp(BaseUrl, apiKey, keySource, options, Logger);
+        _http = new AnthropicHttp(BaseUrl, apiKey, keySource, options, Logger, RateLimiter);
     }
 
     /// <summary>

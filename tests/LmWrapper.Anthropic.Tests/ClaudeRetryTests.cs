@@ -42,6 +42,36 @@ public sealed class ClaudeRetryTests : ClaudeTestBase
     }
 
     [Fact]
+    public async Task A429WaitPausesTheModelsRateLimiterSoOtherCallsHoldBackToo()
+    {
+        Server.InjectFault(FakeAnthropicFault.RateLimited(TimeSpan.FromMilliseconds(800)));
+        using var lm = Model();
+        var predict = lm.PredictAsync(new LmPrompt("q"));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (MessageRequests.Count == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(5);
+        }
+
+        await Task.Delay(50); // let the client read the 429 and pause
+        var watch = Stopwatch.StartNew();
+        await lm.RateLimiter.WaitAsync(0, CancellationToken.None);
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(400), $"the limiter held back only {watch.Elapsed}");
+        Assert.False((await predict).HasErrors);
+    }
+
+    [Fact]
+    public void TheRequestsPerMinuteLimitIsLearnedFromTheHeaders()
+    {
+        Server.RequestsPerMinuteHeader = 4000;
+        using var lm = Model();
+        Assert.Null(lm.RateLimiter.RequestsPerMinute);
+        lm.Predict(new LmPrompt("q"));
+        Assert.Equal(4000, lm.RateLimiter.RequestsPerMinute);
+        Assert.Null(lm.RateLimiter.TokensPerMinute);
+    }
+
+    [Fact]
     public void AHintBeyondTheTotalWaitEndsRetriesAtOnceWithTheHint()
     {
         Server.InjectFault(FakeAnthropicFault.RateLimited(TimeSpan.FromHours(1)));

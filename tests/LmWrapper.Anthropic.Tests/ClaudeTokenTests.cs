@@ -92,6 +92,23 @@ public sealed class ClaudeTokenTests : ClaudeTestBase
     }
 
     [Fact]
+    public void WithATokensPerMinuteLimitEachNewPromptIsCountedOnceBeforeItIsSent()
+    {
+        var options = Options() with { ModelOptions = new LanguageModelOptions { Cache = Cache, TokensPerMinute = 1_000_000 } };
+        using var lm = Model(options: options);
+        lm.Predict(new LmPrompt("paced prompt") { Temperature = 0 });
+        lm.Predict(new LmPrompt("paced prompt") { Temperature = 0.5 }); // same dialog: the count is remembered
+        Assert.Equal(
+            ["/v1/messages/count_tokens", "/v1/messages", "/v1/messages"],
+            Server.Requests.Select(r => r.Path));
+
+        using var offline = Model(options: options with { CountTokensOnline = false });
+        offline.Predict(new LmPrompt("another paced prompt"));
+        Assert.Equal("/v1/messages", Server.Requests[^1].Path);
+        Assert.Equal(4, Server.Requests.Count);
+    }
+
+    [Fact]
     public void ARejectedKeyWhileCountingIsAnAuthenticationError()
     {
         using var lm = ClaudeLm.Get(ClaudeModelNames.Claude35Haiku, "wrong-key", Options());

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
+using LmWrapper.RateLimiting;
 using Microsoft.Extensions.Logging;
 
 namespace LmWrapper.Anthropic.Internal;
@@ -13,6 +14,8 @@ internal sealed record AnthropicResponse(int StatusCode, byte[] Body, string? Re
 /// dropped connections, timeouts) by <see cref="ClaudeRetryOptions"/>. Failures come back as LmWrapper's exceptions:
 /// <see cref="LmAuthenticationException"/> (401/403), <see cref="LmRateLimitException"/> (429) and
 /// <see cref="ClaudeApiException"/> (the rest). The key is only ever put in the <c>x-api-key</c> header.
+/// The model's <see cref="LmRateLimiter"/> learns the requests-per-minute limit from <c>anthropic-ratelimit-requests-limit</c>
+/// and is paused for every 429 retry wait, so concurrent calls hold back too.
 /// </summary>
 internal sealed class AnthropicHttp : IDisposable
 {
@@ -21,9 +24,11 @@ internal sealed class AnthropicHttp : IDisposable
     private readonly string _keySource;
     private readonly ClaudeOptions _options;
     private readonly ILogger _logger;
+    private readonly LmRateLimiter? _limiter;
 
-    public AnthropicHttp(Uri baseUrl, string apiKey, string keySource, ClaudeOptions options, ILogger logger)
+    public AnthropicHttp(Uri baseUrl, string apiKey, string keySource, ClaudeOptions options, ILogger logger, LmRateLimiter? limiter = null)
     {
+        _limiter = limiter;
         _apiKey = apiKey;
         _keySource = keySource;
         _options = options;
@@ -73,6 +78,7 @@ internal sealed class AnthropicHttp : IDisposable
                     status = (int)response.StatusCode;
                     headers = response.Headers;
                     requestId = response.Headers.TryGetValues("request-id", out var ids) ? ids.FirstOrDefault() : null;
+                    ObserveLimits(response.Headers);
                     body = await response.Content.ReadAsByteArrayAsync(attemptCts.Token).ConfigureAwait(false);
                     if (status is >= 200 and < 300)
                     {
@@ -91,6 +97,11 @@ internal sealed class AnthropicHttp : IDisposable
                                 "Anthropic API answered {Status} ({ErrorType}) to {Path}; retry {Attempt} of {Max} in {Delay} ms.",
                                 status, errorType, path, attempt + 1, retry.MaxRetries, (long)delay.TotalMilliseconds);
                             waited += delay;
+                            if (status == 429)
+                            {
+                                _limiter?.Pause(delay);
+                            }
+
                             await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                             continue;
                         }
@@ -149,6 +160,21 @@ internal sealed class AnthropicHttp : IDisposable
                 retryAfter),
             _ => new ClaudeApiException($"The Anthropic API answered HTTP {status} ({detail}){tries}.", status, errorType, requestId),
         };
+    }
+
+    /// <summary>
+    /// Teaches the limiter the key's requests-per-minute limit. Anthropic's token limits are split into input and output
+    /// tokens per minute, which do not map onto the limiter's single prompt-plus-completion budget (and pacing by tokens
+    /// would cost a count-tokens call per prompt), so they are left to the 429 handling.
+    /// </summary>
+    private void ObserveLimits(HttpResponseHeaders headers)
+    {
+        if (_limiter is not null
+            && headers.TryGetValues("anthropic-ratelimit-requests-limit", out var values)
+            && int.TryParse(values.FirstOrDefault(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int rpm))
+        {
+            _limiter.Observe(rpm, null);
+        }
     }
 
     private static bool IsRetryableStatus(int status) => status is 408 or 409 or 429 or >= 500;

@@ -83,6 +83,13 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
     /// <summary>How each batch request ends, by <c>custom_id</c>; null means every valid request succeeds.</summary>
     public Func<string, FakeAnthropicBatchResultType>? BatchItemOutcome { get; set; }
 
+    /// <summary>
+    /// When set, every answer carries <c>anthropic-ratelimit-requests-limit</c> with this value (and
+    /// <c>anthropic-ratelimit-requests-remaining</c>, <c>anthropic-ratelimit-requests-reset</c>), as the real API sends.
+    /// Default null: no rate-limit headers.
+    /// </summary>
+    public int? RequestsPerMinuteHeader { get; set; }
+
     /// <summary>The model names the server knows; null (the default) means any name starting with "claude-".</summary>
     public IReadOnlySet<string>? KnownModels { get; set; }
 
@@ -229,6 +236,13 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         }
 
         ctx.Response.Headers["request-id"] = requestId;
+        if (RequestsPerMinuteHeader is { } rpm)
+        {
+            ctx.Response.Headers["anthropic-ratelimit-requests-limit"] = rpm.ToString(CultureInfo.InvariantCulture);
+            ctx.Response.Headers["anthropic-ratelimit-requests-remaining"] = Math.Max(0, rpm - 1).ToString(CultureInfo.InvariantCulture);
+            ctx.Response.Headers["anthropic-ratelimit-requests-reset"] = FakeAnthropicRules.Timestamp(DateTimeOffset.UtcNow.AddMinutes(1));
+        }
+
         try
         {
             if (fault is not null)
