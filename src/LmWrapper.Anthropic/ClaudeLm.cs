@@ -27,9 +27,9 @@ namespace LmWrapper.Anthropic;
 /// Claude returns no logprobs, so those properties say they are unavailable.
 /// </para>
 /// <para>
-/// <see cref="CompletionWindow.BatchAny"/> currently runs through the base class's concurrent requests; a Message
-/// Batches backend will override <see cref="LanguageModel"/>'s <c>PredictManyUncachedAsync</c> for it, reusing the
-/// same request body (<c>params</c>) and response parsing as a single call.
+/// <see cref="CompletionWindow.BatchAny"/> currently runs through the base class's concurrent requests (no
+/// <c>BatchBackend</c> yet). A Message Batches backend will plug in there, reusing the same request body (a batch
+/// request's <c>params</c>) and the same message parsing as a single call.
 /// </para>
 /// </remarks>
 public sealed class ClaudeLm : LanguageModel
