@@ -101,8 +101,8 @@ internal sealed class FakeBatchBackend : IBatchBackend
         }
     }
 
-    public Task<string?> FindAsync(string localId, CancellationToken cancellationToken) =>
-        Task.FromResult(Batches.Values.FirstOrDefault(b => b.LocalId == localId)?.Id);
+    public Task<string?> FindAsync(BatchSubmissionRecord submission, CancellationToken cancellationToken) =>
+        Task.FromResult(Batches.Values.FirstOrDefault(b => b.LocalId == submission.LocalId && b.Lines.Count == submission.RequestCount)?.Id);
 
     public Task<BatchJobStatus> GetStatusAsync(string batchId, CancellationToken cancellationToken)
     {

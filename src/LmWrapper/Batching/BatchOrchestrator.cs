@@ -45,7 +45,8 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
                     continue; // covers none of this run's prompts: left for the run that asks for them
                 }
 
-                string? providerId = entry.ProviderId ?? await backend.FindAsync(entry.LocalId, cancellationToken).ConfigureAwait(false);
+                string? providerId = entry.ProviderId
+                    ?? await backend.FindAsync(new BatchSubmissionRecord(entry.LocalId, entry.RecordedAt, entry.RequestCount), cancellationToken).ConfigureAwait(false);
                 if (providerId is null)
                 {
                     // Recorded but never created at the provider (the process died before the upload finished).
@@ -320,6 +321,7 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
             modelIdentity,
             chunk.Attempt,
             chunk.EstimatedTokens,
+            chunk.Items.Count,
             chunk.Items.Where(i => states[i.CustomId].Request.CacheKey is not null).Select(i => (states[i.CustomId].Request.CacheKey!.Value, i.SampleCount)));
         try
         {

@@ -28,8 +28,9 @@ public interface IBatchBackend
     int EstimateEnqueuedTokens(LmPrompt prompt, int numCompletions);
 
     /// <summary>
-    /// Uploads a request file and creates a batch from it. The batch must carry <paramref name="localId"/> (in its
-    /// metadata) so that <see cref="FindAsync"/> can find it if this process dies before recording the returned id.
+    /// Uploads a request file and creates a batch from it. The batch should carry <paramref name="localId"/> (in its
+    /// metadata, or in its custom ids) so that <see cref="FindAsync"/> can find it if this process dies before recording
+    /// the returned id.
     /// </summary>
     /// <param name="localId">LmWrapper's id for this batch.</param>
     /// <param name="requestFile">The JSONL file of requests.</param>
@@ -39,10 +40,14 @@ public interface IBatchBackend
     /// <exception cref="LmBatchQueueFullException">The provider's queue of enqueued tokens has no room for this batch now.</exception>
     Task<string> SubmitAsync(string localId, string requestFile, int requestCount, CancellationToken cancellationToken);
 
-    /// <summary>The provider's id of a batch created for <paramref name="localId"/>, or null when there is none.</summary>
-    /// <param name="localId">LmWrapper's id for the batch.</param>
+    /// <summary>
+    /// The provider's id of the batch created for a submission whose id was never recorded (the process died during
+    /// <see cref="SubmitAsync"/>), or null when the provider has none. Return null only when sure: null makes the
+    /// orchestration submit those requests again.
+    /// </summary>
+    /// <param name="submission">What the journal knows of the submission.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    Task<string?> FindAsync(string localId, CancellationToken cancellationToken);
+    Task<string?> FindAsync(BatchSubmissionRecord submission, CancellationToken cancellationToken);
 
     /// <summary>Where the batch stands.</summary>
     /// <param name="batchId">The provider's batch id.</param>

@@ -6,7 +6,7 @@ namespace LmWrapper.Caching;
 public sealed partial class LmCache
 {
     /// <summary>Records a batch about to be submitted, with the keys it covers. Written before the upload starts.</summary>
-    internal void AddBatchJob(string localId, string backend, string modelIdentity, int attempt, long estimatedTokens, IEnumerable<(CacheKey Key, int SampleCount)> items)
+    internal void AddBatchJob(string localId, string backend, string modelIdentity, int attempt, long estimatedTokens, int requestCount, IEnumerable<(CacheKey Key, int SampleCount)> items)
     {
         lock (_lock)
         {
@@ -19,15 +19,16 @@ public sealed partial class LmCache
                 {
                     job.Transaction = tx;
                     job.CommandText = """
-                        INSERT INTO batch_jobs(local_id, backend, model_id, provider_id, attempt, estimated_tokens, created)
-                        VALUES ($l, $b, $m, NULL, $a, $t, $c)
-                        ON CONFLICT(local_id) DO UPDATE SET attempt = excluded.attempt, estimated_tokens = excluded.estimated_tokens
+                        INSERT INTO batch_jobs(local_id, backend, model_id, provider_id, attempt, estimated_tokens, request_count, created)
+                        VALUES ($l, $b, $m, NULL, $a, $t, $r, $c)
+                        ON CONFLICT(local_id) DO UPDATE SET attempt = excluded.attempt, estimated_tokens = excluded.estimated_tokens, request_count = excluded.request_count
                         """;
                     job.Parameters.AddWithValue("$l", localId);
                     job.Parameters.AddWithValue("$b", backend);
                     job.Parameters.AddWithValue("$m", modelId);
                     job.Parameters.AddWithValue("$a", attempt);
                     job.Parameters.AddWithValue("$t", estimatedTokens);
+                    job.Parameters.AddWithValue("$r", requestCount);
                     job.Parameters.AddWithValue("$c", DateTimeOffset.UtcNow.ToUnixTimeSeconds());
                     job.ExecuteNonQuery();
                 }
@@ -117,7 +118,7 @@ public sealed partial class LmCache
                     list.Transaction = tx;
                     list.CommandText = """
                         SELECT j.local_id, j.provider_id, j.attempt, j.estimated_tokens,
-                               (SELECT count(*) FROM batch_items i WHERE i.local_id = j.local_id)
+                               (SELECT count(*) FROM batch_items i WHERE i.local_id = j.local_id), j.request_count, j.created
                         FROM batch_jobs j JOIN models m ON m.id = j.model_id WHERE j.backend = $b AND m.identity = $m
                         """;
                     list.Parameters.AddWithValue("$b", backend);
@@ -125,7 +126,8 @@ public sealed partial class LmCache
                     using var r = list.ExecuteReader();
                     while (r.Read())
                     {
-                        var entry = new BatchJournalEntry(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetInt32(2), r.GetInt64(3));
+                        var entry = new BatchJournalEntry(
+                            r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetInt32(2), r.GetInt64(3), r.GetInt32(5), DateTimeOffset.FromUnixTimeSeconds(r.GetInt64(6)));
                         (r.GetInt64(4) == 0 ? emptied : jobs).Add(entry);
                     }
                 }
@@ -174,7 +176,7 @@ public sealed partial class LmCache
 }
 
 /// <summary>One unfinished batch in the journal.</summary>
-internal sealed record BatchJournalEntry(string LocalId, string? ProviderId, int Attempt, long EstimatedTokens)
+internal sealed record BatchJournalEntry(string LocalId, string? ProviderId, int Attempt, long EstimatedTokens, int RequestCount, DateTimeOffset RecordedAt)
 {
     public List<(CacheKey Key, int SampleCount)> Items { get; } = [];
 }

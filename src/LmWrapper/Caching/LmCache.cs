@@ -58,6 +58,7 @@ public sealed partial class LmCache : IDisposable
             provider_id TEXT,
             attempt INTEGER NOT NULL,
             estimated_tokens INTEGER NOT NULL,
+            request_count INTEGER NOT NULL,
             created INTEGER NOT NULL);
         CREATE TABLE batch_items(
             key BLOB NOT NULL,
