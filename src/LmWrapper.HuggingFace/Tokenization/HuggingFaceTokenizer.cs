@@ -19,6 +19,7 @@ public sealed class HuggingFaceTokenizer
     private readonly PostProcessor? _postProcessor;
     private readonly Decoder? _decoder;
     private readonly bool _byteLevel;
+    private readonly TextPattern? _streamingPattern;
     private readonly AddedTokenMatcher _rawMatcher;
     private readonly AddedTokenMatcher _normalizedMatcher;
     private readonly Dictionary<int, AddedToken> _addedById = new();
@@ -30,6 +31,7 @@ public sealed class HuggingFaceTokenizer
         _normalizer = Normalizer.FromJson(Property(tokenizer, "normalizer"));
         _preTokenizer = PreTokenizer.FromJson(Property(tokenizer, "pre_tokenizer"), out _byteLevel);
         _model = BpeModel.FromJson(tokenizer.GetProperty("model"), _byteLevel);
+        _streamingPattern = _preTokenizer?.StreamingPattern;
         _decoder = Decoder.FromJson(Property(tokenizer, "decoder"));
 
         var truncation = Property(tokenizer, "truncation");
@@ -288,6 +290,20 @@ public sealed class HuggingFaceTokenizer
                 {
                     var (os, oe) = piece.OriginalRange(ns.Start, ns.End);
                     encoding.Add(ns.Token.Id, os, oe);
+                    continue;
+                }
+
+                if (!track && _streamingPattern is not null)
+                {
+                    // Fast path: the pre-tokenizer is one covering split; feed its matches straight to the model.
+                    ReadOnlySpan<char> span = piece.Text.AsSpan(ns.Start, ns.End - ns.Start);
+                    for (int i = 0; i < span.Length;)
+                    {
+                        int end = _streamingPattern.MatchAt(span, i);
+                        _model.Encode(span[i..end], encoding.Ids, null);
+                        i = end;
+                    }
+
                     continue;
                 }
 

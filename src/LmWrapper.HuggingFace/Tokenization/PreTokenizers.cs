@@ -29,6 +29,15 @@ internal abstract class PreTokenizer
 {
     public abstract void PreTokenize(List<TextSplit> input, List<TextSplit> output);
 
+    /// <summary>Whether this pre-tokenizer leaves its input as it is (e.g. ByteLevel without prefix space or regex).</summary>
+    public virtual bool IsIdentity => false;
+
+    /// <summary>
+    /// When this pre-tokenizer is exactly "split by a pattern that covers the text, Isolated", that
+    /// pattern: the encoder then streams its matches straight to the model (no intermediate lists).
+    /// </summary>
+    public virtual TextPattern? StreamingPattern => null;
+
     /// <summary>Parses a pre-tokenizer; <paramref name="byteLevel"/> says whether words must be fed to the model as GPT-2 byte chars.</summary>
     public static PreTokenizer? FromJson(JsonElement json, out bool byteLevel)
     {
@@ -281,6 +290,17 @@ internal abstract class PreTokenizer
 
 internal sealed class SequencePreTokenizer(PreTokenizer[] items) : PreTokenizer
 {
+    public override bool IsIdentity => items.All(i => i.IsIdentity);
+
+    public override TextPattern? StreamingPattern
+    {
+        get
+        {
+            var rest = items.Where(i => !i.IsIdentity).ToArray();
+            return rest.Length == 1 ? rest[0].StreamingPattern : null;
+        }
+    }
+
     public override void PreTokenize(List<TextSplit> input, List<TextSplit> output)
     {
         if (items.Length == 0)
@@ -315,6 +335,8 @@ internal sealed class SplitPreTokenizer(TextPattern pattern, SplitBehavior behav
 {
     private readonly PatternPreTokenizer _inner = new(pattern, behavior, invert);
 
+    public override TextPattern? StreamingPattern => behavior == SplitBehavior.Isolated && !invert && pattern.CoversText ? pattern : null;
+
     public override void PreTokenize(List<TextSplit> input, List<TextSplit> output) => _inner.PreTokenize(input, output);
 }
 
@@ -324,6 +346,10 @@ internal sealed class SplitPreTokenizer(TextPattern pattern, SplitBehavior behav
 /// </summary>
 internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) : PreTokenizer
 {
+    public override bool IsIdentity => !addPrefixSpace && !useRegex;
+
+    public override TextPattern? StreamingPattern => !addPrefixSpace && useRegex ? Gpt2Pattern.Instance : null;
+
     public override void PreTokenize(List<TextSplit> input, List<TextSplit> output)
     {
         var scratch = new List<(int Start, int End)>();

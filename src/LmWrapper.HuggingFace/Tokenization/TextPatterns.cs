@@ -11,6 +11,15 @@ internal abstract class TextPattern
     public abstract void FindMatches(ReadOnlySpan<char> text, List<(int Start, int End)> matches);
 
     /// <summary>
+    /// Whether the matches always cover the text end to end with non-empty matches, so a split
+    /// by this pattern (Isolated) is just its matches and <see cref="MatchAt"/> can stream them.
+    /// </summary>
+    public virtual bool CoversText => false;
+
+    /// <summary>For a <see cref="CoversText"/> pattern: where the match starting at <paramref name="i"/> ends.</summary>
+    public virtual int MatchAt(ReadOnlySpan<char> text, int i) => throw new NotSupportedException();
+
+    /// <summary>
     /// Builds the matcher for a Hugging Face regex (Oniguruma syntax). The split patterns of GPT-2,
     /// Llama-3 and Qwen2/3 get hand-written code-point matchers (exact and fast); anything else is
     /// translated to a .NET <see cref="Regex"/>.
@@ -103,7 +112,9 @@ internal sealed class Gpt2Pattern : TextPattern
         }
     }
 
-    private static int MatchAt(ReadOnlySpan<char> s, int i)
+    public override bool CoversText => true;
+
+    public override int MatchAt(ReadOnlySpan<char> s, int i)
     {
         int n = s.Length;
         char c = s[i];
@@ -182,7 +193,9 @@ internal sealed class Llama3Pattern(int maxDigits) : TextPattern
     // Case-insensitive as Oniguruma folds: 's' also matches 'S' and U+017F (long s).
     private static bool IsS(char c) => c is 's' or 'S' or '\u017F';
 
-    private int MatchAt(ReadOnlySpan<char> s, int i)
+    public override bool CoversText => true;
+
+    public override int MatchAt(ReadOnlySpan<char> s, int i)
     {
         int n = s.Length;
         char c = s[i];
