@@ -163,10 +163,12 @@ internal static class UnicodeNormalization
     public static bool IsQuickStable(ReadOnlySpan<char> s, UnicodeForm form)
     {
         int bit = 1 << (int)form;
+        // Below U+0300 nothing changes under NFC; below U+00A0 nothing changes under any form.
+        char fast = form == UnicodeForm.Nfc ? '\u0300' : '\u00A0';
         for (int i = 0; i < s.Length; i++)
         {
             char c = s[i];
-            if (c < 0x300)
+            if (c < fast)
             {
                 continue;
             }
