@@ -28,18 +28,14 @@ public sealed class HuggingFaceTokenizer
 
     private HuggingFaceTokenizer(JsonElement tokenizer, JsonElement? config, JsonElement? specialTokensMap)
     {
+        TokenizerConfig = config;
         _normalizer = Normalizer.FromJson(Property(tokenizer, "normalizer"));
         _preTokenizer = PreTokenizer.FromJson(Property(tokenizer, "pre_tokenizer"), out _byteLevel);
         _model = BpeModel.FromJson(tokenizer.GetProperty("model"), _byteLevel);
         _streamingPattern = _preTokenizer?.StreamingPattern;
         _decoder = Decoder.FromJson(Property(tokenizer, "decoder"));
 
-        var truncation = Property(tokenizer, "truncation");
-        var padding = Property(tokenizer, "padding");
-        if (truncation.ValueKind is not JsonValueKind.Null || padding.ValueKind is not JsonValueKind.Null)
-        {
-            // Truncation and padding only matter for batches of fixed length; Encode never applies them.
-        }
+        // tokenizer.json's "truncation" and "padding" are ignored, as transformers ignores them in encode().
 
         // Added tokens: tokenizer.json's list, plus any only tokenizer_config.json's added_tokens_decoder names.
         if (tokenizer.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
@@ -106,6 +102,9 @@ public sealed class HuggingFaceTokenizer
             _cleanUpTokenizationSpaces = JsonUtil.Bool(c2, "clean_up_tokenization_spaces", false);
         }
     }
+
+    /// <summary>tokenizer_config.json as loaded (chat template, model_max_length, …), for code built on this tokenizer; null when absent.</summary>
+    internal JsonElement? TokenizerConfig { get; }
 
     /// <summary>The number of tokens, added tokens included (Python's <c>len(tokenizer)</c>).</summary>
     public int VocabSize { get; }
@@ -177,10 +176,9 @@ public sealed class HuggingFaceTokenizer
         return new HuggingFaceTokenizer(tokenizer.RootElement, config?.RootElement.Clone(), map?.RootElement.Clone());
     }
 
-    private static JsonElement Property(JsonElement obj, string name) =>
-        obj.TryGetProperty(name, out var v) ? v : default(JsonElement).ValueKind == JsonValueKind.Undefined ? NullElement : v;
-
     private static readonly JsonElement NullElement = JsonDocument.Parse("null").RootElement.Clone();
+
+    private static JsonElement Property(JsonElement obj, string name) => obj.TryGetProperty(name, out var v) ? v : NullElement;
 
     private static string? SpecialTokenName(JsonElement? json, string name)
     {
@@ -421,14 +419,12 @@ public sealed class HuggingFaceTokenizer
     }
 
     /// <summary>
-    /// The text one more token adds after some tokens (for streaming and per-token text):
-    /// <c>Decode(previous + [nextId])</c> minus its common prefix with <c>Decode(previous)</c>,
-    /// decoding only the last few previous tokens. When the token ends inside a multi-byte
-    /// character the result ends with U+FFFD; the next token's text then starts with the whole character.
+    /// The text one more token adds after some tokens, for streaming and per-token text:
+    /// <c>Decode(previous + [nextId])</c> minus its common prefix with <c>Decode(previous)</c>, decoding
+    /// only the last few previous tokens. A token that ends inside a multi-byte character adds
+    /// nothing yet (trailing U+FFFD is held back); the token that completes it adds the whole
+    /// character. So the concatenated results equal <see cref="Decode"/> of all the ids.
     /// </summary>
-    /// <param name="previousIds">The tokens before it (only the last 8 are used as context).</param>
-    /// <param name="nextId">The new token.</param>
-    /// <param name="skipSpecialTokens">Whether special tokens decode to nothing.</param>
     public string DecodeNext(IReadOnlyList<int> previousIds, int nextId, bool skipSpecialTokens = false)
     {
         ArgumentNullException.ThrowIfNull(previousIds);
@@ -443,7 +439,7 @@ public sealed class HuggingFaceTokenizer
         context.Add(nextId);
         string after = Decode(context, skipSpecialTokens);
         int common = before.AsSpan().CommonPrefixLength(after);
-        return after[common..];
+        return after[common..].TrimEnd('\uFFFD');
     }
 
     private static string CleanUpTokenization(string s) => s
