@@ -69,6 +69,10 @@ internal sealed class BpeModel
             _byteFallbackIds[b] = vocab.TryGetValue($"<0x{b:X2}>", out int id) ? id : -1;
         }
 
+        // (With ignore_merges the whole piece is looked up first, so cutting it would not be exact.)
+        CanSplitBeforeMetaspace = !byteLevel && !ignoreMerges && prefix.Length == 0 && suffix.Length == 0
+            && !vocab.Keys.Any(HasInnerMetaspace);
+
         if (unk is not null)
         {
             if (!vocab.TryGetValue(unk, out _unkId))
@@ -77,6 +81,13 @@ internal sealed class BpeModel
             }
         }
     }
+
+    /// <summary>
+    /// Whether no token has a ▁ right after another char: then no merge can cross the boundary
+    /// before a ▁ that follows a non-▁ char, and text can be cut there into words (exactly the same
+    /// result, but cacheable and linear). True for SentencePiece-style vocabularies like Llama-2's.
+    /// </summary>
+    public bool CanSplitBeforeMetaspace { get; private set; }
 
     /// <summary>The number of entries in the model's vocabulary.</summary>
     public int VocabCount => _vocab.Count;
@@ -239,6 +250,19 @@ internal sealed class BpeModel
                 ArrayPool<char>.Shared.Return(rentedChars);
             }
         }
+    }
+
+    private static bool HasInnerMetaspace(string token)
+    {
+        for (int i = 1; i < token.Length; i++)
+        {
+            if (token[i] == '\u2581' && token[i - 1] != '\u2581')
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private int Lookup(ReadOnlySpan<char> s) => _vocabLookup.TryGetValue(s, out int id) ? id : -1;

@@ -32,7 +32,9 @@ public sealed class HuggingFaceTokenizer
         _normalizer = Normalizer.FromJson(Property(tokenizer, "normalizer"));
         _preTokenizer = PreTokenizer.FromJson(Property(tokenizer, "pre_tokenizer"), out _byteLevel);
         _model = BpeModel.FromJson(tokenizer.GetProperty("model"), _byteLevel);
-        _streamingPattern = _preTokenizer?.StreamingPattern;
+        _streamingPattern = _preTokenizer is null
+            ? (_model.CanSplitBeforeMetaspace ? MetaspaceWordPattern.Instance : null)
+            : _preTokenizer.StreamingPattern;
         _decoder = Decoder.FromJson(Property(tokenizer, "decoder"));
 
         // tokenizer.json's "truncation" and "padding" are ignored, as transformers ignores them in encode().

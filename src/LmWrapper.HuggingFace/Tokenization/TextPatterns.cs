@@ -45,6 +45,51 @@ internal abstract class TextPattern
     }
 }
 
+/// <summary>
+/// Words of SentencePiece-style text: a cut before each ▁ that follows another char (runs of ▁
+/// stay with the word they precede). Only used where the vocabulary makes the cut exact
+/// (see <see cref="BpeModel.CanSplitBeforeMetaspace"/>).
+/// </summary>
+internal sealed class MetaspaceWordPattern : TextPattern
+{
+    public static readonly MetaspaceWordPattern Instance = new();
+
+    public override bool CoversText => true;
+
+    public override void FindMatches(ReadOnlySpan<char> text, List<(int Start, int End)> matches)
+    {
+        for (int i = 0; i < text.Length;)
+        {
+            int end = MatchAt(text, i);
+            matches.Add((i, end));
+            i = end;
+        }
+    }
+
+    public override int MatchAt(ReadOnlySpan<char> text, int i)
+    {
+        int j = i + 1;
+        while (j < text.Length)
+        {
+            int k = text[j..].IndexOf('\u2581');
+            if (k < 0)
+            {
+                return text.Length;
+            }
+
+            j += k;
+            if (text[j - 1] != '\u2581')
+            {
+                return j;
+            }
+
+            j++;
+        }
+
+        return text.Length;
+    }
+}
+
 /// <summary>Every occurrence of a literal string.</summary>
 internal sealed class LiteralPattern(string literal) : TextPattern
 {
