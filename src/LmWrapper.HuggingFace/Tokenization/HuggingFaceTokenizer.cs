@@ -30,7 +30,7 @@ public sealed class HuggingFaceTokenizer
     {
         TokenizerConfig = config;
         _normalizer = Normalizer.FromJson(Property(tokenizer, "normalizer"));
-        _preTokenizer = PreTokenizer.FromJson(Property(tokenizer, "pre_tokenizer"), out _byteLevel);
+        _preTokenizer = PreTokenizer.FromJson(Property(tokenizer, "pre_tokenizer"), out _byteLevel, ByteLevelPrefixSpaceOverride(tokenizer, config));
         _model = BpeModel.FromJson(tokenizer.GetProperty("model"), _byteLevel);
         _streamingPattern = _preTokenizer is null
             ? (_model.CanSplitBeforeMetaspace ? MetaspaceWordPattern.Instance : null)
@@ -181,6 +181,29 @@ public sealed class HuggingFaceTokenizer
     private static readonly JsonElement NullElement = JsonDocument.Parse("null").RootElement.Clone();
 
     private static JsonElement Property(JsonElement obj, string name) => obj.TryGetProperty(name, out var v) ? v : NullElement;
+
+    /// <summary>
+    /// transformers' GPT-2-family fast tokenizers replace a top-level ByteLevel pre-tokenizer's
+    /// add_prefix_space with tokenizer_config.json's (default false); we do the same.
+    /// </summary>
+    private static bool? ByteLevelPrefixSpaceOverride(JsonElement tokenizer, JsonElement? config)
+    {
+        if (config is not JsonElement c || JsonUtil.OptionalString(c, "tokenizer_class") is not string cls)
+        {
+            return null;
+        }
+
+        var pre = Property(tokenizer, "pre_tokenizer");
+        if (pre.ValueKind != JsonValueKind.Object || JsonUtil.OptionalString(pre, "type") != "ByteLevel")
+        {
+            return null;
+        }
+
+        return cls is "GPT2Tokenizer" or "GPT2TokenizerFast" or "RobertaTokenizer" or "RobertaTokenizerFast"
+            or "BartTokenizer" or "BartTokenizerFast" or "CodeGenTokenizer" or "CodeGenTokenizerFast"
+            ? JsonUtil.Bool(c, "add_prefix_space", false)
+            : null;
+    }
 
     private static string? SpecialTokenName(JsonElement? json, string name)
     {

@@ -38,8 +38,11 @@ internal abstract class PreTokenizer
     /// </summary>
     public virtual TextPattern? StreamingPattern => null;
 
-    /// <summary>Parses a pre-tokenizer; <paramref name="byteLevel"/> says whether words must be fed to the model as GPT-2 byte chars.</summary>
-    public static PreTokenizer? FromJson(JsonElement json, out bool byteLevel)
+    /// <summary>
+    /// Parses a pre-tokenizer; <paramref name="byteLevel"/> says whether words must be fed to the model
+    /// as GPT-2 byte chars. <paramref name="addPrefixSpaceOverride"/> replaces a top-level ByteLevel's add_prefix_space.
+    /// </summary>
+    public static PreTokenizer? FromJson(JsonElement json, out bool byteLevel, bool? addPrefixSpaceOverride = null)
     {
         byteLevel = false;
         if (json.ValueKind == JsonValueKind.Null)
@@ -75,7 +78,7 @@ internal abstract class PreTokenizer
 
             case "ByteLevel":
                 byteLevel = true;
-                return new ByteLevelPreTokenizer(JsonUtil.Bool(json, "add_prefix_space", true), JsonUtil.Bool(json, "use_regex", true));
+                return new ByteLevelPreTokenizer(addPrefixSpaceOverride ?? JsonUtil.Bool(json, "add_prefix_space", true), JsonUtil.Bool(json, "use_regex", true));
             case "Split":
                 return new SplitPreTokenizer(
                     JsonUtil.Pattern(json, "Split pre_tokenizer"),

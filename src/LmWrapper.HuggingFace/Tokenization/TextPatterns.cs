@@ -371,6 +371,12 @@ internal sealed class DotNetRegexPattern : TextPattern
     public DotNetRegexPattern(string pattern, string component)
     {
         Source = pattern;
+        if (pattern.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0)
+        {
+            // .NET matches UTF-16 units, so a class like [𐐀-𐑏] would silently mean something else.
+            throw new NotSupportedException($"{component}: the regex /{pattern}/ names characters outside the BMP, which this tokenizer's .NET regex path cannot match exactly.");
+        }
+
         string translated = RegexTranslator.Translate(pattern, component);
         try
         {

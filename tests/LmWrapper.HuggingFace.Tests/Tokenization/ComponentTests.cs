@@ -195,3 +195,59 @@ public class ComponentTests
         Assert.Equal("|acca", tok.Decode(Ids("||acca")));
     }
 }
+
+public class MoreComponentTests
+{
+    [Fact]
+    public void Lowercase_uses_full_per_char_mappings()
+    {
+        var n = new LmWrapper.HuggingFace.Tokenization.LowercaseNormalizer();
+        // İ lowercases to "i" + combining dot (Rust's char::to_lowercase); Σ is always σ (no final-sigma rule).
+        Assert.Equal("i\u0307stanbul \u03c3\u03c3 \U00010428", n.Normalize("\u0130STANBUL \u03a3\u03a3 \U00010400"));
+    }
+
+    [Fact]
+    public void Metaspace_first_scheme_prepends_only_at_the_start_of_the_input()
+    {
+        var vocab = new JsonObject();
+        string chars = "\u2581ab";
+        for (int i = 0; i < chars.Length; i++)
+        {
+            vocab[chars[i].ToString()] = i;
+        }
+
+        var model = new JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = new JsonArray() };
+        var tok = Load(Build(
+            preTokenizer: Json("""{"type":"Metaspace","replacement":"\u2581","prepend_scheme":"first","split":false}"""),
+            model: model,
+            addedTokens: [Added(9, "<z>", special: true)]));
+        Assert.Equal([0, 1, 2, 9, 1, 2], tok.Encode("ab<z>ab"));
+        Assert.Equal([9, 1, 2], tok.Encode("<z>ab"));
+    }
+
+    [Fact]
+    public void Roberta_processing_wraps_the_sequence()
+    {
+        var tok = Load(Build(
+            postProcessor: Json("""{"type":"RobertaProcessing","sep":["</s>",201],"cls":["<s>",200],"trim_offsets":true,"add_prefix_space":false}"""),
+            addedTokens: [Added(200, "<s>", special: true), Added(201, "</s>", special: true)]));
+        Assert.Equal([200, .. Ids("ab"), 201], tok.Encode("ab", addSpecialTokens: true));
+        Assert.Equal(Ids("ab"), tok.Encode("ab"));
+    }
+
+    [Fact]
+    public void Gpt2_family_takes_add_prefix_space_from_tokenizer_config()
+    {
+        var vocab = new JsonObject();
+        foreach (char c in "\u0120ab")
+        {
+            vocab[c.ToString()] = vocab.Count;
+        }
+
+        var model = new JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = new JsonArray() };
+        var json = Build(preTokenizer: Json("""{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true}"""), model: model);
+        Assert.Equal([1, 2], Load(json).Encode("ab"));
+        var config = new JsonObject { ["tokenizer_class"] = "GPT2TokenizerFast", ["add_prefix_space"] = true };
+        Assert.Equal([0, 1, 2], Load((JsonObject)json.DeepClone(), config).Encode("ab"));
+    }
+}

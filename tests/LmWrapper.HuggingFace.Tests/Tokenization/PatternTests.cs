@@ -100,6 +100,8 @@ public class PatternTests
     [InlineData(@"[a-z&&[^aeiou]]", "nested or intersected")]
     [InlineData(@"\X", @"\X")]
     [InlineData(@"[\W]", @"\W inside a character class")]
+    [InlineData("[a-z\U00010400-\U0001044F]+", "outside the BMP")]
+    [InlineData(@"\x{10400}", "cannot translate")]
     public void Untranslatable_regexes_are_rejected_with_a_clear_message(string pattern, string expected)
     {
         var e = Assert.Throws<NotSupportedException>(() => new DotNetRegexPattern(pattern, "Split pre_tokenizer"));
