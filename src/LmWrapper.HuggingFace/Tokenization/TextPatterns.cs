@@ -453,6 +453,11 @@ internal sealed class DotNetRegexPattern : TextPattern
 /// <summary>Translates Oniguruma (Ruby syntax) regexes as Hugging Face uses them into .NET syntax.</summary>
 internal static class RegexTranslator
 {
+    // Oniguruma's Unicode \w: Alphabetic (letters, letter numbers, circled letters, …), marks,
+    // decimal digits and connector punctuation; outside a class it also takes ²³¹¼½¾.
+    private const string WordChars = @"\p{L}\p{M}\p{Nl}\p{Nd}\p{Pc}\u24B6-\u24E9";
+    private const string Latin1WordQuirks = @"\u00B2\u00B3\u00B9\u00BC-\u00BE";
+
     /// <summary>
     /// Rewrites possessive quantifiers (<c>X*+</c>, <c>X++</c>, <c>X?+</c>, <c>X{n,m}+</c>) as atomic
     /// groups, <c>\w</c>/<c>\W</c> to Unicode's word set (Oniguruma's includes all marks), <c>\h</c>
@@ -480,11 +485,11 @@ internal static class RegexTranslator
                     switch (e)
                     {
                         case 'w':
-                            output.Append(@"[\p{L}\p{M}\p{Nd}\p{Pc}]");
+                            output.Append('[').Append(WordChars).Append(Latin1WordQuirks).Append(']');
                             i++;
                             break;
                         case 'W':
-                            output.Append(@"[^\p{L}\p{M}\p{Nd}\p{Pc}]");
+                            output.Append("[^").Append(WordChars).Append(Latin1WordQuirks).Append(']');
                             i++;
                             break;
                         case 'h':
@@ -635,7 +640,7 @@ internal static class RegexTranslator
                 char e = pattern[j + 1];
                 if (e == 'w')
                 {
-                    output.Append(@"\p{L}\p{M}\p{Nd}\p{Pc}");
+                    output.Append(WordChars);
                 }
                 else if (e == 'h')
                 {
