@@ -264,6 +264,15 @@ public sealed class HuggingFaceTokenizer
         return EncodeCore(text, addSpecialTokens, track: false).Ids.ToArray();
     }
 
+    /// <summary>The number of tokens <see cref="Encode"/> would return.</summary>
+    /// <param name="text">The text.</param>
+    /// <param name="addSpecialTokens">Whether to count the special tokens the post-processor adds.</param>
+    public int CountTokens(string text, bool addSpecialTokens = false)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return EncodeCore(text, addSpecialTokens, track: false).Ids.Count;
+    }
+
     /// <summary>Encodes text and reports, for each token, its vocabulary string and the range of the text it came from.</summary>
     /// <param name="text">The text.</param>
     /// <param name="addSpecialTokens">Whether to add the post-processor's special tokens (they get empty offsets).</param>

@@ -175,3 +175,40 @@ public class TokenizerApiTests
         return sb.ToString();
     }
 }
+
+public class TokenizerConcurrencyTests
+{
+    [Fact]
+    public async Task One_tokenizer_gives_the_same_ids_from_many_threads()
+    {
+        var tok = HuggingFaceTokenizer.FromFolder(Path.Combine(Fixtures.Root, "llama3")); // a fresh instance: a cold word cache
+        var texts = Enumerable.Range(0, 200).Select(i => $"Thread test {i}: naïve café {i * 7919} 😀 don't {new string('x', i % 17)}").ToArray();
+        var expected = texts.Select(t => Fixtures.Tokenizer("llama3").Encode(t)).ToArray();
+        var tasks = Enumerable.Range(0, 8).Select(k => Task.Run(() =>
+        {
+            for (int i = 0; i < texts.Length; i++)
+            {
+                int j = (i * (k + 3)) % texts.Length;
+                Assert.Equal(expected[j], tok.Encode(texts[j]));
+                Assert.Equal(expected[j].Length, tok.CountTokens(texts[j]));
+            }
+        }));
+        await Task.WhenAll(tasks);
+    }
+
+    [Fact]
+    public void FromFolder_without_tokenizer_json_says_what_is_missing()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "lmwrapper-empty-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var e = Assert.Throws<FileNotFoundException>(() => HuggingFaceTokenizer.FromFolder(dir));
+            Assert.Contains("tokenizer.json", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir);
+        }
+    }
+}
