@@ -476,6 +476,45 @@ public sealed class HuggingFaceTokenizer
         return after[common..].TrimEnd('\uFFFD');
     }
 
+    /// <summary>
+    /// The text each token contributes, in order: concatenated they equal <see cref="Decode"/> of
+    /// all the ids (a token that ends inside a multi-byte character contributes "" and the one that
+    /// completes it the whole character). Running sums of their lengths are the tokens' offsets in
+    /// the decoded text, as LmPrediction's CompletionTokens and CompletionTokenOffsets want them.
+    /// </summary>
+    /// <param name="ids">The token ids.</param>
+    /// <param name="skipSpecialTokens">Whether special tokens contribute nothing.</param>
+    public string[] DecodeEachToken(IReadOnlyList<int> ids, bool skipSpecialTokens = false)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var pieces = new string[ids.Count];
+        var previous = new List<int>(ids.Count);
+        int total = 0;
+        for (int i = 0; i < ids.Count; i++)
+        {
+            pieces[i] = DecodeNext(previous, ids[i], skipSpecialTokens);
+            total += pieces[i].Length;
+            previous.Add(ids[i]);
+        }
+
+        if (ids.Count > 0)
+        {
+            // What is still held back at the end (an incomplete character, or a decoder's final touch).
+            string all = Decode(ids, skipSpecialTokens);
+            string joined = string.Concat(pieces);
+            if (all != joined)
+            {
+                int common = joined.AsSpan().CommonPrefixLength(all);
+                if (common == joined.Length)
+                {
+                    pieces[^1] += all[common..];
+                }
+            }
+        }
+
+        return pieces;
+    }
+
     private static string CleanUpTokenization(string s) => s
         .Replace(" .", ".", StringComparison.Ordinal)
         .Replace(" ?", "?", StringComparison.Ordinal)

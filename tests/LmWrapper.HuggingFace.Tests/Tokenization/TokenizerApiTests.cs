@@ -212,3 +212,37 @@ public class TokenizerConcurrencyTests
         }
     }
 }
+
+public class DecodeEachTokenTests
+{
+    [Theory]
+    [InlineData("gpt2", "Hello world, 日本語 😀 done")]
+    [InlineData("llama2", "Hello world, 日本語 😀 done")]
+    [InlineData("llama2-meta", "  two spaces\n and \U0001F999.cpp")]
+    [InlineData("llama3", "Hello world, 日本語 😀 done")]
+    [InlineData("qwen3", "<|im_start|>user\nnaïve 😶‍🌫️<|im_end|>")]
+    public void Pieces_concatenate_to_the_decoded_text(string name, string text)
+    {
+        var tok = Fixtures.Tokenizer(name);
+        var ids = tok.Encode(text, addSpecialTokens: true);
+        var pieces = tok.DecodeEachToken(ids);
+        Assert.Equal(ids.Length, pieces.Length);
+        Assert.Equal(tok.Decode(ids), string.Concat(pieces));
+        Assert.Equal(tok.Decode(ids, skipSpecialTokens: true), string.Concat(tok.DecodeEachToken(ids, skipSpecialTokens: true)));
+    }
+
+    [Fact]
+    public void A_character_split_over_tokens_lands_on_the_token_that_completes_it()
+    {
+        var gpt2 = Fixtures.Tokenizer("gpt2");
+        var ids = gpt2.Encode("a\U0001F600"); // 😀 is 4 bytes: several byte-level tokens
+        var pieces = gpt2.DecodeEachToken(ids);
+        Assert.Equal("a", pieces[0]);
+        Assert.Equal("\U0001F600", pieces[^1]);
+        Assert.All(pieces[1..^1], p => Assert.Equal("", p));
+
+        // Cut mid-character, the rest is a replacement char, as Decode gives it.
+        var cut = ids[..^1];
+        Assert.Equal(gpt2.Decode(cut), string.Concat(gpt2.DecodeEachToken(cut)));
+    }
+}
