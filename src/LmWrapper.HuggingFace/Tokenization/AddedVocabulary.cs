@@ -15,19 +15,28 @@ internal readonly record struct AddedSplit(int Start, int End, AddedToken? Token
 /// </summary>
 internal sealed class AddedTokenMatcher
 {
-    private readonly Dictionary<char, (string Pattern, AddedToken Token)[]> _byFirstChar;
+    // Patterns of two or more chars by their first two chars, longest first; one-char patterns apart.
+    private readonly Dictionary<(char, char), (string Pattern, AddedToken Token)[]> _byPrefix;
+    private readonly Dictionary<char, AddedToken> _singleChars;
     private readonly SearchValues<char> _firstChars;
 
     public AddedTokenMatcher(IEnumerable<(string Pattern, AddedToken Token)> patterns)
     {
-        _byFirstChar = patterns
-            .Where(p => p.Pattern.Length > 0)
-            .GroupBy(p => p.Pattern[0])
+        var list = patterns.Where(p => p.Pattern.Length > 0).ToList();
+        _byPrefix = list
+            .Where(p => p.Pattern.Length > 1)
+            .GroupBy(p => (p.Pattern[0], p.Pattern[1]))
             .ToDictionary(g => g.Key, g => g.OrderByDescending(p => p.Pattern.Length).ToArray());
-        _firstChars = SearchValues.Create(_byFirstChar.Keys.ToArray());
+        _singleChars = new Dictionary<char, AddedToken>();
+        foreach (var (pattern, token) in list.Where(p => p.Pattern.Length == 1))
+        {
+            _singleChars.TryAdd(pattern[0], token);
+        }
+
+        _firstChars = SearchValues.Create(list.Select(p => p.Pattern[0]).Distinct().ToArray());
     }
 
-    public bool IsEmpty => _byFirstChar.Count == 0;
+    public bool IsEmpty => _byPrefix.Count == 0 && _singleChars.Count == 0;
 
     /// <summary>Splits the text into added tokens and the text between them (covering it all; empty pieces dropped).</summary>
     public void Split(string sentence, List<AddedSplit> output)
@@ -55,14 +64,23 @@ internal sealed class AddedTokenMatcher
             int at = pos + k;
             AddedToken? token = null;
             int stop = at;
-            foreach (var (pattern, t) in _byFirstChar[sentence[at]])
+            if (at + 1 < sentence.Length && _byPrefix.TryGetValue((sentence[at], sentence[at + 1]), out var longer))
             {
-                if (sentence.AsSpan(at).StartsWith(pattern, StringComparison.Ordinal))
+                foreach (var (pattern, t) in longer)
                 {
-                    token = t;
-                    stop = at + pattern.Length;
-                    break;
+                    if (sentence.AsSpan(at).StartsWith(pattern, StringComparison.Ordinal))
+                    {
+                        token = t;
+                        stop = at + pattern.Length;
+                        break;
+                    }
                 }
+            }
+
+            if (token is null && _singleChars.TryGetValue(sentence[at], out var single))
+            {
+                token = single;
+                stop = at + 1;
             }
 
             if (token is null)

@@ -63,6 +63,9 @@ public class ComponentTests
         var tok = Load(Build(addedTokens: [Added(100, "<a"), Added(101, "<ab>"), Added(102, "b>")]));
         Assert.Equal([101, Id('c')], tok.Encode("<ab>c"));
         Assert.Equal([100, Id('b')], tok.Encode("<ab"));
+
+        var single = Load(Build(addedTokens: [Added(110, "x"), Added(111, "xy")]));
+        Assert.Equal([111, 110, Id('a'), 110], single.Encode("xyxax"));
         Assert.Equal([Id('x'), 102], tok.Encode("xb>"));
     }
 
