@@ -171,11 +171,25 @@ public sealed class HuggingFaceTokenizer
 
     private static HuggingFaceTokenizer Load(string tokenizerJsonPath, string? configPath, string? mapPath)
     {
-        var options = new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
-        using var tokenizer = JsonDocument.Parse(File.ReadAllBytes(tokenizerJsonPath), options);
-        using var config = configPath is null ? null : JsonDocument.Parse(File.ReadAllBytes(configPath), options);
-        using var map = mapPath is null ? null : JsonDocument.Parse(File.ReadAllBytes(mapPath), options);
+        using var tokenizer = ParseFile(tokenizerJsonPath);
+        using var config = configPath is null ? null : ParseFile(configPath);
+        using var map = mapPath is null ? null : ParseFile(mapPath);
         return new HuggingFaceTokenizer(tokenizer.RootElement, config?.RootElement.Clone(), map?.RootElement.Clone());
+    }
+
+    private static JsonDocument ParseFile(string path)
+    {
+        var options = new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
+        byte[] bytes = File.ReadAllBytes(path);
+        int start = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0; // a UTF-8 byte-order mark
+        try
+        {
+            return JsonDocument.Parse(bytes.AsMemory(start), options);
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"'{path}' is not valid JSON: {e.Message}", e);
+        }
     }
 
     private static readonly JsonElement NullElement = JsonDocument.Parse("null").RootElement.Clone();

@@ -254,3 +254,26 @@ public class MoreComponentTests
         Assert.Equal([0, 1, 2], Load((JsonObject)json.DeepClone(), config).Encode("ab"));
     }
 }
+
+public class LoadingTests
+{
+    [Fact]
+    public void A_byte_order_mark_is_accepted_and_bad_json_is_a_FormatException()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "lmwrapper-bom-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string path = Path.Combine(dir, "tokenizer.json");
+            File.WriteAllText(path, Build().ToJsonString(), new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: true));
+            Assert.Equal(Ids("abc"), HuggingFaceTokenizer.FromFile(path).Encode("abc"));
+
+            File.WriteAllText(path, "{ \"model\": ");
+            Assert.Throws<FormatException>(() => HuggingFaceTokenizer.FromFile(path));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
