@@ -411,6 +411,7 @@ public sealed class HuggingFaceTokenizer
             charEndOfByte = endsOfChar.ToArray();
         }
 
+        int previousStart = 0;
         for (int k = 0; k < count; k++)
         {
             int unitStart = k == 0 ? 0 : ends[k - 1];
@@ -428,11 +429,19 @@ public sealed class HuggingFaceTokenizer
                     ce = charEndOfByte![unitEnd - 1];
                 }
             }
+            else if (unitEnd <= unitStart && k > 0)
+            {
+                // A further byte-fallback token of the same char: the char's range again.
+                cs = previousStart;
+                ce = unitEnd;
+            }
             else
             {
                 cs = Math.Min(unitStart, unitEnd);
                 ce = unitEnd;
             }
+
+            previousStart = cs;
 
             var (os, oe) = word.Source.OriginalRange(word.Start + cs, word.Start + ce);
             encoding.Offsets!.Add((os, oe));

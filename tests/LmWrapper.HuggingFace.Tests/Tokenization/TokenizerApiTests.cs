@@ -147,15 +147,36 @@ public class TokenizerApiTests
             Assert.Equal(text, tok.Decode(fast)); // (llama3's config cleans up " !" and the like when decoding)
         }
 
-        // Offsets are monotonic and the concatenated source ranges cover the text.
-        int last = 0;
+        // Offsets never go backwards, leave no gap, and cover the text; a token that is only part of
+        // a character shares that character's range with its neighbour.
+        int last = 0, previousStart = 0, index = -1;
         foreach (var (start, end) in withOffsets.Offsets)
         {
-            Assert.True(start >= last - 2, $"offset {start} goes back before {last}");
+            index++;
+            Assert.True(start >= previousStart, $"offset {start} goes back before {previousStart}");
+            Assert.True(start <= last, $"gap between {last} and {start}");
+            // (Only a ▁ that the normalizer prepended covers no text.)
+            Assert.True(end > start || withOffsets.Tokens[index] == "\u2581", $"empty range at {start}");
+            previousStart = start;
             last = Math.Max(last, end);
         }
 
         Assert.Equal(text.Length, last);
+
+        // Where a token's range is its own, it is exactly the text the token decodes to.
+        var pieces = tok.DecodeEachToken(fast);
+        var offsets = withOffsets.Offsets;
+        int exact = 0;
+        for (int i = 1; i + 1 < offsets.Count; i++)
+        {
+            if (offsets[i].Start == offsets[i - 1].End && offsets[i].End == offsets[i + 1].Start && name is "gpt2" or "qwen3")
+            {
+                Assert.Equal(text[offsets[i].Start..offsets[i].End], pieces[i]);
+                exact++;
+            }
+        }
+
+        Assert.True(name is not ("gpt2" or "qwen3") || exact > offsets.Count / 2);
     }
 
     private static string MixedText(int length, int seed)
