@@ -1,7 +1,5 @@
 using System.Buffers;
 using System.Globalization;
-using System.Net;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using LmWrapper.Costs;
 using LmWrapper.Retry;
@@ -34,7 +32,6 @@ public sealed class OpenAiLm : LanguageModel
     private static readonly Lazy<HttpClient> SharedClient = new(() => CreateClient(new SocketsHttpHandler
     {
         PooledConnectionLifetime = TimeSpan.FromMinutes(10),
-        AutomaticDecompression = DecompressionMethods.All,
         ConnectTimeout = TimeSpan.FromSeconds(30),
     }));
 
@@ -290,20 +287,23 @@ public sealed class OpenAiLm : LanguageModel
             using (var request = new HttpRequestMessage(HttpMethod.Post, uri))
             {
                 request.Content = new ReadOnlyMemoryContent(body);
-                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
                 AddHeaders(request, authorization);
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(_options.RequestTimeout);
                 try
                 {
-                    using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                    using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
                     if (response.IsSuccessStatusCode)
                     {
-                        using var stream = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
-                        using var doc = await JsonDocument.ParseAsync(stream, default, timeout.Token).ConfigureAwait(false);
-                        return promptText is null
-                            ? OpenAiResponseReader.ReadChat(doc.RootElement, prompt, numCompletions)
-                            : OpenAiResponseReader.ReadCompletion(doc.RootElement, prompt, promptText, numCompletions);
+                        byte[] json = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
+                        if (promptText is null)
+                        {
+                            return OpenAiChatResponseParser.Parse(json, prompt, numCompletions);
+                        }
+
+                        using var doc = JsonDocument.Parse(json);
+                        return OpenAiResponseReader.ReadCompletion(doc.RootElement, prompt, promptText, numCompletions);
                     }
 
                     var error = await ReadErrorAsync(response, timeout.Token).ConfigureAwait(false);

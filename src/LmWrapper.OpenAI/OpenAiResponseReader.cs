@@ -1,97 +1,11 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 
 namespace LmWrapper.OpenAI;
 
-/// <summary>Turns a chat or completions response body into one <see cref="LmPrediction"/> per choice.</summary>
+/// <summary>Turns a legacy completions response body into one <see cref="LmPrediction"/> per choice (chat: <see cref="OpenAiChatResponseParser"/>).</summary>
 internal static class OpenAiResponseReader
 {
-    public static LmPrediction[] ReadChat(JsonElement root, LmPrompt prompt, int n)
-    {
-        var choices = Choices(root, n);
-        var (input, output, cached, reasoning) = Usage(root);
-        var predictions = new LmPrediction[n];
-        Span<char> scratch = stackalloc char[64];
-        Span<byte> bytes = stackalloc byte[64];
-        for (int i = 0; i < n; i++)
-        {
-            var choice = choices[i];
-            var message = choice.GetProperty("message"u8);
-            string text = message.TryGetProperty("content"u8, out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : string.Empty;
-            string? refusal = message.TryGetProperty("refusal"u8, out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null;
-            string? finish = FinishReason(choice);
-            List<string>? tokens = null;
-            List<int>? offsets = null;
-            List<double>? logprobs = null;
-            List<IReadOnlyDictionary<string, double>>? top = null;
-            if (prompt.Logprobs >= 1 && choice.TryGetProperty("logprobs"u8, out var lp) && lp.ValueKind == JsonValueKind.Object
-                && lp.TryGetProperty("content"u8, out var content) && content.ValueKind == JsonValueKind.Array)
-            {
-                int count = content.GetArrayLength();
-                tokens = new List<string>(count);
-                offsets = new List<int>(count);
-                logprobs = new List<double>(count);
-                top = prompt.Logprobs > 1 ? new List<IReadOnlyDictionary<string, double>>(count) : null;
-                var decoder = Encoding.UTF8.GetDecoder();
-                int chars = 0;
-                foreach (var t in content.EnumerateArray())
-                {
-                    string token = t.GetProperty("token"u8).GetString()!;
-                    tokens.Add(token);
-                    offsets.Add(chars);
-                    logprobs.Add(t.GetProperty("logprob"u8).GetDouble());
-                    if (t.TryGetProperty("bytes"u8, out var b) && b.ValueKind == JsonValueKind.Array && b.GetArrayLength() <= bytes.Length)
-                    {
-                        int len = 0;
-                        foreach (var x in b.EnumerateArray())
-                        {
-                            bytes[len++] = (byte)x.GetInt32();
-                        }
-
-                        chars += decoder.GetChars(bytes[..len], scratch, flush: false);
-                    }
-                    else
-                    {
-                        chars += token.Length;
-                    }
-
-                    if (top is not null)
-                    {
-                        var alternatives = new Dictionary<string, double>(prompt.Logprobs, StringComparer.Ordinal);
-                        if (t.TryGetProperty("top_logprobs"u8, out var alts) && alts.ValueKind == JsonValueKind.Array)
-                        {
-                            foreach (var alt in alts.EnumerateArray())
-                            {
-                                alternatives.TryAdd(alt.GetProperty("token"u8).GetString()!, alt.GetProperty("logprob"u8).GetDouble());
-                            }
-                        }
-
-                        top.Add(alternatives);
-                    }
-                }
-            }
-
-            var data = ProviderData(root, refusal, finish, reasoning);
-            predictions[i] = new LmPrediction
-            {
-                CompletionText = text,
-                Prompt = prompt,
-                FinishReason = finish,
-                ErrorMessage = refusal is null ? null : "The model refused: " + refusal,
-                IsErrorPermanent = refusal is not null,
-                CompletionTokens = tokens!,
-                CompletionTokenOffsets = offsets!,
-                CompletionLogprobs = logprobs!,
-                TopTokenLogprobs = top!,
-                Usage = ShareOfUsage(i, n, input, output, cached, tokens?.Count),
-                ProviderData = data,
-            };
-        }
-
-        return predictions;
-    }
-
     public static LmPrediction[] ReadCompletion(JsonElement root, LmPrompt prompt, string promptText, int n)
     {
         var choices = Choices(root, n);
@@ -213,7 +127,7 @@ internal static class OpenAiResponseReader
     /// The part of the request's usage that belongs to choice <paramref name="i"/>: the first choice carries the
     /// prompt (billed once per request), each carries its own output tokens, so the choices add up to the request.
     /// </summary>
-    private static LmUsage? ShareOfUsage(int i, int n, int? input, int? output, int cached, int? ownTokens)
+    internal static LmUsage? ShareOfUsage(int i, int n, int? input, int? output, int cached, int? ownTokens)
     {
         if (input is null || output is null)
         {
