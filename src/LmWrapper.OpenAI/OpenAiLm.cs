@@ -118,7 +118,7 @@ public sealed class OpenAiLm : LanguageModel
     public static OpenAiLm Get(OpenAiModelInfo model, string? apiKey = null, bool retryOnRateLimit = true, OpenAiOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        _ = OpenAiTokenizers.Get(model.Encoding);
+        OpenAiTokenizers.CheckKnown(model.Encoding);
         return new OpenAiLm(model, apiKey, retryOnRateLimit, options ?? new OpenAiOptions());
     }
 

@@ -56,7 +56,7 @@ public static class OpenAiModelRegistry
         ArgumentException.ThrowIfNullOrWhiteSpace(model.Name);
         ArgumentOutOfRangeException.ThrowIfLessThan(model.ContextWindow, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(model.MaxOutputTokens, 1);
-        _ = OpenAiTokenizers.Get(model.Encoding); // fail now on an unknown encoding, not at the first prompt
+        OpenAiTokenizers.CheckKnown(model.Encoding); // fail now on an unknown encoding, not at the first prompt
         Models[model.Name] = model;
     }
 

@@ -22,14 +22,19 @@ internal static class OpenAiTokenizers
 
     private static readonly ConcurrentDictionary<string, Lazy<TiktokenTokenizer>> Cache = new(StringComparer.Ordinal);
 
-    public static TiktokenTokenizer Get(string encoding)
+    /// <summary>Throws unless <paramref name="encoding"/> is one this library can load (without loading it).</summary>
+    public static void CheckKnown(string encoding)
     {
         ArgumentNullException.ThrowIfNull(encoding);
         if (encoding is not ("o200k_base" or "cl100k_base"))
         {
             throw new ArgumentException($"Unknown tiktoken encoding '{encoding}'; use \"o200k_base\" or \"cl100k_base\".", nameof(encoding));
         }
+    }
 
+    public static TiktokenTokenizer Get(string encoding)
+    {
+        CheckKnown(encoding);
         return Cache.GetOrAdd(encoding, e => new Lazy<TiktokenTokenizer>(() => Load(e))).Value;
     }
 
