@@ -133,7 +133,7 @@ internal static class FakeOpenAiGeneration
         }
 
         var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, FakeOpenAiServer.JsonOptions))
         {
             w.WriteStartObject();
             w.WriteString("id", "chatcmpl-" + Id(body));
@@ -256,7 +256,7 @@ internal static class FakeOpenAiGeneration
 
         var buffer = new ArrayBufferWriter<byte>(1024);
         int promptTokensTotal = 0, completionTokensTotal = 0;
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, FakeOpenAiServer.JsonOptions))
         {
             w.WriteStartObject();
             w.WriteString("id", "cmpl-" + Id(body));
@@ -319,7 +319,7 @@ internal static class FakeOpenAiGeneration
     public static byte[] ListModels(FakeOpenAiServer server)
     {
         var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, FakeOpenAiServer.JsonOptions))
         {
             w.WriteStartObject();
             w.WriteString("object", "list");
@@ -344,7 +344,7 @@ internal static class FakeOpenAiGeneration
         }
 
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, FakeOpenAiServer.JsonOptions))
         {
             WriteModel(w, model);
         }

@@ -204,6 +204,9 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
         return sb.Append('.').ToString();
     }
 
+    /// <summary>Like OpenAI's own responses: UTF-8 as is, only what JSON requires escaped.</summary>
+    internal static readonly JsonWriterOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     internal bool TryGetModel(string id, out FakeOpenAiModel model) => _models.TryGetValue(id, out model!);
 
     internal IEnumerable<FakeOpenAiModel> AllModels => _models.Values;
@@ -426,7 +429,7 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
     private static Task WriteErrorAsync(HttpContext context, FakeApiError error, bool truncate)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, FakeOpenAiServer.JsonOptions))
         {
             w.WriteStartObject();
             w.WriteStartObject("error");

@@ -357,7 +357,7 @@ internal sealed class FakeOpenAiStore
     private static byte[] Write(Action<Utf8JsonWriter> write)
     {
         var buffer = new ArrayBufferWriter<byte>(512);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, FakeOpenAiServer.JsonOptions))
         {
             write(w);
         }
