@@ -296,14 +296,10 @@ public sealed class OpenAiLm : LanguageModel
                     using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
                     if (response.IsSuccessStatusCode)
                     {
+                        // The body is fully read by now (a cut-off one has thrown), so a body that does not parse is
+                        // the server's answer, not a network fault: retrying would only pay again.
                         byte[] json = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
-                        if (promptText is null)
-                        {
-                            return OpenAiChatResponseParser.Parse(json, prompt, numCompletions);
-                        }
-
-                        using var doc = JsonDocument.Parse(json);
-                        return OpenAiResponseReader.ReadCompletion(doc.RootElement, prompt, promptText, numCompletions);
+                        return Read(json, prompt, promptText, numCompletions);
                     }
 
                     var error = await ReadErrorAsync(response, timeout.Token).ConfigureAwait(false);
@@ -334,8 +330,7 @@ public sealed class OpenAiLm : LanguageModel
                             return [LmPrediction.FromError(prompt, $"OpenAI rejected the request: {described}", permanent: status is 400 or 404 or 413 or 422)];
                     }
                 }
-                catch (Exception e) when (!cancellationToken.IsCancellationRequested
-                    && e is HttpRequestException or IOException or JsonException or OperationCanceledException or InvalidOperationException or KeyNotFoundException)
+                catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is HttpRequestException or IOException or OperationCanceledException)
                 {
                     failure = e is OperationCanceledException
                         ? $"no answer within {_options.RequestTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s"
@@ -372,6 +367,25 @@ public sealed class OpenAiLm : LanguageModel
         }
 
         base.Dispose(disposing);
+    }
+
+    private static LmPrediction[] Read(byte[] json, LmPrompt prompt, string? promptText, int numCompletions)
+    {
+        try
+        {
+            if (promptText is null)
+            {
+                return OpenAiChatResponseParser.Parse(json, prompt, numCompletions);
+            }
+
+            using var doc = JsonDocument.Parse(json);
+            return OpenAiResponseReader.ReadCompletion(doc.RootElement, prompt, promptText, numCompletions);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            string start = System.Text.Encoding.UTF8.GetString(json, 0, Math.Min(json.Length, 200));
+            return [LmPrediction.FromError(prompt, $"The server's answer is not a response LmWrapper can read ({e.Message}); it begins: {start}")];
+        }
     }
 
     private static HttpClient CreateClient(HttpMessageHandler handler, bool disposeHandler = true) =>
