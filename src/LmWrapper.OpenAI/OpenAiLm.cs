@@ -21,7 +21,8 @@ namespace LmWrapper.OpenAI;
 /// <see cref="LmPrediction.Usage"/> carries the prompt tokens and each carries its own output tokens, so the samples'
 /// usages add up to what the request cost.</para>
 /// <para>Rate limits (429), overloaded or failing servers (5xx, 408, 409) and dropped connections are retried per
-/// <see cref="OpenAiOptions.RetryPolicy"/>, honouring retry-after-ms, retry-after and x-ratelimit-reset headers.
+/// <see cref="OpenAiOptions.RetryPolicy"/>, honouring retry-after-ms, retry-after and x-ratelimit-reset headers; while
+/// one request of a model waits out a 429, the model's other requests wait too instead of earning more 429s.
 /// A rejected request (400, 404, 422: context too long, unknown model, …) comes back as a failed prediction with
 /// <see cref="LmPrediction.IsErrorPermanent"/>; a missing or rejected key throws <see cref="LmAuthenticationException"/>.
 /// A refusal is a failed prediction too (<see cref="LmPrediction.ErrorMessage"/> says so and
@@ -43,6 +44,7 @@ public sealed class OpenAiLm : LanguageModel
     private readonly Uri _completionsUri;
     private readonly object _keyLock = new();
     private (string? Key, string Source)? _key;
+    private long _rateLimitedUntilMs; // Environment.TickCount64; a 429 pauses every request of this model, not just its own
 
     private OpenAiLm(OpenAiModelInfo model, string? apiKey, bool retryOnRateLimit, OpenAiOptions options)
         : base(options.ModelOptions)
@@ -284,6 +286,20 @@ public sealed class OpenAiLm : LanguageModel
             string failure;
             TimeSpan? hint = null;
             bool rateLimited = false;
+            long pause = Volatile.Read(ref _rateLimitedUntilMs) - Environment.TickCount64;
+            if (pause > 0)
+            {
+                // Another request of this model was told to wait: sending now would only earn another 429.
+                var wait = TimeSpan.FromMilliseconds(pause);
+                if (waited + wait > policy.MaxTotalWait)
+                {
+                    throw new LmRateLimitException($"OpenAI rate limit for {Model.Name}: the model is paused for {wait.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s more, past the retry budget.", wait);
+                }
+
+                await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+                waited += wait;
+            }
+
             using (var request = new HttpRequestMessage(HttpMethod.Post, uri))
             {
                 request.Content = new ReadOnlyMemoryContent(body);
@@ -352,6 +368,11 @@ public sealed class OpenAiLm : LanguageModel
                 return [LmPrediction.FromError(prompt, $"OpenAI request failed {why}: {failure}")];
             }
 
+            if (rateLimited)
+            {
+                PauseUntil(Environment.TickCount64 + (long)delay.Value.TotalMilliseconds);
+            }
+
             Logger.LogInformation("{Model}: attempt {Attempt} failed ({Failure}); retrying in {Delay} ms.", ModelIdentity, attempt + 1, failure, (int)delay.Value.TotalMilliseconds);
             await Task.Delay(delay.Value, cancellationToken).ConfigureAwait(false);
             waited += delay.Value;
@@ -367,6 +388,21 @@ public sealed class OpenAiLm : LanguageModel
         }
 
         base.Dispose(disposing);
+    }
+
+    private void PauseUntil(long untilMs)
+    {
+        long current = Volatile.Read(ref _rateLimitedUntilMs);
+        while (untilMs > current)
+        {
+            long seen = Interlocked.CompareExchange(ref _rateLimitedUntilMs, untilMs, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
     }
 
     private static LmPrediction[] Read(byte[] json, LmPrompt prompt, string? promptText, int numCompletions)

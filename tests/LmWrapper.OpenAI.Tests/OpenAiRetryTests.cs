@@ -192,4 +192,51 @@ public sealed class OpenAiRetryTests : OpenAiTestBase
         await lm.PredictAsync(Prompt);
         Assert.True(sw.ElapsedMilliseconds >= 145, $"x-ratelimit-reset-requests: 150ms, waited {sw.ElapsedMilliseconds} ms");
     }
+
+    [Fact]
+    public async Task PredictManyWaitsOutA429AndThenRunsAtFullSpeed()
+    {
+        Server.EnqueueFault(FakeOpenAiFault.RateLimit(TimeSpan.FromMilliseconds(400)));
+        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options() with
+        {
+            ModelOptions = new LanguageModelOptions { MaxConcurrency = 1, CacheByDefault = false },
+        });
+        var prompts = Enumerable.Range(0, 3).Select(i => new LmPrompt($"What is {i}+1?") { MaxTokens = 10 }).ToList();
+        var results = lm.PredictMany(prompts).ToList();
+        Assert.All(results, r => Assert.False(r.HasErrors));
+        var requests = Server.Requests;
+        Assert.Equal(4, requests.Count);
+        Assert.Equal("http_429", requests[0].Fault);
+        Assert.All(requests.Skip(1), r => Assert.True(r.ReceivedAt - requests[0].ReceivedAt >= TimeSpan.FromMilliseconds(380)));
+
+        // Once the pause is over, requests go straight out.
+        var sw = Stopwatch.StartNew();
+        await lm.PredictAsync(new LmPrompt("What is 9+1?") { MaxTokens = 10 });
+        Assert.True(sw.ElapsedMilliseconds < 380);
+    }
+
+    [Fact]
+    public async Task ConcurrentRequestsWaitOutAnotherRequests429()
+    {
+        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options() with
+        {
+            ModelOptions = new LanguageModelOptions { MaxConcurrency = 4, CacheByDefault = false },
+        });
+        await lm.PredictAsync(new LmPrompt("warm up") { MaxTokens = 2 });
+        Server.ClearRequests();
+        Server.EnqueueFault(FakeOpenAiFault.RateLimit(TimeSpan.FromMilliseconds(500)));
+        var first = lm.PredictAsync(new LmPrompt("What is 1+1?") { MaxTokens = 10 });
+        while (Server.Requests.Count == 0)
+        {
+            await Task.Delay(5);
+        }
+
+        await Task.Delay(100); // the 429 has been answered and the pause set
+        var second = await lm.PredictAsync(new LmPrompt("What is 2+2?") { MaxTokens = 10 });
+        await first;
+        var requests = Server.Requests;
+        Assert.Equal(3, requests.Count);
+        Assert.All(requests.Skip(1), r => Assert.True(r.ReceivedAt - requests[0].ReceivedAt >= TimeSpan.FromMilliseconds(480), $"{(r.ReceivedAt - requests[0].ReceivedAt).TotalMilliseconds} ms"));
+        Assert.Equal("2+2 is equal to 4.", second.CompletionText);
+    }
 }

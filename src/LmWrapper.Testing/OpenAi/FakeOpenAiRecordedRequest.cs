@@ -10,6 +10,7 @@ namespace LmWrapper.Testing;
 /// <param name="Body">The body as text (multipart uploads included verbatim).</param>
 /// <param name="ApiKeySuffix">The last four characters of the API key sent (as OpenAI's dashboard shows keys), or null when none was sent.</param>
 /// <param name="Fault">The name of the injected fault this request met, or null.</param>
+/// <param name="ReceivedAt">When the server received the request.</param>
 public sealed record FakeOpenAiRecordedRequest(
     string Method,
     string Path,
@@ -17,7 +18,8 @@ public sealed record FakeOpenAiRecordedRequest(
     IReadOnlyDictionary<string, string> Headers,
     string Body,
     string? ApiKeySuffix,
-    string? Fault)
+    string? Fault,
+    DateTimeOffset ReceivedAt)
 {
     /// <summary>The body parsed as JSON (throws when it is not JSON).</summary>
     public JsonElement Json

@@ -255,7 +255,7 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
 
             _requests.Enqueue(new FakeOpenAiRecordedRequest(
                 request.Method, path, request.QueryString.Value ?? string.Empty, headers, Encoding.UTF8.GetString(body),
-                key is null ? null : key.Length <= 4 ? key : key[^4..], fault?.Name));
+                key is null ? null : key.Length <= 4 ? key : key[^4..], fault?.Name, DateTimeOffset.UtcNow));
         }
 
         var response = context.Response;
