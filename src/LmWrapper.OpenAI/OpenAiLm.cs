@@ -390,6 +390,9 @@ public sealed class OpenAiLm : LanguageModel
         base.Dispose(disposing);
     }
 
+    /// <summary>How long this model's requests still hold back after a 429 (zero when they do not).</summary>
+    internal TimeSpan RateLimitPause => TimeSpan.FromMilliseconds(Math.Max(0, Volatile.Read(ref _rateLimitedUntilMs) - Environment.TickCount64));
+
     private void PauseUntil(long untilMs)
     {
         long current = Volatile.Read(ref _rateLimitedUntilMs);
