@@ -199,7 +199,7 @@ public sealed class OpenAiRetryTests : OpenAiTestBase
         Server.EnqueueFault(FakeOpenAiFault.RateLimit(TimeSpan.FromMilliseconds(400)));
         using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options() with
         {
-            ModelOptions = new LanguageModelOptions { MaxConcurrency = 1, CacheByDefault = false },
+            ModelOptions = new LanguageModelOptions { MaxConcurrency = 1, CacheByDefault = false, Cache = Caching.LmCache.OpenInMemory() },
         });
         var prompts = Enumerable.Range(0, 3).Select(i => new LmPrompt($"What is {i}+1?") { MaxTokens = 10 }).ToList();
         var results = lm.PredictMany(prompts).ToList();
@@ -216,7 +216,7 @@ public sealed class OpenAiRetryTests : OpenAiTestBase
     {
         using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options() with
         {
-            ModelOptions = new LanguageModelOptions { MaxConcurrency = 4, CacheByDefault = false },
+            ModelOptions = new LanguageModelOptions { MaxConcurrency = 4, CacheByDefault = false, Cache = Caching.LmCache.OpenInMemory() },
         });
         await lm.PredictAsync(new LmPrompt("warm up") { MaxTokens = 2 });
         Server.ClearRequests();
