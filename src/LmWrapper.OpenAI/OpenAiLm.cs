@@ -27,18 +27,21 @@ namespace LmWrapper.OpenAI;
 /// <see cref="LmPrediction.IsErrorPermanent"/>; a missing or rejected key throws <see cref="LmAuthenticationException"/>.
 /// A refusal is a failed prediction too (<see cref="LmPrediction.ErrorMessage"/> says so and
 /// <c>ProviderData["refusal"]</c> has the model's words); a content-filter stop has finish reason "content_filter".</para>
+/// <para>It speaks HTTP and JSON itself rather than through the official OpenAI SDK: the SDK's <c>ChatClient</c> cannot
+/// ask for several completions in one request (its <c>n</c> is internal), its legacy completions client is internal,
+/// its own retry policy would stack on ours, and on loopback the direct path costs less per call.</para>
 /// </remarks>
 public sealed class OpenAiLm : LanguageModel
 {
-    private static readonly Lazy<HttpClient> SharedClient = new(() => CreateClient(new SocketsHttpHandler
+    private static readonly Lazy<SocketsHttpHandler> SharedHandler = new(() => new SocketsHttpHandler
     {
         PooledConnectionLifetime = TimeSpan.FromMinutes(10),
         ConnectTimeout = TimeSpan.FromSeconds(30),
-    }));
+    });
 
     private readonly OpenAiOptions _options;
     private readonly HttpClient _http;
-    private readonly bool _ownsHttp;
+    private readonly bool _ownsHttp; // our own HttpClient (over the shared or the given handler), which enforces RequestTimeout
     private readonly string? _explicitKey;
     private readonly Uri _chatUri;
     private readonly Uri _completionsUri;
@@ -69,14 +72,12 @@ public sealed class OpenAiLm : LanguageModel
         {
             _http = client;
         }
-        else if (options.HttpMessageHandler is { } handler)
-        {
-            _http = CreateClient(handler, disposeHandler: false);
-            _ownsHttp = true;
-        }
         else
         {
-            _http = SharedClient.Value;
+            // A light HttpClient per model over a shared (or the given) handler: connections are pooled across models,
+            // and the client's own timeout is the per-attempt limit, so a call needs no extra CancellationTokenSource.
+            _http = new HttpClient(options.HttpMessageHandler ?? SharedHandler.Value, disposeHandler: false) { Timeout = options.RequestTimeout };
+            _ownsHttp = true;
         }
     }
 
@@ -305,20 +306,21 @@ public sealed class OpenAiLm : LanguageModel
                 request.Content = new ReadOnlyMemoryContent(body);
                 request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
                 AddHeaders(request, authorization);
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(_options.RequestTimeout);
+                using var timeout = _ownsHttp ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout?.CancelAfter(_options.RequestTimeout);
+                var token = timeout?.Token ?? cancellationToken;
                 try
                 {
-                    using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
+                    using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, token).ConfigureAwait(false);
                     if (response.IsSuccessStatusCode)
                     {
                         // The body is fully read by now (a cut-off one has thrown), so a body that does not parse is
                         // the server's answer, not a network fault: retrying would only pay again.
-                        byte[] json = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
+                        byte[] json = await response.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false);
                         return Read(json, prompt, promptText, numCompletions);
                     }
 
-                    var error = await ReadErrorAsync(response, timeout.Token).ConfigureAwait(false);
+                    var error = await ReadErrorAsync(response, token).ConfigureAwait(false);
                     int status = (int)response.StatusCode;
                     string described = Describe(status, error);
                     switch (status)
@@ -426,9 +428,6 @@ public sealed class OpenAiLm : LanguageModel
             return [LmPrediction.FromError(prompt, $"The server's answer is not a response LmWrapper can read ({e.Message}); it begins: {start}")];
         }
     }
-
-    private static HttpClient CreateClient(HttpMessageHandler handler, bool disposeHandler = true) =>
-        new(handler, disposeHandler) { Timeout = Timeout.InfiniteTimeSpan };
 
     private static string Describe(int status, (string? Message, string? Type, string? Code, string? Param) error)
     {

@@ -40,8 +40,10 @@ public sealed record OpenAiOptions
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
-    /// The HttpClient to use (its BaseAddress and default headers are not used; the model does not dispose it). Null
-    /// means the model makes and owns one (on <see cref="HttpMessageHandler"/> when given).
+    /// The HttpClient to use (its BaseAddress is not used; the model does not dispose it; its own Timeout applies as
+    /// well as <see cref="RequestTimeout"/>, so set it to <see cref="Timeout.InfiniteTimeSpan"/> to let the latter rule).
+    /// Null means the model makes a light one of its own over a connection pool shared by all models (or over
+    /// <see cref="HttpMessageHandler"/> when given).
     /// </summary>
     public HttpClient? HttpClient { get; init; }
 
