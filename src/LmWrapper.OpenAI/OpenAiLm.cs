@@ -205,7 +205,11 @@ public sealed class OpenAiLm : LanguageModel
         var m = Model;
         if (prompt.Echo && !m.SupportsEcho)
         {
-            throw new LmPromptException($"{m.Name} is a chat model and cannot echo the prompt; Echo needs a completion model such as {OpenAiModelNames.Gpt35TurboInstruct}.", nameof(LmPrompt.Echo));
+            throw new LmPromptException(
+                m.IsChatModel
+                    ? $"{m.Name} is a chat model and cannot echo the prompt; Echo needs a completion model such as {OpenAiModelNames.Davinci002}."
+                    : $"{m.Name} cannot echo the prompt with its logprobs (OpenAI turned that off for it); use {OpenAiModelNames.Davinci002} or {OpenAiModelNames.Babbage002}.",
+                nameof(LmPrompt.Echo));
         }
 
         if (prompt.MaxTokens > m.MaxOutputTokens)

@@ -34,6 +34,9 @@ public sealed record OpenAiModelInfo(
     /// <summary>The most alternatives per token the API returns: 20 for chat models, 5 for completion models.</summary>
     public int MaxTopLogprobs => IsChatModel ? 20 : 5;
 
-    /// <summary>Whether the model can echo the prompt with its logprobs (legacy completion models only).</summary>
-    public bool SupportsEcho => !IsChatModel;
+    /// <summary>
+    /// Whether the model can echo the prompt with its logprobs (<see cref="LmPrompt.Echo"/>): legacy completion models
+    /// only, and not gpt-3.5-turbo-instruct, for which OpenAI turned echo with logprobs off. Default: every completion model.
+    /// </summary>
+    public bool SupportsEcho { get; init; } = !IsChatModel;
 }

@@ -35,7 +35,7 @@ public static class OpenAiModelRegistry
             Reasoning(OpenAiModelNames.O3, 200_000, 100_000, 2.00m, 8.00m, 0.50m),
             Reasoning(OpenAiModelNames.O3Mini, 200_000, 100_000, 1.10m, 4.40m, 0.55m),
             Reasoning(OpenAiModelNames.O4Mini, 200_000, 100_000, 1.10m, 4.40m, 0.275m),
-            new(OpenAiModelNames.Gpt35TurboInstruct, 4_096, 4_096, Cl100k, IsChatModel: false, new LmTokenPrices(1.50m, 2.00m)),
+            new(OpenAiModelNames.Gpt35TurboInstruct, 4_096, 4_096, Cl100k, IsChatModel: false, new LmTokenPrices(1.50m, 2.00m)) { SupportsEcho = false },
             new(OpenAiModelNames.Davinci002, 16_384, 16_384, Cl100k, IsChatModel: false, new LmTokenPrices(2.00m, 2.00m)),
             new(OpenAiModelNames.Babbage002, 16_384, 16_384, Cl100k, IsChatModel: false, new LmTokenPrices(0.40m, 0.40m)),
         ];

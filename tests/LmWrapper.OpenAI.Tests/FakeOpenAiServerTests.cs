@@ -129,6 +129,7 @@ public sealed class FakeOpenAiServerTests : IAsyncLifetime
     [InlineData("""{"model":"gpt-4o-mini","prompt":"x"}""", 404, null, "model")]
     [InlineData("""{"model":"gpt-3.5-turbo-instruct","prompt":"x","max_tokens":5000}""", 400, "invalid_value", "max_tokens")]
     [InlineData("""{"model":"gpt-3.5-turbo-instruct","prompt":"x","max_tokens":4096}""", 400, "context_length_exceeded", null)]
+    [InlineData("""{"model":"gpt-3.5-turbo-instruct","prompt":"x","echo":true,"logprobs":1}""", 400, null, null)]
     public async Task CompletionRequestsAreValidatedLikeTheRealApi(string body, int status, string? code, string? param)
     {
         var (actual, json, _) = await PostAsync("/completions", body);
@@ -140,7 +141,7 @@ public sealed class FakeOpenAiServerTests : IAsyncLifetime
     public async Task CompletionsEchoReturnsPromptTokensWithNullFirstLogprob()
     {
         var (status, json, _) = await PostAsync("/completions",
-            """{"model":"gpt-3.5-turbo-instruct","prompt":"Once upon a","max_tokens":3,"logprobs":2,"echo":true}""");
+            """{"model":"davinci-002","prompt":"Once upon a","max_tokens":3,"logprobs":2,"echo":true}""");
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("text_completion", json.GetProperty("object").GetString());
         var choice = json.GetProperty("choices")[0];

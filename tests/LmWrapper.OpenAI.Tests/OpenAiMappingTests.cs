@@ -96,7 +96,7 @@ public sealed class OpenAiMappingTests : OpenAiTestBase
     [Fact]
     public async Task CompletionModelMapsEveryFieldIncludingEcho()
     {
-        using var lm = Lm(OpenAiModelNames.Gpt35TurboInstruct);
+        using var lm = Lm(OpenAiModelNames.Davinci002);
         var prompt = new LmPrompt("Once upon a")
         {
             MaxTokens = 4,
@@ -180,6 +180,7 @@ public sealed class OpenAiMappingTests : OpenAiTestBase
     public static TheoryData<string, LmPrompt, string> Unhonourable => new()
     {
         { OpenAiModelNames.Gpt4oMini, new LmPrompt("x") { Echo = true }, nameof(LmPrompt.Echo) },
+        { OpenAiModelNames.Gpt35TurboInstruct, new LmPrompt("x") { Echo = true }, nameof(LmPrompt.Echo) },
         { OpenAiModelNames.Gpt4oMini, new LmPrompt("x") { Logprobs = 21 }, nameof(LmPrompt.Logprobs) },
         { OpenAiModelNames.Gpt35TurboInstruct, new LmPrompt("x") { Logprobs = 6 }, nameof(LmPrompt.Logprobs) },
         { OpenAiModelNames.Gpt4oMini, new LmPrompt("x") { Stop = ["a", "b", "c", "d", "e"] }, nameof(LmPrompt.Stop) },

@@ -249,6 +249,11 @@ internal static class FakeOpenAiGeneration
         long? logprobs = Integer(root, "logprobs", 0, 5);
         bool echo = Bool(root, "echo") ?? false;
         var stop = Stop(root);
+        if (echo && logprobs is not null && !model.SupportsEchoWithLogprobs)
+        {
+            throw new FakeApiError(400, "Setting 'echo' and 'logprobs' at the same time is not supported for this model.");
+        }
+
         if (maxTokens == 0 && !echo)
         {
             throw new FakeApiError(400, "Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, but got 0 instead.", param: "max_tokens", code: "integer_below_min_value");

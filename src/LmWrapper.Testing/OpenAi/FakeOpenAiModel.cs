@@ -11,6 +11,13 @@ namespace LmWrapper.Testing;
 /// </param>
 public sealed record FakeOpenAiModel(string Id, bool IsChat, int ContextWindow, int MaxOutputTokens, bool IsReasoning = false)
 {
+    /// <summary>
+    /// Whether a completions request may set <c>echo</c> and <c>logprobs</c> together. OpenAI turned this off for
+    /// gpt-3.5-turbo-instruct (400 "Setting 'echo' and 'logprobs' at the same time is not supported for this model.");
+    /// davinci-002 and babbage-002 still allow it.
+    /// </summary>
+    public bool SupportsEchoWithLogprobs { get; init; } = true;
+
     /// <summary>The models a server knows unless told otherwise: the current OpenAI chat, reasoning and completion models.</summary>
     public static IReadOnlyList<FakeOpenAiModel> Defaults { get; } =
     [
@@ -30,7 +37,7 @@ public sealed record FakeOpenAiModel(string Id, bool IsChat, int ContextWindow, 
         new("gpt-5", true, 400_000, 128_000, IsReasoning: true),
         new("gpt-5-mini", true, 400_000, 128_000, IsReasoning: true),
         new("gpt-5-nano", true, 400_000, 128_000, IsReasoning: true),
-        new("gpt-3.5-turbo-instruct", false, 4_096, 4_096),
+        new("gpt-3.5-turbo-instruct", false, 4_096, 4_096) { SupportsEchoWithLogprobs = false },
         new("davinci-002", false, 16_384, 16_384),
         new("babbage-002", false, 16_384, 16_384),
     ];
