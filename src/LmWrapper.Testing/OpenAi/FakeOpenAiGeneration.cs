@@ -604,7 +604,7 @@ internal static class FakeOpenAiGeneration
     private static void WriteTopDict(Utf8JsonWriter w, string token, double logprob, int k, int position)
     {
         w.WriteStartObject();
-        foreach (var (alt, lp) in FakeTokens.Top(token, logprob, Math.Max(k, 1), position))
+        foreach (var (alt, lp) in FakeTokens.Top(token, logprob, k, position))
         {
             w.WriteNumber(alt, lp);
         }
