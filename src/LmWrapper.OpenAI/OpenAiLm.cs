@@ -26,7 +26,9 @@ namespace LmWrapper.OpenAI;
 /// A rejected request (400, 404, 422: context too long, unknown model, …) comes back as a failed prediction with
 /// <see cref="LmPrediction.IsErrorPermanent"/>; a missing or rejected key throws <see cref="LmAuthenticationException"/>.
 /// A refusal is a failed prediction too (<see cref="LmPrediction.ErrorMessage"/> says so and
-/// <c>ProviderData["refusal"]</c> has the model's words); a content-filter stop has finish reason "content_filter".</para>
+/// <c>ProviderData["refusal"]</c> has the model's words); a content-filter stop has finish reason "content_filter".
+/// <c>ProviderData</c> also keeps the response's id, model, system fingerprint, reasoning tokens and the
+/// <c>x-request-id</c> header as "request_id" (what OpenAI support asks for).</para>
 /// <para>It speaks HTTP and JSON itself rather than through the official OpenAI SDK: the SDK's <c>ChatClient</c> cannot
 /// ask for several completions in one request (its <c>n</c> is internal), its legacy completions client is internal,
 /// its own retry policy would stack on ours, and on loopback the direct path costs less per call.</para>
@@ -321,7 +323,8 @@ public sealed class OpenAiLm : LanguageModel
                         // The body is fully read by now (a cut-off one has thrown), so a body that does not parse is
                         // the server's answer, not a network fault: retrying would only pay again.
                         byte[] json = await response.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false);
-                        return Read(json, prompt, promptText, numCompletions);
+                        string? requestId = response.Headers.TryGetValues("x-request-id", out var ids) ? ids.FirstOrDefault() : null;
+                        return Read(json, prompt, promptText, numCompletions, requestId);
                     }
 
                     var error = await ReadErrorAsync(response, token).ConfigureAwait(false);
@@ -414,17 +417,17 @@ public sealed class OpenAiLm : LanguageModel
         }
     }
 
-    private static LmPrediction[] Read(byte[] json, LmPrompt prompt, string? promptText, int numCompletions)
+    private static LmPrediction[] Read(byte[] json, LmPrompt prompt, string? promptText, int numCompletions, string? requestId)
     {
         try
         {
             if (promptText is null)
             {
-                return OpenAiChatResponseParser.Parse(json, prompt, numCompletions);
+                return OpenAiChatResponseParser.Parse(json, prompt, numCompletions, requestId);
             }
 
             using var doc = JsonDocument.Parse(json);
-            return OpenAiResponseReader.ReadCompletion(doc.RootElement, prompt, promptText, numCompletions);
+            return OpenAiResponseReader.ReadCompletion(doc.RootElement, prompt, promptText, numCompletions, requestId);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
         {

@@ -6,7 +6,7 @@ namespace LmWrapper.OpenAI;
 /// <summary>Turns a legacy completions response body into one <see cref="LmPrediction"/> per choice (chat: <see cref="OpenAiChatResponseParser"/>).</summary>
 internal static class OpenAiResponseReader
 {
-    public static LmPrediction[] ReadCompletion(JsonElement root, LmPrompt prompt, string promptText, int n)
+    public static LmPrediction[] ReadCompletion(JsonElement root, LmPrompt prompt, string promptText, int n, string? requestId = null)
     {
         var choices = Choices(root, n);
         var (input, output, cached, reasoning) = Usage(root);
@@ -116,7 +116,7 @@ internal static class OpenAiResponseReader
                 PromptTokens = promptTokens!,
                 PromptLogprobs = promptLogprobs!,
                 Usage = ShareOfUsage(i, n, input, output, cached, tokens?.Count),
-                ProviderData = ProviderData(root, null, finish, reasoning),
+                ProviderData = ProviderData(root, finish, reasoning, requestId),
             };
         }
 
@@ -180,15 +180,15 @@ internal static class OpenAiResponseReader
         return (input, output, cached, reasoning);
     }
 
-    private static Dictionary<string, string> ProviderData(JsonElement root, string? refusal, string? finish, int reasoning)
+    private static Dictionary<string, string> ProviderData(JsonElement root, string? finish, int reasoning, string? requestId)
     {
         var data = new Dictionary<string, string>(4, StringComparer.Ordinal);
         AddString(data, root, "id"u8, "id");
         AddString(data, root, "model"u8, "model");
         AddString(data, root, "system_fingerprint"u8, "system_fingerprint");
-        if (refusal is not null)
+        if (requestId is not null)
         {
-            data["refusal"] = refusal;
+            data["request_id"] = requestId;
         }
 
         if (finish == "content_filter")

@@ -153,6 +153,8 @@ public sealed class OpenAiMappingTests : OpenAiTestBase
 
         Assert.False(p.HasPromptLogprobs);
         Assert.False(p.HasTopTokenLogprobs);
+        Assert.StartsWith("req_", p.ProviderData!["request_id"]);
+        Assert.StartsWith("cmpl-", p.ProviderData["id"]);
     }
 
     [Fact]
@@ -222,6 +224,7 @@ public sealed class OpenAiMappingTests : OpenAiTestBase
         Assert.Equal("gpt-4o-mini", p.ProviderData!["model"]);
         Assert.StartsWith("chatcmpl-", p.ProviderData["id"]);
         Assert.Equal("fp_fake0001", p.ProviderData["system_fingerprint"]);
+        Assert.StartsWith("req_", p.ProviderData["request_id"]);
     }
 
     [Fact]
