@@ -14,6 +14,7 @@ public sealed class OpenAiMalformedResponseTests : OpenAiTestBase
         var p = await lm.PredictAsync(new LmPrompt("boom") { MaxTokens = 5 });
         Assert.True(p.HasErrors);
         Assert.Contains("500", p.ErrorMessage);
+        Assert.Contains("responder failed", p.ErrorMessage);
         Assert.Equal(3, Server.Requests.Count);
     }
 

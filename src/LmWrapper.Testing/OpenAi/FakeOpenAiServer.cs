@@ -295,6 +295,12 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
         {
             await WriteErrorAsync(context, e, truncate).ConfigureAwait(false);
         }
+        catch (Exception e) when (e is not OperationCanceledException && !response.HasStarted)
+        {
+            // A responder that throws is a server fault, answered the way OpenAI answers its own.
+            var error = new FakeApiError(500, "The server had an error while processing your request. Sorry about that! (" + e.GetType().Name + ": " + e.Message + ")", "server_error");
+            await WriteErrorAsync(context, error, truncate).ConfigureAwait(false);
+        }
     }
 
     private void CheckKey(string? key)
