@@ -58,15 +58,19 @@ public sealed class OpenAiLm : LanguageModel
         _options = options;
         _explicitKey = apiKey;
         RetryOnRateLimit = retryOnRateLimit;
-        string baseUrl = (options.BaseUrl ?? OpenAiOptions.DefaultBaseUrl).TrimEnd('/');
-        if (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var parsed) || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps))
+        string given = options.BaseUrl ?? OpenAiOptions.DefaultBaseUrl;
+        if (!Uri.TryCreate(given, UriKind.Absolute, out var parsed) || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps))
         {
             throw new ArgumentException($"BaseUrl must be an absolute http(s) URL such as \"{OpenAiOptions.DefaultBaseUrl}\", but was \"{options.BaseUrl}\".", nameof(options));
         }
 
+        // The identity (and BaseUrl) never carry user info or the query, which may hold credentials; the query (such as
+        // Azure's api-version) is still sent with every request.
+        string baseUrl = parsed.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped).TrimEnd('/');
+        string query = parsed.Query;
         BaseUrl = baseUrl;
-        _chatUri = new Uri(baseUrl + "/chat/completions");
-        _completionsUri = new Uri(baseUrl + "/completions");
+        _chatUri = new Uri(baseUrl + "/chat/completions" + query);
+        _completionsUri = new Uri(baseUrl + "/completions" + query);
         ModelIdentity = string.Equals(baseUrl, OpenAiOptions.DefaultBaseUrl, StringComparison.OrdinalIgnoreCase)
             ? "openai/" + model.Name
             : "openai/" + model.Name + "@" + baseUrl;

@@ -13,8 +13,9 @@ public sealed record OpenAiOptions
     /// OpenAI-compatible server ("http://localhost:8000/v1" for vLLM, "http://localhost:11434/v1" for Ollama,
     /// "http://localhost:1234/v1" for LM Studio, llama.cpp's server) or Azure OpenAI's v1 endpoint
     /// ("https://RESOURCE.openai.azure.com/openai/v1", with <see cref="UseApiKeyHeader"/>). Null means the default.
-    /// A custom base URL becomes part of <see cref="LanguageModel.ModelIdentity"/>, so answers cached from different
-    /// servers never mix.
+    /// A custom base URL becomes part of <see cref="LanguageModel.ModelIdentity"/> (without any user info or query), so
+    /// answers cached from different servers never mix. A query (such as Azure's <c>?api-version=…</c>) is kept on every
+    /// request URL.
     /// </summary>
     public string? BaseUrl { get; init; }
 

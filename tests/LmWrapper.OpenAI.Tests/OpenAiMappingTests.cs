@@ -292,7 +292,21 @@ public sealed class OpenAiMappingTests : OpenAiTestBase
         using var custom = Lm(OpenAiModelNames.Gpt4oMini);
         Assert.Equal("openai/gpt-4o-mini@" + Server.BaseUrl, custom.ModelIdentity);
         Assert.Throws<ArgumentException>(() => OpenAiLm.Get("no-such-model-xyz", "sk-x"));
+        string withSecrets = Server.BaseUrl.Replace("http://", "http://user:hunter2@", StringComparison.Ordinal) + "/?api-version=2024-10-21";
+        using var azureStyle = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, "sk-x", options: Options() with { BaseUrl = withSecrets });
+        Assert.Equal("openai/gpt-4o-mini@" + Server.BaseUrl, azureStyle.ModelIdentity);
+        Assert.Equal(Server.BaseUrl, azureStyle.BaseUrl);
         Assert.Throws<ArgumentException>(() => OpenAiLm.Get(OpenAiModelNames.Gpt4o, "sk-x", options: new OpenAiOptions { BaseUrl = "ftp://example" }));
+    }
+
+    [Fact]
+    public async Task AQueryOnTheBaseUrlIsKeptOnEveryRequest()
+    {
+        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options() with { BaseUrl = Server.BaseUrl + "?api-version=2024-10-21" });
+        var p = await lm.PredictAsync(new LmPrompt("What is 1+2?") { MaxTokens = 10 });
+        Assert.Equal("1+2 is equal to 3.", p.CompletionText);
+        Assert.Equal("/v1/chat/completions", LastRequest.Path);
+        Assert.Equal("?api-version=2024-10-21", LastRequest.Query);
     }
 
     [Fact]
