@@ -289,4 +289,17 @@ public sealed class FakeOpenAiServerTests : IAsyncLifetime
         var (gone, _) = await Send(HttpMethod.Get, $"/files/{fileId}");
         Assert.Equal(HttpStatusCode.NotFound, gone);
     }
+
+    [Fact]
+    public async Task AFaultWithAPathPrefixWaitsForAMatchingRequest()
+    {
+        _server.EnqueueFault(FakeOpenAiFault.ServerError(503) with { PathPrefix = "/v1/completions" });
+        var (chat, _, _) = await PostAsync("/chat/completions", """{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}""");
+        Assert.Equal(HttpStatusCode.OK, chat);
+        Assert.Equal(1, _server.PendingFaults);
+        var (completion, json, _) = await PostAsync("/completions", """{"model":"davinci-002","prompt":"x"}""");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, completion);
+        Assert.Equal("server_error", json.GetProperty("error").GetProperty("type").GetString());
+        Assert.Equal(0, _server.PendingFaults);
+    }
 }

@@ -36,6 +36,12 @@ public sealed record FakeOpenAiFault
     /// <summary>How long to wait before acting (for <see cref="FakeOpenAiFaultKind.Delay"/>, and before any other fault).</summary>
     public TimeSpan Delay { get; init; }
 
+    /// <summary>
+    /// Only requests whose path starts with this (for example "/v1/chat/completions" or "/v1/files") meet the fault;
+    /// null (the default) means any request. Faults are met in queue order: others wait behind one that has not matched yet.
+    /// </summary>
+    public string? PathPrefix { get; init; }
+
     /// <summary>A short name for the fault, kept on <see cref="FakeOpenAiRecordedRequest.Fault"/>.</summary>
     public string Name => Kind == FakeOpenAiFaultKind.HttpError ? $"http_{StatusCode}" : Kind.ToString();
 

@@ -110,7 +110,10 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
         _baseUrl = address.TrimEnd('/') + "/v1";
     }
 
-    /// <summary>Makes the next <paramref name="times"/> requests (any path) meet <paramref name="fault"/>.</summary>
+    /// <summary>
+    /// Makes the next <paramref name="times"/> requests (those matching <see cref="FakeOpenAiFault.PathPrefix"/>, when
+    /// set) meet <paramref name="fault"/>, after any faults already queued.
+    /// </summary>
     /// <param name="fault">The fault.</param>
     /// <param name="times">How many requests in a row it affects.</param>
     public void EnqueueFault(FakeOpenAiFault fault, int times = 1)
@@ -240,8 +243,8 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
             key = apiKey.ToString();
         }
 
-        _faults.TryDequeue(out var fault);
         string path = request.Path.Value ?? "/";
+        var fault = NextFault(path);
         if (Options.RecordRequests)
         {
             var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
@@ -300,6 +303,20 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
             // A responder that throws is a server fault, answered the way OpenAI answers its own.
             var error = new FakeApiError(500, "The server had an error while processing your request. Sorry about that! (" + e.GetType().Name + ": " + e.Message + ")", "server_error");
             await WriteErrorAsync(context, error, truncate).ConfigureAwait(false);
+        }
+    }
+
+    private FakeOpenAiFault? NextFault(string path)
+    {
+        if (_faults.IsEmpty)
+        {
+            return null;
+        }
+
+        lock (_faults)
+        {
+            return _faults.TryPeek(out var head) && (head.PathPrefix is null || path.StartsWith(head.PathPrefix, StringComparison.Ordinal))
+                && _faults.TryDequeue(out var fault) ? fault : null;
         }
     }
 
