@@ -178,8 +178,11 @@ public sealed class FakeOpenAiServerTests : IAsyncLifetime
         Assert.Equal("2", resp.Headers.GetValues("retry-after").Single());
         Assert.Equal("0", resp.Headers.GetValues("x-ratelimit-remaining-requests").Single());
         Assert.Equal("1.5s", resp.Headers.GetValues("x-ratelimit-reset-requests").Single());
-        (status, _, _) = await PostAsync("/chat/completions", """{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}""");
+        (status, _, resp) = await PostAsync("/chat/completions", """{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}""");
         Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("10000", resp.Headers.GetValues("x-ratelimit-limit-requests").Single());
+        Assert.Equal("30000000", resp.Headers.GetValues("x-ratelimit-limit-tokens").Single());
+        Assert.StartsWith("req_", resp.Headers.GetValues("x-request-id").Single());
         Assert.Equal(new[] { "http_429", "-" }, _server.Requests.Select(r => r.Fault ?? "-").ToArray());
     }
 
@@ -301,5 +304,29 @@ public sealed class FakeOpenAiServerTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.ServiceUnavailable, completion);
         Assert.Equal("server_error", json.GetProperty("error").GetProperty("type").GetString());
         Assert.Equal(0, _server.PendingFaults);
+    }
+
+    [Fact]
+    public async Task RateLimitHeadersCanBeConfiguredOrLeftOut()
+    {
+        await using var quiet = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { SendRateLimitHeaders = false });
+        await using var strict = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { RequestsPerMinute = 60, TokensPerMinute = 1000 });
+        async Task<HttpResponseMessage> Send(FakeOpenAiServer s)
+        {
+            using var req = new HttpRequestMessage(HttpMethod.Post, s.BaseUrl + "/chat/completions")
+            {
+                Content = new StringContent("""{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}""", Encoding.UTF8, "application/json"),
+            };
+            req.Headers.Authorization = new AuthenticationHeaderValue("Bearer", FakeOpenAiServer.DefaultApiKey);
+            return await _http.SendAsync(req);
+        }
+
+        using var q = await Send(quiet);
+        Assert.Equal(HttpStatusCode.OK, q.StatusCode);
+        Assert.False(q.Headers.Contains("x-ratelimit-limit-requests"));
+        using var st = await Send(strict);
+        Assert.Equal("60", st.Headers.GetValues("x-ratelimit-limit-requests").Single());
+        Assert.Equal("1s", st.Headers.GetValues("x-ratelimit-reset-requests").Single());
+        Assert.Equal("1000", st.Headers.GetValues("x-ratelimit-limit-tokens").Single());
     }
 }

@@ -25,7 +25,8 @@ public sealed class OpenAiSuite : IBenchmarkSuite
         int rounds = Option(args, "--rounds", 10);
         int warmup = Option(args, "--warmup", 500);
 
-        await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { RecordRequests = false }, cancellationToken);
+        // No recording, and no declared rate limits: a client that paces itself by them would measure pacing, not overhead.
+        await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { RecordRequests = false, SendRateLimitHeaders = false }, cancellationToken);
         var options = new OpenAiOptions
         {
             BaseUrl = server.BaseUrl,

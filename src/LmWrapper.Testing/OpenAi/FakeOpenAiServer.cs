@@ -288,9 +288,17 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
         {
             CheckKey(key);
             var (status, json, contentType) = await DispatchAsync(context, path, body).ConfigureAwait(false);
-            response.Headers["x-ratelimit-limit-requests"] = "10000";
-            response.Headers["x-ratelimit-remaining-requests"] = "9999";
-            response.Headers["x-ratelimit-reset-requests"] = "6ms";
+            if (Options.SendRateLimitHeaders)
+            {
+                var o = Options;
+                response.Headers["x-ratelimit-limit-requests"] = o.RequestsPerMinute.ToString(CultureInfo.InvariantCulture);
+                response.Headers["x-ratelimit-remaining-requests"] = Math.Max(0, o.RequestsPerMinute - 1).ToString(CultureInfo.InvariantCulture);
+                response.Headers["x-ratelimit-reset-requests"] = FormatDuration(TimeSpan.FromMinutes(1.0 / Math.Max(1, o.RequestsPerMinute)));
+                response.Headers["x-ratelimit-limit-tokens"] = o.TokensPerMinute.ToString(CultureInfo.InvariantCulture);
+                response.Headers["x-ratelimit-remaining-tokens"] = Math.Max(0, o.TokensPerMinute - 100).ToString(CultureInfo.InvariantCulture);
+                response.Headers["x-ratelimit-reset-tokens"] = "0s";
+            }
+
             response.Headers["openai-processing-ms"] = "1";
             await WriteAsync(context, status, json, contentType, truncate).ConfigureAwait(false);
         }
