@@ -1,0 +1,42 @@
+using LmWrapper.Costs;
+
+namespace LmWrapper.OpenAI;
+
+/// <summary>
+/// What LmWrapper needs to know about an OpenAI (or OpenAI-compatible) model: which API serves it, its limits, its
+/// tokenizer, what it supports and what it costs. Known models are in <see cref="OpenAiModelRegistry"/>; register
+/// your own (a fine-tune, a new model, a vLLM-served one) there or pass one to <see cref="OpenAiLm.Get(OpenAiModelInfo, string?, bool, OpenAiOptions?)"/>.
+/// </summary>
+/// <param name="Name">The model name sent to the API (for example "gpt-4o-mini").</param>
+/// <param name="ContextWindow">The most prompt plus completion tokens.</param>
+/// <param name="MaxOutputTokens">The most completion tokens one request may ask for.</param>
+/// <param name="Encoding">The tiktoken encoding used for token counting: "o200k_base" or "cl100k_base".</param>
+/// <param name="IsChatModel">True for a model served by the Chat Completions API; false for the legacy Completions API.</param>
+/// <param name="Prices">Dollars per million tokens and the batch discount; null when unknown (cost methods then throw).</param>
+public sealed record OpenAiModelInfo(
+    string Name,
+    int ContextWindow,
+    int MaxOutputTokens,
+    string Encoding,
+    bool IsChatModel,
+    LmTokenPrices? Prices)
+{
+    /// <summary>
+    /// True for an o-series or GPT-5 style reasoning model: it takes <c>max_completion_tokens</c> (which also covers its
+    /// hidden reasoning tokens), and only the default temperature and top_p, no penalties, no stop sequences and no
+    /// logprobs.
+    /// </summary>
+    public bool IsReasoningModel { get; init; }
+
+    /// <summary>Whether the model returns token logprobs. Default: every model but reasoning models.</summary>
+    public bool SupportsLogprobs { get; init; } = true;
+
+    /// <summary>The most alternatives per token the API returns: 20 for chat models, 5 for completion models.</summary>
+    public int MaxTopLogprobs => IsChatModel ? 20 : 5;
+
+    /// <summary>
+    /// Whether the model can echo the prompt with its logprobs (<see cref="LmPrompt.Echo"/>): legacy completion models
+    /// only, and not gpt-3.5-turbo-instruct, for which OpenAI turned echo with logprobs off. Default: every completion model.
+    /// </summary>
+    public bool SupportsEcho { get; init; } = !IsChatModel;
+}

@@ -1,0 +1,109 @@
+using System.Text.Json;
+
+namespace LmWrapper.OpenAI;
+
+/// <summary>Writes the JSON body of a chat or completions request for one prompt.</summary>
+internal static class OpenAiRequestWriter
+{
+    public static void WriteChat(Utf8JsonWriter w, OpenAiModelInfo model, LmPrompt prompt, int n, int maxTokens)
+    {
+        w.WriteStartObject();
+        w.WriteString("model"u8, model.Name);
+        w.WriteStartArray("messages"u8);
+        if (prompt.Chat is { } chat)
+        {
+            foreach (var turn in chat)
+            {
+                w.WriteStartObject();
+                w.WriteString("role"u8, turn.RoleName);
+                w.WriteString("content"u8, turn.Content);
+                if (turn.Name is { } name)
+                {
+                    w.WriteString("name"u8, name);
+                }
+
+                w.WriteEndObject();
+            }
+        }
+        else
+        {
+            w.WriteStartObject();
+            w.WriteString("role"u8, "user"u8);
+            w.WriteString("content"u8, prompt.Text);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteNumber(model.IsReasoningModel ? "max_completion_tokens"u8 : "max_tokens"u8, maxTokens);
+        WriteSampling(w, model, prompt, n);
+        if (prompt.Logprobs >= 1 && model.SupportsLogprobs)
+        {
+            w.WriteBoolean("logprobs"u8, true);
+            if (prompt.Logprobs > 1)
+            {
+                w.WriteNumber("top_logprobs"u8, prompt.Logprobs);
+            }
+        }
+
+        w.WriteEndObject();
+    }
+
+    public static void WriteCompletion(Utf8JsonWriter w, OpenAiModelInfo model, LmPrompt prompt, string text, int n, int maxTokens)
+    {
+        w.WriteStartObject();
+        w.WriteString("model"u8, model.Name);
+        w.WriteString("prompt"u8, text);
+        w.WriteNumber("max_tokens"u8, maxTokens);
+        WriteSampling(w, model, prompt, n);
+        if (model.SupportsLogprobs && (prompt.Logprobs >= 1 || prompt.Echo))
+        {
+            w.WriteNumber("logprobs"u8, prompt.Logprobs);
+        }
+
+        if (prompt.Echo)
+        {
+            w.WriteBoolean("echo"u8, true);
+        }
+
+        w.WriteEndObject();
+    }
+
+    private static void WriteSampling(Utf8JsonWriter w, OpenAiModelInfo model, LmPrompt prompt, int n)
+    {
+        if (!model.IsReasoningModel)
+        {
+            w.WriteNumber("temperature"u8, prompt.Temperature);
+            w.WriteNumber("top_p"u8, prompt.TopP);
+            if (prompt.PresencePenalty != 0)
+            {
+                w.WriteNumber("presence_penalty"u8, prompt.PresencePenalty);
+            }
+
+            if (prompt.FrequencyPenalty != 0)
+            {
+                w.WriteNumber("frequency_penalty"u8, prompt.FrequencyPenalty);
+            }
+        }
+
+        if (n != 1)
+        {
+            w.WriteNumber("n"u8, n);
+        }
+
+        if (prompt.Stop is { Count: > 0 } stop)
+        {
+            w.WriteStartArray("stop"u8);
+            foreach (var s in stop)
+            {
+                w.WriteStringValue(s);
+            }
+
+            w.WriteEndArray();
+        }
+
+        if (prompt.Seed is { } seed)
+        {
+            w.WriteNumber("seed"u8, seed);
+        }
+    }
+}

@@ -1,0 +1,17 @@
+namespace LmWrapper.Testing;
+
+/// <summary>What an injected <see cref="FakeOpenAiFault"/> does to a request.</summary>
+public enum FakeOpenAiFaultKind
+{
+    /// <summary>Answers with an HTTP error status and an OpenAI-style error body (429, 500, 503, 401, …).</summary>
+    HttpError,
+
+    /// <summary>Waits, then serves the request normally.</summary>
+    Delay,
+
+    /// <summary>Closes the connection without answering.</summary>
+    DropConnection,
+
+    /// <summary>Serves the request but sends only the first half of the body, then closes the connection.</summary>
+    TruncatedBody,
+}

@@ -1,0 +1,7 @@
+namespace LmWrapper.Testing;
+
+/// <summary>One chat message as the <see cref="FakeOpenAiServer"/> received it.</summary>
+/// <param name="Role">"system", "developer", "user", "assistant" or "tool".</param>
+/// <param name="Content">The message text (text parts of an array content joined).</param>
+/// <param name="Name">The optional author name.</param>
+public sealed record FakeOpenAiMessage(string Role, string Content, string? Name = null);

@@ -1,0 +1,44 @@
+namespace LmWrapper.Testing;
+
+/// <summary>A model the <see cref="FakeOpenAiServer"/> knows, and what it accepts.</summary>
+/// <param name="Id">The model name clients send (for example "gpt-4o-mini").</param>
+/// <param name="IsChat">True for a model served by <c>/v1/chat/completions</c>; false for one served by the legacy <c>/v1/completions</c>.</param>
+/// <param name="ContextWindow">The most prompt plus completion tokens a request may use.</param>
+/// <param name="MaxOutputTokens">The most completion tokens a request may ask for.</param>
+/// <param name="IsReasoning">
+/// True for an o-series style reasoning model: it rejects <c>max_tokens</c> (use <c>max_completion_tokens</c>), any
+/// temperature or top_p but 1, penalties, logprobs and stop sequences, as the real API does.
+/// </param>
+public sealed record FakeOpenAiModel(string Id, bool IsChat, int ContextWindow, int MaxOutputTokens, bool IsReasoning = false)
+{
+    /// <summary>
+    /// Whether a completions request may set <c>echo</c> and <c>logprobs</c> together. OpenAI turned this off for
+    /// gpt-3.5-turbo-instruct (400 "Setting 'echo' and 'logprobs' at the same time is not supported for this model.");
+    /// davinci-002 and babbage-002 still allow it.
+    /// </summary>
+    public bool SupportsEchoWithLogprobs { get; init; } = true;
+
+    /// <summary>The models a server knows unless told otherwise: the current OpenAI chat, reasoning and completion models.</summary>
+    public static IReadOnlyList<FakeOpenAiModel> Defaults { get; } =
+    [
+        new("gpt-4o", true, 128_000, 16_384),
+        new("gpt-4o-mini", true, 128_000, 16_384),
+        new("gpt-4.1", true, 1_047_576, 32_768),
+        new("gpt-4.1-mini", true, 1_047_576, 32_768),
+        new("gpt-4.1-nano", true, 1_047_576, 32_768),
+        new("gpt-4-turbo", true, 128_000, 4_096),
+        new("gpt-4", true, 8_192, 8_192),
+        new("gpt-3.5-turbo", true, 16_385, 4_096),
+        new("o1", true, 200_000, 100_000, IsReasoning: true),
+        new("o1-mini", true, 128_000, 65_536, IsReasoning: true),
+        new("o3", true, 200_000, 100_000, IsReasoning: true),
+        new("o3-mini", true, 200_000, 100_000, IsReasoning: true),
+        new("o4-mini", true, 200_000, 100_000, IsReasoning: true),
+        new("gpt-5", true, 400_000, 128_000, IsReasoning: true),
+        new("gpt-5-mini", true, 400_000, 128_000, IsReasoning: true),
+        new("gpt-5-nano", true, 400_000, 128_000, IsReasoning: true),
+        new("gpt-3.5-turbo-instruct", false, 4_096, 4_096) { SupportsEchoWithLogprobs = false },
+        new("davinci-002", false, 16_384, 16_384),
+        new("babbage-002", false, 16_384, 16_384),
+    ];
+}
