@@ -49,7 +49,6 @@ public sealed class OpenAiLm : LanguageModel
     private readonly Uri _completionsUri;
     private readonly object _keyLock = new();
     private (string? Key, string Source)? _key;
-    private long _rateLimitedUntilMs; // Environment.TickCount64; a 429 pauses every request of this model, not just its own
 
     private OpenAiLm(OpenAiModelInfo model, string? apiKey, bool retryOnRateLimit, OpenAiOptions options)
         : base(options.ModelOptions)
@@ -297,11 +296,10 @@ public sealed class OpenAiLm : LanguageModel
             string failure;
             TimeSpan? hint = null;
             bool rateLimited = false;
-            long pause = Volatile.Read(ref _rateLimitedUntilMs) - Environment.TickCount64;
-            if (pause > 0)
+            var wait = RateLimiter.RemainingPause;
+            if (wait > TimeSpan.Zero)
             {
                 // Another request of this model was told to wait: sending now would only earn another 429.
-                var wait = TimeSpan.FromMilliseconds(pause);
                 if (waited + wait > policy.MaxTotalWait)
                 {
                     throw new LmRateLimitException($"OpenAI rate limit for {Model.Name}: the model is paused for {wait.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s more, past the retry budget.", wait);
@@ -328,6 +326,7 @@ public sealed class OpenAiLm : LanguageModel
                         // the server's answer, not a network fault: retrying would only pay again.
                         byte[] json = await response.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false);
                         string? requestId = response.Headers.TryGetValues("x-request-id", out var ids) ? ids.FirstOrDefault() : null;
+                        ObserveLimits(response.Headers);
                         return Read(json, prompt, promptText, numCompletions, requestId);
                     }
 
@@ -383,7 +382,7 @@ public sealed class OpenAiLm : LanguageModel
 
             if (rateLimited)
             {
-                PauseUntil(Environment.TickCount64 + (long)delay.Value.TotalMilliseconds);
+                RateLimiter.Pause(delay.Value); // the whole model holds back, not just this request
             }
 
             Logger.LogInformation("{Model}: attempt {Attempt} failed ({Failure}); retrying in {Delay} ms.", ModelIdentity, attempt + 1, failure, (int)delay.Value.TotalMilliseconds);
@@ -404,20 +403,19 @@ public sealed class OpenAiLm : LanguageModel
     }
 
     /// <summary>How long this model's requests still hold back after a 429 (zero when they do not).</summary>
-    internal TimeSpan RateLimitPause => TimeSpan.FromMilliseconds(Math.Max(0, Volatile.Read(ref _rateLimitedUntilMs) - Environment.TickCount64));
+    internal TimeSpan RateLimitPause => RateLimiter.RemainingPause;
 
-    private void PauseUntil(long untilMs)
+    /// <summary>Teaches the rate limiter the account's limits from OpenAI's x-ratelimit-limit-* headers.</summary>
+    private void ObserveLimits(System.Net.Http.Headers.HttpResponseHeaders headers)
     {
-        long current = Volatile.Read(ref _rateLimitedUntilMs);
-        while (untilMs > current)
-        {
-            long seen = Interlocked.CompareExchange(ref _rateLimitedUntilMs, untilMs, current);
-            if (seen == current)
-            {
-                return;
-            }
+        static long? Read(System.Net.Http.Headers.HttpResponseHeaders h, string name) =>
+            h.TryGetValues(name, out var v) && long.TryParse(v.FirstOrDefault(), NumberStyles.Integer, CultureInfo.InvariantCulture, out long n) ? n : null;
 
-            current = seen;
+        long? requests = Read(headers, "x-ratelimit-limit-requests");
+        long? tokens = Read(headers, "x-ratelimit-limit-tokens");
+        if (requests is not null || tokens is not null)
+        {
+            RateLimiter.Observe(requests is > int.MaxValue ? int.MaxValue : (int?)requests, tokens);
         }
     }
 

@@ -236,4 +236,21 @@ public sealed class OpenAiRetryTests : OpenAiTestBase
         Assert.All(requests.Skip(1), r => Assert.True(r.ReceivedAt - requests[0].ReceivedAt >= TimeSpan.FromMilliseconds(480), $"{(r.ReceivedAt - requests[0].ReceivedAt).TotalMilliseconds} ms"));
         Assert.Equal("2+2 is equal to 4.", second.CompletionText);
     }
+
+    [Fact]
+    public async Task TheModelLearnsItsLimitsFromTheRateLimitHeaders()
+    {
+        using var lm = Lm(OpenAiModelNames.Gpt4oMini);
+        Assert.Null(lm.RateLimiter.RequestsPerMinute);
+        await lm.PredictAsync(new LmPrompt("What is 2+2?") { MaxTokens = 5 });
+        Assert.Equal(10_000, lm.RateLimiter.RequestsPerMinute); // the fake's default x-ratelimit-limit-requests
+        Assert.Equal(30_000_000, lm.RateLimiter.TokensPerMinute);
+
+        using var pinned = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options() with
+        {
+            ModelOptions = new LanguageModelOptions { Cache = Caching.LmCache.OpenInMemory(), RequestsPerMinute = 60 },
+        });
+        await pinned.PredictAsync(new LmPrompt("What is 2+2?") { MaxTokens = 5 });
+        Assert.Equal(60, pinned.RateLimiter.RequestsPerMinute); // set explicitly: headers do not override it
+    }
 }

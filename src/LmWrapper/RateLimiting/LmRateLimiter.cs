@@ -63,6 +63,19 @@ public sealed class LmRateLimiter
     /// <summary>Whether a limit is in force (otherwise <see cref="WaitAsync"/> only honours pauses).</summary>
     public bool IsLimiting => RequestsPerMinute is not null || TokensPerMinute is not null;
 
+    /// <summary>How long every request is still held back by <see cref="Pause"/> (zero when it is not).</summary>
+    public TimeSpan RemainingPause
+    {
+        get
+        {
+            lock (_lock)
+            {
+                var left = _pausedUntil - _time.GetUtcNow();
+                return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+            }
+        }
+    }
+
     /// <summary>How many requests have been let through.</summary>
     public long RequestsStarted { get; private set; }
 
