@@ -127,6 +127,27 @@ public sealed class ClaudeBatchTests : ClaudeBatchTestBase
     }
 
     [Fact]
+    public void WhenOneSampleOfSeveralExpiresOnlyThatSampleIsAskedForAgain()
+    {
+        int n = 0;
+        Server.Responder = r => new FakeAnthropicReply($"sample {Interlocked.Increment(ref n)}");
+
+        // "{key}_{sample}_{tag}": the second sample expires in the first batch.
+        Server.BatchItemOutcome = id => Server.CreatedBatches.Count == 1 && id.Split('_')[^2] == "1"
+            ? FakeAnthropicBatchResultType.Expired
+            : FakeAnthropicBatchResultType.Succeeded;
+        using var lm = BatchModel();
+        var result = lm.PredictMany([new LmPrompt("tell me") { MaxTokens = 20, NumCompletions = 3 }], CompletionWindow.BatchAny).Single();
+
+        Assert.Equal(3, result.Completions.Count);
+        Assert.Equal(3, result.Completions.Select(c => c.CompletionText).Distinct().Count());
+        Assert.Equal([3, 1], Server.CreatedBatches.Select(b => b.CustomIds.Count));
+        Assert.Equal(2, result.Completions.Count(c => c.ProviderData!["batch_id"] == Server.CreatedBatches[0].BatchId));
+        Assert.Equal(0, Cache.PendingBatchCount());
+        Assert.Equal(3, lm.PredictMany([new LmPrompt("tell me") { MaxTokens = 20, NumCompletions = 3 }], CompletionWindow.BatchAny).Single().Completions.Count(c => c.WasCached));
+    }
+
+    [Fact]
     public async Task ARunCancelledWhileWaitingIsResumedWithoutSubmittingAnythingTwice()
     {
         Server.BatchLooksToEnd = 1_000_000; // the batch keeps running while the first run is stopped

@@ -18,7 +18,8 @@ namespace LmWrapper.Anthropic.Internal;
 /// <b>Requests.</b> A batch request is <c>{"custom_id", "params"}</c>, where <c>params</c> is byte for byte the body
 /// <see cref="ClaudeLm"/> sends to <c>/v1/messages</c> for the same prompt. Claude has no <c>n</c>, so a prompt that needs
 /// several samples becomes one request per sample; <see cref="ReadResultsAsync"/> gathers a prompt's samples into one
-/// result once all are in. Ids follow <see cref="ClaudeBatchIds"/>: <c>{customId}_{sample}_{tag}</c>.
+/// result (when some were lost, the ones that came back: the orchestration asks again only for the rest). Ids follow
+/// <see cref="ClaudeBatchIds"/>: <c>{customId}_{sample}_{tag}</c>.
 /// </para>
 /// <para>
 /// <b>No upload.</b> Message Batches take their requests inline, so <see cref="SubmitAsync"/> streams the request file
@@ -261,6 +262,13 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
                 groups.Remove(result.CustomId);
                 yield return result;
             }
+        }
+
+        // Prompts some of whose samples were lost (expired, canceled, errored in passing): the samples that did come
+        // back; the orchestration asks again only for the rest.
+        foreach (var (customId, group) in groups)
+        {
+            yield return new BatchLineResult(customId, [.. group.OfType<LmPrediction>()]);
         }
     }
 
