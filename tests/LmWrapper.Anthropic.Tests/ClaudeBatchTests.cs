@@ -248,6 +248,65 @@ public sealed class ClaudeBatchTests : ClaudeBatchTestBase
     }
 
     [Fact]
+    public async Task WithTwoRunningBatchesOfTheSameSizeItCannotTellWhichIsOursAndSubmitsAgainLeavingBothAlone()
+    {
+        // The documented limit of finding an unrecorded batch: while both still run, neither can be checked.
+        Server.BatchLooksToEnd = 1_000_000;
+        using var cts = new CancellationTokenSource();
+        Server.OnBatchCreated = _ =>
+        {
+            cts.Cancel();
+            Thread.Sleep(50);
+        };
+        var prompts = Prompts("a", "b");
+        using (var lm = BatchModel())
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+            {
+                await foreach (var _ in lm.PredictManyAsync(prompts, CompletionWindow.BatchAny, cts.Token))
+                {
+                }
+            });
+        }
+
+        Server.OnBatchCreated = null;
+        string ours = Server.CreatedBatches[0].BatchId;
+        string foreign = await CreateForeignBatchAsync("theirs-1", "theirs-2");
+
+        Server.BatchLooksToEnd = 2; // the two candidates, never looked at, keep running; the new batch ends at its second look
+        using var rerun = BatchModel();
+        var results = rerun.PredictMany(prompts, CompletionWindow.BatchAny).ToList();
+        Assert.Equal(["Echo: a", "Echo: b"], results.Select(p => p.CompletionText));
+        Assert.Equal(3, Server.CreatedBatches.Count);
+        Assert.Equal([ours, foreign], Server.BatchIds); // the new one was deleted; neither candidate was touched
+        Assert.Equal(0, Cache.PendingBatchCount());
+    }
+
+    [Fact]
+    public async Task ABatchDeletedBySomeoneElseBeforeItWasCollectedIsSubmittedAgain()
+    {
+        Server.BatchLooksToEnd = 1_000_000;
+        var prompts = Prompts("a", "b");
+        using (var lm = BatchModel())
+        {
+            await CancelOnceSubmittedAsync(lm, prompts);
+        }
+
+        string first = Server.CreatedBatches[0].BatchId;
+        Server.CancelBatch(first);
+        Assert.Equal("ended", Server.BatchStatus(first));
+        await DeleteFromOutsideAsync(first);
+
+        Server.BatchLooksToEnd = null;
+        using var rerun = BatchModel();
+        var results = rerun.PredictMany(prompts, CompletionWindow.BatchAny).ToList();
+        Assert.Equal(["Echo: a", "Echo: b"], results.Select(p => p.CompletionText));
+        Assert.Equal(2, Server.CreatedBatches.Count);
+        Assert.Equal(0, Cache.PendingBatchCount());
+        Assert.Empty(Server.BatchIds);
+    }
+
+    [Fact]
     public void ACreateWhoseAnswerIsLostIsFoundInsteadOfCreatedTwice()
     {
         Server.BatchLooksToEnd = 2;
@@ -368,6 +427,16 @@ public sealed class ClaudeBatchTests : ClaudeBatchTestBase
         Assert.All(results, p => Assert.False(p.HasErrors, p.ErrorMessage));
         Assert.Equal(3, Server.CreatedBatches.Count);
         Assert.Equal(3, CreateRequests.Count); // none refused
+    }
+
+    private async Task DeleteFromOutsideAsync(string batchId)
+    {
+        using var http = new HttpClient { BaseAddress = Server.BaseUrl };
+        using var request = new HttpRequestMessage(HttpMethod.Delete, "v1/messages/batches/" + batchId);
+        request.Headers.Add("x-api-key", FakeAnthropicServer.DefaultApiKey);
+        request.Headers.Add("anthropic-version", "2023-06-01");
+        using var response = await http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
     }
 
     private async Task<string> CreateForeignBatchAsync(params string[] customIds)

@@ -42,7 +42,9 @@ namespace LmWrapper.Anthropic.Internal;
 /// <para>
 /// <b>Status.</b> <c>in_progress</c> → <see cref="BatchState.InProgress"/>, <c>canceling</c> →
 /// <see cref="BatchState.Cancelling"/>, <c>ended</c> → <see cref="BatchState.Cancelled"/> when any request was canceled,
-/// else <see cref="BatchState.Expired"/> when any expired, else <see cref="BatchState.Completed"/>. Results:
+/// else <see cref="BatchState.Expired"/> when any expired, else <see cref="BatchState.Completed"/>; a batch that no longer
+/// exists (deleted by someone else; 404) is <see cref="BatchState.Failed"/>, and results that are gone (deleted, or
+/// archived after 29 days) are no results, so its prompts are submitted again instead of failing every rerun. Results:
 /// <c>succeeded</c> → the same parsing as a single call (marked with <c>"batch_id"</c> in
 /// <see cref="LmPrediction.ProviderData"/>, which <see cref="ClaudeLm.GetCost"/> bills at the batch discount);
 /// <c>errored</c> with <c>invalid_request_error</c> → a permanent failed prediction (cached, not retried); any other
@@ -184,7 +186,17 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
     /// <inheritdoc/>
     public async Task<BatchJobStatus> GetStatusAsync(string batchId, CancellationToken cancellationToken)
     {
-        var response = await _http.SendAsync(HttpMethod.Get, BatchPath(batchId), (byte[]?)null, _retry, cancellationToken).ConfigureAwait(false);
+        AnthropicResponse response;
+        try
+        {
+            response = await _http.SendAsync(HttpMethod.Get, BatchPath(batchId), (byte[]?)null, _retry, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ClaudeApiException e) when (e.StatusCode == 404)
+        {
+            // Deleted by someone else: nothing more will come of it, so its prompts are submitted again.
+            return new BatchJobStatus(BatchState.Failed, Message: "the batch no longer exists at Anthropic");
+        }
+
         using var doc = JsonDocument.Parse(response.Body);
         var batch = doc.RootElement;
         string status = GetString(batch, "processing_status") ?? "unknown";
@@ -218,7 +230,24 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
         _unverified.TryGetValue(batchId, out string? expectedTag);
         var groups = new Dictionary<string, LmPrediction?[]>(StringComparer.Ordinal);
         var finished = new HashSet<string>(StringComparer.Ordinal);
-        using var response = await _http.GetStreamingAsync(path, _retry, cancellationToken).ConfigureAwait(false);
+        HttpResponseMessage? opened;
+        try
+        {
+            opened = await _http.GetStreamingAsync(path, _retry, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ClaudeApiException e) when (e.StatusCode == 404)
+        {
+            // Deleted, or archived (results are kept 29 days): no results, so the orchestration submits its prompts again.
+            _logger.LogWarning("The results of message batch {BatchId} are gone ({Message}); its prompts will be submitted again.", batchId, e.Message);
+            opened = null;
+        }
+
+        if (opened is null)
+        {
+            yield break;
+        }
+
+        using var response = opened;
         using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         using var reader = new StreamReader(stream, Encoding.UTF8);
         while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
@@ -453,9 +482,16 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
     {
         if (!_resultsUrls.TryGetValue(batchId, out string? url))
         {
-            var response = await _http.SendAsync(HttpMethod.Get, BatchPath(batchId), (byte[]?)null, _retry, cancellationToken).ConfigureAwait(false);
-            using var doc = JsonDocument.Parse(response.Body);
-            url = GetString(doc.RootElement, "results_url");
+            try
+            {
+                var response = await _http.SendAsync(HttpMethod.Get, BatchPath(batchId), (byte[]?)null, _retry, cancellationToken).ConfigureAwait(false);
+                using var doc = JsonDocument.Parse(response.Body);
+                url = GetString(doc.RootElement, "results_url");
+            }
+            catch (ClaudeApiException e) when (e.StatusCode == 404)
+            {
+                url = null; // the documented path will answer 404 too
+            }
         }
 
         // The API key goes only to the API's own host: a results_url elsewhere is not followed.
