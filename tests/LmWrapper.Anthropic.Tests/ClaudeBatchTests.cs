@@ -315,6 +315,8 @@ public sealed class ClaudeBatchTests : ClaudeBatchTestBase
         var results = lm.PredictMany(Prompts("a", "b", "c"), CompletionWindow.BatchAny).ToList();
         Assert.Equal(["Echo: a", "Echo: b", "Echo: c"], results.Select(p => p.CompletionText));
         Assert.Single(Server.CreatedBatches);
+        Assert.Single(CreateRequests); // not sent again...
+        Assert.Contains(Server.RequestsTo("/v1/messages/batches"), r => r.Method == "GET"); // ...because it looked first
         Assert.Equal(0, Cache.PendingBatchCount());
         Assert.Empty(Server.BatchIds);
     }

@@ -539,17 +539,28 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
     private static string? GetString(JsonElement obj, string name) =>
         obj.ValueKind == JsonValueKind.Object && obj.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
+    /// <summary>The requests in a request file: its lines (each ends with a newline; none is empty).</summary>
     private static int CountLines(string file)
     {
-        int lines = 0;
-        foreach (var line in File.ReadLines(file))
+        using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
+        try
         {
-            if (line.Length > 0)
+            int lines = 0;
+            bool open = false;
+            int read;
+            while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
             {
-                lines++;
+                var span = buffer.AsSpan(0, read);
+                lines += span.Count((byte)'\n');
+                open = span[^1] != (byte)'\n';
             }
-        }
 
-        return lines;
+            return lines + (open ? 1 : 0);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 }

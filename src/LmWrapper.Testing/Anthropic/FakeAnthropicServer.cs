@@ -313,6 +313,7 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
             ctx.Response.Headers["anthropic-ratelimit-requests-reset"] = FakeAnthropicRules.Timestamp(DateTimeOffset.UtcNow.AddMinutes(1));
         }
 
+        bool dropAnswer = false;
         try
         {
             if (fault is not null)
@@ -323,17 +324,10 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
                         ctx.Abort();
                         return;
                     case FakeAnthropicFaultKind.DropAfterHandling:
+                        // Handled like any request below (checks included), but the answer goes nowhere.
+                        dropAnswer = true;
                         ctx.Response.Body = Stream.Null;
-                        try
-                        {
-                            await RouteAsync(ctx, ctx.Request.Method, path, body).ConfigureAwait(false);
-                        }
-                        catch (FakeAnthropicApiError)
-                        {
-                        }
-
-                        ctx.Abort();
-                        return;
+                        break;
                     case FakeAnthropicFaultKind.Delay:
                         await Task.Delay(fault.Delay, ctx.RequestAborted).ConfigureAwait(false);
                         break;
@@ -401,6 +395,13 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
             // A responder that throws is the API failing: 500 api_error, as the real service would answer.
             ctx.Response.StatusCode = 500;
             await WriteJsonAsync(ctx, FakeAnthropicRules.ErrorBody("api_error", $"Internal server error ({e.GetType().Name}: {e.Message})", requestId)).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (dropAnswer)
+            {
+                ctx.Abort();
+            }
         }
     }
 
