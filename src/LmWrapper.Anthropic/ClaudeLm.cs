@@ -32,7 +32,10 @@ namespace LmWrapper.Anthropic;
 /// <c>params</c> is the body a single call would send, with one request per sample. Batches are resumable (a rerun
 /// reattaches to the batches an earlier run submitted), split at 100,000 requests or 256 MB, resubmitted when requests
 /// expire, are canceled or fail in passing, and deleted at Anthropic once their results are cached. Batch predictions
-/// carry "batch_id" in <see cref="LmPrediction.ProviderData"/>.
+/// carry "batch_id" in <see cref="LmPrediction.ProviderData"/>. Anthropic also caps the batch requests waiting in an
+/// organisation's queue (100,000 at the first usage tier): LmWrapper keeps its own under that by default; on a higher
+/// tier raise it with <see cref="Batching.BatchOptions.Limits"/> (<see cref="Batching.BatchLimits.MaxEnqueuedTokens"/>
+/// counts requests for Claude).
 /// </para>
 /// </remarks>
 public sealed class ClaudeLm : LanguageModel
