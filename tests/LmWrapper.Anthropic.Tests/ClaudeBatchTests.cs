@@ -85,6 +85,7 @@ public sealed class ClaudeBatchTests : ClaudeBatchTestBase
         string singleBody = MessageRequests.Single().Body;
         var batchParams = ParamsOf(CreateRequests.Single()).Values.Single();
         Assert.Equal(singleBody, batchParams);
+        Assert.DoesNotContain(FakeAnthropicServer.DefaultApiKey, CreateRequests.Single().Body, StringComparison.Ordinal);
     }
 
     [Fact]
