@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using LmWrapper.Anthropic.Internal;
+using LmWrapper.Batching;
 using Microsoft.Extensions.Logging;
 
 namespace LmWrapper.Anthropic;
@@ -27,9 +28,14 @@ namespace LmWrapper.Anthropic;
 /// Claude returns no logprobs, so those properties say they are unavailable.
 /// </para>
 /// <para>
-/// <see cref="CompletionWindow.BatchAny"/> currently runs through the base class's concurrent requests (no
-/// <c>BatchBackend</c> yet). A Message Batches backend will plug in there, reusing the same request body (a batch
-/// request's <c>params</c>) and the same message parsing as a single call.
+/// <see cref="CompletionWindow.BatchAny"/> runs through Anthropic's Message Batches API at half price: each batch request's
+/// <c>params</c> is the body a single call would send, with one request per sample. Batches are resumable (a rerun
+/// reattaches to the batches an earlier run submitted), split at 100,000 requests or 256 MB, resubmitted when requests
+/// expire, are canceled or fail in passing, and deleted at Anthropic once their results are cached. Batch predictions
+/// carry "batch_id" in <see cref="LmPrediction.ProviderData"/>. Anthropic also caps the batch requests waiting in an
+/// organisation's queue (100,000 at the first usage tier): LmWrapper keeps its own under that by default; on a higher
+/// tier raise it with <see cref="Batching.BatchOptions.Limits"/> (<see cref="Batching.BatchLimits.MaxEnqueuedTokens"/>
+/// counts requests for Claude).
 /// </para>
 /// </remarks>
 public sealed class ClaudeLm : LanguageModel
@@ -37,6 +43,7 @@ public sealed class ClaudeLm : LanguageModel
     private readonly AnthropicHttp _http;
     private readonly ClaudeOptions _options;
     private readonly ConcurrentDictionary<string, int> _tokenCounts = new(StringComparer.Ordinal);
+    private readonly ClaudeBatchBackend _batches;
 
     private ClaudeLm(ClaudeModelInfo model, string apiKey, string keySource, ClaudeOptions options)
         : base(options.ModelOptions)
@@ -59,6 +66,7 @@ public sealed class ClaudeLm : LanguageModel
             ? "anthropic/" + model.Name
             : $"anthropic/{model.Name}@{trimmed}";
         _http = new AnthropicHttp(BaseUrl, apiKey, keySource, options, Logger, RateLimiter);
+        _batches = new ClaudeBatchBackend(_http, model, BaseUrl, options.Retry, Logger);
     }
 
     /// <summary>
@@ -188,8 +196,11 @@ public sealed class ClaudeLm : LanguageModel
     /// included). Zero for a cached prediction (it cost nothing this time) or one without usage.
     /// </summary>
     /// <param name="prediction">A prediction of this model (with <see cref="LmPrediction.Completions"/>, all samples are added).</param>
-    /// <param name="batch">Whether it went through the Message Batches API (half price).</param>
-    public decimal GetCost(LmPrediction prediction, bool batch = false)
+    /// <param name="batch">
+    /// Whether it went through the Message Batches API (billed with <see cref="ClaudeModelInfo.BatchDiscount"/> off); null
+    /// (the default) tells from each sample: those with "batch_id" in <see cref="LmPrediction.ProviderData"/> came from a batch.
+    /// </param>
+    public decimal GetCost(LmPrediction prediction, bool? batch = null)
     {
         ArgumentNullException.ThrowIfNull(prediction);
         decimal total = 0;
@@ -202,7 +213,8 @@ public sealed class ClaudeLm : LanguageModel
 
             int cacheWrite = p.ProviderData is { } d && d.TryGetValue("cache_creation_input_tokens", out var s)
                 && int.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out int w) ? w : 0;
-            total += Info.CostOf(p.Usage, cacheWrite, batch);
+            bool fromBatch = batch ?? (p.ProviderData?.ContainsKey("batch_id") ?? false);
+            total += Info.CostOf(p.Usage, cacheWrite, fromBatch);
         }
 
         return total;
@@ -252,6 +264,9 @@ public sealed class ClaudeLm : LanguageModel
         var rejected = Array.Find(samples, s => s.HasErrors);
         return rejected is null ? samples : [rejected];
     }
+
+    /// <summary>The Message Batches API, used by <see cref="CompletionWindow.BatchAny"/>.</summary>
+    protected override IBatchBackend BatchBackend => _batches;
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

@@ -340,6 +340,7 @@ public abstract class LanguageModel : IDisposable
 
         Logger.LogDebug("{Model}: {Total} prompts, {Requests} to send ({Window}).", ModelIdentity, prompts.Length, requests.Length, window);
         var pump = Task.Run(() => PumpAsync(requests, pending, window, cts.Token), CancellationToken.None);
+        bool allYielded = false;
         try
         {
             for (int i = 0; i < prompts.Length; i++)
@@ -352,10 +353,18 @@ public abstract class LanguageModel : IDisposable
 
                 yield return group.Assemble(prompts[i]);
             }
+
+            allYielded = true;
         }
         finally
         {
-            await cts.CancelAsync().ConfigureAwait(false);
+            // A caller that stopped early stops the provider. One that took every answer lets the provider finish what
+            // follows its last answer (a batch backend deletes the batch and its journal entry) instead of cancelling it.
+            if (!allYielded)
+            {
+                await cts.CancelAsync().ConfigureAwait(false);
+            }
+
             await pump.ConfigureAwait(false);
         }
     }

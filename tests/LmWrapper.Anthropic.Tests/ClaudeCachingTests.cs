@@ -102,7 +102,7 @@ public sealed class ClaudeCachingTests : ClaudeTestBase
     }
 
     [Fact]
-    public async Task BatchAnyRunsThroughConcurrentRequestsUntilABatchBackendExists()
+    public async Task AsapRunsConcurrentRequestsUpToMaxConcurrency()
     {
         var inFlight = 0;
         var peak = 0;
@@ -120,7 +120,7 @@ public sealed class ClaudeCachingTests : ClaudeTestBase
         using var lm = Model(options: options);
         var prompts = Enumerable.Range(0, 12).Select(i => new LmPrompt($"item{i}")).ToList();
         var results = new List<LmPrediction>();
-        await foreach (var p in lm.PredictManyAsync(prompts, CompletionWindow.BatchAny))
+        await foreach (var p in lm.PredictManyAsync(prompts, CompletionWindow.Asap))
         {
             results.Add(p);
         }

@@ -85,6 +85,18 @@ public sealed class BatchOrchestrationTests : IDisposable
     }
 
     [Fact]
+    public void ALineAnsweredWithFewerSamplesThanAskedHasOnlyTheMissingOnesResubmitted()
+    {
+        _backend.AnsweredSamples = (batch, line) => batch.Id == "batch_1" ? 1 : line.N;
+        var lm = Model();
+        var result = lm.PredictMany([new LmPrompt("s") { MaxTokens = 5, NumCompletions = 3 }], CompletionWindow.BatchAny).Single();
+        Assert.Equal(["s|batch_1#0", "s|batch_2#0", "s|batch_2#1"], result.Completions.Select(c => c.CompletionText));
+        Assert.Equal(2, _backend.Submissions);
+        Assert.Equal(2, _backend.Batches["batch_2"].Lines.Single().N);
+        Assert.Equal(0, _cache.PendingBatchCount());
+    }
+
+    [Fact]
     public void SplitsByRequestCountAndFileSize()
     {
         var lm = Model(new BatchLimits(MaxRequests: 3, MaxFileBytes: 10_000_000));

@@ -38,6 +38,9 @@ internal sealed class FakeBatchBackend : IBatchBackend
 
     public ConcurrentBag<string> CleanedUp { get; } = [];
 
+    /// <summary>How many of a line's samples its batch answers (default all): fewer models a provider whose samples are separate requests.</summary>
+    public Func<Batch, Line, int>? AnsweredSamples { get; set; }
+
     public long MaxEnqueuedSeen { get; private set; }
 
     public int Submissions => Batches.Count;
@@ -140,7 +143,8 @@ internal sealed class FakeBatchBackend : IBatchBackend
                 continue;
             }
 
-            var preds = Enumerable.Range(0, line.N).Select(i => new LmPrediction
+            int samples = AnsweredSamples?.Invoke(b, line) ?? line.N;
+            var preds = Enumerable.Range(0, samples).Select(i => new LmPrediction
             {
                 CompletionText = $"{line.Text}|{b.Id}#{i}",
                 Prompt = known.Prompt,

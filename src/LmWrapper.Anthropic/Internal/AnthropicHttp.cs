@@ -47,8 +47,43 @@ internal sealed class AnthropicHttp : IDisposable
     /// <param name="jsonBody">The JSON body, or null.</param>
     /// <param name="retry">The retry policy for this call.</param>
     /// <param name="cancellationToken">Cancels the call and any wait.</param>
+    public Task<AnthropicResponse> SendAsync(
+        HttpMethod method, string path, byte[]? jsonBody, ClaudeRetryOptions retry, CancellationToken cancellationToken) =>
+        SendAsync(method, path, jsonBody is null ? null : () => new ByteArrayContent(jsonBody), retry, cancellationToken);
+
+    /// <summary>Sends one request whose body is made afresh for every attempt (for example a body streamed from a file).</summary>
+    /// <param name="method">GET, POST or DELETE.</param>
+    /// <param name="path">The path relative to the base URL (or an absolute URL on the same host).</param>
+    /// <param name="content">Makes the JSON body for one attempt, or null for none.</param>
+    /// <param name="retry">The retry policy for this call.</param>
+    /// <param name="cancellationToken">Cancels the call and any wait.</param>
+    /// <param name="retryWithoutResponse">
+    /// Whether a failure that left no answer (a dropped connection, a timeout) may be retried. False for calls that are
+    /// not idempotent (creating a batch): the server may have acted on the lost attempt, and only the caller can check.
+    /// Such a failure is then a <see cref="ClaudeApiException"/> whose <see cref="ClaudeApiException.StatusCode"/> is null.
+    /// </param>
     public async Task<AnthropicResponse> SendAsync(
-        HttpMethod method, string path, byte[]? jsonBody, ClaudeRetryOptions retry, CancellationToken cancellationToken)
+        HttpMethod method, string path, Func<HttpContent>? content, ClaudeRetryOptions retry, CancellationToken cancellationToken, bool retryWithoutResponse = true)
+    {
+        var response = await SendCoreAsync(method, path, content, retry, stream: false, retryWithoutResponse, cancellationToken).ConfigureAwait(false);
+        return response.Buffered!;
+    }
+
+    /// <summary>
+    /// Sends a GET whose (large) answer is read as a stream: the returned response's headers are in, its body is not.
+    /// Retries apply until the headers arrive. The caller disposes the response.
+    /// </summary>
+    /// <param name="path">The path relative to the base URL (or an absolute URL on the same host).</param>
+    /// <param name="retry">The retry policy for this call.</param>
+    /// <param name="cancellationToken">Cancels the call and any wait.</param>
+    public async Task<HttpResponseMessage> GetStreamingAsync(string path, ClaudeRetryOptions retry, CancellationToken cancellationToken)
+    {
+        var response = await SendCoreAsync(HttpMethod.Get, path, null, retry, stream: true, retryWithoutResponse: true, cancellationToken).ConfigureAwait(false);
+        return response.Streamed!;
+    }
+
+    private async Task<(AnthropicResponse? Buffered, HttpResponseMessage? Streamed)> SendCoreAsync(
+        HttpMethod method, string path, Func<HttpContent>? content, ClaudeRetryOptions retry, bool stream, bool retryWithoutResponse, CancellationToken cancellationToken)
     {
         TimeSpan waited = TimeSpan.Zero;
         for (int attempt = 0; ; attempt++)
@@ -62,27 +97,35 @@ internal sealed class AnthropicHttp : IDisposable
             using (var attemptCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
                 attemptCts.CancelAfter(_options.RequestTimeout);
+                HttpResponseMessage? response = null;
                 try
                 {
                     using var request = new HttpRequestMessage(method, path);
                     request.Headers.TryAddWithoutValidation("x-api-key", _apiKey);
                     request.Headers.TryAddWithoutValidation("anthropic-version", _options.AnthropicVersion);
                     request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-                    if (jsonBody is not null)
+                    if (content is not null)
                     {
-                        request.Content = new ByteArrayContent(jsonBody);
+                        request.Content = content();
                         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
                     }
 
-                    using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, attemptCts.Token).ConfigureAwait(false);
+                    response = await _http.SendAsync(request, stream ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead, attemptCts.Token).ConfigureAwait(false);
                     status = (int)response.StatusCode;
                     headers = response.Headers;
                     requestId = response.Headers.TryGetValues("request-id", out var ids) ? ids.FirstOrDefault() : null;
                     ObserveLimits(response.Headers);
+                    if (stream && status is >= 200 and < 300)
+                    {
+                        var streamed = response;
+                        response = null;
+                        return (null, streamed);
+                    }
+
                     body = await response.Content.ReadAsByteArrayAsync(attemptCts.Token).ConfigureAwait(false);
                     if (status is >= 200 and < 300)
                     {
-                        return new AnthropicResponse(status, body, requestId);
+                        return (new AnthropicResponse(status, body, requestId), null);
                     }
 
                     var (errorType, errorMessage) = ClaudeResponseParser.ParseError(body);
@@ -121,10 +164,14 @@ internal sealed class AnthropicHttp : IDisposable
                 {
                     fault = e;
                 }
+                finally
+                {
+                    response?.Dispose();
+                }
             }
 
             // No response (or no complete one): a dropped connection, a refused connection, a timeout.
-            if (attempt < retry.MaxRetries)
+            if (retryWithoutResponse && attempt < retry.MaxRetries)
             {
                 TimeSpan delay = retry.BackoffFor(attempt, Random.Shared.NextDouble());
                 if (waited + delay <= retry.MaxTotalWait)

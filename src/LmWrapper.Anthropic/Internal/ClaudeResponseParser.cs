@@ -4,10 +4,15 @@ using System.Text.Json;
 
 namespace LmWrapper.Anthropic.Internal;
 
-/// <summary>Reads a Messages API <c>message</c> object (from <c>/v1/messages</c>, or later a batch result) into an <see cref="LmPrediction"/>.</summary>
+/// <summary>Reads a Messages API <c>message</c> object (from <c>/v1/messages</c>, or a batch result) into an <see cref="LmPrediction"/>.</summary>
 internal static class ClaudeResponseParser
 {
-    public static LmPrediction Parse(JsonElement message, LmPrompt prompt, string? requestId)
+    /// <summary>Reads a message.</summary>
+    /// <param name="message">The <c>message</c> object.</param>
+    /// <param name="prompt">The prompt it answers.</param>
+    /// <param name="requestId">The HTTP <c>request-id</c> of a single call, or null.</param>
+    /// <param name="batchId">The message batch it came from, or null for a single call (kept as "batch_id" in <see cref="LmPrediction.ProviderData"/>).</param>
+    public static LmPrediction Parse(JsonElement message, LmPrompt prompt, string? requestId, string? batchId = null)
     {
         if (message.ValueKind != JsonValueKind.Object)
         {
@@ -39,6 +44,11 @@ internal static class ClaudeResponseParser
         if (requestId is not null)
         {
             data["request_id"] = requestId;
+        }
+
+        if (batchId is not null)
+        {
+            data["batch_id"] = batchId;
         }
 
         LmUsage? usage = null;

@@ -20,6 +20,17 @@ internal sealed class FakeAnthropicBatch(string id, DateTimeOffset createdAt, IR
 
     public DateTimeOffset? EndedAt { get; private set; }
 
+    /// <summary>How many times the batch has been retrieved (<c>GET …/{id}</c>).</summary>
+    public int Looks { get; private set; }
+
+    public void Look()
+    {
+        lock (_gate)
+        {
+            Looks++;
+        }
+    }
+
     public void Cancel(DateTimeOffset now)
     {
         lock (_gate)
@@ -32,8 +43,11 @@ internal sealed class FakeAnthropicBatch(string id, DateTimeOffset createdAt, IR
         }
     }
 
-    /// <summary>Moves the batch on: a canceling batch ends with its requests canceled; an in-progress one ends once its time is up.</summary>
-    public void Advance(DateTimeOffset now, TimeSpan processingTime, Func<string, JsonNode?, JsonObject> run)
+    /// <summary>
+    /// Moves the batch on: a canceling batch ends with its requests canceled; an in-progress one ends once its time is up
+    /// or, when <paramref name="looksToEnd"/> is set, once it has been retrieved that many times.
+    /// </summary>
+    public void Advance(DateTimeOffset now, TimeSpan processingTime, int? looksToEnd, Func<string, JsonNode?, JsonObject> run)
     {
         lock (_gate)
         {
@@ -47,7 +61,7 @@ internal sealed class FakeAnthropicBatch(string id, DateTimeOffset createdAt, IR
                 Status = "ended";
                 EndedAt = now;
             }
-            else if (Status == "in_progress" && now >= CreatedAt + processingTime)
+            else if (Status == "in_progress" && (looksToEnd is { } n ? Looks >= n : now >= CreatedAt + processingTime))
             {
                 foreach (var (customId, p) in Requests)
                 {

@@ -65,6 +65,9 @@ public sealed record FakeAnthropicFault
     /// <summary>Closes the connection without answering.</summary>
     public static FakeAnthropicFault DropConnection() => new(FakeAnthropicFaultKind.DropConnection);
 
+    /// <summary>Does what the request asks (creates the batch, …), then closes the connection without answering.</summary>
+    public static FakeAnthropicFault DropAfterHandling() => new(FakeAnthropicFaultKind.DropAfterHandling);
+
     /// <summary>Sends half a JSON body, then closes the connection.</summary>
     public static FakeAnthropicFault TruncatedBody() => new(FakeAnthropicFaultKind.TruncatedBody);
 }

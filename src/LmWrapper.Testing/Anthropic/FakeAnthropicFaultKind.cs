@@ -14,4 +14,10 @@ public enum FakeAnthropicFaultKind
 
     /// <summary>Starts a successful JSON answer and closes the connection halfway through the body.</summary>
     TruncatedBody,
+
+    /// <summary>
+    /// Handles the request fully (a batch is created, a message generated), then closes the connection without
+    /// answering: the client cannot tell whether the request took effect.
+    /// </summary>
+    DropAfterHandling,
 }

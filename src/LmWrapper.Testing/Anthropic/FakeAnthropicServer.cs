@@ -38,8 +38,10 @@ namespace LmWrapper.Testing.Anthropic;
 /// </para>
 /// <para>
 /// Every request is recorded (<see cref="Requests"/>). <see cref="InjectFault"/> makes the next requests fail (429/529
-/// with retry hints, 5xx, 403, slow answers, dropped connections, truncated bodies). Batches end
-/// <see cref="BatchProcessingTime"/> after creation; <see cref="BatchItemOutcome"/> makes requests error or expire.
+/// with retry hints, 5xx, 403, slow answers, dropped connections, truncated bodies, requests handled but never answered).
+/// Batches end <see cref="BatchProcessingTime"/> after creation or after <see cref="BatchLooksToEnd"/> looks;
+/// <see cref="BatchItemOutcome"/> makes requests error, expire or be canceled; <see cref="CancelBatch"/> cancels one from
+/// outside; <see cref="BatchQueueLimit"/> limits the processing queue.
 /// The fake does not stream.
 /// </para>
 /// </remarks>
@@ -54,6 +56,7 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
     private readonly List<(FakeAnthropicFault Fault, int Remaining)> _faults = [];
     private readonly ConcurrentDictionary<string, FakeAnthropicBatch> _batches = new(StringComparer.Ordinal);
     private readonly List<string> _batchOrder = [];
+    private readonly List<(string BatchId, IReadOnlyList<string> CustomIds)> _created = [];
     private WebApplication? _app;
     private Uri? _baseUrl;
     private long _nextId;
@@ -79,6 +82,73 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
 
     /// <summary>How long after creation a batch ends (its requests are answered then). Default zero: ended at the first look after creation.</summary>
     public TimeSpan BatchProcessingTime { get; set; }
+
+    /// <summary>
+    /// When set, a batch ends once it has been retrieved (<c>GET /v1/messages/batches/{id}</c>) this many times, whatever
+    /// <see cref="BatchProcessingTime"/> says: tests can keep a batch running for as long as they need. Default null.
+    /// </summary>
+    public int? BatchLooksToEnd { get; set; }
+
+    /// <summary>
+    /// The most batch requests that may wait in the processing queue (the requests of batches still in progress), as
+    /// Anthropic limits per usage tier; creating a batch that would exceed it is a 429 <c>rate_limit_error</c>.
+    /// Null (the default) means no limit.
+    /// </summary>
+    public int? BatchQueueLimit { get; set; }
+
+    /// <summary>Called with a batch's id as soon as it is created, before the answer is sent (tests use it to "die" then).</summary>
+    public Action<string>? OnBatchCreated { get; set; }
+
+    /// <summary>The ids of the batches that exist (not deleted), oldest first.</summary>
+    public IReadOnlyList<string> BatchIds
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _batchOrder];
+            }
+        }
+    }
+
+    /// <summary>Every batch ever created (deleted ones included), oldest first, with the <c>custom_id</c>s of its requests.</summary>
+    public IReadOnlyList<(string BatchId, IReadOnlyList<string> CustomIds)> CreatedBatches
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _created];
+            }
+        }
+    }
+
+    /// <summary>The <c>processing_status</c> of a batch ("in_progress", "canceling", "ended"), or null when there is no such batch.</summary>
+    /// <param name="batchId">The batch's id.</param>
+    public string? BatchStatus(string batchId)
+    {
+        if (!_batches.TryGetValue(batchId, out var batch))
+        {
+            return null;
+        }
+
+        Advance(batch);
+        return batch.Status;
+    }
+
+    /// <summary>Cancels a batch as if someone else had asked to (for example from the Console): it ends at its next look, its requests canceled.</summary>
+    /// <param name="batchId">The batch's id.</param>
+    /// <returns>False when there is no such batch.</returns>
+    public bool CancelBatch(string batchId)
+    {
+        if (!_batches.TryGetValue(batchId, out var batch))
+        {
+            return false;
+        }
+
+        batch.Cancel(DateTimeOffset.UtcNow);
+        return true;
+    }
 
     /// <summary>How each batch request ends, by <c>custom_id</c>; null means every valid request succeeds.</summary>
     public Func<string, FakeAnthropicBatchResultType>? BatchItemOutcome { get; set; }
@@ -243,6 +313,7 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
             ctx.Response.Headers["anthropic-ratelimit-requests-reset"] = FakeAnthropicRules.Timestamp(DateTimeOffset.UtcNow.AddMinutes(1));
         }
 
+        bool dropAnswer = false;
         try
         {
             if (fault is not null)
@@ -252,6 +323,11 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
                     case FakeAnthropicFaultKind.DropConnection:
                         ctx.Abort();
                         return;
+                    case FakeAnthropicFaultKind.DropAfterHandling:
+                        // Handled like any request below (checks included), but the answer goes nowhere.
+                        dropAnswer = true;
+                        ctx.Response.Body = Stream.Null;
+                        break;
                     case FakeAnthropicFaultKind.Delay:
                         await Task.Delay(fault.Delay, ctx.RequestAborted).ConfigureAwait(false);
                         break;
@@ -320,6 +396,13 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
             ctx.Response.StatusCode = 500;
             await WriteJsonAsync(ctx, FakeAnthropicRules.ErrorBody("api_error", $"Internal server error ({e.GetType().Name}: {e.Message})", requestId)).ConfigureAwait(false);
         }
+        finally
+        {
+            if (dropAnswer)
+            {
+                ctx.Abort();
+            }
+        }
     }
 
     private Task RouteAsync(HttpContext ctx, string method, string path, string body)
@@ -342,6 +425,11 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         {
             string[] parts = path[(Batches.Length + 1)..].Split('/');
             var batch = _batches.GetValueOrDefault(parts[0]) ?? throw FakeAnthropicApiError.NotFound($"Message batch {parts[0]} not found");
+            if (method == "GET" && parts.Length == 1)
+            {
+                batch.Look();
+            }
+
             Advance(batch);
             switch (method, parts.Length > 1 ? parts[1] : null)
             {
@@ -443,12 +531,33 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
             requests.Add((customId, p.DeepClone()));
         }
 
+        if (BatchQueueLimit is not null)
+        {
+            foreach (var existing in _batches.Values)
+            {
+                Advance(existing);
+            }
+        }
+
         var batch = new FakeAnthropicBatch("msgbatch_fake_" + NextId(), DateTimeOffset.UtcNow, requests);
-        _batches[batch.Id] = batch;
         lock (_gate)
         {
+            if (BatchQueueLimit is { } limit)
+            {
+                int queued = _batches.Values.Where(b => b.Status == "in_progress").Sum(b => b.Requests.Count);
+                if (queued + requests.Count > limit)
+                {
+                    throw new FakeAnthropicApiError(
+                        429, "rate_limit_error", $"Number of batch requests in the processing queue would exceed your limit of {limit} ({queued} queued, {requests.Count} in this batch).");
+                }
+            }
+
+            _batches[batch.Id] = batch;
             _batchOrder.Add(batch.Id);
+            _created.Add((batch.Id, [.. requests.Select(r => r.Item1)]));
         }
+
+        OnBatchCreated?.Invoke(batch.Id);
 
         return WriteJsonAsync(ctx, batch.ToJson(BaseUrl));
     }
@@ -519,7 +628,7 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         await ctx.Response.WriteAsync(sb.ToString(), ctx.RequestAborted).ConfigureAwait(false);
     }
 
-    private void Advance(FakeAnthropicBatch batch) => batch.Advance(DateTimeOffset.UtcNow, BatchProcessingTime, RunBatchItem);
+    private void Advance(FakeAnthropicBatch batch) => batch.Advance(DateTimeOffset.UtcNow, BatchProcessingTime, BatchLooksToEnd, RunBatchItem);
 
     private JsonObject RunBatchItem(string customId, JsonNode? parameters)
     {

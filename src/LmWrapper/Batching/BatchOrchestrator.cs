@@ -220,17 +220,22 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
                     }
                 }
 
-                // Requests the batch did not answer (expired, cancelled, failed): resubmit or give up.
+                // Requests the batch did not answer, or answered with fewer samples than asked (expired, cancelled,
+                // failed): resubmit what is missing, or give up.
                 var retry = new List<RequestState>();
                 foreach (var (customId, count) in due.Items)
                 {
                     var state = states[customId];
-                    if (received.Contains(customId) || state.Done)
+                    if (state.Done)
                     {
                         continue;
                     }
 
-                    state.Covered -= count;
+                    if (!received.Contains(customId))
+                    {
+                        state.Covered -= count;
+                    }
+
                     if (state.Uncovered <= 0)
                     {
                         continue; // another batch still covers it

@@ -15,7 +15,11 @@ public interface IBatchBackend
     /// <summary>The provider's limits on one batch.</summary>
     BatchLimits Limits { get; }
 
-    /// <summary>Writes one request of the batch input file (one JSONL line, without the newline).</summary>
+    /// <summary>
+    /// Writes one request of the batch input file: one JSONL line, without the final newline. A provider that samples
+    /// one completion per request (no <c>n</c>, like Anthropic's) may write one line per sample, separated by newlines,
+    /// and gather them back in <see cref="ReadResultsAsync"/>.
+    /// </summary>
     /// <param name="output">Where the line goes.</param>
     /// <param name="customId">The id the provider must echo back with the result.</param>
     /// <param name="prompt">The prompt (already validated for this model).</param>
@@ -34,7 +38,7 @@ public interface IBatchBackend
     /// </summary>
     /// <param name="localId">LmWrapper's id for this batch.</param>
     /// <param name="requestFile">The JSONL file of requests.</param>
-    /// <param name="requestCount">How many requests (lines) it holds.</param>
+    /// <param name="requestCount">How many requests (<see cref="WriteRequestLine"/> calls) it holds.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The provider's batch id.</returns>
     /// <exception cref="LmBatchQueueFullException">The provider's queue of enqueued tokens has no room for this batch now.</exception>
