@@ -256,6 +256,23 @@ public sealed class BatchOrchestrationTests : IDisposable
     }
 
     [Fact]
+    public void ABatchIsForgottenOnlyAfterEveryOneOfItsResultsIsCached()
+    {
+        var lm = Model(new BatchLimits(MaxRequests: 40, MaxFileBytes: 10_000_000));
+        var prompts = Prompts([.. Enumerable.Range(0, 100).Select(i => $"c{i}")]);
+        var uncachedAtCleanup = new List<int>();
+        _backend.OnCleanup = batch =>
+        {
+            uncachedAtCleanup.Add(batch.Lines.Count(l => !lm.PredictMany([new LmPrompt(l.Text) { MaxTokens = 5, Cache = true }], CompletionWindow.Asap).Single().WasCached));
+        };
+        int before = lm.DirectCalls;
+        lm.PredictMany(prompts, CompletionWindow.BatchAny).ToList();
+        Assert.Equal(3, _backend.CleanedUp.Count);
+        Assert.Equal([0, 0, 0], uncachedAtCleanup);
+        Assert.Equal(before, lm.DirectCalls);
+    }
+
+    [Fact]
     public void ProgressIsReported()
     {
         Model().PredictMany(Prompts("a", "b", "c"), CompletionWindow.BatchAny).ToList();

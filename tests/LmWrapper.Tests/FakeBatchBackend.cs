@@ -162,8 +162,12 @@ internal sealed class FakeBatchBackend : IBatchBackend
         return Task.CompletedTask;
     }
 
+    /// <summary>Runs when a batch's files are deleted (tests check what is cached by then).</summary>
+    public Action<Batch>? OnCleanup { get; set; }
+
     public Task CleanupAsync(string batchId, CancellationToken cancellationToken)
     {
+        OnCleanup?.Invoke(Batches[batchId]);
         CleanedUp.Add(batchId);
         return Task.CompletedTask;
     }

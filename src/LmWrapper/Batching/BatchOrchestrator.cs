@@ -18,6 +18,11 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
     private readonly BatchLimits _limits = options.Limits ?? backend.Limits;
     private readonly ConcurrentQueue<(string LocalId, CacheKey Key)> _answered = new();
 
+    // Results handed out but not yet stored by the caller, per batch: a batch is forgotten (journal entry and provider
+    // files) only once none are left, so a crash can never lose an answer that was paid for.
+    private readonly ConcurrentDictionary<string, int> _unstored = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _stored = new(0);
+
     public async IAsyncEnumerable<LmUncachedResult> RunAsync(
         IReadOnlyList<LmUncachedRequest> requests, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -29,6 +34,7 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
         }
 
         var active = new List<Job>();
+        var collected = new List<(string LocalId, string? ProviderId)>();
         var pendingChunks = new Queue<Chunk>();
         int failedCount = 0;
         int completedCount = 0;
@@ -158,6 +164,7 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
                 }
 
                 Report(states.Count, active, completedCount, failedCount);
+                await ForgetCollectedAsync(collected, waitForAll: false, cancellationToken).ConfigureAwait(false);
                 if (active.Count == 0)
                 {
                     if (pendingChunks.Count == 0)
@@ -265,9 +272,10 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
                     }
                 }
 
-                FlushAnswered();
-                await CleanupAsync(due.LocalId, due.ProviderId, cancellationToken).ConfigureAwait(false);
+                collected.Add((due.LocalId, due.ProviderId));
             }
+
+            await ForgetCollectedAsync(collected, waitForAll: true, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -284,19 +292,58 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
 
     private DateTimeOffset Now => options.TimeProvider.GetUtcNow();
 
-    private LmUncachedResult Result(RequestState state, IReadOnlyList<LmPrediction> predictions) =>
-        new(state.Request.Index, predictions)
+    private LmUncachedResult Result(RequestState state, IReadOnlyList<LmPrediction> predictions)
+    {
+        var contributors = state.Contributors.ToArray();
+        foreach (var localId in contributors)
         {
-            OnStored = state.Request.CacheKey is { } key && journal is not null
-                ? () =>
+            _unstored.AddOrUpdate(localId, 1, (_, n) => n + 1);
+        }
+
+        return new(state.Request.Index, predictions)
+        {
+            OnStored = contributors.Length == 0 ? null : () =>
+            {
+                foreach (var localId in contributors)
                 {
-                    foreach (var localId in state.Contributors)
+                    if (state.Request.CacheKey is { } key && journal is not null)
                     {
                         _answered.Enqueue((localId, key));
                     }
+
+                    _unstored.AddOrUpdate(localId, 0, (_, n) => n - 1);
                 }
-                : null,
+
+                _stored.Release();
+            },
         };
+    }
+
+    /// <summary>
+    /// Cleans up collected batches whose results the caller has all stored; with <paramref name="waitForAll"/>, waits
+    /// (asynchronously, so the caller can store them meanwhile) until every collected batch can be cleaned up.
+    /// </summary>
+    private async Task ForgetCollectedAsync(List<(string LocalId, string? ProviderId)> collected, bool waitForAll, CancellationToken ct)
+    {
+        while (collected.Count > 0)
+        {
+            foreach (var batch in collected.ToList())
+            {
+                if (_unstored.GetValueOrDefault(batch.LocalId) <= 0)
+                {
+                    collected.Remove(batch);
+                    await CleanupAsync(batch.LocalId, batch.ProviderId, ct).ConfigureAwait(false);
+                }
+            }
+
+            if (!waitForAll || collected.Count == 0)
+            {
+                return;
+            }
+
+            await _stored.WaitAsync(ct).ConfigureAwait(false);
+        }
+    }
 
     private LmUncachedResult Error(RequestState state, string message) =>
         Result(state, [LmPrediction.FromError(state.Request.Prompt, message)]);
