@@ -1,0 +1,461 @@
+using System.Globalization;
+using System.Text;
+
+namespace LmWrapper.HuggingFace.ChatTemplates;
+
+/// <summary>A variable scope. For loops, macros and <c>with</c> blocks open a child scope; <c>if</c> does not.</summary>
+internal sealed class Scope(Scope? parent)
+{
+    private readonly Dictionary<string, object?> _vars = new(StringComparer.Ordinal);
+
+    public Scope? Parent { get; } = parent;
+
+    public bool TryGet(string name, out object? value)
+    {
+        for (var s = this; s is not null; s = s.Parent)
+        {
+            if (s._vars.TryGetValue(name, out value)) return true;
+        }
+        value = null;
+        return false;
+    }
+
+    public void Set(string name, object? value) => _vars[name] = value;
+}
+
+/// <summary>Runs a parsed template against variables, with jinja2's semantics.</summary>
+internal sealed class JinjaInterpreter
+{
+    private enum Flow { Normal, Break, Continue }
+
+    private readonly Func<DateTime> _now;
+    private int _depth;
+
+    public JinjaInterpreter(Func<DateTime> now) => _now = now;
+
+    public string Render(List<Stmt> template, Dictionary<string, object?> variables)
+    {
+        var globals = new Scope(null);
+        foreach (var (name, fn) in Globals()) globals.Set(name, fn);
+        var root = new Scope(globals);
+        foreach (var kv in variables) root.Set(kv.Key, kv.Value);
+        var sb = new StringBuilder();
+        Exec(template, root, sb);
+        return sb.ToString();
+    }
+
+    private IEnumerable<(string, JinjaFunction)> Globals()
+    {
+        yield return ("raise_exception", new JinjaFunction("raise_exception", (a, k) =>
+            throw new ChatTemplateRaisedException(Py.Str(a.Count > 0 ? a[0] : k.GetValueOrDefault("message")))));
+        yield return ("strftime_now", new JinjaFunction("strftime_now", (a, k) =>
+            PyStrftime.Format(_now(), Py.Str(a.Count > 0 ? a[0] : k.GetValueOrDefault("format")))));
+        yield return ("namespace", new JinjaFunction("namespace", (a, k) =>
+        {
+            var ns = new JinjaNamespace();
+            foreach (var x in a)
+            {
+                if (x is not Dictionary<object, object?> d) throw new ChatTemplateException("namespace() takes mappings or keyword arguments");
+                foreach (var kv in d) ns.Attributes[Py.Str(kv.Key)] = kv.Value;
+            }
+            foreach (var kv in k) ns.Attributes[kv.Key] = kv.Value;
+            return ns;
+        }));
+        yield return ("range", new JinjaFunction("range", (a, _) =>
+        {
+            long start = 0, stop, step = 1;
+            if (a.Count == 1) stop = Py.ToLong(a[0]);
+            else if (a.Count is 2 or 3) { start = Py.ToLong(a[0]); stop = Py.ToLong(a[1]); if (a.Count == 3) step = Py.ToLong(a[2]); }
+            else throw new ChatTemplateException("range expected 1 to 3 arguments");
+            if (step == 0) throw new ChatTemplateException("range() arg 3 must not be zero");
+            var list = new List<object?>();
+            for (long i = start; step > 0 ? i < stop : i > stop; i += step)
+            {
+                list.Add(i);
+                if (list.Count > 100_000) throw new ChatTemplateException("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
+            }
+            return list;
+        }));
+        yield return ("dict", new JinjaFunction("dict", (a, k) =>
+        {
+            var d = Py.NewDict();
+            foreach (var x in a)
+            {
+                if (x is Dictionary<object, object?> src) foreach (var kv in src) d[kv.Key] = kv.Value;
+                else foreach (var pair in Py.Iterate(x)) { var p = Py.Iterate(pair); d[p[0] ?? "None"] = p[1]; }
+            }
+            foreach (var kv in k) d[kv.Key] = kv.Value;
+            return d;
+        }));
+    }
+
+    // ----- statements -----
+
+    private Flow Exec(List<Stmt> body, Scope scope, StringBuilder sb)
+    {
+        foreach (var stmt in body)
+        {
+            Flow f;
+            try
+            {
+                f = ExecOne(stmt, scope, sb);
+            }
+            catch (ChatTemplateException ex) when (ex.Line is null && ex is not ChatTemplateRaisedException)
+            {
+                ex.Line = stmt.Line;
+                throw;
+            }
+            if (f != Flow.Normal) return f;
+        }
+        return Flow.Normal;
+    }
+
+    private Flow ExecOne(Stmt stmt, Scope scope, StringBuilder sb)
+    {
+        switch (stmt)
+        {
+            case DataStmt d:
+                sb.Append(d.Text);
+                return Flow.Normal;
+            case OutputStmt o:
+                sb.Append(Py.Str(Eval(o.Value, scope)));
+                return Flow.Normal;
+            case IfStmt s:
+                foreach (var (cond, branch) in s.Branches)
+                {
+                    if (Py.Truthy(Eval(cond, scope))) return Exec(branch, scope, sb);
+                }
+                return s.Else is null ? Flow.Normal : Exec(s.Else, scope, sb);
+            case ForStmt f:
+                ExecFor(f, Eval(f.Iterable, scope), scope, sb, 0);
+                return Flow.Normal;
+            case SetStmt s:
+                Assign(s.Target, Eval(s.Value, scope), scope);
+                return Flow.Normal;
+            case SetBlockStmt s:
+                {
+                    var inner = new StringBuilder();
+                    Exec(s.Body, new Scope(scope), inner);
+                    object? v = inner.ToString();
+                    foreach (var f in s.Filters) v = ApplyFilter(f, v, scope);
+                    Assign(s.Target, v, scope);
+                    return Flow.Normal;
+                }
+            case MacroStmt m:
+                scope.Set(m.Name, MakeMacro(m.Name, m.Params, m.Body, scope));
+                return Flow.Normal;
+            case CallBlockStmt c:
+                {
+                    var caller = MakeMacro("caller", c.Params, c.Body, scope);
+                    sb.Append(Py.Str(EvalCall(c.Call, scope, caller)));
+                    return Flow.Normal;
+                }
+            case FilterBlockStmt fb:
+                {
+                    var inner = new StringBuilder();
+                    Exec(fb.Body, new Scope(scope), inner);
+                    object? v = inner.ToString();
+                    foreach (var f in fb.Filters) v = ApplyFilter(f, v, scope);
+                    sb.Append(Py.Str(v));
+                    return Flow.Normal;
+                }
+            case WithStmt w:
+                {
+                    var inner = new Scope(scope);
+                    foreach (var (target, value) in w.Assignments) Assign(target, Eval(value, inner), inner);
+                    return Exec(w.Body, inner, sb);
+                }
+            case BlockStmt b:
+                return Exec(b.Body, scope, sb);
+            case BreakStmt:
+                return Flow.Break;
+            case ContinueStmt:
+                return Flow.Continue;
+            default:
+                throw new ChatTemplateException($"Unsupported statement {stmt.GetType().Name}");
+        }
+    }
+
+    private void ExecFor(ForStmt f, object? iterable, Scope scope, StringBuilder sb, int depth)
+    {
+        if (iterable is null) throw new ChatTemplateException("'NoneType' object is not iterable");
+        var items = Py.Iterate(iterable);
+        if (f.Filter is not null)
+        {
+            var filtered = new List<object?>();
+            foreach (var item in items)
+            {
+                var fs = new Scope(scope);
+                Assign(f.Target, item, fs);
+                if (Py.Truthy(Eval(f.Filter, fs))) filtered.Add(item);
+            }
+            items = filtered;
+        }
+        else items = items.ToList();
+        Func<object?, string>? recurse = f.Recursive ? sub =>
+        {
+            var inner = new StringBuilder();
+            ExecFor(f, sub, scope, inner, depth + 1);
+            return inner.ToString();
+        } : null;
+        var loop = new LoopContext(items, depth, recurse);
+        for (int i = 0; i < items.Count; i++)
+        {
+            // Each iteration is a fresh scope, as in jinja2: a set inside the body does not carry to the next iteration.
+            var loopScope = new Scope(scope);
+            loopScope.Set("loop", loop);
+            loop.Index0 = i;
+            Assign(f.Target, items[i], loopScope);
+            var flow = Exec(f.Body, loopScope, sb);
+            if (flow == Flow.Break) break;
+        }
+        if (items.Count == 0 && f.Else is not null) Exec(f.Else, new Scope(scope), sb);
+    }
+
+    private static void Assign(Target target, object? value, Scope scope)
+    {
+        switch (target)
+        {
+            case NameTarget n:
+                scope.Set(n.Name, value);
+                break;
+            case TupleTarget t:
+                {
+                    var items = Py.Iterate(value);
+                    if (items.Count != t.Items.Count)
+                        throw new ChatTemplateException(items.Count > t.Items.Count
+                            ? $"too many values to unpack (expected {t.Items.Count})"
+                            : $"not enough values to unpack (expected {t.Items.Count}, got {items.Count})");
+                    for (int i = 0; i < items.Count; i++) Assign(t.Items[i], items[i], scope);
+                    break;
+                }
+            case NamespaceTarget ns:
+                {
+                    if (!scope.TryGet(ns.Namespace, out var obj) || obj is not JinjaNamespace nsObj)
+                        throw new ChatTemplateException("cannot assign attribute on non-namespace object");
+                    nsObj.Attributes[ns.Attribute] = value;
+                    break;
+                }
+        }
+    }
+
+    private JinjaFunction MakeMacro(string name, List<MacroParam> ps, List<Stmt> body, Scope closure) =>
+        new(name, (args, kwargs) =>
+        {
+            if (++_depth > 200) throw new ChatTemplateException("maximum macro recursion depth exceeded");
+            try
+            {
+                var s = new Scope(closure);
+                var extraKw = Py.NewDict();
+                for (int i = 0; i < ps.Count; i++)
+                {
+                    var p = ps[i];
+                    if (i < args.Count)
+                    {
+                        if (kwargs.ContainsKey(p.Name)) throw new ChatTemplateException($"macro '{name}' got multiple values for argument '{p.Name}'");
+                        s.Set(p.Name, args[i]);
+                    }
+                    else if (kwargs.TryGetValue(p.Name, out var kv)) s.Set(p.Name, kv);
+                    else if (p.Default is not null) s.Set(p.Name, Eval(p.Default, s));
+                    else s.Set(p.Name, new JinjaUndefined($"parameter '{p.Name}' was not provided"));
+                }
+                foreach (var kv in kwargs)
+                {
+                    if (kv.Key == "caller") s.Set("caller", kv.Value);
+                    else if (!ps.Any(p => p.Name == kv.Key)) extraKw[kv.Key] = kv.Value;
+                }
+                s.Set("varargs", args.Skip(ps.Count).ToList());
+                s.Set("kwargs", extraKw);
+                var sb = new StringBuilder();
+                Exec(body, s, sb);
+                return sb.ToString();
+            }
+            finally
+            {
+                _depth--;
+            }
+        });
+
+    // ----- expressions -----
+
+    private object? Eval(Expr e, Scope scope)
+    {
+        switch (e)
+        {
+            case LiteralExpr l: return l.Value;
+            case NameExpr n: return scope.TryGet(n.Name, out var v) ? v : new JinjaUndefined($"'{n.Name}' is undefined");
+            case ListExpr l: return l.Items.Select(x => Eval(x, scope)).ToList();
+            case TupleExpr t: return t.Items.Select(x => Eval(x, scope)).ToArray();
+            case DictExpr d:
+                {
+                    var dict = Py.NewDict();
+                    foreach (var (k, val) in d.Items) dict[Eval(k, scope) ?? throw new ChatTemplateException("None is not supported as a dict key")] = Eval(val, scope);
+                    return dict;
+                }
+            case GetAttrExpr g: return Py.GetAttr(Eval(g.Target, scope), g.Attribute);
+            case GetItemExpr g:
+                {
+                    var target = Eval(g.Target, scope);
+                    if (g.Key is SliceExpr s)
+                        return Py.Slice(target, s.Start is null ? null : Eval(s.Start, scope), s.Stop is null ? null : Eval(s.Stop, scope), s.Step is null ? null : Eval(s.Step, scope));
+                    return Py.GetItem(target, Eval(g.Key, scope));
+                }
+            case CallExpr c: return EvalCall(c, scope, null);
+            case FilterExpr f: return ApplyFilter(f, f.Value is null ? null : Eval(f.Value, scope), scope);
+            case TestExpr t:
+                {
+                    var (args, _) = EvalArgs(t.Args, scope);
+                    bool r = JinjaTests.Apply(t.Name, Eval(t.Value, scope), args);
+                    return t.Negated ? !r : r;
+                }
+            case UnaryExpr u:
+                {
+                    var x = Eval(u.Operand, scope);
+                    switch (u.Op)
+                    {
+                        case "not": return !Py.Truthy(x);
+                        case "-":
+                            if (x is JinjaUndefined ux) throw ux.Fail();
+                            return x switch { long l => (object)(-l), double d => -d, bool b => b ? -1L : 0L, _ => throw new ChatTemplateException($"bad operand type for unary -: '{Py.TypeName(x)}'") };
+                        default:
+                            if (x is JinjaUndefined ux2) throw ux2.Fail();
+                            return Py.IsNumber(x) ? x : throw new ChatTemplateException($"bad operand type for unary +: '{Py.TypeName(x)}'");
+                    }
+                }
+            case BinaryExpr b:
+                {
+                    if (b.Op == "and")
+                    {
+                        var left = Eval(b.Left, scope);
+                        return Py.Truthy(left) ? Eval(b.Right, scope) : left;
+                    }
+                    if (b.Op == "or")
+                    {
+                        var left = Eval(b.Left, scope);
+                        return Py.Truthy(left) ? left : Eval(b.Right, scope);
+                    }
+                    return Py.Arith(b.Op, Eval(b.Left, scope), Eval(b.Right, scope));
+                }
+            case ConcatExpr c:
+                {
+                    var sb = new StringBuilder();
+                    foreach (var p in c.Parts) sb.Append(Py.Str(Eval(p, scope)));
+                    return sb.ToString();
+                }
+            case CompareExpr c:
+                {
+                    var left = Eval(c.First, scope);
+                    foreach (var (op, operandExpr) in c.Rest)
+                    {
+                        var right = Eval(operandExpr, scope);
+                        bool ok = op switch
+                        {
+                            "==" => Py.AreEqual(left, right),
+                            "!=" => !Py.AreEqual(left, right),
+                            "<" => Py.Compare(left, right, op) < 0,
+                            "<=" => Py.Compare(left, right, op) <= 0,
+                            ">" => Py.Compare(left, right, op) > 0,
+                            ">=" => Py.Compare(left, right, op) >= 0,
+                            "in" => Py.Contains(right, left),
+                            "notin" => !Py.Contains(right, left),
+                            _ => throw new ChatTemplateException($"unknown comparison {op}"),
+                        };
+                        if (!ok) return false;
+                        left = right;
+                    }
+                    return true;
+                }
+            case CondExpr c:
+                if (Py.Truthy(Eval(c.Test, scope))) return Eval(c.Then, scope);
+                return c.Else is null ? new JinjaUndefined("the inline if-expression evaluated to false and no else section was defined.") : Eval(c.Else, scope);
+            case SliceExpr:
+                throw new ChatTemplateException("a slice is only allowed inside [ ]");
+            default:
+                throw new ChatTemplateException($"Unsupported expression {e.GetType().Name}");
+        }
+    }
+
+    private (List<object?> Args, Dictionary<string, object?> Kwargs) EvalArgs(CallArgs a, Scope scope)
+    {
+        var args = a.Positional.Select(x => Eval(x, scope)).ToList();
+        if (a.StarArgs is not null) args.AddRange(Py.Iterate(Eval(a.StarArgs, scope)));
+        var kwargs = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var (name, value) in a.Keyword) kwargs[name] = Eval(value, scope);
+        if (a.StarKwargs is not null)
+        {
+            if (Eval(a.StarKwargs, scope) is not Dictionary<object, object?> d) throw new ChatTemplateException("argument after ** must be a mapping");
+            foreach (var kv in d) kwargs[Py.Str(kv.Key)] = kv.Value;
+        }
+        return (args, kwargs);
+    }
+
+    private object? EvalCall(CallExpr c, Scope scope, JinjaFunction? caller)
+    {
+        var fn = Eval(c.Function, scope);
+        var (args, kwargs) = EvalArgs(c.Args, scope);
+        if (caller is not null) kwargs["caller"] = caller;
+        return Py.Call(fn, args, kwargs);
+    }
+
+    private object? ApplyFilter(FilterExpr f, object? value, Scope scope)
+    {
+        var (args, kwargs) = EvalArgs(f.Args, scope);
+        return JinjaFilters.Apply(f.Name, value, args, kwargs);
+    }
+}
+
+/// <summary>Python's <c>datetime.strftime</c> for the directives chat templates use.</summary>
+internal static class PyStrftime
+{
+    private static readonly string[] Days = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+    private static readonly string[] Months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+    public static string Format(DateTime t, string format)
+    {
+        var sb = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        for (int i = 0; i < format.Length; i++)
+        {
+            char c = format[i];
+            if (c != '%' || i + 1 >= format.Length) { sb.Append(c); continue; }
+            char d = format[++i];
+            bool noPad = false;
+            if (d == '-' && i + 1 < format.Length) { noPad = true; d = format[++i]; }
+            string Pad(int v, int w) => noPad ? v.ToString(inv) : v.ToString(new string('0', w), inv);
+            int dow = ((int)t.DayOfWeek + 6) % 7;
+            sb.Append(d switch
+            {
+                'Y' => t.Year.ToString(inv),
+                'y' => Pad(t.Year % 100, 2),
+                'm' => Pad(t.Month, 2),
+                'd' => Pad(t.Day, 2),
+                'e' => t.Day.ToString(inv).PadLeft(2),
+                'H' => Pad(t.Hour, 2),
+                'I' => Pad(t.Hour % 12 == 0 ? 12 : t.Hour % 12, 2),
+                'M' => Pad(t.Minute, 2),
+                'S' => Pad(t.Second, 2),
+                'f' => (t.Ticks % TimeSpan.TicksPerSecond / 10).ToString("000000", inv),
+                'p' => t.Hour < 12 ? "AM" : "PM",
+                'j' => Pad(t.DayOfYear, 3),
+                'a' => Days[dow][..3],
+                'A' => Days[dow],
+                'b' or 'h' => Months[t.Month - 1][..3],
+                'B' => Months[t.Month - 1],
+                'w' => ((int)t.DayOfWeek).ToString(inv),
+                'u' => (dow + 1).ToString(inv),
+                'F' => t.ToString("yyyy-MM-dd", inv),
+                'T' => t.ToString("HH:mm:ss", inv),
+                'D' => t.ToString("MM/dd/yy", inv),
+                'R' => t.ToString("HH:mm", inv),
+                'c' => $"{Days[dow][..3]} {Months[t.Month - 1][..3]} {t.Day,2} {t:HH:mm:ss} {t.Year}",
+                'x' => t.ToString("MM/dd/yy", inv),
+                'X' => t.ToString("HH:mm:ss", inv),
+                'n' => "\n",
+                't' => "\t",
+                '%' => "%",
+                _ => "%" + d,
+            });
+        }
+        return sb.ToString();
+    }
+}
