@@ -62,11 +62,25 @@ public sealed unsafe class SafetensorsFile : IDisposable
         ArgumentNullException.ThrowIfNull(path);
         path = Path.GetFullPath(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"No safetensors file at '{path}'.", path);
-        long fileLength = new FileInfo(path).Length;
+        // Open through a stream so symlinks (the hub cache's snapshot entries) are followed for the length too.
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        long fileLength = stream.Length;
         if (fileLength < 8)
+        {
+            stream.Dispose();
             throw new SafetensorsException(path, $"the file is {fileLength} bytes, too short to be a safetensors file (the header length alone takes 8 bytes); it is probably truncated.");
+        }
 
-        var mmf = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        MemoryMappedFile mmf;
+        try
+        {
+            mmf = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
         MemoryMappedViewAccessor? view = null;
         bool acquired = false;
         try
