@@ -264,7 +264,7 @@ internal sealed class JinjaInterpreter
                     if (kv.Key == "caller") s.Set("caller", kv.Value);
                     else if (!ps.Any(p => p.Name == kv.Key)) extraKw[kv.Key] = kv.Value;
                 }
-                s.Set("varargs", args.Skip(ps.Count).ToList());
+                s.Set("varargs", args.Skip(ps.Count).ToArray());
                 s.Set("kwargs", extraKw);
                 var sb = new StringBuilder();
                 Exec(body, s, sb);

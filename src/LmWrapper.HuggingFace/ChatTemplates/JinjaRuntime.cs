@@ -524,29 +524,129 @@ internal static class Py
 
     private static string Repeat(string s, long n) => n <= 0 ? "" : new StringBuilder(s.Length * (int)n).Insert(0, s, (int)n).ToString();
 
+    /// <summary>Python's printf-style <c>str % args</c>: flags, width, precision and the common conversion types.</summary>
     private static string PercentFormat(string fmt, object? args)
     {
         var list = args is object?[] t ? t.ToList() : [args];
+        var dict = args as Dictionary<object, object?>;
         var sb = new StringBuilder();
         int ai = 0;
+        object? Next()
+        {
+            if (ai >= list.Count) throw new ChatTemplateException("not enough arguments for format string");
+            return list[ai++];
+        }
         for (int i = 0; i < fmt.Length; i++)
         {
             char c = fmt[i];
-            if (c != '%' || i + 1 >= fmt.Length) { sb.Append(c); continue; }
-            char f = fmt[++i];
-            if (f == '%') { sb.Append('%'); continue; }
-            if (ai >= list.Count) throw new ChatTemplateException("not enough arguments for format string");
-            object? a = list[ai++];
-            sb.Append(f switch
+            if (c != '%') { sb.Append(c); continue; }
+            if (++i >= fmt.Length) throw new ChatTemplateException("incomplete format");
+            object? named = null;
+            bool hasName = false;
+            if (fmt[i] == '(')
             {
-                's' => Str(a),
-                'r' => Repr(a),
-                'd' or 'i' => ((long)Math.Truncate(ToDouble(a))).ToString(CultureInfo.InvariantCulture),
-                'f' => ToDouble(a).ToString("F6", CultureInfo.InvariantCulture),
-                _ => throw new ChatTemplateException($"unsupported format character '{f}'"),
-            });
+                int close = fmt.IndexOf(')', i);
+                if (close < 0 || dict is null) throw new ChatTemplateException("format requires a mapping");
+                named = dict.TryGetValue(fmt[(i + 1)..close], out var nv) ? nv : throw new ChatTemplateException($"KeyError: '{fmt[(i + 1)..close]}'");
+                hasName = true;
+                i = close + 1;
+            }
+            bool left = false, zero = false, plus = false, space = false;
+            for (; i < fmt.Length && fmt[i] is '-' or '0' or '+' or ' ' or '#'; i++)
+            {
+                switch (fmt[i])
+                {
+                    case '-': left = true; break;
+                    case '0': zero = true; break;
+                    case '+': plus = true; break;
+                    case ' ': space = true; break;
+                }
+            }
+            int width = 0;
+            if (i < fmt.Length && fmt[i] == '*') { width = (int)ToLong(Next()); i++; }
+            else for (; i < fmt.Length && char.IsAsciiDigit(fmt[i]); i++) width = width * 10 + (fmt[i] - '0');
+            int? precision = null;
+            if (i < fmt.Length && fmt[i] == '.')
+            {
+                i++;
+                int p = 0;
+                if (i < fmt.Length && fmt[i] == '*') { p = (int)ToLong(Next()); i++; }
+                else for (; i < fmt.Length && char.IsAsciiDigit(fmt[i]); i++) p = p * 10 + (fmt[i] - '0');
+                precision = p;
+            }
+            if (i >= fmt.Length) throw new ChatTemplateException("incomplete format");
+            char type = fmt[i];
+            if (type == '%') { sb.Append('%'); continue; }
+            object? a = hasName ? named : Next();
+            string body;
+            bool numeric = type is 'd' or 'i' or 'u' or 'f' or 'F' or 'e' or 'E' or 'g' or 'G' or 'x' or 'X' or 'o';
+            switch (type)
+            {
+                case 's': body = Str(a); if (precision is int ps && ps < body.Length) body = body[..ps]; break;
+                case 'r' or 'a': body = Repr(a); if (precision is int pr && pr < body.Length) body = body[..pr]; break;
+                case 'c': body = a is string cs ? cs : char.ConvertFromUtf32((int)ToLong(a)); break;
+                case 'd' or 'i' or 'u': body = ((long)Math.Truncate(ToDouble(a))).ToString(CultureInfo.InvariantCulture); break;
+                case 'x': body = ((long)Math.Truncate(ToDouble(a))).ToString("x", CultureInfo.InvariantCulture); break;
+                case 'X': body = ((long)Math.Truncate(ToDouble(a))).ToString("X", CultureInfo.InvariantCulture); break;
+                case 'o': body = Convert.ToString((long)Math.Truncate(ToDouble(a)), 8); break;
+                case 'f' or 'F': body = ToDouble(a).ToString("F" + (precision ?? 6).ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture); break;
+                case 'e' or 'E': body = ExpFormat(ToDouble(a), precision ?? 6, type); break;
+                case 'g' or 'G': body = GeneralFormat(ToDouble(a), precision ?? 6, type); break;
+                default: throw new ChatTemplateException($"unsupported format character '{type}' (0x{(int)type:x})");
+            }
+            if (numeric && !body.StartsWith('-'))
+            {
+                if (plus) body = "+" + body;
+                else if (space) body = " " + body;
+            }
+            if (body.Length < width)
+            {
+                if (left) body = body.PadRight(width);
+                else if (zero && numeric)
+                {
+                    int signLen = body.Length > 0 && body[0] is '-' or '+' or ' ' ? 1 : 0;
+                    body = body[..signLen] + new string('0', width - body.Length) + body[signLen..];
+                }
+                else body = body.PadLeft(width);
+            }
+            sb.Append(body);
         }
+        if (!AllConsumed(ai, list.Count, dict)) throw new ChatTemplateException("not all arguments converted during string formatting");
         return sb.ToString();
+
+        static bool AllConsumed(int used, int count, Dictionary<object, object?>? d) => d is not null || used == count;
+    }
+
+    private static string ExpFormat(double d, int precision, char type)
+    {
+        string s = d.ToString((type == 'E' ? "E" : "e") + precision.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+        int e = s.IndexOfAny(['e', 'E']);
+        string mantissa = s[..e];
+        int exp = int.Parse(s.AsSpan(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        return mantissa + s[e] + (exp < 0 ? "-" : "+") + Math.Abs(exp).ToString("00", CultureInfo.InvariantCulture);
+    }
+
+    private static string GeneralFormat(double d, int precision, char type)
+    {
+        if (precision == 0) precision = 1;
+        if (d == 0) return "0";
+        if (!double.IsFinite(d)) return FloatRepr(d);
+        string e = ExpFormat(d, precision - 1, 'e');
+        int exp = int.Parse(e.AsSpan(e.IndexOf('e') + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        string r;
+        if (exp >= -4 && exp < precision)
+        {
+            r = d.ToString("F" + (precision - 1 - exp).ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+            if (r.Contains('.')) r = r.TrimEnd('0').TrimEnd('.');
+        }
+        else
+        {
+            int k = e.IndexOf('e');
+            string m = e[..k];
+            if (m.Contains('.')) m = m.TrimEnd('0').TrimEnd('.');
+            r = m + e[k..];
+        }
+        return type == 'G' ? r.ToUpperInvariant() : r;
     }
 
     // ----- attribute and item access -----
