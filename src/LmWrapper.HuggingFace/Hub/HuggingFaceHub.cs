@@ -35,6 +35,8 @@ public sealed partial class HuggingFaceHub : IDisposable
     private const string SingleWeights = "model.safetensors";
     private const string IndexWeights = "model.safetensors.index.json";
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> BlobLocks = new(StringComparer.Ordinal);
+
     private readonly HttpClient _http;
 
     /// <summary>Creates a hub client.</summary>
@@ -109,7 +111,7 @@ public sealed partial class HuggingFaceHub : IDisposable
         if (!IsRepoId(pathOrRepoId))
             throw new HuggingFaceHubException($"'{pathOrRepoId}' is neither an existing folder nor a hub model id (like 'org/name').");
         string repo = pathOrRepoId;
-        string rev = revision ?? "main";
+        string rev = CheckRevision(revision ?? "main");
         string repoDir = RepoCachePath(repo);
 
         string? cachedCommit = CommitFromCache(repoDir, rev);
@@ -178,7 +180,7 @@ public sealed partial class HuggingFaceHub : IDisposable
         ArgumentNullException.ThrowIfNull(fileName);
         if (!IsRepoId(repoId)) throw new HuggingFaceHubException($"'{repoId}' is not a hub model id (like 'org/name').");
         CheckFileName(fileName);
-        string rev = revision ?? "main";
+        string rev = CheckRevision(revision ?? "main");
         string repoDir = RepoCachePath(repoId);
         string? cached = TryGetCachedFile(repoId, fileName, rev);
         if (cached is not null && (Options.Offline || !Options.CheckForUpdates)) return cached;
@@ -187,8 +189,8 @@ public sealed partial class HuggingFaceHub : IDisposable
                 $"'{fileName}' of '{repoId}' (revision '{rev}') is not in the Hugging Face cache at '{Options.CacheDirectory}', and offline mode (HF_HUB_OFFLINE=1) forbids downloading it. "
                 + "Run once with network access (unset HF_HUB_OFFLINE) or pass a local folder.", repoId);
         var meta = await HeadAsync(repoId, rev, fileName, repoDir, cancellationToken).ConfigureAwait(false);
-        string commit = meta.Commit ?? (CommitRegex().IsMatch(rev) ? rev : throw new HuggingFaceHubException(
-            $"The hub did not say which commit '{rev}' of '{repoId}' is (no X-Repo-Commit header); is HF_ENDPOINT ({Options.Endpoint}) a Hugging Face hub?", repoId));
+        string commit = meta.Commit is not null ? CheckCommit(meta.Commit, repoId) : CommitRegex().IsMatch(rev) ? rev : throw new HuggingFaceHubException(
+            $"The hub did not say which commit '{rev}' of '{repoId}' is (no X-Repo-Commit header); is HF_ENDPOINT ({Options.Endpoint}) a Hugging Face hub?", repoId);
         if (!CommitRegex().IsMatch(rev) || rev != commit) WriteRef(repoDir, rev, commit);
         return await StoreAsync(repoId, repoDir, commit, fileName, meta, progress, cancellationToken).ConfigureAwait(false);
     }
@@ -201,7 +203,7 @@ public sealed partial class HuggingFaceHub : IDisposable
     public string? TryGetCachedFile(string repoId, string fileName, string? revision = null)
     {
         string repoDir = RepoCachePath(repoId);
-        string? commit = CommitFromCache(repoDir, revision ?? "main");
+        string? commit = CommitFromCache(repoDir, CheckRevision(revision ?? "main"));
         if (commit is null) return null;
         string path = Path.Combine(SnapshotPath(repoDir, commit), fileName);
         return File.Exists(path) ? path : null;
@@ -220,13 +222,28 @@ public sealed partial class HuggingFaceHub : IDisposable
             throw new HuggingFaceHubException($"'{fileName}' is not a valid file name inside a repository.");
     }
 
+    /// <summary>Revisions become paths under <c>refs/</c>: allow branch, tag and <c>refs/pr/N</c> names, nothing that could leave the folder.</summary>
+    private static string CheckRevision(string revision)
+    {
+        if (revision.Length == 0 || revision.Contains('\\') || revision.StartsWith('/') || revision.Split('/').Any(p => p is "" or "." or ".."))
+            throw new HuggingFaceHubException($"'{revision}' is not a valid revision (a branch, tag or commit id).");
+        return revision;
+    }
+
+    private static string CheckCommit(string? commit, string repo)
+    {
+        if (commit is null || !CommitRegex().IsMatch(commit))
+            throw new HuggingFaceHubException($"The hub answered commit id '{commit}' for '{repo}', which is not a 40-hex git commit; is HF_ENDPOINT a Hugging Face hub?", repo);
+        return commit;
+    }
+
     private static string? CommitFromCache(string repoDir, string revision)
     {
         if (CommitRegex().IsMatch(revision) && Directory.Exists(SnapshotPath(repoDir, revision))) return revision;
         string refPath = Path.Combine(repoDir, "refs", revision);
         if (!File.Exists(refPath)) return null;
         string commit = File.ReadAllText(refPath).Trim();
-        return CommitRegex().IsMatch(commit) || commit.Length > 0 ? commit : null;
+        return CommitRegex().IsMatch(commit) ? commit : null;
     }
 
     private static void WriteRef(string repoDir, string revision, string commit)
@@ -364,7 +381,7 @@ public sealed partial class HuggingFaceHub : IDisposable
         try
         {
             using var doc = JsonDocument.Parse(await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
-            string sha = doc.RootElement.GetProperty("sha").GetString() ?? throw new KeyNotFoundException("sha");
+            string sha = CheckCommit(doc.RootElement.GetProperty("sha").GetString(), repo);
             var siblings = doc.RootElement.TryGetProperty("siblings", out var s) && s.ValueKind == JsonValueKind.Array
                 ? s.EnumerateArray().Select(x => x.GetProperty("rfilename").GetString()!).ToList()
                 : [];
@@ -397,7 +414,7 @@ public sealed partial class HuggingFaceHub : IDisposable
             if (!resp.IsSuccessStatusCode)
             {
                 var error = await ErrorFor(resp, repo, rev, file, ct).ConfigureAwait(false);
-                if (error is HubEntryNotFoundException && resp.Headers.TryGetValues("X-Repo-Commit", out var c))
+                if (error is HubEntryNotFoundException && resp.Headers.TryGetValues("X-Repo-Commit", out var c) && CommitRegex().IsMatch(c.First()))
                     MarkMissing(repoDir, c.First(), file);
                 throw error;
             }
@@ -487,10 +504,22 @@ public sealed partial class HuggingFaceHub : IDisposable
         string pointer = Path.Combine(SnapshotPath(repoDir, commit), file);
         if (File.Exists(pointer)) return pointer;
         string blob = Path.Combine(repoDir, "blobs", meta.Etag);
-        if (!File.Exists(blob)) await DownloadBlobAsync(repo, file, meta, blob, progress, ct).ConfigureAwait(false);
-        else progress?.Report(new HubDownloadProgress(repo, file, new FileInfo(blob).Length, meta.Size, true));
-        LinkOrCopy(blob, pointer);
-        return pointer;
+        // One download per blob at a time in this process (another process sharing the cache is kept out by the
+        // exclusive .incomplete file and simply retries).
+        var gate = BlobLocks.GetOrAdd(Path.GetFullPath(blob), _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (File.Exists(pointer)) return pointer;
+            if (!File.Exists(blob)) await DownloadBlobAsync(repo, file, meta, blob, progress, ct).ConfigureAwait(false);
+            else progress?.Report(new HubDownloadProgress(repo, file, new FileInfo(blob).Length, meta.Size, true));
+            LinkOrCopy(blob, pointer);
+            return pointer;
+        }
+        finally
+        {
+            gate.Release();
+        }
     }
 
     private static void LinkOrCopy(string blob, string pointer)
@@ -516,6 +545,7 @@ public sealed partial class HuggingFaceHub : IDisposable
         string incomplete = blob + ".incomplete";
         for (int attempt = 0; ; attempt++)
         {
+            if (File.Exists(blob)) return; // another process finished it meanwhile
             long have = File.Exists(incomplete) ? new FileInfo(incomplete).Length : 0;
             if (meta.Size is long total && have > total)
             {

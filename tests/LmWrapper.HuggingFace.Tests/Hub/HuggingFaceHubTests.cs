@@ -343,4 +343,28 @@ public class HuggingFaceHubTests
         Assert.False(HuggingFaceHub.IsRepoId("org/na--me"));
         Assert.Equal("models--openai-community--gpt2", HuggingFaceHub.RepoFolderName("openai-community/gpt2"));
     }
+
+    [Fact]
+    public async Task RevisionsThatCouldLeaveTheCacheAreRejected()
+    {
+        using var cache = new TempDir();
+        using var hub = new HuggingFaceHub(new HuggingFaceHubOptions { CacheDirectory = cache.Path, Offline = true, Token = null });
+        foreach (string bad in new[] { "../../etc", "/abs", "a\\b", "refs//x" })
+            Assert.Contains("not a valid revision", (await Assert.ThrowsAsync<HuggingFaceHubException>(() => hub.ResolveModelAsync("org/m", bad, cancellationToken: Ct))).Message);
+        await Assert.ThrowsAsync<HuggingFaceHubException>(() => hub.DownloadFileAsync("org/m", "../secret", cancellationToken: Ct));
+    }
+
+    [Fact]
+    public async Task ConcurrentResolutionsShareOneDownload()
+    {
+        await using var fake = await FakeHuggingFaceHub.StartAsync(Ct);
+        HubTestKit.AddTinyModel(fake, "org/tiny");
+        using var cache = new TempDir();
+        using var hub = new HuggingFaceHub(HubTestKit.Options(fake, cache));
+        var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => hub.ResolveModelAsync("org/tiny", cancellationToken: Ct)));
+        Assert.Single(results.Distinct());
+        Assert.Equal(HubTestKit.Weights(), File.ReadAllBytes(Path.Combine(results[0], "model.safetensors")));
+        Assert.Single(fake.Requests, r => r.Method == "GET" && r.Path.StartsWith("/lfs/", StringComparison.Ordinal));
+        Assert.NotNull(new FileInfo(Path.Combine(results[0], "model.safetensors")).LinkTarget);
+    }
 }
