@@ -274,8 +274,9 @@ internal static class Py
     {
         char q = s.Contains('\'') && !s.Contains('"') ? '"' : '\'';
         var sb = new StringBuilder(s.Length + 2).Append(q);
-        foreach (char c in s)
+        for (int i = 0; i < s.Length; i++)
         {
+            char c = s[i];
             switch (c)
             {
                 case '\\': sb.Append("\\\\"); break;
@@ -283,14 +284,30 @@ internal static class Py
                 case '\r': sb.Append("\\r"); break;
                 case '\t': sb.Append("\\t"); break;
                 default:
-                    if (c == q) sb.Append('\\').Append(c);
-                    else if (c < 0x20 || c == 0x7f) sb.Append("\\x").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture));
-                    else sb.Append(c);
+                    if (c == q) { sb.Append('\\').Append(c); break; }
+                    int cp = char.IsSurrogatePair(s, i) ? char.ConvertToUtf32(s, i) : c;
+                    if (c != ' ' && !IsPrintable(s, i))
+                    {
+                        // Python's repr escapes what str.isprintable() rejects.
+                        sb.Append(cp < 0x100 ? "\\x" + cp.ToString("x2", CultureInfo.InvariantCulture)
+                            : cp < 0x10000 ? "\\u" + cp.ToString("x4", CultureInfo.InvariantCulture)
+                            : "\\U" + cp.ToString("x8", CultureInfo.InvariantCulture));
+                    }
+                    else sb.Append(cp > 0xFFFF ? s.Substring(i, 2) : c.ToString());
+                    if (cp > 0xFFFF) i++;
                     break;
             }
         }
         return sb.Append(q).ToString();
     }
+
+    private static bool IsPrintable(string s, int i) => CharUnicodeInfo.GetUnicodeCategory(s, i) switch
+    {
+        UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse
+            or UnicodeCategory.OtherNotAssigned or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
+            or UnicodeCategory.SpaceSeparator => false,
+        _ => true,
+    };
 
     /// <summary>Python's <c>repr(float)</c>: the shortest round-trip digits, fixed notation for 1e-4 ≤ |x| &lt; 1e16.</summary>
     public static string FloatRepr(double d)
@@ -689,11 +706,11 @@ internal static class Py
                     long i = ToLong(key);
                     if (i < 0) i += seq.Count;
                     if (i >= 0 && i < seq.Count) return seq[(int)i];
-                    return new JinjaUndefined($"'{ObjectDescription(obj)}' has no attribute '{Str(key)}'");
+                    return new JinjaUndefined($"{ObjectDescription(obj)} has no element {Repr(key)}");
                 }
         }
         if (key is string name && obj is not null) return GetAttr(obj, name) is var a && a is JinjaUndefined ? new JinjaUndefined($"'{ObjectDescription(obj)}' has no attribute '{name}'") : a;
-        return new JinjaUndefined($"'{ObjectDescription(obj)}' has no attribute '{Str(key)}'");
+        return new JinjaUndefined(key is string ? $"'{ObjectDescription(obj)}' has no attribute '{key}'" : $"{ObjectDescription(obj)} has no element {Repr(key)}");
     }
 
     public static object? Slice(object? obj, object? start, object? stop, object? step)
