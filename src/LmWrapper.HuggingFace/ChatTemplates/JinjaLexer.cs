@@ -202,8 +202,8 @@ internal sealed class JinjaLexer
         if (dash || (p < _src.Length && _src[p] == '+')) p++;
         if (string.CompareOrdinal(_src, p, "%}", 0, 2) != 0) throw Error("Expected '%}' after 'raw'.", p);
         p += 2;
+        // jinja2 applies '-' after the opening raw tag, but not trim_blocks.
         if (dash) { while (p < _src.Length && IsPyWhitespace(_src[p])) p++; }
-        else if (p < _src.Length && _src[p] == '\n') p++;
         var endRe = new System.Text.RegularExpressions.Regex(@"\{%([-+]?)\s*endraw\s*([-+]?)%\}");
         var m = endRe.Match(_src, p);
         if (!m.Success) throw Error("Missing '{% endraw %}' for this raw block.", tagStart);
