@@ -27,8 +27,8 @@ internal static partial class JinjaFilters
         ["default"] = Default,
         ["d"] = Default,
         ["dictsort"] = DictSort,
-        ["escape"] = (v, _, _) => Escape(Py.Str(v)),
-        ["e"] = (v, _, _) => Escape(Py.Str(v)),
+        ["escape"] = (v, _, _) => EscapeValue(v),
+        ["e"] = (v, _, _) => EscapeValue(v),
         ["first"] = (v, _, _) =>
         {
             var items = Py.Iterate(v);
@@ -75,7 +75,7 @@ internal static partial class JinjaFilters
         },
         ["reverse"] = (v, _, _) => v is string s ? string.Concat(Py.StringChars(s).AsEnumerable().Reverse().Cast<string>()) : Py.Iterate(v).AsEnumerable().Reverse().ToList(),
         ["round"] = Round,
-        ["safe"] = (v, _, _) => v,
+        ["safe"] = (v, _, _) => MarkSafe(v),
         ["sort"] = Sort,
         ["string"] = (v, _, _) => Py.Str(v),
         ["sum"] = (v, a, k) =>
@@ -147,6 +147,19 @@ internal static partial class JinjaFilters
         return v;
     }
 
+    // jinja2's safe filter returns Markup, a str subclass that escape leaves alone. We mark the (fresh) string
+    // instance instead of adding a string type of our own.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, object> SafeStrings = new();
+
+    private static string MarkSafe(object? v)
+    {
+        string s = new(Py.Str(v).AsSpan());
+        SafeStrings.AddOrUpdate(s, SafeStrings);
+        return s;
+    }
+
+    private static string EscapeValue(object? v) => v is string s && SafeStrings.TryGetValue(s, out _) ? s : MarkSafe(Escape(Py.Str(v)));
+
     private static string Escape(string s) => s.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal)
         .Replace(">", "&gt;", StringComparison.Ordinal).Replace("\"", "&#34;", StringComparison.Ordinal).Replace("'", "&#39;", StringComparison.Ordinal);
 
@@ -154,6 +167,7 @@ internal static partial class JinjaFilters
     {
         switch (v)
         {
+            case JinjaUndefined u: throw u.Fail();
             case double d: return d;
             case long or bool: return Py.ToDouble(v);
             case string s when double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double d): return d;
@@ -165,6 +179,7 @@ internal static partial class JinjaFilters
     {
         switch (v)
         {
+            case JinjaUndefined u: throw u.Fail();
             case long l: return l;
             case bool b: return b ? 1L : 0L;
             case double d: return double.IsFinite(d) ? (long)Math.Truncate(d) : def;
@@ -190,6 +205,8 @@ internal static partial class JinjaFilters
         bool first = Py.Truthy(Arg(a, k, 1, "first", false));
         bool blank = Py.Truthy(Arg(a, k, 2, "blank", false));
         string indention = width is string ws ? ws : new string(' ', (int)Py.ToLong(width));
+        if (v is JinjaUndefined u) throw u.Fail();
+        if (v is not string) throw new ChatTemplateException($"unsupported operand type(s) for +=: '{Py.TypeName(v)}' and 'str'");
         string s = Py.Str(v) + "\n";
         var lines = SplitLines(s);
         string rv;
@@ -222,7 +239,7 @@ internal static partial class JinjaFilters
 
     private static object? Map(object? v, List<object?> a, Dictionary<string, object?> k)
     {
-        var items = Py.Iterate(v);
+        var items = Py.Truthy(v) ? Py.Iterate(v) : []; // jinja2 maps over nothing when the value is falsy
         if (k.TryGetValue("attribute", out var attribute))
         {
             bool hasDefault = k.TryGetValue("default", out var def);
@@ -240,7 +257,7 @@ internal static partial class JinjaFilters
 
     private static object? Select(object? v, List<object?> a, Dictionary<string, object?> k, bool byAttribute, bool keep)
     {
-        var items = Py.Iterate(v);
+        var items = Py.Truthy(v) ? Py.Iterate(v) : []; // jinja2 selects from nothing when the value is falsy
         int i = 0;
         object? attribute = null;
         if (byAttribute)
@@ -273,13 +290,26 @@ internal static partial class JinjaFilters
         object? attribute = Arg(a, k, 2, "attribute");
         var items = Py.Iterate(v).ToList();
         var keyed = items.Select((x, idx) => (Key: KeyFor(x, attribute, caseSensitive), Item: x, Index: idx)).ToList();
-        keyed.Sort((x, y) =>
+        SortOrThrow(keyed, (x, y) =>
         {
             int c = Py.Compare(x.Key, y.Key, "<");
             if (reverse) c = -c;
             return c != 0 ? c : x.Index.CompareTo(y.Index);
         });
         return keyed.Select(t => t.Item).ToList();
+    }
+
+    /// <summary>List.Sort wraps comparer exceptions; surface the template error itself.</summary>
+    private static void SortOrThrow<T>(List<T> list, Comparison<T> comparison)
+    {
+        try
+        {
+            list.Sort(comparison);
+        }
+        catch (InvalidOperationException ex) when (ex.InnerException is ChatTemplateException inner)
+        {
+            throw inner;
+        }
     }
 
     private static object? DictSort(object? v, List<object?> a, Dictionary<string, object?> k)
@@ -290,7 +320,7 @@ internal static partial class JinjaFilters
         bool reverse = Py.Truthy(Arg(a, k, 2, "reverse", false));
         var items = d.Select(kv => new object?[] { kv.Key, kv.Value }).ToList();
         int pos = by == "key" ? 0 : by == "value" ? 1 : throw new ChatTemplateException("You can only sort by either \"key\" or \"value\"");
-        items.Sort((x, y) =>
+        SortOrThrow(items, (x, y) =>
         {
             int c = Py.Compare(KeyFor(x[pos], null, caseSensitive), KeyFor(y[pos], null, caseSensitive), "<");
             return reverse ? -c : c;
@@ -333,6 +363,8 @@ internal static partial class JinjaFilters
     {
         int precision = (int)Py.ToLong(Arg(a, k, 0, "precision", 0L));
         string method = Py.Str(Arg(a, k, 1, "method", "common"));
+        // Python's round(int, n) stays an int.
+        if (method == "common" && v is long or bool && precision >= 0) return Py.ToLong(v);
         double x = Py.ToDouble(v);
         double f = Math.Pow(10, precision);
         return method switch

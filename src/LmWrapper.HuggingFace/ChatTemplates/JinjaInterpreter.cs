@@ -289,7 +289,7 @@ internal sealed class JinjaInterpreter
             case DictExpr d:
                 {
                     var dict = Py.NewDict();
-                    foreach (var (k, val) in d.Items) dict[Eval(k, scope) ?? throw new ChatTemplateException("None is not supported as a dict key")] = Eval(val, scope);
+                    foreach (var (k, val) in d.Items) dict[Py.Hashable(Eval(k, scope) ?? throw new ChatTemplateException("None is not supported as a dict key"))] = Eval(val, scope);
                     return dict;
                 }
             case GetAttrExpr g: return Py.GetAttr(Eval(g.Target, scope), g.Attribute);

@@ -449,10 +449,15 @@ internal static class Py
     {
         string s => item is string sub ? s.Contains(sub, StringComparison.Ordinal)
                      : throw new ChatTemplateException($"'in <string>' requires string as left operand, not {TypeName(item)}"),
-        Dictionary<object, object?> d => item is not null && d.ContainsKey(item),
+        Dictionary<object, object?> d => item is not null && d.ContainsKey(Hashable(item)),
         JinjaUndefined => false,
         _ => Iterate(container).Any(x => AreEqual(x, item)),
     };
+
+    /// <summary>Lists, dicts and namespaces cannot be dict keys or set members in Python.</summary>
+    public static object Hashable(object key) => key is List<object?> or Dictionary<object, object?> or JinjaNamespace
+        ? throw new ChatTemplateException($"unhashable type: '{TypeName(key)}'")
+        : key;
 
     // ----- arithmetic -----
 
@@ -483,12 +488,16 @@ internal static class Py
     public static object? Arith(string op, object? a, object? b)
     {
         if (op == "+") return Add(a, b);
+        if (op == "%" && a is string fmt0) return PercentFormat(fmt0, b);
         FailIfUndefined(a, b);
         if (op == "*")
         {
             if (a is string s && b is long or bool) return Repeat(s, ToLong(b));
             if (b is string s2 && a is long or bool) return Repeat(s2, ToLong(a));
             if (a is List<object?> l && b is long or bool) return Enumerable.Repeat(l, (int)Math.Max(0, ToLong(b))).SelectMany(x => x).ToList();
+            if (b is List<object?> l2 && a is long or bool) return Enumerable.Repeat(l2, (int)Math.Max(0, ToLong(a))).SelectMany(x => x).ToList();
+            if (a is object?[] t1 && b is long or bool) return Enumerable.Repeat(t1, (int)Math.Max(0, ToLong(b))).SelectMany(x => x).ToArray();
+            if (b is object?[] t2 && a is long or bool) return Enumerable.Repeat(t2, (int)Math.Max(0, ToLong(a))).SelectMany(x => x).ToArray();
         }
         if (op == "%" && a is string fmt) return PercentFormat(fmt, b);
         if (!IsNumber(a) || !IsNumber(b))
@@ -631,7 +640,9 @@ internal static class Py
         if (!AllConsumed(ai, list.Count, dict)) throw new ChatTemplateException("not all arguments converted during string formatting");
         return sb.ToString();
 
-        static bool AllConsumed(int used, int count, Dictionary<object, object?>? d) => d is not null || used == count;
+        // Python treats any non-tuple argument with __getitem__ (a list, a dict, jinja2's Undefined) as a mapping:
+        // leaving it unused is not an error.
+        bool AllConsumed(int used, int count, Dictionary<object, object?>? d) => d is not null || args is List<object?> or JinjaUndefined || used == count;
     }
 
     private static string ExpFormat(double d, int precision, char type)
@@ -698,7 +709,7 @@ internal static class Py
         {
             case JinjaUndefined u: throw u.Fail();
             case Dictionary<object, object?> d:
-                if (key is not null && d.TryGetValue(key, out var v)) return v;
+                if (key is not null && d.TryGetValue(Hashable(key), out var v)) return v;
                 break;
             case List<object?> or object?[] or string when key is long or bool:
                 {

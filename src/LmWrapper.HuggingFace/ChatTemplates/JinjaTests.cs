@@ -19,9 +19,9 @@ internal static class JinjaTests
         ["iterable"] = (v, _) => v is string or List<object?> or object?[] or Dictionary<object, object?> or JinjaUndefined,
         ["sequence"] = (v, _) => v is string or List<object?> or object?[] or Dictionary<object, object?> or JinjaUndefined,
         ["callable"] = (v, _) => v is JinjaFunction,
-        ["odd"] = (v, _) => Py.ToLong(v) % 2 != 0,
-        ["even"] = (v, _) => Py.ToLong(v) % 2 == 0,
-        ["divisibleby"] = (v, a) => Py.ToLong(v) % Py.ToLong(One(a, "divisibleby")) == 0,
+        ["odd"] = (v, _) => Py.AreEqual(Py.Arith("%", v, 2L), 1L),
+        ["even"] = (v, _) => Py.AreEqual(Py.Arith("%", v, 2L), 0L),
+        ["divisibleby"] = (v, a) => Py.AreEqual(Py.Arith("%", v, One(a, "divisibleby")), 0L),
         ["equalto"] = (v, a) => Py.AreEqual(v, One(a, "equalto")),
         ["eq"] = (v, a) => Py.AreEqual(v, One(a, "eq")),
         ["=="] = (v, a) => Py.AreEqual(v, One(a, "==")),
@@ -39,8 +39,8 @@ internal static class JinjaTests
         [">="] = (v, a) => Py.Compare(v, One(a, ">="), ">=") >= 0,
         ["in"] = (v, a) => Py.Contains(One(a, "in"), v),
         ["sameas"] = (v, a) => One(a, "sameas") is var o && (v is null ? o is null : v is bool or long ? Py.AreEqual(v, o) && v.GetType() == o?.GetType() : ReferenceEquals(v, o)),
-        ["lower"] = (v, _) => v is string s && s == s.ToLowerInvariant(),
-        ["upper"] = (v, _) => v is string s && s == s.ToUpperInvariant(),
+        ["lower"] = (v, _) => Py.Str(v) is var s && s.Any(char.IsLetter) && !s.Any(char.IsUpper),
+        ["upper"] = (v, _) => Py.Str(v) is var s && s.Any(char.IsLetter) && !s.Any(char.IsLower),
         ["escaped"] = (_, _) => false,
     };
 
