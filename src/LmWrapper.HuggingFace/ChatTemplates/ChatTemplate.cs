@@ -17,12 +17,14 @@ namespace LmWrapper.HuggingFace.ChatTemplates;
 public sealed class ChatTemplate
 {
     private readonly List<Stmt> _program;
+    private readonly Dictionary<List<Stmt>, string[]> _frameLocals;
     private readonly TimeProvider _time;
 
     private ChatTemplate(string source, List<Stmt> program, TimeProvider time)
     {
         Source = source;
         _program = program;
+        _frameLocals = JinjaScopeAnalysis.Analyze(program);
         _time = time;
     }
 
@@ -89,7 +91,7 @@ public sealed class ChatTemplate
         foreach (var kv in variables) converted[kv.Key] = Py.FromClr(kv.Value);
         try
         {
-            return new JinjaInterpreter(() => _time.GetLocalNow().DateTime).Render(_program, converted);
+            return new JinjaInterpreter(() => _time.GetLocalNow().DateTime, _frameLocals).Render(_program, converted);
         }
         catch (InvalidCastException ex)
         {

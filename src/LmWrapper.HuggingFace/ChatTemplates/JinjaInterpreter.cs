@@ -10,6 +10,9 @@ internal sealed class Scope(Scope? parent)
 
     public Scope? Parent { get; } = parent;
 
+    /// <summary>A frame-local that jinja2 has declared but not yet assigned: reads give undefined, not an outer value.</summary>
+    public static readonly object Missing = new();
+
     public bool TryGet(string name, out object? value)
     {
         for (var s = this; s is not null; s = s.Parent)
@@ -29,18 +32,34 @@ internal sealed class JinjaInterpreter
     private enum Flow { Normal, Break, Continue }
 
     private readonly Func<DateTime> _now;
+    private readonly Dictionary<List<Stmt>, string[]> _frameLocals;
     private int _depth;
 
-    public JinjaInterpreter(Func<DateTime> now) => _now = now;
+    public JinjaInterpreter(Func<DateTime> now, Dictionary<List<Stmt>, string[]> frameLocals)
+    {
+        _now = now;
+        _frameLocals = frameLocals;
+    }
+
+    /// <summary>Enters a frame: a new scope with jinja2's declared-but-unassigned locals of that body.</summary>
+    private Scope Enter(Scope parent, List<Stmt> body)
+    {
+        var scope = new Scope(parent);
+        if (_frameLocals.TryGetValue(body, out var names))
+        {
+            foreach (var n in names) scope.Set(n, Scope.Missing);
+        }
+        return scope;
+    }
 
     public string Render(List<Stmt> template, Dictionary<string, object?> variables)
     {
         var globals = new Scope(null);
         foreach (var (name, fn) in Globals()) globals.Set(name, fn);
-        var root = new Scope(globals);
-        foreach (var kv in variables) root.Set(kv.Key, kv.Value);
+        var context = new Scope(globals);
+        foreach (var kv in variables) context.Set(kv.Key, kv.Value);
         var sb = new StringBuilder();
-        Exec(template, root, sb);
+        Exec(template, Enter(context, template), sb);
         return sb.ToString();
     }
 
@@ -135,7 +154,7 @@ internal sealed class JinjaInterpreter
             case SetBlockStmt s:
                 {
                     var inner = new StringBuilder();
-                    Exec(s.Body, new Scope(scope), inner);
+                    Exec(s.Body, Enter(scope, s.Body), inner);
                     object? v = inner.ToString();
                     foreach (var f in s.Filters) v = ApplyFilter(f, v, scope);
                     Assign(s.Target, v, scope);
@@ -153,7 +172,7 @@ internal sealed class JinjaInterpreter
             case FilterBlockStmt fb:
                 {
                     var inner = new StringBuilder();
-                    Exec(fb.Body, new Scope(scope), inner);
+                    Exec(fb.Body, Enter(scope, fb.Body), inner);
                     object? v = inner.ToString();
                     foreach (var f in fb.Filters) v = ApplyFilter(f, v, scope);
                     sb.Append(Py.Str(v));
@@ -161,12 +180,12 @@ internal sealed class JinjaInterpreter
                 }
             case WithStmt w:
                 {
-                    var inner = new Scope(scope);
-                    foreach (var (target, value) in w.Assignments) Assign(target, Eval(value, inner), inner);
+                    var inner = Enter(scope, w.Body);
+                    foreach (var (target, value) in w.Assignments) Assign(target, Eval(value, scope), inner);
                     return Exec(w.Body, inner, sb);
                 }
             case BlockStmt b:
-                return Exec(b.Body, scope, sb);
+                return Exec(b.Body, Enter(scope, b.Body), sb);
             case BreakStmt:
                 return Flow.Break;
             case ContinueStmt:
@@ -202,14 +221,14 @@ internal sealed class JinjaInterpreter
         for (int i = 0; i < items.Count; i++)
         {
             // Each iteration is a fresh scope, as in jinja2: a set inside the body does not carry to the next iteration.
-            var loopScope = new Scope(scope);
+            var loopScope = Enter(scope, f.Body);
             loopScope.Set("loop", loop);
             loop.Index0 = i;
             Assign(f.Target, items[i], loopScope);
             var flow = Exec(f.Body, loopScope, sb);
             if (flow == Flow.Break) break;
         }
-        if (items.Count == 0 && f.Else is not null) Exec(f.Else, new Scope(scope), sb);
+        if (items.Count == 0 && f.Else is not null) Exec(f.Else, Enter(scope, f.Else), sb);
     }
 
     private static void Assign(Target target, object? value, Scope scope)
@@ -245,7 +264,7 @@ internal sealed class JinjaInterpreter
             if (++_depth > 200) throw new ChatTemplateException("maximum macro recursion depth exceeded");
             try
             {
-                var s = new Scope(closure);
+                var s = Enter(closure, body);
                 var extraKw = Py.NewDict();
                 for (int i = 0; i < ps.Count; i++)
                 {
@@ -283,7 +302,8 @@ internal sealed class JinjaInterpreter
         switch (e)
         {
             case LiteralExpr l: return l.Value;
-            case NameExpr n: return scope.TryGet(n.Name, out var v) ? v : new JinjaUndefined($"'{n.Name}' is undefined");
+            case NameExpr n:
+                return scope.TryGet(n.Name, out var v) && !ReferenceEquals(v, Scope.Missing) ? v : new JinjaUndefined($"'{n.Name}' is undefined");
             case ListExpr l: return l.Items.Select(x => Eval(x, scope)).ToList();
             case TupleExpr t: return t.Items.Select(x => Eval(x, scope)).ToArray();
             case DictExpr d:
