@@ -150,6 +150,52 @@ public sealed class ChatTemplate
         return File.Exists(config) ? FromTokenizerConfig(config, name) : null;
     }
 
+    /// <summary>The special-token names transformers passes to chat templates (its <c>special_tokens_map</c>).</summary>
+    private static readonly string[] SpecialTokenNames =
+        ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "additional_special_tokens"];
+
+    /// <summary>
+    /// Reads the special tokens of a <c>tokenizer_config.json</c> as the template variables transformers passes
+    /// (<c>bos_token</c>, <c>eos_token</c>, <c>unk_token</c>, <c>sep_token</c>, <c>pad_token</c>, <c>cls_token</c>,
+    /// <c>mask_token</c>, <c>additional_special_tokens</c>), accepting both plain strings and AddedToken objects
+    /// (<c>{"__type": "AddedToken", "content": "&lt;s&gt;", ...}</c>). Tokens that are null or absent are left out.
+    /// </summary>
+    /// <param name="tokenizerConfigPath">The path of <c>tokenizer_config.json</c>.</param>
+    /// <returns>Variables to pass as <c>extraVariables</c> (values are strings, or a list of strings).</returns>
+    /// <exception cref="ChatTemplateException">The file is not valid JSON.</exception>
+    public static IReadOnlyDictionary<string, object?> ReadSpecialTokens(string tokenizerConfigPath)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizerConfigPath);
+        var result = new Dictionary<string, object?>(StringComparer.Ordinal);
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(tokenizerConfigPath));
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) return result;
+            foreach (string name in SpecialTokenNames)
+            {
+                if (!doc.RootElement.TryGetProperty(name, out var v)) continue;
+                if (v.ValueKind == JsonValueKind.Array)
+                {
+                    var list = v.EnumerateArray().Select(TokenText).Where(t => t is not null).Cast<object?>().ToList();
+                    result[name] = list;
+                }
+                else if (TokenText(v) is { } text) result[name] = text;
+            }
+        }
+        catch (JsonException ex)
+        {
+            throw new ChatTemplateException($"'{tokenizerConfigPath}' is not valid JSON: {ex.Message}", ex);
+        }
+        return result;
+
+        static string? TokenText(JsonElement e) => e.ValueKind switch
+        {
+            JsonValueKind.String => e.GetString(),
+            JsonValueKind.Object when e.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String => c.GetString(),
+            _ => null,
+        };
+    }
+
     private static string? SelectTemplate(JsonElement ct, string? name, string path)
     {
         switch (ct.ValueKind)

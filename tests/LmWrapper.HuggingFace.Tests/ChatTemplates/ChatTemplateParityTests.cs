@@ -26,16 +26,16 @@ public class ChatTemplateParityTests
         var template = ChatTemplate.FromTokenizerConfig(configPath);
         Assert.NotNull(template);
 
-        using var config = JsonDocument.Parse(File.ReadAllText(configPath));
-        string? Token(string name) => config.RootElement.TryGetProperty(name, out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        // As transformers: every special token of the tokenizer is a template variable.
+        var specials = ChatTemplate.ReadSpecialTokens(configPath);
+        string? Token(string name) => specials.TryGetValue(name, out var t) ? t as string : null;
 
         var turns = r.GetProperty("messages").EnumerateArray().Select(m =>
         {
             var role = Enum.Parse<LmChatRole>(m.GetProperty("role").GetString()!, ignoreCase: true);
             return new LmChatTurn(role, m.GetProperty("content").GetString()!);
         }).ToList();
-        var extra = new Dictionary<string, object?>();
-        if (Token("pad_token") is { } pad) extra["pad_token"] = pad;
+        var extra = specials.Where(kv => kv.Key is not ("bos_token" or "eos_token")).ToDictionary(kv => kv.Key, kv => kv.Value);
 
         string rendered = template.Render(turns, r.GetProperty("add_generation_prompt").GetBoolean(), Token("bos_token"), Token("eos_token"), extra);
         Assert.Equal(r.GetProperty("rendered").GetString(), rendered);

@@ -192,4 +192,23 @@ public class ChatTemplateTests
         Assert.Contains("'missing' is undefined", Assert.Throws<ChatTemplateException>(() => Render("{{ missing + 1 }}")).Message);
         Assert.Contains("'missing' is undefined", Assert.Throws<ChatTemplateException>(() => Render("{{ missing.attr }}")).Message);
     }
+
+    [Fact]
+    public void ReadSpecialTokensAcceptsStringsAndAddedTokens()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("tokenizer_config.json");
+        File.WriteAllText(path, """
+            {"bos_token": {"__type": "AddedToken", "content": "<s>", "lstrip": false}, "eos_token": "</s>", "pad_token": null,
+             "unk_token": "<unk>", "additional_special_tokens": ["<a>", {"content": "<b>"}], "model_max_length": 10}
+            """);
+        var t = ChatTemplate.ReadSpecialTokens(path);
+        Assert.Equal("<s>", t["bos_token"]);
+        Assert.Equal("</s>", t["eos_token"]);
+        Assert.Equal("<unk>", t["unk_token"]);
+        Assert.False(t.ContainsKey("pad_token"));
+        Assert.Equal(new List<object?> { "<a>", "<b>" }, t["additional_special_tokens"]);
+        Assert.False(t.ContainsKey("model_max_length"));
+        Assert.Equal("<s>|<a>,<b>", ChatTemplate.Parse("{{ bos_token }}|{{ additional_special_tokens|join(',') }}").Render([], extraVariables: t));
+    }
 }
