@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using LmWrapper.Testing;
+using LmWrapper.Testing.HuggingFace;
 
 namespace LmWrapper.HuggingFace.Tests.Hub;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using LmWrapper.HuggingFace.Hub;
 using LmWrapper.HuggingFace.Safetensors;
-using LmWrapper.Testing;
+using LmWrapper.Testing.HuggingFace;
 
 namespace LmWrapper.HuggingFace.Tests.Hub;
 

@@ -1,6 +1,6 @@
 using LmWrapper.HuggingFace.Hub;
 using LmWrapper.HuggingFace.Safetensors;
-using LmWrapper.Testing;
+using LmWrapper.Testing.HuggingFace;
 
 namespace LmWrapper.HuggingFace.Tests.Hub;
 

@@ -6,10 +6,11 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace LmWrapper.Testing;
+namespace LmWrapper.Testing.HuggingFace;
 
 /// <summary>
 /// A fake Hugging Face hub on 127.0.0.1 (a free port) for offline tests: it serves the hub's model-info endpoint
@@ -64,6 +65,10 @@ public sealed class FakeHuggingFaceHub : IAsyncDisposable
     public static async Task<FakeHuggingFaceHub> StartAsync(CancellationToken cancellationToken = default)
     {
         var builder = WebApplication.CreateSlimBuilder();
+        // Nothing from the host's appsettings.json or ASPNETCORE_* variables (a Kestrel endpoint there would win over
+        // UseUrls): the fake listens on loopback only, whatever project it runs in.
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var app = builder.Build();

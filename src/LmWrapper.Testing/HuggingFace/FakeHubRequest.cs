@@ -1,4 +1,4 @@
-namespace LmWrapper.Testing;
+namespace LmWrapper.Testing.HuggingFace;
 
 /// <summary>One request the <see cref="FakeHuggingFaceHub"/> received.</summary>
 /// <param name="Method">The HTTP method (GET, HEAD).</param>

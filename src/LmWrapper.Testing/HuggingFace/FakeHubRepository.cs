@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace LmWrapper.Testing;
+namespace LmWrapper.Testing.HuggingFace;
 
 /// <summary>
 /// A model repository served by <see cref="FakeHuggingFaceHub"/>: files per commit, named revisions
