@@ -211,4 +211,9 @@ public class ChatTemplateTests
         Assert.False(t.ContainsKey("model_max_length"));
         Assert.Equal("<s>|<a>,<b>", ChatTemplate.Parse("{{ bos_token }}|{{ additional_special_tokens|join(',') }}").Render([], extraVariables: t));
     }
+
+    [Fact]
+    public void GenerationTagRendersItsBody() =>
+        Assert.Equal("<a>x</a>", Render("{% for m in messages %}<a>{% generation %}{{ m }}{% endgeneration %}</a>{% endfor %}",
+            new() { ["messages"] = new[] { "x" } }));
 }

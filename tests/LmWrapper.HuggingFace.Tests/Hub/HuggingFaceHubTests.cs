@@ -367,4 +367,23 @@ public class HuggingFaceHubTests
         Assert.Single(fake.Requests, r => r.Method == "GET" && r.Path.StartsWith("/lfs/", StringComparison.Ordinal));
         Assert.NotNull(new FileInfo(Path.Combine(results[0], "model.safetensors")).LinkTarget);
     }
+
+    [Fact]
+    public async Task OfflineWithAPartialSnapshotNamesWhatIsMissing()
+    {
+        await using var fake = await FakeHuggingFaceHub.StartAsync(Ct);
+        using var cache = new TempDir();
+        const string commit = "89abcdef0123456789abcdef0123456789abcdef";
+        string repoDir = Path.Combine(cache.Path, "models--org--half");
+        Directory.CreateDirectory(Path.Combine(repoDir, "refs"));
+        File.WriteAllText(Path.Combine(repoDir, "refs", "main"), commit);
+        Directory.CreateDirectory(Path.Combine(repoDir, "snapshots", commit));
+        File.WriteAllText(Path.Combine(repoDir, "snapshots", commit, "config.json"), "{}");
+
+        using var hub = new HuggingFaceHub(HubTestKit.Options(fake, cache, offline: true));
+        var ex = await Assert.ThrowsAsync<HubOfflineException>(() => hub.ResolveModelAsync("org/half", cancellationToken: Ct));
+        Assert.Contains("lacks model.safetensors", ex.Message);
+        Assert.Contains(commit, ex.Message);
+        Assert.Empty(fake.Requests);
+    }
 }
