@@ -3,29 +3,6 @@ using System.Text;
 
 namespace LmWrapper.HuggingFace.ChatTemplates;
 
-/// <summary>A variable scope. For loops, macros and <c>with</c> blocks open a child scope; <c>if</c> does not.</summary>
-internal sealed class Scope(Scope? parent)
-{
-    private readonly Dictionary<string, object?> _vars = new(StringComparer.Ordinal);
-
-    public Scope? Parent { get; } = parent;
-
-    /// <summary>A frame-local that jinja2 has declared but not yet assigned: reads give undefined, not an outer value.</summary>
-    public static readonly object Missing = new();
-
-    public bool TryGet(string name, out object? value)
-    {
-        for (var s = this; s is not null; s = s.Parent)
-        {
-            if (s._vars.TryGetValue(name, out value)) return true;
-        }
-        value = null;
-        return false;
-    }
-
-    public void Set(string name, object? value) => _vars[name] = value;
-}
-
 /// <summary>Runs a parsed template against variables, with jinja2's semantics.</summary>
 internal sealed class JinjaInterpreter
 {
@@ -421,61 +398,5 @@ internal sealed class JinjaInterpreter
     {
         var (args, kwargs) = EvalArgs(f.Args, scope);
         return JinjaFilters.Apply(f.Name, value, args, kwargs);
-    }
-}
-
-/// <summary>Python's <c>datetime.strftime</c> for the directives chat templates use.</summary>
-internal static class PyStrftime
-{
-    private static readonly string[] Days = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
-    private static readonly string[] Months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-
-    public static string Format(DateTime t, string format)
-    {
-        var sb = new StringBuilder();
-        var inv = CultureInfo.InvariantCulture;
-        for (int i = 0; i < format.Length; i++)
-        {
-            char c = format[i];
-            if (c != '%' || i + 1 >= format.Length) { sb.Append(c); continue; }
-            char d = format[++i];
-            bool noPad = false;
-            if (d == '-' && i + 1 < format.Length) { noPad = true; d = format[++i]; }
-            string Pad(int v, int w) => noPad ? v.ToString(inv) : v.ToString(new string('0', w), inv);
-            int dow = ((int)t.DayOfWeek + 6) % 7;
-            sb.Append(d switch
-            {
-                'Y' => t.Year.ToString(inv),
-                'y' => Pad(t.Year % 100, 2),
-                'm' => Pad(t.Month, 2),
-                'd' => Pad(t.Day, 2),
-                'e' => t.Day.ToString(inv).PadLeft(2),
-                'H' => Pad(t.Hour, 2),
-                'I' => Pad(t.Hour % 12 == 0 ? 12 : t.Hour % 12, 2),
-                'M' => Pad(t.Minute, 2),
-                'S' => Pad(t.Second, 2),
-                'f' => (t.Ticks % TimeSpan.TicksPerSecond / 10).ToString("000000", inv),
-                'p' => t.Hour < 12 ? "AM" : "PM",
-                'j' => Pad(t.DayOfYear, 3),
-                'a' => Days[dow][..3],
-                'A' => Days[dow],
-                'b' or 'h' => Months[t.Month - 1][..3],
-                'B' => Months[t.Month - 1],
-                'w' => ((int)t.DayOfWeek).ToString(inv),
-                'u' => (dow + 1).ToString(inv),
-                'F' => t.ToString("yyyy-MM-dd", inv),
-                'T' => t.ToString("HH:mm:ss", inv),
-                'D' => t.ToString("MM/dd/yy", inv),
-                'R' => t.ToString("HH:mm", inv),
-                'c' => $"{Days[dow][..3]} {Months[t.Month - 1][..3]} {t.Day,2} {t:HH:mm:ss} {t.Year}",
-                'x' => t.ToString("MM/dd/yy", inv),
-                'X' => t.ToString("HH:mm:ss", inv),
-                'n' => "\n",
-                't' => "\t",
-                '%' => "%",
-                _ => "%" + d,
-            });
-        }
-        return sb.ToString();
     }
 }

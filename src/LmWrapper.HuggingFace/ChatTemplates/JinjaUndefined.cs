@@ -1,0 +1,18 @@
+using System.Collections;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace LmWrapper.HuggingFace.ChatTemplates;
+
+/// <summary>jinja2's default <c>Undefined</c>: renders as empty, is falsy and iterates as empty; other uses raise.</summary>
+internal sealed class JinjaUndefined(string hint)
+{
+    public string Hint { get; } = hint;
+
+    public ChatTemplateException Fail() => new(Hint);
+
+    public override string ToString() => "";
+}
