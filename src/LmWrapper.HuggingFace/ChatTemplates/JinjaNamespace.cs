@@ -1,10 +1,3 @@
-using System.Collections;
-using System.Globalization;
-using System.Runtime.CompilerServices;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-
 namespace LmWrapper.HuggingFace.ChatTemplates;
 
 /// <summary>A <c>namespace()</c> object: the one kind of object a template may assign attributes on.</summary>

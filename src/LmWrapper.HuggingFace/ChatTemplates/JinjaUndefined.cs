@@ -1,10 +1,3 @@
-using System.Collections;
-using System.Globalization;
-using System.Runtime.CompilerServices;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-
 namespace LmWrapper.HuggingFace.ChatTemplates;
 
 /// <summary>jinja2's default <c>Undefined</c>: renders as empty, is falsy and iterates as empty; other uses raise.</summary>

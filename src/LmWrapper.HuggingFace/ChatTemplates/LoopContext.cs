@@ -1,10 +1,3 @@
-using System.Collections;
-using System.Globalization;
-using System.Runtime.CompilerServices;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-
 namespace LmWrapper.HuggingFace.ChatTemplates;
 
 /// <summary>The loop variable of a for loop.</summary>

@@ -1,10 +1,3 @@
-using System.Collections;
-using System.Globalization;
-using System.Runtime.CompilerServices;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-
 namespace LmWrapper.HuggingFace.ChatTemplates;
 
 /// <summary>A Python key comparer: strings by ordinal, numbers by value (1 == 1.0 == True).</summary>

@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text;
-
 namespace LmWrapper.HuggingFace.ChatTemplates;
 
 /// <summary>A variable scope. For loops, macros and <c>with</c> blocks open a child scope; <c>if</c> does not.</summary>
