@@ -194,6 +194,9 @@ internal sealed class JinjaInterpreter
             return inner.ToString();
         } : null;
         var loop = new LoopContext(items, depth, recurse);
+        // As jinja2 compiles it, the else block runs unless some iteration ran its body to the end
+        // (so a loop whose every iteration hits break or continue still runs else).
+        bool bodyCompleted = false;
         for (int i = 0; i < items.Count; i++)
         {
             // Each iteration is a fresh scope, as in jinja2: a set inside the body does not carry to the next iteration.
@@ -203,8 +206,9 @@ internal sealed class JinjaInterpreter
             Assign(f.Target, items[i], loopScope);
             var flow = Exec(f.Body, loopScope, sb);
             if (flow == Flow.Break) break;
+            if (flow == Flow.Normal) bodyCompleted = true;
         }
-        if (items.Count == 0 && f.Else is not null) Exec(f.Else, Enter(scope, f.Else), sb);
+        if (!bodyCompleted && f.Else is not null) Exec(f.Else, Enter(scope, f.Else), sb);
     }
 
     private static void Assign(Target target, object? value, Scope scope)

@@ -8,6 +8,10 @@ internal sealed class JinjaParser
     private readonly List<JinjaToken> _tokens;
     private int _i;
 
+    // How many for-loop bodies enclose the current statement (a macro body starts again at zero):
+    // break and continue elsewhere are errors, as they are when jinja2 compiles the template.
+    private int _loopDepth;
+
     private JinjaParser(List<JinjaToken> tokens) => _tokens = tokens;
 
     public static List<Stmt> Parse(string source)
@@ -116,9 +120,11 @@ internal sealed class JinjaParser
             case "filter": return ParseFilterBlock(t);
             case "with": return ParseWith(t);
             case "break":
+                if (_loopDepth == 0) throw Error("'break' outside loop.", t);
                 Expect(TokenKind.BlockEnd);
                 return new BreakStmt(t.Line);
             case "continue":
+                if (_loopDepth == 0) throw Error("'continue' not properly in loop.", t);
                 Expect(TokenKind.BlockEnd);
                 return new ContinueStmt(t.Line);
             case "generation":
@@ -171,7 +177,17 @@ internal sealed class JinjaParser
         if (SkipName("if")) filter = ParseExpression();
         bool recursive = SkipName("recursive");
         Expect(TokenKind.BlockEnd);
-        var (body, end) = ParseBody(["endfor", "else"]);
+        _loopDepth++;
+        List<Stmt> body;
+        string? end;
+        try
+        {
+            (body, end) = ParseBody(["endfor", "else"]);
+        }
+        finally
+        {
+            _loopDepth--;
+        }
         List<Stmt>? elseBody = null;
         if (end == "else")
         {
@@ -205,12 +221,26 @@ internal sealed class JinjaParser
         return filters;
     }
 
+    private T OutsideLoops<T>(Func<T> parse)
+    {
+        int saved = _loopDepth;
+        _loopDepth = 0;
+        try
+        {
+            return parse();
+        }
+        finally
+        {
+            _loopDepth = saved;
+        }
+    }
+
     private MacroStmt ParseMacro(JinjaToken t)
     {
         string name = Expect(TokenKind.Name).Value;
         var ps = ParseSignature();
         Expect(TokenKind.BlockEnd);
-        var (body, _) = ParseBody(["endmacro"]);
+        var (body, _) = OutsideLoops(() => ParseBody(["endmacro"]));
         if (Current.Kind == TokenKind.Name && Current.Value == name) Next();
         Expect(TokenKind.BlockEnd);
         return new MacroStmt(name, ps, body, t.Line);
@@ -241,7 +271,7 @@ internal sealed class JinjaParser
         var callExpr = ParseExpression();
         if (callExpr is not CallExpr call) throw Error("Expected a call after 'call'.", t);
         Expect(TokenKind.BlockEnd);
-        var (body, _) = ParseBody(["endcall"]);
+        var (body, _) = OutsideLoops(() => ParseBody(["endcall"]));
         Expect(TokenKind.BlockEnd);
         return new CallBlockStmt(call, ps, body, t.Line);
     }

@@ -52,6 +52,9 @@ public class ChatTemplateTests
     [InlineData("{{ x ", "missing '}}'")]
     [InlineData("{% if x %}{% endfor %}", "Encountered unknown tag 'endfor'")]
     [InlineData("{# comment", "Missing end of comment tag")]
+    [InlineData("{% break %}", "'break' outside loop")]
+    [InlineData("{% for x in y %}{% macro m() %}{% continue %}{% endmacro %}{% endfor %}", "'continue' not properly in loop")]
+    [InlineData("{% for x in y %}{% else %}{% break %}{% endfor %}", "'break' outside loop")]
     public void OtherSyntaxErrors(string template, string expected)
     {
         var ex = Assert.Throws<ChatTemplateSyntaxException>(() => ChatTemplate.Parse(template));
