@@ -19,6 +19,9 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>The largest header accepted (the reference implementation's limit).</summary>
     public const long MaxHeaderLength = 100_000_000;
 
+    private const int ParallelThreshold = 1 << 20;
+    private const int ParallelChunk = 1 << 18;
+
     private readonly MemoryMappedFile? _mmf;
     private readonly MemoryMappedViewAccessor? _view;
     private readonly byte* _base;
@@ -275,11 +278,32 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 new ReadOnlySpan<float>(p, n).CopyTo(destination);
                 break;
             case SafetensorsDType.F16:
-                HalfConversion.F16ToFloat(new ReadOnlySpan<ushort>(p, n), destination);
-                break;
             case SafetensorsDType.BF16:
-                HalfConversion.Bf16ToFloat(new ReadOnlySpan<ushort>(p, n), destination);
-                break;
+                {
+                    bool f16 = t.DType == SafetensorsDType.F16;
+                    if (n < ParallelThreshold || Environment.ProcessorCount == 1)
+                    {
+                        if (f16) HalfConversion.F16ToFloat(new ReadOnlySpan<ushort>(p, n), destination);
+                        else HalfConversion.Bf16ToFloat(new ReadOnlySpan<ushort>(p, n), destination);
+                        break;
+                    }
+                    // Large tensors: convert slices on all cores (spans cannot cross into the lambda, pointers can).
+                    fixed (float* dstPtr = destination)
+                    {
+                        ushort* srcAddr = (ushort*)p;
+                        float* dstAddr = dstPtr;
+                        int chunks = (n + ParallelChunk - 1) / ParallelChunk;
+                        Parallel.For(0, chunks, c =>
+                        {
+                            int start = c * ParallelChunk, count = Math.Min(ParallelChunk, n - start);
+                            var src = new ReadOnlySpan<ushort>(srcAddr + start, count);
+                            var dst = new Span<float>(dstAddr + start, count);
+                            if (f16) HalfConversion.F16ToFloat(src, dst);
+                            else HalfConversion.Bf16ToFloat(src, dst);
+                        });
+                    }
+                    break;
+                }
             case SafetensorsDType.F64:
                 {
                     var src = new ReadOnlySpan<double>(p, n);

@@ -102,6 +102,28 @@ public class SafetensorsFileTests
         Assert.Contains("no tensor named 'zzz'", Assert.Throws<SafetensorsException>(() => f.GetTensor("zzz")).Message);
     }
 
+    [Theory]
+    [InlineData(SafetensorsDType.F16)]
+    [InlineData(SafetensorsDType.BF16)]
+    public void LargeHalfTensorsConvertInParallelChunksExactly(SafetensorsDType dtype)
+    {
+        using var dir = new TempDir();
+        int n = (1 << 20) + 12_345; // above the parallel threshold, not a whole number of chunks
+        var values = new float[n];
+        var rng = new Random(5);
+        for (int i = 0; i < n; i++) values[i] = (float)(rng.NextDouble() * 200 - 100);
+        string path = dir.File("big.safetensors");
+        new SafetensorsWriter().Add("t", values, [n], dtype).Save(path);
+        using var f = SafetensorsFile.Open(path);
+        var got = f.ReadAsFloat32("t");
+        var raw = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(f.GetBytes("t"));
+        for (int i = 0; i < n; i++)
+        {
+            float want = dtype == SafetensorsDType.F16 ? (float)BitConverter.UInt16BitsToHalf(raw[i]) : BitConverter.UInt32BitsToSingle((uint)raw[i] << 16);
+            if (want != got[i]) Assert.Fail($"element {i}: {got[i]} != {want}");
+        }
+    }
+
     [Fact]
     public void F16ConversionIsExactForAll65536Values()
     {
