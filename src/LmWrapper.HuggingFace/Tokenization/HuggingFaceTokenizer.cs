@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LmWrapper.HuggingFace.ChatTemplates;
 using LmWrapper.HuggingFace.Tokenization;
 
 namespace LmWrapper.HuggingFace;
@@ -108,6 +109,43 @@ public sealed class HuggingFaceTokenizer
     /// <summary>tokenizer_config.json as loaded (chat template, model_max_length, …), for code built on this tokenizer; null when absent.</summary>
     internal JsonElement? TokenizerConfig { get; }
 
+    private Lazy<ChatTemplate?> _chatTemplate = new(() => null);
+
+    /// <summary>
+    /// The model's chat template (from <c>chat_template.jinja</c>, <c>chat_template.json</c> or
+    /// <c>tokenizer_config.json</c>), or null when it has none. Parsed on first use.
+    /// </summary>
+    /// <exception cref="ChatTemplateSyntaxException">The template is not valid Jinja.</exception>
+    public ChatTemplate? ChatTemplate => _chatTemplate.Value;
+
+    /// <summary>
+    /// Renders a dialog with the model's chat template, as transformers' <c>apply_chat_template(…, tokenize=False)</c>
+    /// does: the template gets <c>messages</c>, <c>add_generation_prompt</c> and the tokenizer's special tokens
+    /// (<c>bos_token</c>, <c>eos_token</c>, <c>pad_token</c>, …).
+    /// </summary>
+    /// <param name="turns">The dialog.</param>
+    /// <param name="addGenerationPrompt">Whether to end with the header that starts the assistant's reply.</param>
+    /// <returns>The prompt text, to be encoded without adding special tokens again.</returns>
+    /// <exception cref="InvalidOperationException">The tokenizer has no chat template.</exception>
+    /// <exception cref="ChatTemplateException">The template failed (for example it raised an exception about the roles).</exception>
+    public string ApplyChatTemplate(IReadOnlyList<LmChatTurn> turns, bool addGenerationPrompt = true)
+    {
+        ArgumentNullException.ThrowIfNull(turns);
+        var template = ChatTemplate ?? throw new InvalidOperationException(
+            "This tokenizer has no chat template (no chat_template.jinja, chat_template.json, or chat_template in tokenizer_config.json); " +
+            "format the dialog yourself, or use a prompt's default string form (LmPrompt.GetTextAsStringDefaultForm).");
+        var variables = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var (name, value) in new[] { ("unk_token", UnkToken), ("pad_token", PadToken) })
+        {
+            if (value is not null)
+            {
+                variables[name] = value;
+            }
+        }
+
+        return template.Render(turns, addGenerationPrompt, BosToken, EosToken, variables);
+    }
+
     /// <summary>The number of tokens, added tokens included (Python's <c>len(tokenizer)</c>).</summary>
     public int VocabSize { get; }
 
@@ -156,7 +194,9 @@ public sealed class HuggingFaceTokenizer
 
         string config = Path.Combine(path, "tokenizer_config.json");
         string map = Path.Combine(path, "special_tokens_map.json");
-        return Load(json, File.Exists(config) ? config : null, File.Exists(map) ? map : null);
+        var loaded = Load(json, File.Exists(config) ? config : null, File.Exists(map) ? map : null);
+        loaded._chatTemplate = new Lazy<ChatTemplate?>(() => ChatTemplate.FromModelFolder(path));
+        return loaded;
     }
 
     /// <summary>Loads a <c>tokenizer.json</c> file, and optionally its <c>tokenizer_config.json</c>.</summary>
@@ -166,7 +206,9 @@ public sealed class HuggingFaceTokenizer
     public static HuggingFaceTokenizer FromFile(string tokenizerJsonPath, string? tokenizerConfigPath = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizerJsonPath);
-        return Load(tokenizerJsonPath, tokenizerConfigPath, null);
+        var loaded = Load(tokenizerJsonPath, tokenizerConfigPath, null);
+        loaded._chatTemplate = new Lazy<ChatTemplate?>(() => tokenizerConfigPath is null ? null : ChatTemplate.FromTokenizerConfig(tokenizerConfigPath));
+        return loaded;
     }
 
     private static HuggingFaceTokenizer Load(string tokenizerJsonPath, string? configPath, string? mapPath)
