@@ -54,7 +54,9 @@ public sealed class ClaudeLm : LanguageModel
         Info = model;
         _options = options;
         ApiKeySource = keySource;
-        var baseUrl = options.BaseUrl ?? ClaudeOptions.DefaultBaseUrl;
+        string? fromEnvironment = (options.GetEnvironmentVariable ?? Environment.GetEnvironmentVariable)(ClaudeOptions.BaseUrlEnvironmentVariable);
+        var baseUrl = options.BaseUrl
+            ?? (string.IsNullOrWhiteSpace(fromEnvironment) ? ClaudeOptions.DefaultBaseUrl : new Uri(fromEnvironment, UriKind.RelativeOrAbsolute));
         if (!baseUrl.IsAbsoluteUri)
         {
             throw new ArgumentException($"BaseUrl must be an absolute URL, but was \"{baseUrl}\".", nameof(options));
@@ -62,7 +64,7 @@ public sealed class ClaudeLm : LanguageModel
 
         string trimmed = baseUrl.AbsoluteUri.TrimEnd('/');
         BaseUrl = new Uri(trimmed + "/");
-        ModelIdentity = options.BaseUrl is null || BaseUrl == new Uri(ClaudeOptions.DefaultBaseUrl.AbsoluteUri.TrimEnd('/') + "/")
+        ModelIdentity = BaseUrl == new Uri(ClaudeOptions.DefaultBaseUrl.AbsoluteUri.TrimEnd('/') + "/")
             ? "anthropic/" + model.Name
             : $"anthropic/{model.Name}@{trimmed}";
         _http = new AnthropicHttp(BaseUrl, apiKey, keySource, options, Logger, RateLimiter);

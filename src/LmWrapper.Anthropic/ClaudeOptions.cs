@@ -8,10 +8,13 @@ public sealed record ClaudeOptions
 
     /// <summary>
     /// Where the Anthropic API is (without <c>/v1</c>): a proxy, a gateway or a <c>FakeAnthropicServer</c>. Null means
-    /// <see cref="DefaultBaseUrl"/>. A custom address becomes part of <see cref="ClaudeLm.ModelIdentity"/>, so its
+    /// the <c>ANTHROPIC_BASE_URL</c> environment variable when it is set, else <see cref="DefaultBaseUrl"/>. A custom address becomes part of <see cref="ClaudeLm.ModelIdentity"/>, so its
     /// cached answers never mix with the real API's.
     /// </summary>
     public Uri? BaseUrl { get; init; }
+
+    /// <summary>The environment variable that sets the base URL when <see cref="BaseUrl"/> is null: <c>ANTHROPIC_BASE_URL</c>.</summary>
+    public const string BaseUrlEnvironmentVariable = "ANTHROPIC_BASE_URL";
 
     /// <summary>The <c>anthropic-version</c> header. Default "2023-06-01" (the current version of the Messages API).</summary>
     public string AnthropicVersion { get; init; } = "2023-06-01";

@@ -57,10 +57,11 @@ public sealed class OpenAiLm : LanguageModel
         _options = options;
         _explicitKey = apiKey;
         RetryOnRateLimit = retryOnRateLimit;
-        string given = options.BaseUrl ?? OpenAiOptions.DefaultBaseUrl;
+        string? fromEnvironment = (options.GetEnvironmentVariable ?? Environment.GetEnvironmentVariable)(OpenAiOptions.BaseUrlEnvironmentVariable);
+        string given = options.BaseUrl ?? (string.IsNullOrWhiteSpace(fromEnvironment) ? OpenAiOptions.DefaultBaseUrl : fromEnvironment);
         if (!Uri.TryCreate(given, UriKind.Absolute, out var parsed) || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps))
         {
-            throw new ArgumentException($"BaseUrl must be an absolute http(s) URL such as \"{OpenAiOptions.DefaultBaseUrl}\", but was \"{options.BaseUrl}\".", nameof(options));
+            throw new ArgumentException($"BaseUrl must be an absolute http(s) URL such as \"{OpenAiOptions.DefaultBaseUrl}\", but was \"{given}\" (from {(options.BaseUrl is null ? OpenAiOptions.BaseUrlEnvironmentVariable : "OpenAiOptions.BaseUrl")}).", nameof(options));
         }
 
         // The identity (and BaseUrl) never carry user info or the query, which may hold credentials; the query (such as

@@ -12,12 +12,16 @@ public sealed record OpenAiOptions
     /// The API's base URL including its version path, for example "https://api.openai.com/v1" (the default), an
     /// OpenAI-compatible server ("http://localhost:8000/v1" for vLLM, "http://localhost:11434/v1" for Ollama,
     /// "http://localhost:1234/v1" for LM Studio, llama.cpp's server) or Azure OpenAI's v1 endpoint
-    /// ("https://RESOURCE.openai.azure.com/openai/v1", with <see cref="UseApiKeyHeader"/>). Null means the default.
+    /// ("https://RESOURCE.openai.azure.com/openai/v1", with <see cref="UseApiKeyHeader"/>). Null means the
+    /// <c>OPENAI_BASE_URL</c> environment variable when it is set, else the default.
     /// A custom base URL becomes part of <see cref="LanguageModel.ModelIdentity"/> (without any user info or query), so
     /// answers cached from different servers never mix. A query (such as Azure's <c>?api-version=…</c>) is kept on every
     /// request URL.
     /// </summary>
     public string? BaseUrl { get; init; }
+
+    /// <summary>The environment variable that sets the base URL when <see cref="BaseUrl"/> is null: <c>OPENAI_BASE_URL</c>.</summary>
+    public const string BaseUrlEnvironmentVariable = "OPENAI_BASE_URL";
 
     /// <summary>Sent as the <c>OpenAI-Organization</c> header when set.</summary>
     public string? Organization { get; init; }

@@ -96,4 +96,22 @@ public sealed class ClaudeKeyTests : ClaudeTestBase, IDisposable
         Assert.Contains("403", e.Message, StringComparison.Ordinal);
         Assert.Contains("permission_error", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void TheBaseUrlComesFromAnthropicBaseUrlWhenTheOptionsLeaveItUnset()
+    {
+        using var lm = ClaudeLm.Get(ClaudeModelNames.Claude35Haiku, options: Options() with
+        {
+            BaseUrl = null,
+            GetEnvironmentVariable = name => name switch
+            {
+                "ANTHROPIC_BASE_URL" => Server.BaseUrl.AbsoluteUri,
+                "ANTHROPIC_API_KEY" => FakeAnthropicServer.DefaultApiKey,
+                _ => null,
+            },
+        });
+        Assert.False(lm.Predict("What is 2+2?").HasErrors);
+        Assert.Single(MessageRequests);
+        Assert.Contains("@", lm.ModelIdentity, StringComparison.Ordinal);
+    }
 }

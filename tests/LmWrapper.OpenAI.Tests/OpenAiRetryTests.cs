@@ -253,4 +253,26 @@ public sealed class OpenAiRetryTests : OpenAiTestBase
         await pinned.PredictAsync(new LmPrompt("What is 2+2?") { MaxTokens = 5 });
         Assert.Equal(60, pinned.RateLimiter.RequestsPerMinute); // set explicitly: headers do not override it
     }
+
+    [Fact]
+    public void TheBaseUrlComesFromOpenAiBaseUrlWhenTheOptionsLeaveItUnset()
+    {
+        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, options: Options() with
+        {
+            BaseUrl = null,
+            GetEnvironmentVariable = name => name switch
+            {
+                "OPENAI_BASE_URL" => Server.BaseUrl,
+                "OPENAI_API_KEY" => FakeOpenAiServer.DefaultApiKey,
+                _ => null,
+            },
+        });
+        Assert.Equal("2+2 is equal to 4.", lm.Predict("What is 2+2?").CompletionText);
+        Assert.Contains("@", lm.ModelIdentity, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, "k", options: Options() with
+        {
+            BaseUrl = null,
+            GetEnvironmentVariable = name => name == "OPENAI_BASE_URL" ? "not a url" : null,
+        }));
+    }
 }
