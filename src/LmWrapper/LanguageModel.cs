@@ -486,10 +486,14 @@ public abstract class LanguageModel : IDisposable
 
         if (keyed.Count > 0)
         {
-            var lookups = new (CacheKey, int)[keyed.Count];
-            for (int g = 0; g < keyed.Count; g++)
+            // Looked up in key order, so that consecutive lookups walk neighbouring pages of the index (requests
+            // still go out in input order, below).
+            var byKeyOrder = keyed.ToArray();
+            Array.Sort(byKeyOrder, static (a, b) => a.Key!.Value.CompareTo(b.Key!.Value));
+            var lookups = new (CacheKey, int)[byKeyOrder.Length];
+            for (int g = 0; g < byKeyOrder.Length; g++)
             {
-                lookups[g] = (keyed[g].Key!.Value, keyed[g].Samples.Length);
+                lookups[g] = (byKeyOrder[g].Key!.Value, byKeyOrder[g].Samples.Length);
             }
 
             // Look up chunk by chunk, decoding each chunk's payloads on the thread pool while the next chunk is read
@@ -506,7 +510,7 @@ public abstract class LanguageModel : IDisposable
                 {
                     foreach (var (g, sample, payload) in found)
                     {
-                        keyed[g].Samples[sample] = PredictionJson.DeserializePayload(payload, keyed[g].FirstPrompt, wasCached: true);
+                        byKeyOrder[g].Samples[sample] = PredictionJson.DeserializePayload(payload, byKeyOrder[g].FirstPrompt, wasCached: true);
                     }
                 }
 

@@ -14,8 +14,12 @@ namespace LmWrapper.Caching;
 /// Left out on purpose: <see cref="LmPrompt.NumCompletions"/> (samples are stored one by one under the same key),
 /// <see cref="LmPrompt.Cache"/> and <see cref="LmPrompt.Metadata"/>.
 /// </remarks>
-public readonly record struct CacheKey(ulong High, ulong Low)
+public readonly record struct CacheKey(ulong High, ulong Low) : IComparable<CacheKey>
 {
+    /// <summary>Orders keys as their stored bytes order (High, then Low).</summary>
+    /// <param name="other">The key to compare with.</param>
+    public int CompareTo(CacheKey other) => High != other.High ? High.CompareTo(other.High) : Low.CompareTo(other.Low);
+
     private const string EncodingTag = "lmwrapper/cache-key/v1";
 
     /// <summary>The key of <paramref name="prompt"/> for the model whose identity is <paramref name="modelIdentity"/>.</summary>

@@ -39,8 +39,16 @@ internal static class PredictionJson
     /// <summary>Reads a cache payload, attaching the caller's prompt.</summary>
     public static LmPrediction DeserializePayload(ReadOnlySpan<byte> utf8, LmPrompt prompt, bool wasCached)
     {
-        var dto = JsonSerializer.Deserialize(utf8, LmJsonContext.Default.PredictionDto)
-            ?? throw new FormatException("A cache entry holds JSON null instead of a prediction.");
+        PredictionDto dto;
+        try
+        {
+            dto = PayloadReader.Read(utf8);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            throw new FormatException($"A cache entry is not a prediction in LmWrapper's JSON form: {e.Message}", e);
+        }
+
         return FromDto(dto, prompt, wasCached);
     }
 
