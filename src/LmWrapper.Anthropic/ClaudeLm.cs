@@ -3,6 +3,7 @@ using System.Text.Json;
 using LmWrapper.Anthropic.Internal;
 using LmWrapper.Batching;
 using Microsoft.Extensions.Logging;
+using LmWrapper.Retry;
 
 namespace LmWrapper.Anthropic;
 
@@ -174,7 +175,7 @@ public sealed class ClaudeLm : LanguageModel
 
         try
         {
-            var response = await _http.SendAsync(HttpMethod.Post, "v1/messages/count_tokens", body, ClaudeRetryOptions.None, cancellationToken).ConfigureAwait(false);
+            var response = await _http.SendAsync(HttpMethod.Post, "v1/messages/count_tokens", body, LmRetryPolicy.None, cancellationToken).ConfigureAwait(false);
             using var doc = JsonDocument.Parse(response.Body);
             if (doc.RootElement.ValueKind == JsonValueKind.Object
                 && doc.RootElement.TryGetProperty("input_tokens", out var n) && n.TryGetInt32(out int count))

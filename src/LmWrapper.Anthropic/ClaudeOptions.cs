@@ -1,3 +1,4 @@
+using LmWrapper.Retry;
 namespace LmWrapper.Anthropic;
 
 /// <summary>Settings for <see cref="ClaudeLm.Get(ClaudeModelInfo, string?, ClaudeOptions?)"/>. Every one has a sensible default.</summary>
@@ -19,8 +20,8 @@ public sealed record ClaudeOptions
     /// <summary>The <c>anthropic-version</c> header. Default "2023-06-01" (the current version of the Messages API).</summary>
     public string AnthropicVersion { get; init; } = "2023-06-01";
 
-    /// <summary>When and how long to retry passing failures. Default <see cref="ClaudeRetryOptions"/>' defaults.</summary>
-    public ClaudeRetryOptions Retry { get; init; } = new();
+    /// <summary>When and how long to retry passing failures. Default <see cref="LmRetryPolicy"/>' defaults.</summary>
+    public LmRetryPolicy Retry { get; init; } = new();
 
     /// <summary>How long one attempt may take before it is abandoned (and retried, as a passing failure). Default 10 minutes.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMinutes(10);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LmWrapper.Testing.Anthropic;
+using LmWrapper.Retry;
 
 namespace LmWrapper.Anthropic.Tests;
 
@@ -87,7 +88,7 @@ public sealed class ClaudeRetryTests : ClaudeTestBase
     public void WithRetriesOffA429IsARateLimitExceptionAtOnce()
     {
         Server.InjectFault(FakeAnthropicFault.RateLimited(TimeSpan.FromSeconds(2)));
-        using var lm = Model(retry: ClaudeRetryOptions.None);
+        using var lm = Model(retry: LmRetryPolicy.None);
         var e = Assert.Throws<LmRateLimitException>(() => lm.Predict(new LmPrompt("q")));
         Assert.Equal(TimeSpan.FromSeconds(2), e.RetryAfter);
         Assert.Contains("rate_limit_error", e.Message, StringComparison.Ordinal);
@@ -111,7 +112,7 @@ public sealed class ClaudeRetryTests : ClaudeTestBase
     public void RetriesStopWhenTheTotalWaitIsSpent()
     {
         Server.InjectFault(FakeAnthropicFault.ServerError(), times: 100);
-        var retry = new ClaudeRetryOptions
+        var retry = new LmRetryPolicy
         {
             MaxRetries = 100,
             InitialDelay = TimeSpan.FromMilliseconds(40),
@@ -215,7 +216,7 @@ public sealed class ClaudeRetryTests : ClaudeTestBase
     public void InPredictManyAFailureIsAFailedPredictionInItsPlace()
     {
         Server.InjectFault(FakeAnthropicFault.RateLimited());
-        var options = Options(ClaudeRetryOptions.None) with { ModelOptions = new LanguageModelOptions { Cache = Cache, MaxConcurrency = 1 } };
+        var options = Options(LmRetryPolicy.None) with { ModelOptions = new LanguageModelOptions { Cache = Cache, MaxConcurrency = 1 } };
         using var lm = Model(options: options);
         var results = lm.PredictMany([new LmPrompt("a"), new LmPrompt("b"), new LmPrompt("c")]).ToList();
         Assert.True(results[0].HasErrors);

@@ -1,5 +1,6 @@
 using LmWrapper.Caching;
 using LmWrapper.Testing.Anthropic;
+using LmWrapper.Retry;
 
 namespace LmWrapper.Anthropic.Tests;
 
@@ -11,7 +12,7 @@ public abstract class ClaudeTestBase : IAsyncLifetime
     protected LmCache Cache { get; } = LmCache.OpenInMemory();
 
     /// <summary>Retries fast enough for tests, with room for a few attempts.</summary>
-    protected static ClaudeRetryOptions FastRetry { get; } = new()
+    protected static LmRetryPolicy FastRetry { get; } = new()
     {
         MaxRetries = 4,
         InitialDelay = TimeSpan.FromMilliseconds(1),
@@ -27,7 +28,7 @@ public abstract class ClaudeTestBase : IAsyncLifetime
         Cache.Dispose();
     }
 
-    protected ClaudeOptions Options(ClaudeRetryOptions? retry = null) => new()
+    protected ClaudeOptions Options(LmRetryPolicy? retry = null) => new()
     {
         BaseUrl = Server.BaseUrl,
         Retry = retry ?? FastRetry,
@@ -36,7 +37,7 @@ public abstract class ClaudeTestBase : IAsyncLifetime
         HomeDirectory = Path.Combine(Path.GetTempPath(), "lmwrapper-no-home-" + Guid.NewGuid().ToString("N")),
     };
 
-    protected ClaudeLm Model(ClaudeModelInfo? model = null, ClaudeRetryOptions? retry = null, ClaudeOptions? options = null) =>
+    protected ClaudeLm Model(ClaudeModelInfo? model = null, LmRetryPolicy? retry = null, ClaudeOptions? options = null) =>
         ClaudeLm.Get(model ?? ClaudeModelNames.Claude35Haiku, FakeAnthropicServer.DefaultApiKey, options ?? Options(retry));
 
     protected IReadOnlyList<FakeAnthropicRecordedRequest> MessageRequests => Server.RequestsTo("/v1/messages");

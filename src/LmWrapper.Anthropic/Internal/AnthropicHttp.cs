@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using LmWrapper.RateLimiting;
 using Microsoft.Extensions.Logging;
+using LmWrapper.Retry;
 
 namespace LmWrapper.Anthropic.Internal;
 
@@ -11,7 +12,7 @@ internal sealed record AnthropicResponse(int StatusCode, byte[] Body, string? Re
 
 /// <summary>
 /// Sends requests to the Anthropic API with its headers, and retries passing failures (429, 529, 408, 409, 5xx,
-/// dropped connections, timeouts) by <see cref="ClaudeRetryOptions"/>. Failures come back as LmWrapper's exceptions:
+/// dropped connections, timeouts) by <see cref="LmRetryPolicy"/>. Failures come back as LmWrapper's exceptions:
 /// <see cref="LmAuthenticationException"/> (401/403), <see cref="LmRateLimitException"/> (429) and
 /// <see cref="ClaudeApiException"/> (the rest). The key is only ever put in the <c>x-api-key</c> header.
 /// The model's <see cref="LmRateLimiter"/> learns the requests-per-minute limit from <c>anthropic-ratelimit-requests-limit</c>
@@ -48,7 +49,7 @@ internal sealed class AnthropicHttp : IDisposable
     /// <param name="retry">The retry policy for this call.</param>
     /// <param name="cancellationToken">Cancels the call and any wait.</param>
     public Task<AnthropicResponse> SendAsync(
-        HttpMethod method, string path, byte[]? jsonBody, ClaudeRetryOptions retry, CancellationToken cancellationToken) =>
+        HttpMethod method, string path, byte[]? jsonBody, LmRetryPolicy retry, CancellationToken cancellationToken) =>
         SendAsync(method, path, jsonBody is null ? null : () => new ByteArrayContent(jsonBody), retry, cancellationToken);
 
     /// <summary>Sends one request whose body is made afresh for every attempt (for example a body streamed from a file).</summary>
@@ -63,7 +64,7 @@ internal sealed class AnthropicHttp : IDisposable
     /// Such a failure is then a <see cref="ClaudeApiException"/> whose <see cref="ClaudeApiException.StatusCode"/> is null.
     /// </param>
     public async Task<AnthropicResponse> SendAsync(
-        HttpMethod method, string path, Func<HttpContent>? content, ClaudeRetryOptions retry, CancellationToken cancellationToken, bool retryWithoutResponse = true)
+        HttpMethod method, string path, Func<HttpContent>? content, LmRetryPolicy retry, CancellationToken cancellationToken, bool retryWithoutResponse = true)
     {
         var response = await SendCoreAsync(method, path, content, retry, stream: false, retryWithoutResponse, cancellationToken).ConfigureAwait(false);
         return response.Buffered!;
@@ -76,14 +77,14 @@ internal sealed class AnthropicHttp : IDisposable
     /// <param name="path">The path relative to the base URL (or an absolute URL on the same host).</param>
     /// <param name="retry">The retry policy for this call.</param>
     /// <param name="cancellationToken">Cancels the call and any wait.</param>
-    public async Task<HttpResponseMessage> GetStreamingAsync(string path, ClaudeRetryOptions retry, CancellationToken cancellationToken)
+    public async Task<HttpResponseMessage> GetStreamingAsync(string path, LmRetryPolicy retry, CancellationToken cancellationToken)
     {
         var response = await SendCoreAsync(HttpMethod.Get, path, null, retry, stream: true, retryWithoutResponse: true, cancellationToken).ConfigureAwait(false);
         return response.Streamed!;
     }
 
     private async Task<(AnthropicResponse? Buffered, HttpResponseMessage? Streamed)> SendCoreAsync(
-        HttpMethod method, string path, Func<HttpContent>? content, ClaudeRetryOptions retry, bool stream, bool retryWithoutResponse, CancellationToken cancellationToken)
+        HttpMethod method, string path, Func<HttpContent>? content, LmRetryPolicy retry, bool stream, bool retryWithoutResponse, CancellationToken cancellationToken)
     {
         TimeSpan waited = TimeSpan.Zero;
         for (int attempt = 0; ; attempt++)
@@ -131,10 +132,9 @@ internal sealed class AnthropicHttp : IDisposable
                     var (errorType, errorMessage) = ClaudeResponseParser.ParseError(body);
                     bool retryable = IsRetryableStatus(status) && ShouldRetryHeader(response.Headers) != false;
                     TimeSpan? hint = RetryAfter(response.Headers);
-                    if (retryable && attempt < retry.MaxRetries)
+                    if (retryable)
                     {
-                        TimeSpan delay = hint ?? retry.BackoffFor(attempt, Random.Shared.NextDouble());
-                        if (waited + delay <= retry.MaxTotalWait)
+                        if (retry.GetDelay(attempt + 1, hint, waited) is { } delay)
                         {
                             _logger.LogInformation(
                                 "Anthropic API answered {Status} ({ErrorType}) to {Path}; retry {Attempt} of {Max} in {Delay} ms.",
@@ -171,10 +171,9 @@ internal sealed class AnthropicHttp : IDisposable
             }
 
             // No response (or no complete one): a dropped connection, a refused connection, a timeout.
-            if (retryWithoutResponse && attempt < retry.MaxRetries)
+            if (retryWithoutResponse)
             {
-                TimeSpan delay = retry.BackoffFor(attempt, Random.Shared.NextDouble());
-                if (waited + delay <= retry.MaxTotalWait)
+                if (retry.GetDelay(attempt + 1, null, waited) is { } delay)
                 {
                     _logger.LogInformation(fault, "Anthropic API request to {Path} failed; retry {Attempt} of {Max} in {Delay} ms.", path, attempt + 1, retry.MaxRetries, (long)delay.TotalMilliseconds);
                     waited += delay;

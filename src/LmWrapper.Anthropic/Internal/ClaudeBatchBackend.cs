@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using LmWrapper.Batching;
 using Microsoft.Extensions.Logging;
+using LmWrapper.Retry;
 
 namespace LmWrapper.Anthropic.Internal;
 
@@ -66,12 +67,12 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
     private readonly AnthropicHttp _http;
     private readonly ClaudeModelInfo _model;
     private readonly Uri _baseUrl;
-    private readonly ClaudeRetryOptions _retry;
+    private readonly LmRetryPolicy _retry;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, string?> _resultsUrls = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _unverified = new(StringComparer.Ordinal);
 
-    public ClaudeBatchBackend(AnthropicHttp http, ClaudeModelInfo model, Uri baseUrl, ClaudeRetryOptions retry, ILogger logger)
+    public ClaudeBatchBackend(AnthropicHttp http, ClaudeModelInfo model, Uri baseUrl, LmRetryPolicy retry, ILogger logger)
     {
         _http = http;
         _model = model;
@@ -164,8 +165,7 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
                     return found;
                 }
 
-                TimeSpan delay = _retry.BackoffFor(attempt, Random.Shared.NextDouble());
-                if (attempt >= _retry.MaxRetries || waited + delay > _retry.MaxTotalWait)
+                if (_retry.GetDelay(attempt + 1, null, waited) is not { } delay)
                 {
                     throw;
                 }

@@ -32,6 +32,20 @@ public sealed record LmRetryPolicy
     /// <summary>How much of each backoff is randomized, from 0 (none) to 1 (anywhere in [0, delay]). Default 0.25.</summary>
     public double Jitter { get; init; } = 0.25;
 
+    /// <summary>Checks the settings, naming the first that is out of range.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is negative, or the jitter is outside [0, 1].</exception>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxRetries, nameof(MaxRetries));
+        ArgumentOutOfRangeException.ThrowIfLessThan(InitialDelay, TimeSpan.Zero, nameof(InitialDelay));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxDelay, TimeSpan.Zero, nameof(MaxDelay));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxTotalWait, TimeSpan.Zero, nameof(MaxTotalWait));
+        if (double.IsNaN(Jitter) || Jitter is < 0 or > 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Jitter), Jitter, "Jitter must be in [0, 1].");
+        }
+    }
+
     /// <summary>
     /// How long to wait before retry number <paramref name="retry"/> (1 for the first), or null to stop retrying.
     /// </summary>
