@@ -20,7 +20,7 @@ public sealed record ClaudeOptions
     /// <summary>The <c>anthropic-version</c> header. Default "2023-06-01" (the current version of the Messages API).</summary>
     public string AnthropicVersion { get; init; } = "2023-06-01";
 
-    /// <summary>When and how long to retry passing failures. Default <see cref="LmRetryPolicy"/>' defaults.</summary>
+    /// <summary>When and how long to retry passing failures (429, 529, 5xx, dropped connections). Default <see cref="LmRetryPolicy.Default"/>'s settings.</summary>
     public LmRetryPolicy Retry { get; init; } = new();
 
     /// <summary>How long one attempt may take before it is abandoned (and retried, as a passing failure). Default 10 minutes.</summary>
