@@ -496,35 +496,12 @@ public abstract class LanguageModel : IDisposable
                 lookups[g] = (byKeyOrder[g].Key!.Value, byKeyOrder[g].Samples.Length);
             }
 
-            // Look up chunk by chunk, decoding each chunk's payloads on the thread pool while the next chunk is read
-            // (the reads share one connection; the decoding does not).
-            var decoding = new List<Task>();
-            for (int start = 0; start < lookups.Length; start += LookupChunk)
+            var found = Cache.GetSamplesMany(lookups);
+            Parallel.For(0, found.Count, options, f =>
             {
-                int first = start;
-                var found = new List<(int Group, int Sample, byte[] Payload)>();
-                Cache.GetSamplesMany(
-                    new ArraySegment<(CacheKey, int)>(lookups, first, Math.Min(LookupChunk, lookups.Length - first)),
-                    (g, sample, payload) => found.Add((first + g, sample, payload)));
-                void Decode()
-                {
-                    foreach (var (g, sample, payload) in found)
-                    {
-                        byKeyOrder[g].Samples[sample] = PredictionJson.DeserializePayload(payload, byKeyOrder[g].FirstPrompt, wasCached: true);
-                    }
-                }
-
-                if (lookups.Length < ParallelThreshold)
-                {
-                    Decode();
-                }
-                else
-                {
-                    decoding.Add(Task.Run(Decode));
-                }
-            }
-
-            Task.WaitAll(decoding);
+                var (g, sample, payload) = found[f];
+                byKeyOrder[g].Samples[sample] = PredictionJson.DeserializePayload(payload, byKeyOrder[g].FirstPrompt, wasCached: true);
+            });
             foreach (var group in keyed)
             {
                 if (group.MissingCount > 0)
@@ -597,8 +574,6 @@ public abstract class LanguageModel : IDisposable
     /// <summary>From how many prompts on <see cref="PredictManyAsync"/> hashes and decodes on all cores.</summary>
     private const int ParallelThreshold = 2048;
 
-    /// <summary>How many keys one cache read transaction looks up in <see cref="PredictManyAsync"/>.</summary>
-    private const int LookupChunk = 4096;
 
     private ValueTask WaitForRateLimitAsync(LmPrompt prompt, int numCompletions, CancellationToken cancellationToken)
     {

@@ -125,6 +125,28 @@ public sealed class LmCacheTests : IDisposable
     }
 
     [Fact]
+    public void BigLookupsSpreadOverSeveralConnectionsFindEverything()
+    {
+        using var cache = LmCache.Open(_dir.File("big.sqlite3"));
+        var lm = Lm(cache);
+        int n = LmCache.ParallelLookupThreshold + 1500;
+        var prompts = Enumerable.Range(0, n).Select(i => new LmPrompt($"q{i}") { NumCompletions = 1 + (i % 3) }).ToList();
+        int samples = prompts.Sum(p => p.NumCompletions);
+        lm.PredictMany(prompts).ToList();
+        Assert.Equal(samples, lm.CallCount); // MockLm counts samples
+        var before = cache.GetStats();
+
+        var again = lm.PredictMany(prompts).ToList();
+        Assert.Equal(samples, lm.CallCount);
+        Assert.All(again, p => Assert.True(p.WasCached));
+        Assert.Equal(prompts.Select(p => "answer to " + p.Text), again.Select(p => p.CompletionText));
+        Assert.Equal(prompts.Select(p => p.NumCompletions), again.Select(p => p.Completions.Count));
+        var after = cache.GetStats();
+        Assert.Equal(samples, after.Hits - before.Hits);
+        Assert.Equal(before.Misses, after.Misses);
+    }
+
+    [Fact]
     public void AGarbageFileGivesAClearErrorNamingItAndIsNotTouched()
     {
         string file = _dir.File("garbage.sqlite3");

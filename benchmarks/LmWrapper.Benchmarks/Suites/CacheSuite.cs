@@ -78,8 +78,7 @@ public sealed class CacheSuite : IBenchmarkSuite
                     var ks = manyPrompts.Select(p => CacheKey.Compute(lm.ModelIdentity, p)).ToArray();
                     double keyUs = t.Elapsed.TotalMicroseconds / manyCount;
                     t.Restart();
-                    var got = new List<byte[]>(manyCount);
-                    cache.GetSamplesMany(ks.Select(k => (k, 1)).ToArray(), (g, s, pl) => got.Add(pl));
+                    var got = cache.GetSamplesMany(ks.Select(k => (k, 1)).ToArray()).Select(f => f.Payload).ToList();
                     double lookUs = t.Elapsed.TotalMicroseconds / manyCount;
                     t.Restart();
                     foreach (var pl in got)

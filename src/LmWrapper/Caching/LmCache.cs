@@ -79,6 +79,7 @@ public sealed partial class LmCache : IDisposable
     private readonly SqliteParameter _insertCreated;
     private readonly SqliteParameter _insertPayload;
     private sqlite3_stmt? _rawSelect;
+    private readonly ConcurrentBag<Reader> _readers = [];
     private long _hits;
     private long _misses;
     private bool _disposed;
@@ -198,74 +199,152 @@ public sealed partial class LmCache : IDisposable
     }
 
     /// <summary>
-    /// Looks up many keys in one read transaction. <paramref name="onFound"/> is called for every sample found, with
-    /// the request's index.
+    /// Looks up many keys, each slice of them in one read transaction. Big lookups are split over several read-only
+    /// connections, one per core (the write-ahead log lets readers run side by side); keys in sorted order make each
+    /// slice walk neighbouring index pages. Returns every sample found, with its request's index.
     /// </summary>
-    internal void GetSamplesMany(IReadOnlyList<(CacheKey Key, int Count)> requests, Action<int, int, byte[]> onFound)
+    internal List<(int Index, int Sample, byte[] Payload)> GetSamplesMany(IReadOnlyList<(CacheKey Key, int Count)> requests)
     {
-        var found = new List<(int Sample, byte[] Payload)>(4);
-        lock (_lock)
+        int slices = FilePath == ":memory:" || requests.Count < ParallelLookupThreshold ? 1 : Math.Clamp(Environment.ProcessorCount, 1, 4);
+        if (slices == 1)
         {
-            Run(() =>
+            var found = new List<(int, int, byte[])>(requests.Count);
+            lock (_lock)
             {
-                ThrowIfDisposed();
-                using var tx = _connection.BeginTransaction(deferred: true);
-                for (int i = 0; i < requests.Count; i++)
+                Run(() =>
                 {
-                    found.Clear();
-                    ReadSamples(requests[i].Key, requests[i].Count, found);
-                    foreach (var (sample, payload) in found)
-                    {
-                        onFound(i, sample, payload);
-                    }
-                }
+                    ThrowIfDisposed();
+                    using var tx = _connection.BeginTransaction(deferred: true);
+                    _rawSelect ??= Prepare(_connection.Handle!, SelectSamplesSql);
+                    ReadSlice(_connection.Handle!, _rawSelect, requests, 0, requests.Count, found);
+                    tx.Commit();
+                });
+            }
 
-                tx.Commit();
-            });
+            return found;
         }
+
+        ThrowIfDisposed();
+        int per = (requests.Count + slices - 1) / slices;
+        var parts = Enumerable.Range(0, slices).Select(p => Task.Run(() =>
+        {
+            var found = new List<(int, int, byte[])>(per);
+            var reader = _readers.TryTake(out var r) ? r : new Reader(FilePath);
+            try
+            {
+                Run(() => reader.Read(requests, p * per, Math.Min(requests.Count, (p + 1) * per), found, this));
+            }
+            finally
+            {
+                _readers.Add(reader);
+            }
+
+            return found;
+        })).ToArray();
+        var all = new List<(int, int, byte[])>(requests.Count);
+        foreach (var part in Task.WhenAll(parts).GetAwaiter().GetResult())
+        {
+            all.AddRange(part);
+        }
+
+        return all;
     }
+
+    /// <summary>From how many keys <see cref="GetSamplesMany"/> spreads over several connections.</summary>
+    internal const int ParallelLookupThreshold = 8192;
+
+    private const string SelectSamplesSql = "SELECT sample, payload FROM responses WHERE key = ?1 AND sample < ?2";
 
     /// <summary>
     /// The lookup on the hot path goes straight to SQLite's C API (through SQLitePCLRaw, which Microsoft.Data.Sqlite is
     /// built on): a prepared statement, a stack-allocated key and no ADO.NET reader per lookup.
     /// </summary>
-    private void ReadSamples(CacheKey key, int count, List<(int, byte[])> found)
+    private void ReadSlice(sqlite3 db, sqlite3_stmt stmt, IReadOnlyList<(CacheKey Key, int Count)> requests, int from, int to, List<(int, int, byte[])> found)
     {
-        var stmt = _rawSelect ??= Prepare("SELECT sample, payload FROM responses WHERE key = ?1 AND sample < ?2");
         Span<byte> keyBytes = stackalloc byte[16];
-        key.WriteBytes(keyBytes);
-        raw.sqlite3_bind_blob(stmt, 1, keyBytes);
-        raw.sqlite3_bind_int(stmt, 2, count);
-        int before = found.Count;
-        int rc;
-        try
+        long hits = 0;
+        long wanted = 0;
+        for (int i = from; i < to; i++)
         {
-            while ((rc = raw.sqlite3_step(stmt)) == raw.SQLITE_ROW)
+            var (key, count) = requests[i];
+            key.WriteBytes(keyBytes);
+            raw.sqlite3_bind_blob(stmt, 1, keyBytes);
+            raw.sqlite3_bind_int(stmt, 2, count);
+            wanted += count;
+            int rc;
+            try
             {
-                found.Add((raw.sqlite3_column_int(stmt, 0), raw.sqlite3_column_blob(stmt, 1).ToArray()));
+                while ((rc = raw.sqlite3_step(stmt)) == raw.SQLITE_ROW)
+                {
+                    found.Add((i, raw.sqlite3_column_int(stmt, 0), raw.sqlite3_column_blob(stmt, 1).ToArray()));
+                    hits++;
+                }
+            }
+            finally
+            {
+                raw.sqlite3_reset(stmt);
+            }
+
+            if (rc != raw.SQLITE_DONE)
+            {
+                throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), rc);
             }
         }
-        finally
-        {
-            raw.sqlite3_reset(stmt);
-        }
 
-        if (rc != raw.SQLITE_DONE)
-        {
-            throw new SqliteException(raw.sqlite3_errmsg(_connection.Handle).utf8_to_string(), rc);
-        }
-
-        int got = found.Count - before;
-        _hits += got;
-        _misses += count - got;
+        Interlocked.Add(ref _hits, hits);
+        Interlocked.Add(ref _misses, wanted - hits);
     }
 
-    private sqlite3_stmt Prepare(string sql)
+    private void ReadSamples(CacheKey key, int count, List<(int, byte[])> found)
     {
-        int rc = raw.sqlite3_prepare_v2(_connection.Handle, sql, out var stmt);
+        var rows = new List<(int, int, byte[])>(count);
+        _rawSelect ??= Prepare(_connection.Handle!, SelectSamplesSql);
+        ReadSlice(_connection.Handle!, _rawSelect, [(key, count)], 0, 1, rows);
+        foreach (var (_, sample, payload) in rows)
+        {
+            found.Add((sample, payload));
+        }
+    }
+
+    /// <summary>An extra read-only connection for parallel lookups.</summary>
+    private sealed class Reader : IDisposable
+    {
+        private readonly SqliteConnection _connection;
+        private readonly sqlite3_stmt _select;
+
+        public Reader(string file)
+        {
+            _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = file, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+            _connection.Open();
+            using (var cmd = _connection.CreateCommand())
+            {
+                cmd.CommandText = "PRAGMA busy_timeout = 60000; PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -32768;";
+                cmd.ExecuteNonQuery();
+            }
+
+            _select = Prepare(_connection.Handle!, SelectSamplesSql);
+        }
+
+        public void Read(IReadOnlyList<(CacheKey Key, int Count)> requests, int from, int to, List<(int, int, byte[])> found, LmCache owner)
+        {
+            using var tx = _connection.BeginTransaction(deferred: true);
+            owner.ReadSlice(_connection.Handle!, _select, requests, from, to, found);
+            tx.Commit();
+        }
+
+        public void Dispose()
+        {
+            _select.Dispose();
+            _connection.Dispose();
+        }
+    }
+
+    private static sqlite3_stmt Prepare(sqlite3 db, string sql)
+    {
+        int rc = raw.sqlite3_prepare_v2(db, sql, out var stmt);
         if (rc != raw.SQLITE_OK)
         {
-            throw new SqliteException(raw.sqlite3_errmsg(_connection.Handle).utf8_to_string(), rc);
+            throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), rc);
         }
 
         return stmt;
@@ -459,6 +538,10 @@ public sealed partial class LmCache : IDisposable
 
             _disposed = true;
             _rawSelect?.Dispose();
+            while (_readers.TryTake(out var reader))
+            {
+                reader.Dispose();
+            }
             _insert.Dispose();
             _connection.Dispose();
         }
