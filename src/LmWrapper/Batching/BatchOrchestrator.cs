@@ -65,7 +65,7 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
                     journal.SetBatchProviderId(entry.LocalId, providerId);
                 }
 
-                var job = new Job(entry.LocalId, entry.Attempt, entry.EstimatedTokens) { ProviderId = providerId, NextPoll = Now };
+                var job = new Job(entry.LocalId, entry.Attempt, entry.EstimatedTokens, entry.Items.Count) { ProviderId = providerId, NextPoll = Now };
                 foreach (var (key, count) in entry.Items)
                 {
                     var state = states[key.ToString()];
@@ -294,7 +294,7 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
 
     private LmUncachedResult Result(RequestState state, IReadOnlyList<LmPrediction> predictions)
     {
-        var contributors = state.Contributors.ToArray();
+        var contributors = state.ContributorIds;
         foreach (var localId in contributors)
         {
             _unstored.AddOrUpdate(localId, 1, (_, n) => n + 1);
@@ -381,7 +381,7 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
             journal?.SetBatchProviderId(chunk.LocalId, providerId);
             TryDelete(chunk.File);
             logger.LogInformation("Submitted batch {BatchId}: {Count} requests.", providerId, chunk.Items.Count);
-            var job = new Job(chunk.LocalId, chunk.Attempt, chunk.EstimatedTokens) { ProviderId = providerId, NextPoll = Now + options.PollInterval, PollDelay = options.PollInterval };
+            var job = new Job(chunk.LocalId, chunk.Attempt, chunk.EstimatedTokens, chunk.Items.Count) { ProviderId = providerId, NextPoll = Now + options.PollInterval, PollDelay = options.PollInterval };
             foreach (var item in chunk.Items)
             {
                 job.Items[item.CustomId] = item.SampleCount;
@@ -522,14 +522,22 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
 
         public string CustomId { get; } = request.CacheKey?.ToString() ?? "u" + request.Index.ToString(CultureInfo.InvariantCulture);
 
-        public List<LmPrediction> Got { get; } = [];
+        // Made on first use: most requests never need them until their batch is collected, and a run may hold millions.
+        private List<LmPrediction>? _got;
+        private List<string>? _contributors;
 
-        public List<string> Contributors { get; } = [];
+        public List<LmPrediction> Got => _got ??= [];
+
+        public List<string> Contributors => _contributors ??= [];
+
+        public string[] ContributorIds => _contributors?.ToArray() ?? [];
+
+        public int GotCount => _got?.Count ?? 0;
 
         /// <summary>Samples that submitted (or about to be submitted) batches will deliver.</summary>
         public int Covered { get; set; }
 
-        public int Uncovered => Request.NumCompletions - Got.Count - Covered;
+        public int Uncovered => Request.NumCompletions - GotCount - Covered;
 
         public int Attempt { get; set; } = 1;
 
@@ -551,7 +559,7 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
         public long EstimatedTokens { get; set; }
     }
 
-    private sealed class Job(string localId, int attempt, long estimatedTokens)
+    private sealed class Job(string localId, int attempt, long estimatedTokens, int capacity = 0)
     {
         public string LocalId { get; } = localId;
 
@@ -561,7 +569,7 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
 
         public string? ProviderId { get; init; }
 
-        public Dictionary<string, int> Items { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, int> Items { get; } = new(capacity, StringComparer.Ordinal);
 
         public DateTimeOffset NextPoll { get; set; }
 
