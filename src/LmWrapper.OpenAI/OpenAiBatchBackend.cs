@@ -424,7 +424,9 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
                 foreach (var batch in data.EnumerateArray())
                 {
                     last = Str(batch, "id") ?? last;
-                    if (batch.TryGetProperty("metadata", out var meta) && meta.ValueKind == JsonValueKind.Object
+                    // A batch refused for the token queue never ran: the same local id is submitted again after it.
+                    bool refused = Str(batch, "status") == "failed" && ErrorCodes(batch).Contains("token_limit_exceeded");
+                    if (!refused && batch.TryGetProperty("metadata", out var meta) && meta.ValueKind == JsonValueKind.Object
                         && Str(meta, LocalIdMetadataKey) == localId && Str(batch, "id") is { } id)
                     {
                         _logger.LogInformation("Found OpenAI batch {BatchId} by its local id {LocalId}.", id, localId);

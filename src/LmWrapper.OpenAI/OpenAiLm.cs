@@ -30,6 +30,9 @@ namespace LmWrapper.OpenAI;
 /// <c>ProviderData["refusal"]</c> has the model's words); a content-filter stop has finish reason "content_filter".
 /// <c>ProviderData</c> also keeps the response's id, model, system fingerprint, reasoning tokens and the
 /// <c>x-request-id</c> header as "request_id" (what OpenAI support asks for).</para>
+/// <para><c>PredictMany(…, CompletionWindow.BatchAny)</c> goes through OpenAI's Batch API at half the price (the request
+/// bodies are exactly the single calls'; see <see cref="OpenAiModelInfo.BatchEnqueuedTokenLimit"/> for the token queue);
+/// batch predictions carry "batch_id" in <c>ProviderData</c> and <see cref="CostOf"/> bills them at the batch discount.</para>
 /// <para>It speaks HTTP and JSON itself rather than through the official OpenAI SDK: the SDK's <c>ChatClient</c> cannot
 /// ask for several completions in one request (its <c>n</c> is internal), its legacy completions client is internal,
 /// its own retry policy would stack on ours, and on loopback the direct path costs less per call.</para>

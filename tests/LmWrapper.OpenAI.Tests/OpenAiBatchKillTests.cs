@@ -54,14 +54,16 @@ public sealed class OpenAiBatchKillTests(Xunit.Abstractions.ITestOutputHelper ou
             var stderr = child.StandardError.ReadToEndAsync();
             if (kill)
             {
-                // Wait until the child talks to the server, then kill it somewhere in its run.
+                // Kill it once the server has seen a random number of its requests (and a few ms more): a point inside
+                // its run however fast or slow the machine is, from uploading the first file to deleting the last.
+                int threshold = before + random.Next(1, 20);
                 var deadline = Stopwatch.StartNew();
-                while (_server.Requests.Count == before && !child.HasExited && deadline.Elapsed < TimeSpan.FromSeconds(20))
+                while (_server.Requests.Count < threshold && !child.HasExited && deadline.Elapsed < TimeSpan.FromSeconds(30))
                 {
-                    await Task.Delay(2);
+                    await Task.Delay(1);
                 }
 
-                await Task.Delay(random.Next(0, 700));
+                await Task.Delay(random.Next(0, 15));
                 if (!child.HasExited)
                 {
                     child.Kill(entireProcessTree: true);
