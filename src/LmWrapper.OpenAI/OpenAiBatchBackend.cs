@@ -376,6 +376,11 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
                 }
 
                 var error = await OpenAiHttpException.ReadAsync(response, cancellationToken).ConfigureAwait(false);
+                if (error.Status is 401 or 403)
+                {
+                    throw new LmAuthenticationException($"OpenAI ({_baseUrl}) rejected the API key (HTTP {error.Status}). Check the key, its organization/project and its permissions.");
+                }
+
                 if (error.Code == "token_limit_exceeded" || (error.Message?.Contains("enqueued token limit", StringComparison.OrdinalIgnoreCase) ?? false))
                 {
                     throw new LmBatchQueueFullException(error.Message ?? "OpenAI's enqueued token limit for this model is reached.");

@@ -269,6 +269,18 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
     }
 
     [Fact]
+    public async Task ARejectedKeyStopsTheRunWithAnAuthenticationError()
+    {
+        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, "sk-wrong-key-000000000000", options: Options(Cache) with
+        {
+            ModelOptions = new LanguageModelOptions { Cache = Cache, Batch = FastBatches },
+        });
+        var e = Assert.Throws<LmAuthenticationException>(() => lm.PredictMany(Sums(2), CompletionWindow.BatchAny).ToList());
+        Assert.DoesNotContain("sk-wrong-key", e.Message, StringComparison.Ordinal);
+        Assert.Empty(Server.Batches);
+    }
+
+    [Fact]
     public async Task ALostCreateAnswerIsLookedUpInsteadOfCreatingTheBatchTwice()
     {
         Server.EnqueueFault(FakeOpenAiFault.TruncatedBody() with { PathPrefix = "/v1/batches" });
