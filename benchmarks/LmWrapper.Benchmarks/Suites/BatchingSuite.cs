@@ -112,6 +112,7 @@ public sealed class BatchingSuite : IBenchmarkSuite
 
             TimeSpan elapsed = await submittedAt.Task;
             long peak = Process.GetCurrentProcess().PeakWorkingSet64;
+            long live = GC.GetTotalMemory(forceFullCollection: true); // what the run (and the caller's prompts) still hold
             await cts.CancelAsync();
             try
             {
@@ -123,7 +124,7 @@ public sealed class BatchingSuite : IBenchmarkSuite
 
             var batches = server.Batches;
             long bytes = Directory.GetFiles(serverFiles).Sum(f => new FileInfo(f).Length);
-            Console.WriteLine($"prepare+submit: {count:N0} prompts in {elapsed.TotalSeconds:F2} s, {batches.Count} batches, {bytes / 1e6:F1} MB of request files; baseline loop {baseline.Elapsed.TotalSeconds:F2} s ({baselineBytes / 1e6:F1} MB); working set before {before / 1e6:F0} MB, peak {peak / 1e6:F0} MB");
+            Console.WriteLine($"prepare+submit: {count:N0} prompts in {elapsed.TotalSeconds:F2} s, {batches.Count} batches, {bytes / 1e6:F1} MB of request files; baseline loop {baseline.Elapsed.TotalSeconds:F2} s ({baselineBytes / 1e6:F1} MB); working set before {before / 1e6:F0} MB, peak {peak / 1e6:F0} MB; live managed heap at that point {live / 1e6:F0} MB");
             if (batches.Count != (count + 49_999) / 50_000 || batches.Any(b => b.Status is "failed"))
             {
                 throw new InvalidOperationException($"Expected {(count + 49_999) / 50_000} accepted batches, got {batches.Count} ({string.Join(", ", batches.Select(b => b.Status))}).");
@@ -132,6 +133,7 @@ public sealed class BatchingSuite : IBenchmarkSuite
             string suffix = count == 1_000_000 ? "1m" : count.ToString(CultureInfo.InvariantCulture);
             results[$"prepare_submit_{suffix}_s"] = elapsed.TotalSeconds;
             results[$"prepare_submit_{suffix}_peak_mb"] = peak / (1024.0 * 1024.0);
+            results[$"prepare_submit_{suffix}_live_heap_mb"] = live / (1024.0 * 1024.0);
             results[$"prepare_submit_{suffix}_bytes_written_mb"] = bytes / (1024.0 * 1024.0);
             results[$"prepare_submit_{suffix}_prompts_per_s"] = count / elapsed.TotalSeconds;
             results[$"baseline_plain_write_{suffix}_s"] = baseline.Elapsed.TotalSeconds;
