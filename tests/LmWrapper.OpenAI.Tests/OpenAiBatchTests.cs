@@ -386,6 +386,31 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
         Assert.Equal(new BatchLimits(50_000, 200_000_000, 2_000_000), backend.Limits);
     }
 
+    [Fact]
+    public async Task FindingAnUnrecordedBatchPagesThroughTheListNewestFirst()
+    {
+        await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { BatchStagePolls = 1, RecordRequests = true });
+        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options() with { BaseUrl = server.BaseUrl });
+        var backend = lm.Batches;
+        Directory.CreateDirectory(WorkDirectory);
+        string file = Path.Combine(WorkDirectory, "one.jsonl");
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        backend.WriteRequestLine(buffer, "abc", new LmPrompt("What is 2+2?") { MaxTokens = 5 }, 1);
+        await File.WriteAllBytesAsync(file, [.. buffer.WrittenSpan, (byte)'\n']);
+        var recordedAt = DateTimeOffset.UtcNow;
+        string oldest = await backend.SubmitAsync("lmw_oldest", file, 1, CancellationToken.None);
+        for (int i = 0; i < 104; i++)
+        {
+            await backend.SubmitAsync("lmw_" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), file, 1, CancellationToken.None);
+        }
+
+        server.ClearRequests();
+        Assert.Equal(oldest, await backend.FindAsync(new BatchSubmissionRecord("lmw_oldest", recordedAt, 1), default));
+        var lists = server.Requests.Where(r => r.Path == "/v1/batches" && r.Method == "GET").ToList();
+        Assert.Equal(2, lists.Count);
+        Assert.Contains("after=batch_", lists[1].Query, StringComparison.Ordinal);
+    }
+
     private static long UploadedBytes(FakeOpenAiRecordedRequest upload) =>
         upload.Body.Split('\n').Where(l => l.StartsWith("{\"custom_id\"", StringComparison.Ordinal)).Sum(l => System.Text.Encoding.UTF8.GetByteCount(l.TrimEnd('\r')) + 1);
 
