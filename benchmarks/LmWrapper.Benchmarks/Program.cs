@@ -4,7 +4,7 @@ using LmWrapper.Benchmarks;
 using LmWrapper.Benchmarks.Suites;
 
 // Usage: dotnet run -c Release --project benchmarks/LmWrapper.Benchmarks -- <suite> [--json FILE] [suite options]
-IBenchmarkSuite[] suites = [new CacheSuite(), new TokenizersSuite(), new OpenAiSuite()];
+IBenchmarkSuite[] suites = [new CacheSuite(), new TokenizersSuite(), new OpenAiSuite(), new BatchingSuite()];
 
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {

@@ -10,7 +10,7 @@ namespace LmWrapper.OpenAI;
 /// </summary>
 internal static class OpenAiChatResponseParser
 {
-    public static LmPrediction[] Parse(ReadOnlySpan<byte> json, LmPrompt prompt, int n, string? requestId = null)
+    public static LmPrediction[] Parse(ReadOnlySpan<byte> json, LmPrompt prompt, int n, string? requestId = null, string? batchId = null)
     {
         var reader = new Utf8JsonReader(json);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -84,6 +84,7 @@ internal static class OpenAiChatResponseParser
             AddIfSet(data, "model", model);
             AddIfSet(data, "system_fingerprint", fingerprint);
             AddIfSet(data, "request_id", requestId);
+            AddIfSet(data, "batch_id", batchId);
             AddIfSet(data, "refusal", c.Refusal);
             if (c.Finish == "content_filter")
             {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
+using LmWrapper.Batching;
 using LmWrapper.Costs;
 using LmWrapper.Retry;
 using Microsoft.Extensions.Logging;
@@ -29,6 +30,9 @@ namespace LmWrapper.OpenAI;
 /// <c>ProviderData["refusal"]</c> has the model's words); a content-filter stop has finish reason "content_filter".
 /// <c>ProviderData</c> also keeps the response's id, model, system fingerprint, reasoning tokens and the
 /// <c>x-request-id</c> header as "request_id" (what OpenAI support asks for).</para>
+/// <para><c>PredictMany(…, CompletionWindow.BatchAny)</c> goes through OpenAI's Batch API at half the price (the request
+/// bodies are exactly the single calls'; see <see cref="OpenAiModelInfo.BatchEnqueuedTokenLimit"/> for the token queue);
+/// batch predictions carry "batch_id" in <c>ProviderData</c> and <see cref="CostOf"/> bills them at the batch discount.</para>
 /// <para>It speaks HTTP and JSON itself rather than through the official OpenAI SDK: the SDK's <c>ChatClient</c> cannot
 /// ask for several completions in one request (its <c>n</c> is internal), its legacy completions client is internal,
 /// its own retry policy would stack on ours, and on loopback the direct path costs less per call.</para>
@@ -47,8 +51,10 @@ public sealed class OpenAiLm : LanguageModel
     private readonly string? _explicitKey;
     private readonly Uri _chatUri;
     private readonly Uri _completionsUri;
+    private readonly string _query;
     private readonly object _keyLock = new();
     private (string? Key, string Source)? _key;
+    private OpenAiBatchBackend? _batches;
 
     private OpenAiLm(OpenAiModelInfo model, string? apiKey, bool retryOnRateLimit, OpenAiOptions options)
         : base(options.ModelOptions)
@@ -68,6 +74,7 @@ public sealed class OpenAiLm : LanguageModel
         // Azure's api-version) is still sent with every request.
         string baseUrl = parsed.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped).TrimEnd('/');
         string query = parsed.Query;
+        _query = query;
         BaseUrl = baseUrl;
         _chatUri = new Uri(baseUrl + "/chat/completions" + query);
         _completionsUri = new Uri(baseUrl + "/completions" + query);
@@ -186,9 +193,12 @@ public sealed class OpenAiLm : LanguageModel
     /// (<see cref="LmPrediction.WasCached"/>) but reports what it cost originally.
     /// </summary>
     /// <param name="prediction">A prediction of this model.</param>
-    /// <param name="batch">Whether it went through the Batch API.</param>
+    /// <param name="batch">
+    /// Whether it went through the Batch API (billed at the batch discount); null (the default) tells from each sample:
+    /// those with "batch_id" in <see cref="LmPrediction.ProviderData"/> came from a batch.
+    /// </param>
     /// <exception cref="InvalidOperationException">The model has no prices.</exception>
-    public decimal CostOf(LmPrediction prediction, bool batch = false)
+    public decimal CostOf(LmPrediction prediction, bool? batch = null)
     {
         ArgumentNullException.ThrowIfNull(prediction);
         var prices = Prices();
@@ -197,7 +207,7 @@ public sealed class OpenAiLm : LanguageModel
         {
             if (p.Usage is { } usage)
             {
-                total += prices.CostOf(usage, batch);
+                total += prices.CostOf(usage, batch ?? (p.ProviderData?.ContainsKey("batch_id") ?? false));
             }
         }
 
@@ -278,14 +288,7 @@ public sealed class OpenAiLm : LanguageModel
         var buffer = new ArrayBufferWriter<byte>(512);
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            if (promptText is null)
-            {
-                OpenAiRequestWriter.WriteChat(writer, Model, prompt, numCompletions, maxTokens);
-            }
-            else
-            {
-                OpenAiRequestWriter.WriteCompletion(writer, Model, prompt, promptText, numCompletions, maxTokens);
-            }
+            WriteBody(writer, Model, prompt, numCompletions, maxTokens);
         }
 
         var body = buffer.WrittenMemory;
@@ -403,6 +406,14 @@ public sealed class OpenAiLm : LanguageModel
         base.Dispose(disposing);
     }
 
+    /// <summary>OpenAI's Batch API (chat models through /v1/chat/completions, completion models through /v1/completions).</summary>
+    protected override IBatchBackend BatchBackend => Batches;
+
+    /// <summary>The batch backend of this model (made on first use).</summary>
+    internal OpenAiBatchBackend Batches =>
+        LazyInitializer.EnsureInitialized(ref _batches, () => new OpenAiBatchBackend(
+            this, _http, request => AddHeaders(request, AuthorizationValue()), BaseUrl, _query, _options.RetryPolicy, Logger));
+
     /// <summary>How long this model's requests still hold back after a 429 (zero when they do not).</summary>
     internal TimeSpan RateLimitPause => RateLimiter.RemainingPause;
 
@@ -420,17 +431,34 @@ public sealed class OpenAiLm : LanguageModel
         }
     }
 
-    private static LmPrediction[] Read(byte[] json, LmPrompt prompt, string? promptText, int numCompletions, string? requestId)
+    /// <summary>Writes the body of the request for a prompt: chat or completions, as the model takes it (also a batch line's body).</summary>
+    internal static void WriteBody(Utf8JsonWriter writer, OpenAiModelInfo model, LmPrompt prompt, int numCompletions, int maxTokens)
+    {
+        if (model.IsChatModel)
+        {
+            OpenAiRequestWriter.WriteChat(writer, model, prompt, numCompletions, maxTokens);
+        }
+        else
+        {
+            OpenAiRequestWriter.WriteCompletion(writer, model, prompt, prompt.GetTextAsStringDefaultForm(), numCompletions, maxTokens);
+        }
+    }
+
+    /// <summary>Parses a successful response body as a single call does (also a batch result's body).</summary>
+    internal static LmPrediction[] ReadResponse(byte[] json, LmPrompt prompt, OpenAiModelInfo model, int numCompletions, string? requestId, string? batchId) =>
+        Read(json, prompt, model.IsChatModel ? null : prompt.GetTextAsStringDefaultForm(), numCompletions, requestId, batchId);
+
+    private static LmPrediction[] Read(byte[] json, LmPrompt prompt, string? promptText, int numCompletions, string? requestId, string? batchId = null)
     {
         try
         {
             if (promptText is null)
             {
-                return OpenAiChatResponseParser.Parse(json, prompt, numCompletions, requestId);
+                return OpenAiChatResponseParser.Parse(json, prompt, numCompletions, requestId, batchId);
             }
 
             using var doc = JsonDocument.Parse(json);
-            return OpenAiResponseReader.ReadCompletion(doc.RootElement, prompt, promptText, numCompletions, requestId);
+            return OpenAiResponseReader.ReadCompletion(doc.RootElement, prompt, promptText, numCompletions, requestId, batchId);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
         {

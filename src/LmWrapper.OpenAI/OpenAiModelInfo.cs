@@ -39,4 +39,13 @@ public sealed record OpenAiModelInfo(
     /// only, and not gpt-3.5-turbo-instruct, for which OpenAI turned echo with logprobs off. Default: every completion model.
     /// </summary>
     public bool SupportsEcho { get; init; } = !IsChatModel;
+
+    /// <summary>
+    /// The most input tokens this model's unfinished Batch API batches may hold at once (OpenAI's "enqueued token
+    /// limit", which depends on the account's usage tier), or null when unknown or unlimited. The registry's values are
+    /// the first usage tier's; raise them for a higher tier (<c>model with { BatchEnqueuedTokenLimit = … }</c>, or
+    /// <see cref="LmWrapper.Batching.BatchOptions.Limits"/>). A limit too low only makes batches smaller; one too high
+    /// makes OpenAI refuse batches, which LmWrapper then holds back and splits.
+    /// </summary>
+    public long? BatchEnqueuedTokenLimit { get; init; }
 }

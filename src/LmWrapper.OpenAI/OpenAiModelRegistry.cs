@@ -19,14 +19,14 @@ public static class OpenAiModelRegistry
     {
         OpenAiModelInfo[] known =
         [
-            Chat(OpenAiModelNames.Gpt4o, 128_000, 16_384, O200k, 2.50m, 10.00m, 1.25m),
-            Chat(OpenAiModelNames.Gpt4oMini, 128_000, 16_384, O200k, 0.15m, 0.60m, 0.075m),
-            Chat(OpenAiModelNames.Gpt41, 1_047_576, 32_768, O200k, 2.00m, 8.00m, 0.50m),
-            Chat(OpenAiModelNames.Gpt41Mini, 1_047_576, 32_768, O200k, 0.40m, 1.60m, 0.10m),
-            Chat(OpenAiModelNames.Gpt41Nano, 1_047_576, 32_768, O200k, 0.10m, 0.40m, 0.025m),
-            Chat(OpenAiModelNames.Gpt4Turbo, 128_000, 4_096, Cl100k, 10.00m, 30.00m, null),
-            Chat(OpenAiModelNames.Gpt4, 8_192, 8_192, Cl100k, 30.00m, 60.00m, null),
-            Chat(OpenAiModelNames.Gpt35Turbo, 16_385, 4_096, Cl100k, 0.50m, 1.50m, null),
+            Chat(OpenAiModelNames.Gpt4o, 128_000, 16_384, O200k, 2.50m, 10.00m, 1.25m) with { BatchEnqueuedTokenLimit = 90_000 },
+            Chat(OpenAiModelNames.Gpt4oMini, 128_000, 16_384, O200k, 0.15m, 0.60m, 0.075m) with { BatchEnqueuedTokenLimit = 2_000_000 },
+            Chat(OpenAiModelNames.Gpt41, 1_047_576, 32_768, O200k, 2.00m, 8.00m, 0.50m) with { BatchEnqueuedTokenLimit = 900_000 },
+            Chat(OpenAiModelNames.Gpt41Mini, 1_047_576, 32_768, O200k, 0.40m, 1.60m, 0.10m) with { BatchEnqueuedTokenLimit = 2_000_000 },
+            Chat(OpenAiModelNames.Gpt41Nano, 1_047_576, 32_768, O200k, 0.10m, 0.40m, 0.025m) with { BatchEnqueuedTokenLimit = 2_000_000 },
+            Chat(OpenAiModelNames.Gpt4Turbo, 128_000, 4_096, Cl100k, 10.00m, 30.00m, null) with { BatchEnqueuedTokenLimit = 90_000 },
+            Chat(OpenAiModelNames.Gpt4, 8_192, 8_192, Cl100k, 30.00m, 60.00m, null) with { BatchEnqueuedTokenLimit = 100_000 },
+            Chat(OpenAiModelNames.Gpt35Turbo, 16_385, 4_096, Cl100k, 0.50m, 1.50m, null) with { BatchEnqueuedTokenLimit = 2_000_000 },
             Reasoning(OpenAiModelNames.Gpt5, 400_000, 128_000, 1.25m, 10.00m, 0.125m),
             Reasoning(OpenAiModelNames.Gpt5Mini, 400_000, 128_000, 0.25m, 2.00m, 0.025m),
             Reasoning(OpenAiModelNames.Gpt5Nano, 400_000, 128_000, 0.05m, 0.40m, 0.005m),

@@ -6,7 +6,7 @@ namespace LmWrapper.OpenAI;
 /// <summary>Turns a legacy completions response body into one <see cref="LmPrediction"/> per choice (chat: <see cref="OpenAiChatResponseParser"/>).</summary>
 internal static class OpenAiResponseReader
 {
-    public static LmPrediction[] ReadCompletion(JsonElement root, LmPrompt prompt, string promptText, int n, string? requestId = null)
+    public static LmPrediction[] ReadCompletion(JsonElement root, LmPrompt prompt, string promptText, int n, string? requestId = null, string? batchId = null)
     {
         var choices = Choices(root, n);
         var (input, output, cached, reasoning) = Usage(root);
@@ -116,7 +116,7 @@ internal static class OpenAiResponseReader
                 PromptTokens = promptTokens!,
                 PromptLogprobs = promptLogprobs!,
                 Usage = ShareOfUsage(i, n, input, output, cached, tokens?.Count),
-                ProviderData = ProviderData(root, finish, reasoning, requestId),
+                ProviderData = ProviderData(root, finish, reasoning, requestId, batchId),
             };
         }
 
@@ -180,7 +180,7 @@ internal static class OpenAiResponseReader
         return (input, output, cached, reasoning);
     }
 
-    private static Dictionary<string, string> ProviderData(JsonElement root, string? finish, int reasoning, string? requestId)
+    private static Dictionary<string, string> ProviderData(JsonElement root, string? finish, int reasoning, string? requestId, string? batchId)
     {
         var data = new Dictionary<string, string>(4, StringComparer.Ordinal);
         AddString(data, root, "id"u8, "id");
@@ -189,6 +189,11 @@ internal static class OpenAiResponseReader
         if (requestId is not null)
         {
             data["request_id"] = requestId;
+        }
+
+        if (batchId is not null)
+        {
+            data["batch_id"] = batchId;
         }
 
         if (finish == "content_filter")

@@ -221,13 +221,15 @@ public sealed class FakeOpenAiServerTests : IAsyncLifetime
     [Fact]
     public async Task FilesAndBatchesRoundTrip()
     {
+        // A batch that stays in its first stage, so that it can still be cancelled.
+        await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { BatchStageDuration = TimeSpan.FromHours(1) });
         const string Line = """{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}}""";
         using var form = new MultipartFormDataContent
         {
             { new StringContent("batch"), "purpose" },
             { new ByteArrayContent(Encoding.UTF8.GetBytes(Line + "\n")), "file", "input.jsonl" },
         };
-        using var upload = new HttpRequestMessage(HttpMethod.Post, _server.BaseUrl + "/files") { Content = form };
+        using var upload = new HttpRequestMessage(HttpMethod.Post, server.BaseUrl + "/files") { Content = form };
         upload.Headers.Authorization = new AuthenticationHeaderValue("Bearer", FakeOpenAiServer.DefaultApiKey);
         var uploaded = JsonDocument.Parse(await (await _http.SendAsync(upload)).Content.ReadAsStringAsync()).RootElement.Clone();
         string fileId = uploaded.GetProperty("id").GetString()!;
@@ -239,7 +241,7 @@ public sealed class FakeOpenAiServerTests : IAsyncLifetime
 
         async Task<(HttpStatusCode, JsonElement)> Send(HttpMethod method, string path, string? body = null)
         {
-            using var req = new HttpRequestMessage(method, _server.BaseUrl + path);
+            using var req = new HttpRequestMessage(method, server.BaseUrl + path);
             req.Headers.Authorization = new AuthenticationHeaderValue("Bearer", FakeOpenAiServer.DefaultApiKey);
             if (body is not null)
             {
@@ -251,7 +253,7 @@ public sealed class FakeOpenAiServerTests : IAsyncLifetime
             return (resp.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
         }
 
-        using (var contentRequest = new HttpRequestMessage(HttpMethod.Get, $"{_server.BaseUrl}/files/{fileId}/content"))
+        using (var contentRequest = new HttpRequestMessage(HttpMethod.Get, $"{server.BaseUrl}/files/{fileId}/content"))
         {
             contentRequest.Headers.Authorization = new AuthenticationHeaderValue("Bearer", FakeOpenAiServer.DefaultApiKey);
             Assert.Equal(Line + "\n", await (await _http.SendAsync(contentRequest)).Content.ReadAsStringAsync());

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace LmWrapper.Testing;
@@ -35,7 +36,8 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
     private readonly ConcurrentQueue<FakeOpenAiRecordedRequest> _requests = new();
     private readonly ConcurrentDictionary<string, FakeOpenAiModel> _models = new(StringComparer.Ordinal);
     private readonly HashSet<string> _validKeys;
-    private readonly FakeOpenAiStore _store = new();
+    private readonly FakeOpenAiStore _store;
+    private Func<FakeOpenAiBatchInfo, FakeOpenAiBatchPlan?>? _batchPlanner;
     private WebApplication? _app;
     private string? _baseUrl;
     private Func<FakeOpenAiGenerationRequest, FakeOpenAiReply> _responder;
@@ -53,6 +55,7 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
         }
 
         _responder = Options.Responder ?? DefaultResponder;
+        _store = new FakeOpenAiStore(this);
     }
 
     /// <summary>The settings the server was created with.</summary>
@@ -68,6 +71,35 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
         get => Volatile.Read(ref _responder);
         set => Volatile.Write(ref _responder, value ?? throw new ArgumentNullException(nameof(value)));
     }
+
+    /// <summary>
+    /// Decides, when a batch is created, how it ends and which of its lines fail (null or a null answer: it completes).
+    /// Replace it at any time (it must be thread-safe).
+    /// </summary>
+    public Func<FakeOpenAiBatchInfo, FakeOpenAiBatchPlan?>? BatchPlanner
+    {
+        get => Volatile.Read(ref _batchPlanner);
+        set => Volatile.Write(ref _batchPlanner, value);
+    }
+
+    /// <summary>Every batch created so far, oldest first, as each stands now (without moving any along its stages).</summary>
+    public IReadOnlyList<FakeOpenAiBatchInfo> Batches => _store.Batches;
+
+    /// <summary>The ids of the files the server holds (uploaded, and batch output and error files).</summary>
+    public IReadOnlyCollection<string> FileIds => _store.FileIds;
+
+    /// <summary>
+    /// Cancels a batch from outside (as a person could from OpenAI's dashboard): it becomes "cancelling", then "cancelled"
+    /// with the first <paramref name="answered"/> requests answered (default: half while in progress).
+    /// </summary>
+    /// <param name="batchId">The batch.</param>
+    /// <param name="answered">How many requests ran before the cancellation.</param>
+    public void CancelBatch(string batchId, int? answered = null) => _store.CancelFromOutside(batchId, answered);
+
+    /// <summary>Expires a running batch now, with the first <paramref name="answered"/> requests answered (default half).</summary>
+    /// <param name="batchId">The batch.</param>
+    /// <param name="answered">How many requests ran before the completion window ran out.</param>
+    public void ExpireBatch(string batchId, int? answered = null) => _store.ExpireNow(batchId, answered);
 
     /// <summary>Every request received so far, oldest first (when <see cref="FakeOpenAiServerOptions.RecordRequests"/>).</summary>
     public IReadOnlyList<FakeOpenAiRecordedRequest> Requests => [.. _requests];
@@ -102,6 +134,7 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 256L * 1024 * 1024);
+        builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = 256L * 1024 * 1024);
         var app = builder.Build();
         app.Run(HandleAsync);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -221,15 +254,23 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
     {
         var request = context.Request;
         bool multipart = request.ContentType?.StartsWith("multipart/", StringComparison.OrdinalIgnoreCase) == true;
-        if (multipart)
+        byte[] body;
+        if (multipart && !Options.RecordRequests)
         {
-            request.EnableBuffering();
+            body = []; // an upload is read once, as a form, and kept nowhere else
         }
-
-        byte[] body = await ReadBodyAsync(request, context.RequestAborted).ConfigureAwait(false);
-        if (multipart)
+        else
         {
-            request.Body.Position = 0;
+            if (multipart)
+            {
+                request.EnableBuffering();
+            }
+
+            body = await ReadBodyAsync(request, context.RequestAborted).ConfigureAwait(false);
+            if (multipart)
+            {
+                request.Body.Position = 0;
+            }
         }
 
         string? key = null;

@@ -33,4 +33,28 @@ public sealed record FakeOpenAiServerOptions
 
     /// <summary>Whether to record every request on <see cref="FakeOpenAiServer.Requests"/>. Default true.</summary>
     public bool RecordRequests { get; init; } = true;
+
+    /// <summary>
+    /// How long each stage of a batch (validating, in_progress, finalizing, cancelling) lasts. Default zero: a batch
+    /// has finished by the time anyone looks at it. Ignored when <see cref="BatchStagePolls"/> is set.
+    /// </summary>
+    public TimeSpan BatchStageDuration { get; init; }
+
+    /// <summary>
+    /// When above zero, each stage of a batch lasts this many retrievals of that batch (<c>GET /v1/batches/{id}</c>)
+    /// instead of <see cref="BatchStageDuration"/>: a clock the test drives. Default 0.
+    /// </summary>
+    public int BatchStagePolls { get; init; }
+
+    /// <summary>
+    /// The most input tokens a model's unfinished batches may hold (OpenAI's enqueued token limit), or null for no
+    /// limit. A batch that does not fit fails when its validation ends with <c>token_limit_exceeded</c>, as OpenAI's do.
+    /// </summary>
+    public long? BatchEnqueuedTokenLimit { get; init; }
+
+    /// <summary>Whether to keep every batch's custom ids for <see cref="FakeOpenAiServer.Batches"/>. Default true; turn it off for runs of millions of requests.</summary>
+    public bool KeepBatchCustomIds { get; init; } = true;
+
+    /// <summary>A folder where uploaded and generated files are kept instead of in memory (for large runs), or null.</summary>
+    public string? FileStorageDirectory { get; init; }
 }

@@ -26,11 +26,11 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
     public async IAsyncEnumerable<LmUncachedResult> RunAsync(
         IReadOnlyList<LmUncachedRequest> requests, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var states = new Dictionary<string, RequestState>(requests.Count, StringComparer.Ordinal);
+        var states = new Dictionary<RequestId, RequestState>(requests.Count);
         foreach (var r in requests)
         {
             var s = new RequestState(r);
-            states[s.CustomId] = s;
+            states[s.Id] = s;
         }
 
         var active = new List<Job>();
@@ -65,11 +65,11 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
                     journal.SetBatchProviderId(entry.LocalId, providerId);
                 }
 
-                var job = new Job(entry.LocalId, entry.Attempt, entry.EstimatedTokens) { ProviderId = providerId, NextPoll = Now };
+                var job = new Job(entry.LocalId, entry.Attempt, entry.EstimatedTokens, entry.Items.Count) { ProviderId = providerId, NextPoll = Now };
                 foreach (var (key, count) in entry.Items)
                 {
-                    var state = states[key.ToString()];
-                    job.Items[state.CustomId] = count;
+                    var state = states[RequestId.Of(key)];
+                    job.Items[state.Id] = count;
                     state.Covered += count;
                     state.Attempt = Math.Max(state.Attempt, entry.Attempt);
                 }
@@ -133,10 +133,10 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
                             TryDelete(chunk.File);
                             foreach (var item in chunk.Items)
                             {
-                                states[item.CustomId].Covered -= item.SampleCount;
+                                states[item.Id].Covered -= item.SampleCount;
                             }
 
-                            var halves = WriteChunks(chunk.Items.Select(i => states[i.CustomId]).ToList(), chunk.Attempt, Math.Max(1, chunk.Items.Count / 2)).ToList();
+                            var halves = WriteChunks(chunk.Items.Select(i => states[i.Id]).ToList(), chunk.Attempt, Math.Max(1, chunk.Items.Count / 2)).ToList();
                             var rest = pendingChunks.ToList();
                             pendingChunks.Clear();
                             foreach (var c in halves.Concat(rest))
@@ -200,10 +200,10 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
                 // 5. Collect a finished batch.
                 active.Remove(due);
                 logger.LogInformation("Batch {BatchId} is {State}; collecting.", due.ProviderId, status.State);
-                var received = new HashSet<string>(StringComparer.Ordinal);
+                var received = new HashSet<RequestId>();
                 await foreach (var line in backend.ReadResultsAsync(due.ProviderId!, Lookup(due, states), cancellationToken).ConfigureAwait(false))
                 {
-                    if (!due.Items.ContainsKey(line.CustomId) || !states.TryGetValue(line.CustomId, out var state) || state.Done || !received.Add(line.CustomId))
+                    if (!RequestId.TryParse(line.CustomId, out var id) || !due.Items.ContainsKey(id) || !states.TryGetValue(id, out var state) || state.Done || !received.Add(id))
                     {
                         continue;
                     }
@@ -218,7 +218,7 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
                     }
 
                     state.Got.AddRange(line.Predictions);
-                    state.Covered -= due.Items[line.CustomId];
+                    state.Covered -= due.Items[id];
                     if (state.Got.Count >= state.Request.NumCompletions)
                     {
                         state.Done = true;
@@ -230,15 +230,15 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
                 // Requests the batch did not answer, or answered with fewer samples than asked (expired, cancelled,
                 // failed): resubmit what is missing, or give up.
                 var retry = new List<RequestState>();
-                foreach (var (customId, count) in due.Items)
+                foreach (var (requestId, count) in due.Items)
                 {
-                    var state = states[customId];
+                    var state = states[requestId];
                     if (state.Done)
                     {
                         continue;
                     }
 
-                    if (!received.Contains(customId))
+                    if (!received.Contains(requestId))
                     {
                         state.Covered -= count;
                     }
@@ -294,7 +294,7 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
 
     private LmUncachedResult Result(RequestState state, IReadOnlyList<LmPrediction> predictions)
     {
-        var contributors = state.Contributors.ToArray();
+        var contributors = state.ContributorIds;
         foreach (var localId in contributors)
         {
             _unstored.AddOrUpdate(localId, 1, (_, n) => n + 1);
@@ -348,13 +348,13 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
     private LmUncachedResult Error(RequestState state, string message) =>
         Result(state, [LmPrediction.FromError(state.Request.Prompt, message)]);
 
-    private IEnumerable<LmUncachedResult> FailChunk(Chunk chunk, Dictionary<string, RequestState> states, string why)
+    private IEnumerable<LmUncachedResult> FailChunk(Chunk chunk, Dictionary<RequestId, RequestState> states, string why)
     {
         TryDelete(chunk.File);
         journal?.DeleteBatchJob(chunk.LocalId);
         foreach (var item in chunk.Items)
         {
-            var state = states[item.CustomId];
+            var state = states[item.Id];
             state.Covered -= item.SampleCount;
             if (!state.Done && state.Uncovered > 0)
             {
@@ -364,7 +364,7 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
         }
     }
 
-    private async Task<(Job? Job, bool QueueFull, string? Error)> SubmitAsync(Chunk chunk, Dictionary<string, RequestState> states, CancellationToken ct)
+    private async Task<(Job? Job, bool QueueFull, string? Error)> SubmitAsync(Chunk chunk, Dictionary<RequestId, RequestState> states, CancellationToken ct)
     {
         // The journal learns of the batch before the provider does: a crash from here on cannot make a rerun pay twice.
         journal?.AddBatchJob(
@@ -374,17 +374,17 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
             chunk.Attempt,
             chunk.EstimatedTokens,
             chunk.Items.Count,
-            chunk.Items.Where(i => states[i.CustomId].Request.CacheKey is not null).Select(i => (states[i.CustomId].Request.CacheKey!.Value, i.SampleCount)));
+            chunk.Items.Where(i => i.Id.IsKeyed).Select(i => (i.Id.Key, i.SampleCount)));
         try
         {
             string providerId = await backend.SubmitAsync(chunk.LocalId, chunk.File, chunk.Items.Count, ct).ConfigureAwait(false);
             journal?.SetBatchProviderId(chunk.LocalId, providerId);
             TryDelete(chunk.File);
             logger.LogInformation("Submitted batch {BatchId}: {Count} requests.", providerId, chunk.Items.Count);
-            var job = new Job(chunk.LocalId, chunk.Attempt, chunk.EstimatedTokens) { ProviderId = providerId, NextPoll = Now + options.PollInterval, PollDelay = options.PollInterval };
+            var job = new Job(chunk.LocalId, chunk.Attempt, chunk.EstimatedTokens, chunk.Items.Count) { ProviderId = providerId, NextPoll = Now + options.PollInterval, PollDelay = options.PollInterval };
             foreach (var item in chunk.Items)
             {
-                job.Items[item.CustomId] = item.SampleCount;
+                job.Items[item.Id] = item.SampleCount;
             }
 
             return (job, false, null);
@@ -420,7 +420,7 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
                 }
 
                 line.ResetWrittenCount();
-                backend.WriteRequestLine(line, state.CustomId, state.Request.Prompt, count);
+                backend.WriteRequestLine(line, state.Id.ToCustomId(), state.Request.Prompt, count);
                 line.Write("\n"u8);
                 long tokens = backend.EstimateEnqueuedTokens(state.Request.Prompt, count);
                 if (chunk is not null && (chunk.Items.Count >= perChunk
@@ -442,7 +442,7 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
                 stream!.Write(line.WrittenSpan);
                 chunk.Bytes += line.WrittenCount;
                 chunk.EstimatedTokens += tokens;
-                chunk.Items.Add((state.CustomId, count));
+                chunk.Items.Add((state.Id, count));
                 state.Covered += count;
             }
 
@@ -459,8 +459,8 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
         }
     }
 
-    private static Func<string, (LmPrompt Prompt, int NumCompletions)?> Lookup(Job job, Dictionary<string, RequestState> states) =>
-        customId => job.Items.TryGetValue(customId, out int count) && states.TryGetValue(customId, out var s)
+    private static Func<string, (LmPrompt Prompt, int NumCompletions)?> Lookup(Job job, Dictionary<RequestId, RequestState> states) =>
+        customId => RequestId.TryParse(customId, out var id) && job.Items.TryGetValue(id, out int count) && states.TryGetValue(id, out var s)
             ? (s.Request.Prompt, count)
             : null;
 
@@ -516,20 +516,65 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
         }
     }
 
+    /// <summary>
+    /// A request's identity: its cache key, or (for a prompt that does not use the cache) its index. Kept as 24 bytes
+    /// rather than as its custom id string, which is made only when a request line is written: a run may hold millions.
+    /// </summary>
+    private readonly record struct RequestId(CacheKey Key, int Index)
+    {
+        public bool IsKeyed => Index < 0;
+
+        public static RequestId Of(CacheKey key) => new(key, -1);
+
+        public static RequestId Unkeyed(int index) => new(default, index);
+
+        /// <summary>The custom id the provider echoes back: the key's 32 hex digits, or "u" and the index.</summary>
+        public string ToCustomId() => IsKeyed ? Key.ToString() : "u" + Index.ToString(CultureInfo.InvariantCulture);
+
+        public static bool TryParse(string customId, out RequestId id)
+        {
+            id = default;
+            if (customId.Length == 32
+                && ulong.TryParse(customId.AsSpan(0, 16), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong high)
+                && ulong.TryParse(customId.AsSpan(16), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong low))
+            {
+                id = Of(new CacheKey(high, low));
+                return string.Equals(id.ToCustomId(), customId, StringComparison.Ordinal); // only the exact form LmWrapper writes
+            }
+
+            if (customId.Length > 1 && customId[0] == 'u'
+                && int.TryParse(customId.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int index))
+            {
+                id = Unkeyed(index);
+                return string.Equals(id.ToCustomId(), customId, StringComparison.Ordinal);
+            }
+
+            return false;
+        }
+    }
+
     private sealed class RequestState(LmUncachedRequest request)
     {
         public LmUncachedRequest Request { get; } = request;
 
-        public string CustomId { get; } = request.CacheKey?.ToString() ?? "u" + request.Index.ToString(CultureInfo.InvariantCulture);
+        public RequestId Id { get; } = request.CacheKey is { } key ? RequestId.Of(key) : RequestId.Unkeyed(request.Index);
 
-        public List<LmPrediction> Got { get; } = [];
+        // Made on first use: most requests never need them until their batch is collected, and a run may hold millions.
+        private List<LmPrediction>? _got;
+        private List<string>? _contributors;
 
-        public List<string> Contributors { get; } = [];
+        public List<LmPrediction> Got => _got ??= [];
+
+        public List<string> Contributors => _contributors ??= [];
+
+        public string[] ContributorIds => _contributors?.ToArray() ?? [];
+
+        public int GotCount => _got?.Count ?? 0;
 
         /// <summary>Samples that submitted (or about to be submitted) batches will deliver.</summary>
         public int Covered { get; set; }
 
-        public int Uncovered => Request.NumCompletions - Got.Count - Covered;
+        public int Uncovered => Request.NumCompletions - GotCount - Covered;
 
         public int Attempt { get; set; } = 1;
 
@@ -544,14 +589,14 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
 
         public int Attempt { get; } = attempt;
 
-        public List<(string CustomId, int SampleCount)> Items { get; } = [];
+        public List<(RequestId Id, int SampleCount)> Items { get; } = [];
 
         public long Bytes { get; set; }
 
         public long EstimatedTokens { get; set; }
     }
 
-    private sealed class Job(string localId, int attempt, long estimatedTokens)
+    private sealed class Job(string localId, int attempt, long estimatedTokens, int capacity = 0)
     {
         public string LocalId { get; } = localId;
 
@@ -561,7 +606,7 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
 
         public string? ProviderId { get; init; }
 
-        public Dictionary<string, int> Items { get; } = new(StringComparer.Ordinal);
+        public Dictionary<RequestId, int> Items { get; } = new(capacity);
 
         public DateTimeOffset NextPoll { get; set; }
 

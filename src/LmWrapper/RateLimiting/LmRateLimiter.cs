@@ -6,8 +6,10 @@ namespace LmWrapper.RateLimiting;
 /// of a model: <c>PredictMany(…, CompletionWindow.Asap)</c> and single predictions alike.
 /// </summary>
 /// <remarks>
-/// Requests are spaced evenly (60 s / RPM apart) so a run uses its allowance steadily instead of in bursts, and a hard
-/// sliding-window count guarantees that no window of one minute ever holds more than the limit. Limits are taken from
+/// Requests are spaced evenly (about 60 s / RPM apart) so a run uses its allowance steadily instead of in bursts, and a
+/// hard sliding-window count guarantees that no window of one minute ever holds more than the limit. Both count the
+/// window 2% longer than it is (<see cref="SafetyMargin"/>): requests reach the provider a little later or earlier than
+/// they start, and a schedule with no slack at all would put some over the limit as the provider counts them. Limits are taken from
 /// options, or learned from the provider's rate-limit headers through <see cref="Observe"/> when the options set none.
 /// </remarks>
 public sealed class LmRateLimiter
@@ -20,6 +22,7 @@ public sealed class LmRateLimiter
     private long _tokensInWindow;
     private DateTimeOffset _nextStart = DateTimeOffset.MinValue;
     private DateTimeOffset _pausedUntil = DateTimeOffset.MinValue;
+    private readonly TimeSpan _span;
 
     /// <summary>Creates a limiter.</summary>
     /// <param name="requestsPerMinute">The most requests to start in any minute, or null to learn it (or have none).</param>
@@ -49,7 +52,11 @@ public sealed class LmRateLimiter
         _tokensFixed = tokensPerMinute is not null;
         _time = timeProvider ?? TimeProvider.System;
         Window = window;
+        _span = window + (window * SafetyMargin);
     }
+
+    /// <summary>How much longer than <see cref="Window"/> the limiter counts its window, as a fraction of it (0.02), against network jitter.</summary>
+    public const double SafetyMargin = 0.02;
 
     /// <summary>The requests-per-minute limit in force, or null for none.</summary>
     public int? RequestsPerMinute { get; private set; }
@@ -144,7 +151,7 @@ public sealed class LmRateLimiter
 
     private DateTimeOffset EarliestStart(DateTimeOffset now, long tokens)
     {
-        while (_window.Count > 0 && _window.Peek().At <= now - Window)
+        while (_window.Count > 0 && _window.Peek().At <= now - _span)
         {
             _tokensInWindow -= _window.Dequeue().Tokens;
         }
@@ -160,7 +167,7 @@ public sealed class LmRateLimiter
             if (_window.Count >= rpm)
             {
                 // The hard cap: the oldest start in the window must leave it first.
-                var leaves = _window.ElementAt(_window.Count - rpm).At + Window;
+                var leaves = _window.ElementAt(_window.Count - rpm).At + _span;
                 if (leaves > earliest)
                 {
                     earliest = leaves;
@@ -178,7 +185,7 @@ public sealed class LmRateLimiter
                     excess -= t;
                     if (excess <= 0)
                     {
-                        var leaves = at + Window;
+                        var leaves = at + _span;
                         if (leaves > earliest)
                         {
                             earliest = leaves;
@@ -205,7 +212,7 @@ public sealed class LmRateLimiter
         _tokensInWindow += tokens;
         if (RequestsPerMinute is { } rpm)
         {
-            var spacing = Window / rpm;
+            var spacing = _span / rpm;
             // Keep to the ideal schedule (so timer slack does not add up), but never let it run ahead of now by more than one step.
             var ideal = _nextStart == DateTimeOffset.MinValue || _nextStart < now - spacing ? now : _nextStart;
             _nextStart = ideal + spacing;

@@ -1,0 +1,267 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using LmWrapper.Batching;
+using LmWrapper.Caching;
+using LmWrapper.OpenAI;
+using LmWrapper.RateLimiting;
+using LmWrapper.Testing;
+
+namespace LmWrapper.Benchmarks.Suites;
+
+/// <summary>
+/// Batching at scale against the fake OpenAI server on loopback. (1) PredictMany(BatchAny) of 1,000,000 short prompts:
+/// validation, cache lookup, journal, request files, upload and create of every batch, timed until the provider has
+/// accepted them all; peak working set of the whole process (the fake included, its files kept on disk); bytes of
+/// request files written; baseline: a plain loop writing the same JSONL lines to files. (2) ASAP mode with a
+/// requests-per-window limit: utilization of the limit and requests over it, both from the fake's arrival timestamps.
+/// Options: --prompts N (default 1,000,000), --rpm N (requests per window, default 200), --window-s S (default 2),
+/// --asap-windows N (default 5).
+/// </summary>
+public sealed class BatchingSuite : IBenchmarkSuite
+{
+    public string Name => "batching";
+
+    public string Description => "PredictMany(BatchAny) of 1M prompts to the fake's Batch API (time, peak memory, bytes) and ASAP pacing at an RPM limit";
+
+    public async Task<IReadOnlyDictionary<string, double>> RunAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
+    {
+        int prompts = Option(args, "--prompts", 1_000_000);
+        int rpm = Option(args, "--rpm", 200);
+        double windowSeconds = Option(args, "--window-s", 2);
+        int windows = Option(args, "--asap-windows", 5);
+        var results = new Dictionary<string, double>();
+
+        // The big run first: the process's peak working set is the peak of its life so far.
+        await PrepareAndSubmitAsync(prompts, results, cancellationToken);
+        await AsapAsync(rpm, TimeSpan.FromSeconds(windowSeconds), windows, results, cancellationToken);
+        return results;
+    }
+
+    private static LmPrompt Prompt(int i) => new($"Is item {i} a fruit? Answer yes or no.") { MaxTokens = 5, Temperature = 0 };
+
+    private static async Task PrepareAndSubmitAsync(int count, Dictionary<string, double> results, CancellationToken cancellationToken)
+    {
+        string root = Path.Combine(Path.GetTempPath(), "lmwrapper-bench-batching-" + Guid.NewGuid().ToString("N"));
+        string serverFiles = Path.Combine(root, "server");
+        string work = Path.Combine(root, "work");
+        Directory.CreateDirectory(work);
+        try
+        {
+            // The fake keeps uploads on disk and no per-request records, so the process's memory is the client's.
+            // Each stage of a batch lasts one look: the validation watch sees it start, and the orchestration's first
+            // poll (an hour away) never comes before every batch is submitted.
+            await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions
+            {
+                RecordRequests = false,
+                SendRateLimitHeaders = false,
+                KeepBatchCustomIds = false,
+                FileStorageDirectory = serverFiles,
+                BatchStagePolls = 1,
+            }, cancellationToken);
+            using var cache = LmCache.Open(Path.Combine(root, "cache.sqlite"));
+            var submittedAt = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var clock = new Stopwatch();
+            var progress = new Progress(count, clock, submittedAt);
+            var options = new OpenAiOptions
+            {
+                BaseUrl = server.BaseUrl,
+                ModelOptions = new LanguageModelOptions
+                {
+                    Cache = cache,
+                    Logger = Environment.GetEnvironmentVariable("LMW_BENCH_LOG") is null ? null : new StampLogger(clock),
+                    Batch = new BatchOptions
+                    {
+                        PollInterval = TimeSpan.FromHours(1),
+                        WorkingDirectory = work,
+                        Progress = progress,
+                        Limits = new BatchLimits(50_000, 200_000_000, null), // a usage tier whose token queue holds them all
+                    },
+                },
+            };
+            using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: options);
+
+            // Baseline: a plain loop writing the same request lines (the single-call bodies) into 50,000-line files.
+            var baseline = Stopwatch.StartNew();
+            long baselineBytes = PlainLoop(lm, count, work);
+            baseline.Stop();
+            foreach (var f in Directory.GetFiles(work))
+            {
+                File.Delete(f);
+            }
+
+            GC.Collect();
+            long before = Environment.WorkingSet;
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            clock.Start();
+            var run = Task.Run(
+                async () =>
+                {
+                    await foreach (var _ in lm.PredictManyAsync(Enumerable.Range(0, count).Select(Prompt), CompletionWindow.BatchAny, cts.Token))
+                    {
+                    }
+                },
+                CancellationToken.None);
+            var done = await Task.WhenAny(submittedAt.Task, run);
+            if (done == run)
+            {
+                await run; // throws what the run threw
+                throw new InvalidOperationException("The run ended before every batch was submitted.");
+            }
+
+            TimeSpan elapsed = await submittedAt.Task;
+            long peak = Process.GetCurrentProcess().PeakWorkingSet64;
+            long live = GC.GetTotalMemory(forceFullCollection: true); // what the run (and the caller's prompts) still hold
+            await cts.CancelAsync();
+            try
+            {
+                await run;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            var batches = server.Batches;
+            long bytes = Directory.GetFiles(serverFiles).Sum(f => new FileInfo(f).Length);
+            Console.WriteLine($"prepare+submit: {count:N0} prompts in {elapsed.TotalSeconds:F2} s, {batches.Count} batches, {bytes / 1e6:F1} MB of request files; baseline loop {baseline.Elapsed.TotalSeconds:F2} s ({baselineBytes / 1e6:F1} MB); working set before {before / 1e6:F0} MB, peak {peak / 1e6:F0} MB; live managed heap at that point {live / 1e6:F0} MB");
+            if (batches.Count != (count + 49_999) / 50_000 || batches.Any(b => b.Status is "failed"))
+            {
+                throw new InvalidOperationException($"Expected {(count + 49_999) / 50_000} accepted batches, got {batches.Count} ({string.Join(", ", batches.Select(b => b.Status))}).");
+            }
+
+            string suffix = count == 1_000_000 ? "1m" : count.ToString(CultureInfo.InvariantCulture);
+            results[$"prepare_submit_{suffix}_s"] = elapsed.TotalSeconds;
+            results[$"prepare_submit_{suffix}_peak_mb"] = peak / (1024.0 * 1024.0);
+            results[$"prepare_submit_{suffix}_live_heap_mb"] = live / (1024.0 * 1024.0);
+            results[$"prepare_submit_{suffix}_bytes_written_mb"] = bytes / (1024.0 * 1024.0);
+            results[$"prepare_submit_{suffix}_prompts_per_s"] = count / elapsed.TotalSeconds;
+            results[$"baseline_plain_write_{suffix}_s"] = baseline.Elapsed.TotalSeconds;
+            results["prepare_submit_vs_plain_write_ratio"] = elapsed.TotalSeconds / baseline.Elapsed.TotalSeconds;
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(root, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    /// <summary>The same request lines written by a plain loop, no cache, journal or HTTP: the floor.</summary>
+    private static long PlainLoop(OpenAiLm lm, int count, string dir)
+    {
+        var line = new ArrayBufferWriter<byte>(512);
+        long total = 0;
+        FileStream? file = null;
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                if (i % 50_000 == 0)
+                {
+                    file?.Dispose();
+                    file = new FileStream(Path.Combine(dir, $"plain_{i}.jsonl"), FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+                }
+
+                line.ResetWrittenCount();
+                var prompt = Prompt(i);
+                lm.Batches.WriteRequestLine(line, CacheKey.Compute(lm.ModelIdentity, prompt).ToString(), prompt, 1);
+                line.Write("\n"u8);
+                file!.Write(line.WrittenSpan);
+                total += line.WrittenCount;
+            }
+        }
+        finally
+        {
+            file?.Dispose();
+        }
+
+        return total;
+    }
+
+    private static async Task AsapAsync(int limit, TimeSpan window, int windows, Dictionary<string, double> results, CancellationToken cancellationToken)
+    {
+        await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { SendRateLimitHeaders = false }, cancellationToken);
+        var options = new OpenAiOptions
+        {
+            BaseUrl = server.BaseUrl,
+            ModelOptions = new LanguageModelOptions
+            {
+                Cache = LmCache.OpenInMemory(),
+                CacheByDefault = false,
+                RateLimiter = new LmRateLimiter(limit, null, null, window),
+            },
+        };
+        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: options);
+        int n = limit * windows;
+        var clock = Stopwatch.StartNew();
+        int answered = 0;
+        await foreach (var p in lm.PredictManyAsync(Enumerable.Range(0, n).Select(i => Prompt(i)), CompletionWindow.Asap, cancellationToken))
+        {
+            if (p.HasErrors)
+            {
+                throw new InvalidOperationException(p.ErrorMessage);
+            }
+
+            answered++;
+        }
+
+        clock.Stop();
+        var arrivals = server.Requests.Where(r => r.Path == "/v1/chat/completions").Select(r => r.ReceivedAt).Order().ToList();
+
+        // Over the limit: requests that arrived when the window ending at them already held `limit` others.
+        int over = 0;
+        for (int j = 0, start = 0; j < arrivals.Count; j++)
+        {
+            while (arrivals[j] - arrivals[start] >= window)
+            {
+                start++;
+            }
+
+            if (j - start + 1 > limit)
+            {
+                over++;
+            }
+        }
+
+        double span = (arrivals[^1] - arrivals[0]).TotalSeconds;
+        double achieved = (arrivals.Count - 1) / span;
+        double allowed = limit / window.TotalSeconds;
+        Console.WriteLine($"asap: {answered} requests at a limit of {limit} per {window.TotalSeconds:0.##} s in {clock.Elapsed.TotalSeconds:F2} s; {achieved:F1}/s of {allowed:F1}/s allowed; {over} over the limit");
+        results["asap_requests"] = answered;
+        results["asap_rpm_limit_per_window"] = limit;
+        results["asap_window_s"] = window.TotalSeconds;
+        results["asap_rpm_utilization_ratio"] = achieved / allowed;
+        results["asap_requests_over_limit"] = over;
+        results["asap_wall_s"] = clock.Elapsed.TotalSeconds;
+    }
+
+    private static int Option(IReadOnlyList<string> args, string name, int fallback)
+    {
+        for (int i = 0; i + 1 < args.Count; i++)
+        {
+            if (args[i] == name)
+            {
+                return int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return fallback;
+    }
+
+    /// <summary>Notes when every request is in a batch the provider accepted.</summary>
+    private sealed class Progress(int count, Stopwatch clock, TaskCompletionSource<TimeSpan> submitted) : IProgress<BatchProgress>
+    {
+        public void Report(BatchProgress value)
+        {
+            if (value.Requests == count && value.Submitted >= count)
+            {
+                submitted.TrySetResult(clock.Elapsed);
+            }
+        }
+    }
+}
