@@ -93,9 +93,7 @@ public sealed class CacheSuite : IBenchmarkSuite
 
             // 3. PredictMany over cached prompts, against raw lookups of the same keys (best of 3 each, interleaved).
             double bestMany = 0;
-            double bestManyOneConnection = 0;
             double bestRaw = 0;
-            int connections = LmCache.LookupConnections;
             var keys = manyPrompts.Select(p => CacheKey.Compute(lm.ModelIdentity, p).ToBytes()).ToArray();
             for (int round = 0; round < 3; round++)
             {
@@ -114,21 +112,11 @@ public sealed class CacheSuite : IBenchmarkSuite
 
                 bestMany = Math.Max(bestMany, manyCount / sw.Elapsed.TotalSeconds);
                 bestRaw = Math.Max(bestRaw, RawLookups(file, keys));
-
-                // The same with one connection, to show what spreading lookups over connections buys on this machine.
-                LmCache.LookupConnections = 1;
-                sw.Restart();
-                int hits = lm.PredictMany(manyPrompts).Count(p => p.WasCached);
-                sw.Stop();
-                LmCache.LookupConnections = connections;
-                bestManyOneConnection = Math.Max(bestManyOneConnection, hits / sw.Elapsed.TotalSeconds);
             }
 
             results["predict_many_cached_prompts_per_s"] = bestMany;
             results["raw_sqlite_lookups_per_s"] = bestRaw;
             results["predict_many_vs_raw_sqlite_ratio"] = bestMany / bestRaw;
-            results["predict_many_one_connection_prompts_per_s"] = bestManyOneConnection;
-            results["lookup_connections"] = connections;
 
             // 4. Single-prompt hit latency through Predict.
             var single = Enumerable.Range(0, singleCount).Select(_ => prompts[rng.Next(entries)]).ToArray();

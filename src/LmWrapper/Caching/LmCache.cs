@@ -205,7 +205,7 @@ public sealed partial class LmCache : IDisposable
     /// </summary>
     internal List<(int Index, int Sample, byte[] Payload)> GetSamplesMany(IReadOnlyList<(CacheKey Key, int Count)> requests)
     {
-        int slices = FilePath == ":memory:" || requests.Count < ParallelLookupThreshold ? 1 : LookupConnections;
+        int slices = FilePath == ":memory:" || requests.Count < ParallelLookupThreshold ? 1 : Math.Clamp(Environment.ProcessorCount, 1, 4);
         if (slices == 1)
         {
             var found = new List<(int, int, byte[])>(requests.Count);
@@ -249,9 +249,6 @@ public sealed partial class LmCache : IDisposable
 
         return all;
     }
-
-    /// <summary>How many connections a big <see cref="GetSamplesMany"/> uses (one per core, at most 4; the benchmark varies it).</summary>
-    internal static int LookupConnections { get; set; } = Math.Clamp(Environment.ProcessorCount, 1, 4);
 
     /// <summary>From how many keys <see cref="GetSamplesMany"/> spreads over several connections.</summary>
     internal const int ParallelLookupThreshold = 8192;
