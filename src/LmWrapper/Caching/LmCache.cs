@@ -79,7 +79,6 @@ public sealed partial class LmCache : IDisposable
     private readonly SqliteParameter _insertCreated;
     private readonly SqliteParameter _insertPayload;
     private sqlite3_stmt? _rawSelect;
-    private readonly ConcurrentBag<Reader> _readers = [];
     private long _hits;
     private long _misses;
     private bool _disposed;
@@ -199,59 +198,27 @@ public sealed partial class LmCache : IDisposable
     }
 
     /// <summary>
-    /// Looks up many keys, each slice of them in one read transaction. Big lookups are split over several read-only
-    /// connections, one per core (the write-ahead log lets readers run side by side); keys in sorted order make each
-    /// slice walk neighbouring index pages. Returns every sample found, with its request's index.
+    /// Looks up many keys in one read transaction, in the order given (sorted keys walk neighbouring index pages).
+    /// Returns every sample found, with its request's index. (Spreading the lookups over several read-only connections
+    /// was measured slower on 2 cores: 131k vs 184k prompts/s at 1M entries.)
     /// </summary>
     internal List<(int Index, int Sample, byte[] Payload)> GetSamplesMany(IReadOnlyList<(CacheKey Key, int Count)> requests)
     {
-        int slices = FilePath == ":memory:" || requests.Count < ParallelLookupThreshold ? 1 : Math.Clamp(Environment.ProcessorCount, 1, 4);
-        if (slices == 1)
+        var found = new List<(int, int, byte[])>(requests.Count);
+        lock (_lock)
         {
-            var found = new List<(int, int, byte[])>(requests.Count);
-            lock (_lock)
+            Run(() =>
             {
-                Run(() =>
-                {
-                    ThrowIfDisposed();
-                    using var tx = _connection.BeginTransaction(deferred: true);
-                    _rawSelect ??= Prepare(_connection.Handle!, SelectSamplesSql);
-                    ReadSlice(_connection.Handle!, _rawSelect, requests, 0, requests.Count, found);
-                    tx.Commit();
-                });
-            }
-
-            return found;
+                ThrowIfDisposed();
+                using var tx = _connection.BeginTransaction(deferred: true);
+                _rawSelect ??= Prepare(_connection.Handle!, SelectSamplesSql);
+                ReadSlice(_connection.Handle!, _rawSelect, requests, 0, requests.Count, found);
+                tx.Commit();
+            });
         }
 
-        ThrowIfDisposed();
-        int per = (requests.Count + slices - 1) / slices;
-        var parts = Enumerable.Range(0, slices).Select(p => Task.Run(() =>
-        {
-            var found = new List<(int, int, byte[])>(per);
-            var reader = _readers.TryTake(out var r) ? r : new Reader(FilePath);
-            try
-            {
-                Run(() => reader.Read(requests, p * per, Math.Min(requests.Count, (p + 1) * per), found, this));
-            }
-            finally
-            {
-                _readers.Add(reader);
-            }
-
-            return found;
-        })).ToArray();
-        var all = new List<(int, int, byte[])>(requests.Count);
-        foreach (var part in Task.WhenAll(parts).GetAwaiter().GetResult())
-        {
-            all.AddRange(part);
-        }
-
-        return all;
+        return found;
     }
-
-    /// <summary>From how many keys <see cref="GetSamplesMany"/> spreads over several connections.</summary>
-    internal const int ParallelLookupThreshold = 8192;
 
     private const string SelectSamplesSql = "SELECT sample, payload FROM responses WHERE key = ?1 AND sample < ?2";
 
@@ -303,39 +270,6 @@ public sealed partial class LmCache : IDisposable
         foreach (var (_, sample, payload) in rows)
         {
             found.Add((sample, payload));
-        }
-    }
-
-    /// <summary>An extra read-only connection for parallel lookups.</summary>
-    private sealed class Reader : IDisposable
-    {
-        private readonly SqliteConnection _connection;
-        private readonly sqlite3_stmt _select;
-
-        public Reader(string file)
-        {
-            _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = file, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
-            _connection.Open();
-            using (var cmd = _connection.CreateCommand())
-            {
-                cmd.CommandText = "PRAGMA busy_timeout = 60000; PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -32768;";
-                cmd.ExecuteNonQuery();
-            }
-
-            _select = Prepare(_connection.Handle!, SelectSamplesSql);
-        }
-
-        public void Read(IReadOnlyList<(CacheKey Key, int Count)> requests, int from, int to, List<(int, int, byte[])> found, LmCache owner)
-        {
-            using var tx = _connection.BeginTransaction(deferred: true);
-            owner.ReadSlice(_connection.Handle!, _select, requests, from, to, found);
-            tx.Commit();
-        }
-
-        public void Dispose()
-        {
-            _select.Dispose();
-            _connection.Dispose();
         }
     }
 
@@ -538,10 +472,6 @@ public sealed partial class LmCache : IDisposable
 
             _disposed = true;
             _rawSelect?.Dispose();
-            while (_readers.TryTake(out var reader))
-            {
-                reader.Dispose();
-            }
             _insert.Dispose();
             _connection.Dispose();
         }
