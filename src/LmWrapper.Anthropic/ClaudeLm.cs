@@ -272,6 +272,9 @@ public sealed class ClaudeLm : LanguageModel
     protected override IBatchBackend BatchBackend => _batches;
 
     /// <inheritdoc/>
+    protected override decimal? PredictionCost(LmPrediction prediction) => GetCost(prediction);
+
+    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         if (disposing)

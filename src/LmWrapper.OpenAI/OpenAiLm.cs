@@ -396,6 +396,9 @@ public sealed class OpenAiLm : LanguageModel
     }
 
     /// <inheritdoc/>
+    protected override decimal? PredictionCost(LmPrediction prediction) => CostOf(prediction);
+
+    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         if (disposing && _ownsHttp)

@@ -251,7 +251,8 @@ public abstract class LanguageModel : IDisposable
         if (window == CompletionWindow.BatchAny && BatchBackend is { } backend)
         {
             var journal = requests.Any(r => r.CacheKey is not null) ? Cache : null;
-            var orchestrator = new BatchOrchestrator(backend, journal, ModelIdentity, Options.Batch ?? new BatchOptions(), Logger);
+            var orchestrator = new BatchOrchestrator(
+                backend, journal, ModelIdentity, Options.Batch ?? new BatchOptions(), Logger, (requests as UncachedRequests)?.Cached ?? 0, PredictionCost);
             await foreach (var result in orchestrator.RunAsync(requests, cancellationToken).ConfigureAwait(false))
             {
                 yield return result;
@@ -288,6 +289,10 @@ public abstract class LanguageModel : IDisposable
 
         await producer.ConfigureAwait(false);
     }
+
+    /// <summary>What a prediction cost in dollars, from the model's prices; null (the default) when the model has none.</summary>
+    /// <param name="prediction">A prediction of this model.</param>
+    protected virtual decimal? PredictionCost(LmPrediction prediction) => null;
 
     /// <summary>
     /// The provider's batch API, used by <see cref="PredictManyAsync"/> for <see cref="CompletionWindow.BatchAny"/>; null
@@ -339,7 +344,13 @@ public abstract class LanguageModel : IDisposable
         }
 
         Logger.LogDebug("{Model}: {Total} prompts, {Requests} to send ({Window}).", ModelIdentity, prompts.Length, requests.Length, window);
-        var pump = Task.Run(() => PumpAsync(requests, pending, window, cts.Token), CancellationToken.None);
+        int cached = 0;
+        foreach (var group in groupOf)
+        {
+            cached += group.Done is null ? 1 : 0;
+        }
+
+        var pump = Task.Run(() => PumpAsync(requests, new UncachedRequests(requests, cached), pending, window, cts.Token), CancellationToken.None);
         bool allYielded = false;
         try
         {
@@ -369,7 +380,7 @@ public abstract class LanguageModel : IDisposable
         }
     }
 
-    private async Task PumpAsync(LmUncachedRequest[] requests, List<PromptGroup> pending, CompletionWindow window, CancellationToken token)
+    private async Task PumpAsync(LmUncachedRequest[] requests, UncachedRequests work, List<PromptGroup> pending, CompletionWindow window, CancellationToken token)
     {
         // Results that are already waiting (a finished batch file, a burst of fast answers) are stored in one
         // transaction; each group is marked done only after its samples are in the cache, so a crash never loses
@@ -378,7 +389,7 @@ public abstract class LanguageModel : IDisposable
         var ready = new List<(PromptGroup Group, LmUncachedResult Result)>();
         try
         {
-            var results = PredictManyUncachedAsync(requests, window, token).GetAsyncEnumerator(token);
+            var results = PredictManyUncachedAsync(work, window, token).GetAsyncEnumerator(token);
             await using (results.ConfigureAwait(false))
             {
                 bool more = await results.MoveNextAsync().ConfigureAwait(false);
@@ -648,5 +659,19 @@ public abstract class LanguageModel : IDisposable
 
             return all[0].With(prompt, all[0].WasCached, all);
         }
+    }
+
+    /// <summary>The requests of one PredictMany run, with how many of its prompts the cache answered (for progress reports).</summary>
+    private sealed class UncachedRequests(LmUncachedRequest[] items, int cached) : IReadOnlyList<LmUncachedRequest>
+    {
+        public int Cached { get; } = cached;
+
+        public int Count => items.Length;
+
+        public LmUncachedRequest this[int index] => items[index];
+
+        public IEnumerator<LmUncachedRequest> GetEnumerator() => ((IEnumerable<LmUncachedRequest>)items).GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => items.GetEnumerator();
     }
 }

@@ -347,11 +347,14 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
         var reports = new List<BatchProgress>();
         var progress = new SyncProgress(reports);
         using var lm = BatchLm(batch: FastBatches with { Progress = progress, Limits = new BatchLimits(4, 200_000_000) });
-        AssertSums(lm.PredictMany(Sums(10), CompletionWindow.BatchAny).ToList());
+        var answers = lm.PredictMany(Sums(10), CompletionWindow.BatchAny).ToList();
+        AssertSums(answers);
         Assert.NotEmpty(reports);
         Assert.Contains(reports, r => r.ActiveBatches > 0);
         var last = reports[^1];
-        Assert.Equal(new BatchProgress(10, 10, 10, 0, 0), last);
+        // The cost so far is what the answers cost at the batch discount.
+        Assert.Equal(new BatchProgress(10, 10, 10, 0, 0, 0, answers.Sum(p => lm.CostOf(p, batch: true))), last);
+        Assert.True(last.CostSoFar > 0);
     }
 
     [Fact]

@@ -285,6 +285,20 @@ public sealed class BatchOrchestrationTests : IDisposable
     }
 
     [Fact]
+    public void ProgressCountsCachedPromptsAndTheCostSoFar()
+    {
+        var lm = Model();
+        lm.PredictMany(Prompts("a"), CompletionWindow.BatchAny).ToList();
+        _progress.Clear();
+        lm.PredictMany(Prompts("a", "b", "c", "a"), CompletionWindow.BatchAny).ToList();
+        var last = _progress[^1];
+        Assert.Equal(2, last.Cached);     // both "a" prompts were answered by the cache
+        Assert.Equal(2, last.Completed);
+        Assert.Equal(0.010m, last.CostSoFar); // 2 answers × 5 tokens × $0.001 (the fake's prices)
+        Assert.Equal(0m, _progress[0].CostSoFar);
+    }
+
+    [Fact]
     public void ASubmissionThatFailsForGoodGivesErrorsForItsPrompts()
     {
         _backend.BeforeCreate = _ => throw new HttpRequestException("400 invalid file");

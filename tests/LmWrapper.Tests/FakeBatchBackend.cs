@@ -209,6 +209,8 @@ internal sealed class BatchTestLm(LanguageModelOptions options, FakeBatchBackend
 
     protected override IBatchBackend BatchBackend => backend;
 
+    protected override decimal? PredictionCost(LmPrediction prediction) => prediction.Usage is { } u ? u.TotalTokens * 0.001m : null;
+
     public override int EstimateTokensInPrompt(LmPrompt prompt) => 1;
 
     protected override Task<IReadOnlyList<LmPrediction>> PredictUncachedAsync(LmPrompt prompt, int numCompletions, CancellationToken cancellationToken)

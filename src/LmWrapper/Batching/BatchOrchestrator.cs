@@ -13,8 +13,11 @@ namespace LmWrapper.Batching;
 /// growing pauses, collects results, resubmits what expired, was cancelled or failed (a bounded number of times), and
 /// cleans up provider files once results are cached.
 /// </summary>
-internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal, string modelIdentity, BatchOptions options, ILogger logger)
+internal sealed class BatchOrchestrator(
+    IBatchBackend backend, LmCache? journal, string modelIdentity, BatchOptions options, ILogger logger, int cached = 0, Func<LmPrediction, decimal?>? costOf = null)
 {
+    private decimal? _cost = costOf is null ? null : 0m;
+
     private readonly BatchLimits _limits = options.Limits ?? backend.Limits;
     private readonly ConcurrentQueue<(string LocalId, CacheKey Key)> _answered = new();
 
@@ -294,6 +297,14 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
 
     private LmUncachedResult Result(RequestState state, IReadOnlyList<LmPrediction> predictions)
     {
+        if (_cost is not null)
+        {
+            foreach (var p in predictions)
+            {
+                _cost = p.HasErrors || _cost is null ? _cost : costOf!(p) is { } c ? _cost + c : null;
+            }
+        }
+
         var contributors = state.ContributorIds;
         foreach (var localId in contributors)
         {
@@ -503,7 +514,7 @@ internal sealed class BatchOrchestrator(IBatchBackend backend, LmCache? journal,
     }
 
     private void Report(int requests, List<Job> active, int completed, int failed) =>
-        options.Progress?.Report(new BatchProgress(requests, active.Sum(j => j.Items.Count) + completed + failed, completed, failed, active.Count));
+        options.Progress?.Report(new BatchProgress(requests, active.Sum(j => j.Items.Count) + completed + failed, completed, failed, active.Count, cached, _cost));
 
     private static void TryDelete(string file)
     {

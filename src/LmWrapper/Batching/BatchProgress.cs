@@ -6,4 +6,6 @@ namespace LmWrapper.Batching;
 /// <param name="Completed">Requests answered.</param>
 /// <param name="Failed">Requests that ended as errors.</param>
 /// <param name="ActiveBatches">Batches still running at the provider.</param>
-public sealed record BatchProgress(int Requests, int Submitted, int Completed, int Failed, int ActiveBatches);
+/// <param name="Cached">Prompts of the run answered from the cache without any request.</param>
+/// <param name="CostSoFar">What the answers collected so far cost, in dollars, where the model knows its prices (else null).</param>
+public sealed record BatchProgress(int Requests, int Submitted, int Completed, int Failed, int ActiveBatches, int Cached = 0, decimal? CostSoFar = null);
