@@ -347,19 +347,31 @@ public abstract class LanguageModel : IDisposable
         int cached = 0;
         foreach (var group in groupOf)
         {
-            cached += group.Done is null ? 1 : 0;
+            cached += group.Pending ? 0 : 1;
         }
 
-        var pump = Task.Run(() => PumpAsync(requests, new UncachedRequests(requests, cached), pending, window, cts.Token), CancellationToken.None);
+        var signal = new DoneSignal();
+        var pump = Task.Run(() => PumpAsync(requests, new UncachedRequests(requests, cached), pending, signal, window, cts.Token), CancellationToken.None);
         bool allYielded = false;
         try
         {
             for (int i = 0; i < prompts.Length; i++)
             {
                 var group = groupOf[i];
-                if (group.Done is { } done)
+                while (group.Pending && !group.IsDone)
                 {
-                    await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    var next = signal.Next; // taken before looking again, so a signal in between is not missed
+                    if (group.IsDone)
+                    {
+                        break;
+                    }
+
+                    if (signal.Failure is { } failure)
+                    {
+                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+                    }
+
+                    await next.WaitAsync(cancellationToken).ConfigureAwait(false);
                 }
 
                 yield return group.Assemble(prompts[i]);
@@ -380,7 +392,8 @@ public abstract class LanguageModel : IDisposable
         }
     }
 
-    private async Task PumpAsync(LmUncachedRequest[] requests, UncachedRequests work, List<PromptGroup> pending, CompletionWindow window, CancellationToken token)
+    private async Task PumpAsync(
+        LmUncachedRequest[] requests, UncachedRequests work, List<PromptGroup> pending, DoneSignal signal, CompletionWindow window, CancellationToken token)
     {
         // Results that are already waiting (a finished batch file, a burst of fast answers) are stored in one
         // transaction; each group is marked done only after its samples are in the cache, so a crash never loses
@@ -420,8 +433,10 @@ public abstract class LanguageModel : IDisposable
                     foreach (var (group, result) in ready)
                     {
                         result.OnStored?.Invoke();
-                        group.Done!.TrySetResult();
+                        group.IsDone = true;
                     }
+
+                    signal.Pulse();
 
                     if (more)
                     {
@@ -430,25 +445,15 @@ public abstract class LanguageModel : IDisposable
                 }
             }
 
-            foreach (var group in pending)
+            if (pending.Find(g => !g.IsDone) is { } unanswered)
             {
-                group.Done!.TrySetException(new InvalidOperationException(
-                    $"{GetType().Name} finished without answering every prompt (one was: \"{Shorten(group.FirstPrompt)}\")."));
+                signal.Fail(new InvalidOperationException(
+                    $"{GetType().Name} finished without answering every prompt (one was: \"{Shorten(unanswered.FirstPrompt)}\")."));
             }
         }
         catch (Exception e)
         {
-            foreach (var group in pending)
-            {
-                if (e is OperationCanceledException oce)
-                {
-                    group.Done!.TrySetCanceled(oce.CancellationToken);
-                }
-                else
-                {
-                    group.Done!.TrySetException(e);
-                }
-            }
+            signal.Fail(e); // every prompt not yet answered fails with it
         }
     }
 
@@ -524,7 +529,7 @@ public abstract class LanguageModel : IDisposable
 
         foreach (var group in pending)
         {
-            group.Done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            group.Pending = true;
         }
 
         return (groupOf, pending);
@@ -613,7 +618,17 @@ public abstract class LanguageModel : IDisposable
 
         public LmPrediction?[] Samples { get; private set; } = new LmPrediction?[firstPrompt.NumCompletions];
 
-        public TaskCompletionSource? Done { get; set; }
+        /// <summary>Whether the group waits for the provider (set while planning, before the pump starts).</summary>
+        public bool Pending { get; set; }
+
+        /// <summary>Whether the provider's answer is in (and stored). Written by the pump, read by the consumer.</summary>
+        public bool IsDone
+        {
+            get => Volatile.Read(ref _isDone);
+            set => Volatile.Write(ref _isDone, value);
+        }
+
+        private bool _isDone;
 
         public bool Answered { get; set; }
 
@@ -658,6 +673,29 @@ public abstract class LanguageModel : IDisposable
             }
 
             return all[0].With(prompt, all[0].WasCached, all);
+        }
+    }
+
+    /// <summary>
+    /// Wakes the consumer of one PredictMany run when more of its prompts are answered (or the run failed): one signal
+    /// for the run rather than a task per prompt, which matters for runs of a million prompts.
+    /// </summary>
+    private sealed class DoneSignal
+    {
+        private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private Exception? _failure;
+
+        public Task Next => Volatile.Read(ref _next).Task;
+
+        public Exception? Failure => Volatile.Read(ref _failure);
+
+        public void Pulse() =>
+            Interlocked.Exchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+        public void Fail(Exception failure)
+        {
+            Interlocked.CompareExchange(ref _failure, failure, null);
+            Pulse();
         }
     }
 
