@@ -129,7 +129,7 @@ public abstract class LanguageModel : IDisposable
         {
             await WaitForRateLimitAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
             var predictions = await PredictUncachedAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
-            FillAndStore(group, new LmUncachedResult(0, predictions), missing);
+            FillAndStore([(group, new LmUncachedResult(0, predictions), missing)]);
         }
 
         return group.Assemble(prompt);
@@ -429,7 +429,7 @@ public abstract class LanguageModel : IDisposable
                     }
                     while (next.IsCompleted && ready.Count < MaxPerTransaction && (more = next.Result));
 
-                    FillAndStore(ready, requests);
+                    FillAndStore(ready.Select(r => (r.Group, r.Result, requests[r.Result.Index].NumCompletions)));
                     foreach (var (group, result) in ready)
                     {
                         result.OnStored?.Invoke();
@@ -535,24 +535,15 @@ public abstract class LanguageModel : IDisposable
         return (groupOf, pending);
     }
 
-    private void FillAndStore(List<(PromptGroup Group, LmUncachedResult Result)> ready, LmUncachedRequest[] requests)
+    /// <summary>Fills each group with its new samples and stores the cacheable ones in one transaction.</summary>
+    private void FillAndStore(IEnumerable<(PromptGroup Group, LmUncachedResult Result, int Expected)> answers)
     {
         var toStore = new List<(CacheKey, int, byte[])>();
-        foreach (var (group, result) in ready)
+        foreach (var (group, result, expected) in answers)
         {
-            Fill(group, result, requests[result.Index].NumCompletions, toStore);
+            Fill(group, result, expected, toStore);
         }
 
-        if (toStore.Count > 0)
-        {
-            Cache.Store(ModelIdentity, toStore);
-        }
-    }
-
-    private void FillAndStore(PromptGroup group, LmUncachedResult result, int expected)
-    {
-        var toStore = new List<(CacheKey, int, byte[])>();
-        Fill(group, result, expected, toStore);
         if (toStore.Count > 0)
         {
             Cache.Store(ModelIdentity, toStore);

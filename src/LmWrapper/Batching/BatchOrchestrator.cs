@@ -68,7 +68,7 @@ internal sealed class BatchOrchestrator(
                     journal.SetBatchProviderId(entry.LocalId, providerId);
                 }
 
-                var job = new Job(entry.LocalId, entry.Attempt, entry.EstimatedTokens, entry.Items.Count) { ProviderId = providerId, NextPoll = Now };
+                var job = new Job(entry.LocalId, entry.EstimatedTokens, entry.Items.Count) { ProviderId = providerId, NextPoll = Now };
                 foreach (var (key, count) in entry.Items)
                 {
                     var state = states[RequestId.Of(key)];
@@ -392,7 +392,7 @@ internal sealed class BatchOrchestrator(
             journal?.SetBatchProviderId(chunk.LocalId, providerId);
             TryDelete(chunk.File);
             logger.LogInformation("Submitted batch {BatchId}: {Count} requests.", providerId, chunk.Items.Count);
-            var job = new Job(chunk.LocalId, chunk.Attempt, chunk.EstimatedTokens, chunk.Items.Count) { ProviderId = providerId, NextPoll = Now + options.PollInterval, PollDelay = options.PollInterval };
+            var job = new Job(chunk.LocalId, chunk.EstimatedTokens, chunk.Items.Count) { ProviderId = providerId, NextPoll = Now + options.PollInterval, PollDelay = options.PollInterval };
             foreach (var item in chunk.Items)
             {
                 job.Items[item.Id] = item.SampleCount;
@@ -607,11 +607,9 @@ internal sealed class BatchOrchestrator(
         public long EstimatedTokens { get; set; }
     }
 
-    private sealed class Job(string localId, int attempt, long estimatedTokens, int capacity = 0)
+    private sealed class Job(string localId, long estimatedTokens, int capacity = 0)
     {
         public string LocalId { get; } = localId;
-
-        public int Attempt { get; } = attempt;
 
         public long EstimatedTokens { get; } = estimatedTokens;
 
