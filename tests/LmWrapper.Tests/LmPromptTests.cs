@@ -100,4 +100,27 @@ public class LmPromptTests
         Assert.NotEqual(a, b with { Temperature = 0 });
         Assert.NotEqual(a, new LmPrompt(["x", "z"]) { Stop = ["\n"], MaxTokens = 3 });
     }
+
+    [Fact]
+    public void SettingAFieldOnACopyNeverChangesTheOriginal()
+    {
+        // The rarely-set fields share one immutable holder between copies; setting one must replace it, not change it.
+        var original = new LmPrompt("a") { TopP = 0.5, Stop = ["x"], Metadata = "m" };
+        var copy = original with { TopP = 0.25, PresencePenalty = 1, FrequencyPenalty = -1, Cache = false, Echo = true, AddBosToken = true, AddSpecialTokens = false, Seed = 9, Stop = ["y"], Metadata = "n" };
+        Assert.Equal(0.5, original.TopP);
+        Assert.Equal(0, original.PresencePenalty);
+        Assert.Equal(0, original.FrequencyPenalty);
+        Assert.Null(original.Cache);
+        Assert.False(original.Echo);
+        Assert.Null(original.AddBosToken);
+        Assert.Null(original.AddSpecialTokens);
+        Assert.Null(original.Seed);
+        Assert.Equal(["x"], original.Stop!);
+        Assert.Equal("m", original.Metadata);
+
+        Assert.Equal((0.25, 1.0, -1.0, (bool?)false, true, (bool?)true, (bool?)false, (int?)9, "y", (object?)"n"),
+            (copy.TopP, copy.PresencePenalty, copy.FrequencyPenalty, copy.Cache, copy.Echo, copy.AddBosToken, copy.AddSpecialTokens, copy.Seed, copy.Stop![0], copy.Metadata));
+        Assert.Equal(original, copy with { TopP = 0.5, PresencePenalty = 0, FrequencyPenalty = 0, Cache = null, Echo = false, AddBosToken = null, AddSpecialTokens = null, Seed = null, Stop = ["x"], Metadata = "m" });
+        Assert.Equal(new LmPrompt("a"), new LmPrompt("a") with { TopP = 1 });
+    }
 }
