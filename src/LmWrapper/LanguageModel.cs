@@ -113,26 +113,31 @@ public abstract class LanguageModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ValidatePrompt(prompt);
-        var group = new PromptGroup(prompt, CacheFor(prompt) is not null ? CacheKey.Compute(ModelIdentity, prompt) : null);
-        if (group.Key is { } key)
+        CacheKey? key = CacheFor(prompt) is not null ? CacheKey.Compute(ModelIdentity, prompt) : null;
+        var samples = new LmPrediction?[prompt.NumCompletions];
+        int missing = samples.Length;
+        if (key is { } k)
         {
             var found = new List<(int Sample, byte[] Payload)>(prompt.NumCompletions);
-            Cache.GetSamples(key, prompt.NumCompletions, found);
+            Cache.GetSamples(k, prompt.NumCompletions, found);
             foreach (var (sample, payload) in found)
             {
-                group.Samples[sample] = PredictionJson.DeserializePayload(payload, prompt, wasCached: true);
+                samples[sample] = PredictionJson.DeserializePayload(payload, prompt, wasCached: true);
+                missing--;
             }
         }
 
-        int missing = group.MissingCount;
         if (missing > 0)
         {
             await WaitForRateLimitAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
             var predictions = await PredictUncachedAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
-            FillAndStore([(group, new LmUncachedResult(0, predictions), missing)]);
+            CheckCount(predictions, missing);
+            var toStore = new List<(CacheKey, int, byte[])>(missing);
+            PredictManyRun.FillEmpty(samples, predictions, key, toStore);
+            Store(toStore);
         }
 
-        return group.Assemble(prompt);
+        return PredictManyRun.AssembleSamples(samples, prompt);
     }
 
     /// <summary>
@@ -250,10 +255,11 @@ public abstract class LanguageModel : IDisposable
         ArgumentNullException.ThrowIfNull(requests);
         if (window == CompletionWindow.BatchAny && BatchBackend is { } backend)
         {
-            var journal = requests.Any(r => r.CacheKey is not null) ? Cache : null;
+            var table = requests as IUncachedRequestTable ?? new UncachedRequestList(requests, cachedPrompts: 0);
+            bool keyed = requests is PredictManyRun run ? run.HasKeys : requests.Any(r => r.CacheKey is not null);
             var orchestrator = new BatchOrchestrator(
-                backend, journal, ModelIdentity, Options.Batch ?? new BatchOptions(), Logger, (requests as UncachedRequests)?.Cached ?? 0, PredictionCost);
-            await foreach (var result in orchestrator.RunAsync(requests, cancellationToken).ConfigureAwait(false))
+                backend, keyed ? Cache : null, ModelIdentity, Options.Batch ?? new BatchOptions(), Logger, PredictionCost);
+            await foreach (var result in orchestrator.RunAsync(table, cancellationToken).ConfigureAwait(false))
             {
                 yield return result;
             }
@@ -325,43 +331,30 @@ public abstract class LanguageModel : IDisposable
     private async IAsyncEnumerable<LmPrediction> PredictManyCoreAsync(
         LmPrompt[] prompts, CompletionWindow window, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var (groupOf, pending) = Plan(prompts);
-        if (pending.Count == 0)
+        var run = new PredictManyRun(prompts, ModelIdentity, p => CacheFor(p) is not null, () => Cache);
+        if (run.Count == 0)
         {
             for (int i = 0; i < prompts.Length; i++)
             {
-                yield return groupOf[i].Assemble(prompts[i]);
+                yield return run.Assemble(i);
             }
 
             yield break;
         }
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var requests = new LmUncachedRequest[pending.Count];
-        for (int r = 0; r < requests.Length; r++)
-        {
-            requests[r] = new LmUncachedRequest(r, pending[r].FirstPrompt, pending[r].MissingCount) { CacheKey = pending[r].Key };
-        }
-
-        Logger.LogDebug("{Model}: {Total} prompts, {Requests} to send ({Window}).", ModelIdentity, prompts.Length, requests.Length, window);
-        int cached = 0;
-        foreach (var group in groupOf)
-        {
-            cached += group.Pending ? 0 : 1;
-        }
-
+        Logger.LogDebug("{Model}: {Total} prompts, {Requests} to send ({Window}).", ModelIdentity, prompts.Length, run.Count, window);
         var signal = new DoneSignal();
-        var pump = Task.Run(() => PumpAsync(requests, new UncachedRequests(requests, cached), pending, signal, window, cts.Token), CancellationToken.None);
+        var pump = Task.Run(() => PumpAsync(run, signal, window, cts.Token), CancellationToken.None);
         bool allYielded = false;
         try
         {
             for (int i = 0; i < prompts.Length; i++)
             {
-                var group = groupOf[i];
-                while (group.Pending && !group.IsDone)
+                while (!run.IsReady(i))
                 {
                     var next = signal.Next; // taken before looking again, so a signal in between is not missed
-                    if (group.IsDone)
+                    if (run.IsReady(i))
                     {
                         break;
                     }
@@ -374,7 +367,7 @@ public abstract class LanguageModel : IDisposable
                     await next.WaitAsync(cancellationToken).ConfigureAwait(false);
                 }
 
-                yield return group.Assemble(prompts[i]);
+                yield return run.Assemble(i);
             }
 
             allYielded = true;
@@ -392,48 +385,50 @@ public abstract class LanguageModel : IDisposable
         }
     }
 
-    private async Task PumpAsync(
-        LmUncachedRequest[] requests, UncachedRequests work, List<PromptGroup> pending, DoneSignal signal, CompletionWindow window, CancellationToken token)
+    private async Task PumpAsync(PredictManyRun run, DoneSignal signal, CompletionWindow window, CancellationToken token)
     {
         // Results that are already waiting (a finished batch file, a burst of fast answers) are stored in one
-        // transaction; each group is marked done only after its samples are in the cache, so a crash never loses
+        // transaction; each request is marked done only after its samples are in the cache, so a crash never loses
         // an answer the caller has seen.
         const int MaxPerTransaction = 4096;
-        var ready = new List<(PromptGroup Group, LmUncachedResult Result)>();
+        var ready = new List<LmUncachedResult>();
+        var toStore = new List<(CacheKey, int, byte[])>();
         try
         {
-            var results = PredictManyUncachedAsync(work, window, token).GetAsyncEnumerator(token);
+            var results = PredictManyUncachedAsync(run, window, token).GetAsyncEnumerator(token);
             await using (results.ConfigureAwait(false))
             {
                 bool more = await results.MoveNextAsync().ConfigureAwait(false);
                 while (more)
                 {
                     ready.Clear();
+                    toStore.Clear();
                     ValueTask<bool> next;
                     do
                     {
                         var result = results.Current;
-                        if ((uint)result.Index >= (uint)pending.Count)
+                        if ((uint)result.Index >= (uint)run.Count)
                         {
                             throw new InvalidOperationException($"{GetType().Name} returned a result for request {result.Index}, which does not exist.");
                         }
 
-                        var group = pending[result.Index];
-                        if (!group.Answered)
+                        if (run.TryClaim(result.Index))
                         {
-                            group.Answered = true; // a provider that answers twice: the first answer stands
-                            ready.Add((group, result));
+                            var predictions = result.Predictions ?? throw new InvalidOperationException($"{GetType().Name} returned null predictions.");
+                            CheckCount(predictions, run.NumCompletionsAt(result.Index));
+                            run.Fill(result.Index, predictions, toStore);
+                            ready.Add(result);
                         }
 
                         next = results.MoveNextAsync();
                     }
                     while (next.IsCompleted && ready.Count < MaxPerTransaction && (more = next.Result));
 
-                    FillAndStore(ready.Select(r => (r.Group, r.Result, requests[r.Result.Index].NumCompletions)));
-                    foreach (var (group, result) in ready)
+                    Store(toStore);
+                    foreach (var result in ready)
                     {
                         result.OnStored?.Invoke();
-                        group.IsDone = true;
+                        run.MarkDone(result.Index);
                     }
 
                     signal.Pulse();
@@ -445,10 +440,10 @@ public abstract class LanguageModel : IDisposable
                 }
             }
 
-            if (pending.Find(g => !g.IsDone) is { } unanswered)
+            if (run.FirstUndone() is int unanswered and >= 0)
             {
                 signal.Fail(new InvalidOperationException(
-                    $"{GetType().Name} finished without answering every prompt (one was: \"{Shorten(unanswered.FirstPrompt)}\")."));
+                    $"{GetType().Name} finished without answering every prompt (one was: \"{Shorten(run.PromptAt(unanswered))}\")."));
             }
         }
         catch (Exception e)
@@ -457,130 +452,24 @@ public abstract class LanguageModel : IDisposable
         }
     }
 
-    private (PromptGroup[] GroupOf, List<PromptGroup> Pending) Plan(LmPrompt[] prompts)
+    /// <summary>Checks that a provider returned the samples asked for, or one failed prediction standing for all.</summary>
+    private void CheckCount(IReadOnlyList<LmPrediction> predictions, int expected)
     {
-        var groupOf = new PromptGroup[prompts.Length];
-        var byKey = new Dictionary<CacheKey, PromptGroup>();
-        var keyed = new List<PromptGroup>();
-        var pending = new List<PromptGroup>();
-        string identity = ModelIdentity;
-
-        // Hashing and decoding are pure work on each prompt: spread them over the cores for big runs.
-        var keys = new CacheKey?[prompts.Length];
-        var options = new ParallelOptions { MaxDegreeOfParallelism = prompts.Length >= ParallelThreshold ? Environment.ProcessorCount : 1 };
-        Parallel.For(0, prompts.Length, options, i =>
+        ArgumentNullException.ThrowIfNull(predictions);
+        if (predictions.Count != expected && !(predictions.Count == 1 && predictions[0].HasErrors))
         {
-            if (CacheFor(prompts[i]) is not null)
-            {
-                keys[i] = CacheKey.Compute(identity, prompts[i]);
-            }
-        });
-
-        for (int i = 0; i < prompts.Length; i++)
-        {
-            var prompt = prompts[i];
-            if (keys[i] is not { } key)
-            {
-                groupOf[i] = new PromptGroup(prompt, null);
-                pending.Add(groupOf[i]);
-                continue;
-            }
-
-            if (byKey.TryGetValue(key, out var group))
-            {
-                group.Widen(prompt.NumCompletions);
-            }
-            else
-            {
-                group = new PromptGroup(prompt, key);
-                byKey.Add(key, group);
-                keyed.Add(group);
-            }
-
-            groupOf[i] = group;
+            throw new InvalidOperationException(
+                $"{GetType().Name} returned {predictions.Count} predictions where {expected} were asked for.");
         }
-
-        if (keyed.Count > 0)
-        {
-            // Looked up in key order, so that consecutive lookups walk neighbouring pages of the index (requests
-            // still go out in input order, below).
-            var byKeyOrder = keyed.ToArray();
-            Array.Sort(byKeyOrder, static (a, b) => a.Key!.Value.CompareTo(b.Key!.Value));
-            var lookups = new (CacheKey, int)[byKeyOrder.Length];
-            for (int g = 0; g < byKeyOrder.Length; g++)
-            {
-                lookups[g] = (byKeyOrder[g].Key!.Value, byKeyOrder[g].Samples.Length);
-            }
-
-            var found = Cache.GetSamplesMany(lookups);
-            Parallel.For(0, found.Count, options, f =>
-            {
-                var (g, sample, payload) = found[f];
-                byKeyOrder[g].Samples[sample] = PredictionJson.DeserializePayload(payload, byKeyOrder[g].FirstPrompt, wasCached: true);
-            });
-            foreach (var group in keyed)
-            {
-                if (group.MissingCount > 0)
-                {
-                    pending.Add(group);
-                }
-            }
-        }
-
-        foreach (var group in pending)
-        {
-            group.Pending = true;
-        }
-
-        return (groupOf, pending);
     }
 
-    /// <summary>Fills each group with its new samples and stores the cacheable ones in one transaction.</summary>
-    private void FillAndStore(IEnumerable<(PromptGroup Group, LmUncachedResult Result, int Expected)> answers)
+    private void Store(List<(CacheKey, int, byte[])> toStore)
     {
-        var toStore = new List<(CacheKey, int, byte[])>();
-        foreach (var (group, result, expected) in answers)
-        {
-            Fill(group, result, expected, toStore);
-        }
-
         if (toStore.Count > 0)
         {
             Cache.Store(ModelIdentity, toStore);
         }
     }
-
-    /// <summary>Puts a provider's new samples into the group's empty slots and lists those worth caching.</summary>
-    private void Fill(PromptGroup group, LmUncachedResult result, int expected, List<(CacheKey, int, byte[])> toStore)
-    {
-        var predictions = result.Predictions ?? throw new InvalidOperationException($"{GetType().Name} returned null predictions.");
-        bool oneForAll = predictions.Count == 1 && predictions[0].HasErrors;
-        if (predictions.Count != expected && !oneForAll)
-        {
-            throw new InvalidOperationException(
-                $"{GetType().Name} returned {predictions.Count} predictions where {expected} were asked for.");
-        }
-
-        int next = 0;
-        for (int s = 0; s < group.Samples.Length; s++)
-        {
-            if (group.Samples[s] is not null)
-            {
-                continue;
-            }
-
-            var p = predictions[oneForAll ? 0 : next++];
-            group.Samples[s] = p;
-            if (group.Key is { } key && (!p.HasErrors || p.IsErrorPermanent))
-            {
-                toStore.Add((key, s, PredictionJson.SerializePayload(p)));
-            }
-        }
-    }
-
-    /// <summary>From how many prompts on <see cref="PredictManyAsync"/> hashes and decodes on all cores.</summary>
-    private const int ParallelThreshold = 2048;
-
 
     private ValueTask WaitForRateLimitAsync(LmPrompt prompt, int numCompletions, CancellationToken cancellationToken)
     {
@@ -598,73 +487,6 @@ public abstract class LanguageModel : IDisposable
     {
         var s = p.GetTextAsStringDefaultForm();
         return s.Length <= 60 ? s : s[..60] + "…";
-    }
-
-    /// <summary>All prompts that share one cache key (or one uncached prompt), and the samples gathered for them.</summary>
-    private sealed class PromptGroup(LmPrompt firstPrompt, CacheKey? key)
-    {
-        public LmPrompt FirstPrompt { get; } = firstPrompt;
-
-        public CacheKey? Key { get; } = key;
-
-        public LmPrediction?[] Samples { get; private set; } = new LmPrediction?[firstPrompt.NumCompletions];
-
-        /// <summary>Whether the group waits for the provider (set while planning, before the pump starts).</summary>
-        public bool Pending { get; set; }
-
-        /// <summary>Whether the provider's answer is in (and stored). Written by the pump, read by the consumer.</summary>
-        public bool IsDone
-        {
-            get => Volatile.Read(ref _isDone);
-            set => Volatile.Write(ref _isDone, value);
-        }
-
-        private bool _isDone;
-
-        public bool Answered { get; set; }
-
-        public int MissingCount
-        {
-            get
-            {
-                int n = 0;
-                foreach (var s in Samples)
-                {
-                    n += s is null ? 1 : 0;
-                }
-
-                return n;
-            }
-        }
-
-        public void Widen(int numCompletions)
-        {
-            if (numCompletions > Samples.Length)
-            {
-                var wider = new LmPrediction?[numCompletions];
-                Samples.CopyTo(wider, 0);
-                Samples = wider;
-            }
-        }
-
-        public LmPrediction Assemble(LmPrompt prompt)
-        {
-            int n = prompt.NumCompletions;
-            if (n == 1)
-            {
-                var only = Samples[0]!;
-                return ReferenceEquals(only.Prompt, prompt) ? only : only.With(prompt, only.WasCached);
-            }
-
-            var all = new LmPrediction[n];
-            for (int s = 0; s < n; s++)
-            {
-                var sample = Samples[s]!;
-                all[s] = sample.With(prompt, sample.WasCached);
-            }
-
-            return all[0].With(prompt, all[0].WasCached, all);
-        }
     }
 
     /// <summary>
@@ -688,19 +510,5 @@ public abstract class LanguageModel : IDisposable
             Interlocked.CompareExchange(ref _failure, failure, null);
             Pulse();
         }
-    }
-
-    /// <summary>The requests of one PredictMany run, with how many of its prompts the cache answered (for progress reports).</summary>
-    private sealed class UncachedRequests(LmUncachedRequest[] items, int cached) : IReadOnlyList<LmUncachedRequest>
-    {
-        public int Cached { get; } = cached;
-
-        public int Count => items.Length;
-
-        public LmUncachedRequest this[int index] => items[index];
-
-        public IEnumerator<LmUncachedRequest> GetEnumerator() => ((IEnumerable<LmUncachedRequest>)items).GetEnumerator();
-
-        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => items.GetEnumerator();
     }
 }

@@ -113,6 +113,64 @@ public sealed class LanguageModelTests : IDisposable
         Assert.Equal(["x|s0", "x|s1", "x|s2"], results[1].Completions.Select(c => c.CompletionText));
     }
 
+    [Theory]
+    [InlineData(CompletionWindow.Asap)]
+    [InlineData(CompletionWindow.BatchAny)]
+    public void ABigMixedRunGivesEachPromptWhatItWouldGetAlone(CompletionWindow window)
+    {
+        // More prompts than the parallel planning threshold: repeated keys with different sample counts, keys with
+        // some samples cached before, and prompts that bypass the cache, interleaved at random.
+        var lm = Model();
+        const int Keys = 400;
+        for (int k = 0; k < Keys; k++)
+        {
+            if (k % 3 > 0)
+            {
+                lm.Predict(new LmPrompt($"k{k}") { MaxTokens = 2, NumCompletions = k % 3 });
+            }
+        }
+
+        int callsBefore = lm.CallCount;
+        var rng = new Random(7);
+        var prompts = new List<LmPrompt>();
+        var width = new int[Keys];
+        for (int i = 0; i < 6000; i++)
+        {
+            if (i % 10 == 0)
+            {
+                prompts.Add(new LmPrompt($"u{i}") { MaxTokens = 2, Cache = false, Metadata = i });
+                continue;
+            }
+
+            int k = rng.Next(Keys);
+            int n = 1 + rng.Next(4);
+            width[k] = Math.Max(width[k], n);
+            prompts.Add(new LmPrompt($"k{k}") { MaxTokens = 2, NumCompletions = n, Metadata = i });
+        }
+
+        var results = lm.PredictMany(prompts, window).ToList();
+
+        Assert.Equal(prompts.Count, results.Count);
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            var p = results[i];
+            Assert.Same(prompts[i], p.Prompt);
+            Assert.Equal(i, p.Metadata);
+            string text = prompts[i].Text!;
+            int cached = text[0] == 'u' ? 0 : int.Parse(text[1..], System.Globalization.CultureInfo.InvariantCulture) % 3;
+            Assert.Equal(Enumerable.Range(0, prompts[i].NumCompletions).Select(s => $"{text}|s{s}"), p.Completions.Select(c => c.CompletionText));
+            Assert.Equal(Enumerable.Range(0, prompts[i].NumCompletions).Select(s => s < cached), p.Completions.Select(c => c.WasCached));
+            Assert.All(p.Completions, c => Assert.Same(prompts[i], c.Prompt));
+        }
+
+        var expectedCalls = Enumerable.Range(0, Keys)
+            .Where(k => width[k] > k % 3)
+            .Select(k => ($"k{k}", width[k] - (k % 3)))
+            .Concat(prompts.Where(p => p.Cache == false).Select(p => (p.Text!, 1)))
+            .Order();
+        Assert.Equal(expectedCalls, lm.Calls.Skip(callsBefore).Order());
+    }
+
     [Fact]
     public void PerPromptErrorsComeBackWithoutLosingOthersAndTransientOnesAreNotCached()
     {

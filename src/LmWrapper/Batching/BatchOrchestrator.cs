@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using LmWrapper.Caching;
 using Microsoft.Extensions.Logging;
 
@@ -13,8 +14,13 @@ namespace LmWrapper.Batching;
 /// growing pauses, collects results, resubmits what expired, was cancelled or failed (a bounded number of times), and
 /// cleans up provider files once results are cached.
 /// </summary>
+/// <remarks>
+/// A run may hold a million requests, so the state kept per request is a few array slots indexed by the request's
+/// position (samples delivered, attempt, done), and a batch lists its requests as two integer arrays; the prompts stay
+/// in the caller's table and request lines go straight to files.
+/// </remarks>
 internal sealed class BatchOrchestrator(
-    IBatchBackend backend, LmCache? journal, string modelIdentity, BatchOptions options, ILogger logger, int cached = 0, Func<LmPrediction, decimal?>? costOf = null)
+    IBatchBackend backend, LmCache? journal, string modelIdentity, BatchOptions options, ILogger logger, Func<LmPrediction, decimal?>? costOf = null)
 {
     private decimal? _cost = costOf is null ? null : 0m;
 
@@ -26,15 +32,27 @@ internal sealed class BatchOrchestrator(
     private readonly ConcurrentDictionary<string, int> _unstored = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _stored = new(0);
 
+    // Per request (by position in the table).
+    private IUncachedRequestTable _table = null!;
+    private int[] _covered = []; // samples that submitted (or about to be submitted) batches will deliver
+    private int[] _attempt = [];
+    private bool[] _done = [];
+    private int _remaining;
+
+    // Rare per-request extras: samples gathered from batches that delivered only some of them, and those batches.
+    private readonly Dictionary<int, List<LmPrediction>> _got = [];
+    private readonly Dictionary<int, List<string>> _contributors = [];
+
     public async IAsyncEnumerable<LmUncachedResult> RunAsync(
-        IReadOnlyList<LmUncachedRequest> requests, [EnumeratorCancellation] CancellationToken cancellationToken)
+        IUncachedRequestTable table, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var states = new Dictionary<RequestId, RequestState>(requests.Count);
-        foreach (var r in requests)
-        {
-            var s = new RequestState(r);
-            states[s.Id] = s;
-        }
+        _table = table;
+        int count = table.Count;
+        _covered = new int[count];
+        _attempt = new int[count];
+        _done = new bool[count];
+        _remaining = count;
+        Array.Fill(_attempt, 1);
 
         var active = new List<Job>();
         var collected = new List<(string LocalId, string? ProviderId)>();
@@ -45,9 +63,8 @@ internal sealed class BatchOrchestrator(
         // 1. Reattach to batches an earlier run submitted for these keys (and tidy the journal).
         if (journal is not null)
         {
-            var keys = requests.Where(r => r.CacheKey is not null).Select(r => r.CacheKey!.Value).ToHashSet();
             var emptied = new List<BatchJournalEntry>();
-            foreach (var entry in journal.FindBatchJobs(backend.Name, modelIdentity, keys, emptied))
+            foreach (var entry in journal.FindBatchJobs(backend.Name, modelIdentity, key => table.IndexOf(key) >= 0, emptied))
             {
                 if (entry.Items.Count == 0)
                 {
@@ -68,17 +85,20 @@ internal sealed class BatchOrchestrator(
                     journal.SetBatchProviderId(entry.LocalId, providerId);
                 }
 
-                var job = new Job(entry.LocalId, entry.EstimatedTokens, entry.Items.Count) { ProviderId = providerId, NextPoll = Now };
-                foreach (var (key, count) in entry.Items)
+                var requests = new List<int>(entry.Items.Count);
+                var samples = new List<int>(entry.Items.Count);
+                foreach (var (key, sampleCount) in entry.Items)
                 {
-                    var state = states[RequestId.Of(key)];
-                    job.Items[state.Id] = count;
-                    state.Covered += count;
-                    state.Attempt = Math.Max(state.Attempt, entry.Attempt);
+                    int r = table.IndexOf(key);
+                    requests.Add(r);
+                    samples.Add(sampleCount);
+                    _covered[r] += sampleCount;
+                    _attempt[r] = Math.Max(_attempt[r], entry.Attempt);
                 }
 
+                var job = new Job(entry.LocalId, entry.EstimatedTokens, requests, samples) { ProviderId = providerId, NextPoll = Now };
                 active.Add(job);
-                logger.LogInformation("Reattached to batch {BatchId} ({Count} of this run's prompts).", providerId, job.Items.Count);
+                logger.LogInformation("Reattached to batch {BatchId} ({Count} of this run's prompts).", providerId, job.Count);
             }
 
             foreach (var entry in emptied)
@@ -88,14 +108,14 @@ internal sealed class BatchOrchestrator(
         }
 
         // 2. Write request files for everything no batch covers.
-        foreach (var chunk in WriteChunks(states.Values.Where(s => s.Uncovered > 0).ToList(), attempt: 1))
+        foreach (var chunk in WriteChunks(Enumerable.Range(0, count).Where(r => Uncovered(r) > 0), attempt: 1))
         {
             pendingChunks.Enqueue(chunk);
         }
 
         try
         {
-            while (states.Values.Any(s => !s.Done))
+            while (_remaining > 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
 
@@ -110,7 +130,7 @@ internal sealed class BatchOrchestrator(
                     }
 
                     pendingChunks.Dequeue();
-                    var outcome = await SubmitAsync(chunk, states, cancellationToken).ConfigureAwait(false);
+                    var outcome = await SubmitAsync(chunk, cancellationToken).ConfigureAwait(false);
                     if (outcome.Job is { } job)
                     {
                         active.Add(job);
@@ -129,17 +149,17 @@ internal sealed class BatchOrchestrator(
                             break;
                         }
 
-                        if (chunk.Items.Count > 1)
+                        if (chunk.Count > 1)
                         {
                             // Nothing is running and it still does not fit: halve it.
                             journal?.DeleteBatchJob(chunk.LocalId);
                             TryDelete(chunk.File);
-                            foreach (var item in chunk.Items)
+                            for (int i = 0; i < chunk.Count; i++)
                             {
-                                states[item.Id].Covered -= item.SampleCount;
+                                _covered[chunk.Requests[i]] -= chunk.Samples[i];
                             }
 
-                            var halves = WriteChunks(chunk.Items.Select(i => states[i.Id]).ToList(), chunk.Attempt, Math.Max(1, chunk.Items.Count / 2)).ToList();
+                            var halves = WriteChunks(chunk.Requests, chunk.Attempt, Math.Max(1, chunk.Count / 2)).ToList();
                             var rest = pendingChunks.ToList();
                             pendingChunks.Clear();
                             foreach (var c in halves.Concat(rest))
@@ -149,7 +169,7 @@ internal sealed class BatchOrchestrator(
                         }
                         else
                         {
-                            foreach (var r in FailChunk(chunk, states, "the provider's queue of enqueued tokens has no room even for this single request"))
+                            foreach (var r in FailChunk(chunk, "the provider's queue of enqueued tokens has no room even for this single request"))
                             {
                                 failedCount++;
                                 yield return r;
@@ -158,7 +178,7 @@ internal sealed class BatchOrchestrator(
                     }
                     else
                     {
-                        foreach (var r in FailChunk(chunk, states, outcome.Error!))
+                        foreach (var r in FailChunk(chunk, outcome.Error!))
                         {
                             failedCount++;
                             yield return r;
@@ -166,17 +186,20 @@ internal sealed class BatchOrchestrator(
                     }
                 }
 
-                Report(states.Count, active, completedCount, failedCount);
+                Report(active, completedCount, failedCount);
                 await ForgetCollectedAsync(collected, waitForAll: false, cancellationToken).ConfigureAwait(false);
                 if (active.Count == 0)
                 {
                     if (pendingChunks.Count == 0)
                     {
-                        foreach (var s in states.Values.Where(s => !s.Done))
+                        for (int r = 0; r < count && _remaining > 0; r++)
                         {
-                            s.Done = true;
-                            failedCount++;
-                            yield return Error(s, "no batch covers this request (internal error)");
+                            if (!_done[r])
+                            {
+                                MarkDone(r);
+                                failedCount++;
+                                yield return Error(r, "no batch covers this request (internal error)");
+                            }
                         }
                     }
 
@@ -203,73 +226,103 @@ internal sealed class BatchOrchestrator(
                 // 5. Collect a finished batch.
                 active.Remove(due);
                 logger.LogInformation("Batch {BatchId} is {State}; collecting.", due.ProviderId, status.State);
-                var received = new HashSet<RequestId>();
-                await foreach (var line in backend.ReadResultsAsync(due.ProviderId!, Lookup(due, states), cancellationToken).ConfigureAwait(false))
+                var received = new bool[due.Count];
+                await foreach (var line in backend.ReadResultsAsync(due.ProviderId!, Lookup(due), cancellationToken).ConfigureAwait(false))
                 {
-                    if (!RequestId.TryParse(line.CustomId, out var id) || !due.Items.ContainsKey(id) || !states.TryGetValue(id, out var state) || state.Done || !received.Add(id))
+                    int at = due.Find(RequestOf(line.CustomId));
+                    if (at < 0 || received[at])
                     {
                         continue;
                     }
 
-                    state.Contributors.Add(due.LocalId);
+                    received[at] = true;
+                    int r = due.Requests[at];
+                    if (_done[r])
+                    {
+                        continue;
+                    }
+
                     if (line.Predictions.Count == 1 && line.Predictions[0].HasErrors)
                     {
-                        state.Done = true;
+                        MarkDone(r);
                         failedCount++;
-                        yield return Result(state, [line.Predictions[0]]);
+                        yield return Result(r, due.LocalId, [line.Predictions[0]]);
                         continue;
                     }
 
-                    state.Got.AddRange(line.Predictions);
-                    state.Covered -= due.Items[id];
-                    if (state.Got.Count >= state.Request.NumCompletions)
+                    _covered[r] -= due.Samples[at];
+                    int wanted = table.NumCompletionsAt(r);
+                    _got.TryGetValue(r, out var earlier);
+                    if ((earlier?.Count ?? 0) + line.Predictions.Count >= wanted)
                     {
-                        state.Done = true;
+                        MarkDone(r);
                         completedCount++;
-                        yield return Result(state, state.Got.Take(state.Request.NumCompletions).ToList());
+                        IReadOnlyList<LmPrediction> all = earlier is null
+                            ? line.Predictions.Count == wanted ? line.Predictions : line.Predictions.Take(wanted).ToList()
+                            : earlier.Concat(line.Predictions).Take(wanted).ToList();
+                        _got.Remove(r);
+                        yield return Result(r, due.LocalId, all);
+                    }
+                    else
+                    {
+                        // Some samples now, the rest from a later batch.
+                        if (earlier is null)
+                        {
+                            _got[r] = earlier = [];
+                        }
+
+                        earlier.AddRange(line.Predictions);
+                        if (!_contributors.TryGetValue(r, out var batches))
+                        {
+                            _contributors[r] = batches = [];
+                        }
+
+                        batches.Add(due.LocalId);
                     }
                 }
 
                 // Requests the batch did not answer, or answered with fewer samples than asked (expired, cancelled,
                 // failed): resubmit what is missing, or give up.
-                var retry = new List<RequestState>();
-                foreach (var (requestId, count) in due.Items)
+                var retry = new List<int>();
+                int retryAttempt = 0;
+                for (int at = 0; at < due.Count; at++)
                 {
-                    var state = states[requestId];
-                    if (state.Done)
+                    int r = due.Requests[at];
+                    if (_done[r])
                     {
                         continue;
                     }
 
-                    if (!received.Contains(requestId))
+                    if (!received[at])
                     {
-                        state.Covered -= count;
+                        _covered[r] -= due.Samples[at];
                     }
 
-                    if (state.Uncovered <= 0)
+                    if (Uncovered(r) <= 0)
                     {
                         continue; // another batch still covers it
                     }
 
-                    if (state.Attempt < options.MaxAttempts)
+                    if (_attempt[r] < options.MaxAttempts)
                     {
-                        state.Attempt++;
-                        retry.Add(state);
+                        _attempt[r]++;
+                        retryAttempt = Math.Max(retryAttempt, _attempt[r]);
+                        retry.Add(r);
                     }
                     else
                     {
-                        state.Done = true;
+                        MarkDone(r);
                         failedCount++;
-                        yield return Error(state, $"batch {due.ProviderId} ended {status.State.ToString().ToLowerInvariant()}" +
+                        yield return Error(r, $"batch {due.ProviderId} ended {status.State.ToString().ToLowerInvariant()}" +
                             (status.Message is null ? string.Empty : $" ({status.Message})") +
-                            $" without answering this request, after {state.Attempt} attempt(s)");
+                            $" without answering this request, after {_attempt[r]} attempt(s)");
                     }
                 }
 
                 if (retry.Count > 0)
                 {
                     logger.LogWarning("Batch {BatchId} ended {State} with {Count} requests unanswered; resubmitting them.", due.ProviderId, status.State, retry.Count);
-                    foreach (var chunk in WriteChunks(retry, retry.Max(s => s.Attempt)))
+                    foreach (var chunk in WriteChunks(retry, retryAttempt))
                     {
                         pendingChunks.Enqueue(chunk);
                     }
@@ -290,12 +343,50 @@ internal sealed class BatchOrchestrator(
             FlushAnswered();
         }
 
-        Report(states.Count, active, completedCount, failedCount);
+        Report(active, completedCount, failedCount);
     }
 
     private DateTimeOffset Now => options.TimeProvider.GetUtcNow();
 
-    private LmUncachedResult Result(RequestState state, IReadOnlyList<LmPrediction> predictions)
+    /// <summary>Samples of request <paramref name="r"/> that no batch delivered or will deliver.</summary>
+    private int Uncovered(int r) =>
+        _table.NumCompletionsAt(r) - (_got.TryGetValue(r, out var got) ? got.Count : 0) - _covered[r];
+
+    private void MarkDone(int r)
+    {
+        if (!_done[r])
+        {
+            _done[r] = true;
+            _remaining--;
+        }
+    }
+
+    /// <summary>The custom id the provider echoes back: the key's 32 hex digits, or "u" and the position.</summary>
+    private string CustomIdOf(int r) =>
+        _table.TryGetKey(r, out var key) ? key.ToString() : "u" + r.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The request a custom id names, or -1. Only the exact forms <see cref="CustomIdOf"/> writes are accepted.</summary>
+    private int RequestOf(string customId)
+    {
+        if (customId.Length == 32
+            && ulong.TryParse(customId.AsSpan(0, 16), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong high)
+            && ulong.TryParse(customId.AsSpan(16), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong low))
+        {
+            int r = _table.IndexOf(new CacheKey(high, low));
+            return r >= 0 && string.Equals(CustomIdOf(r), customId, StringComparison.Ordinal) ? r : -1;
+        }
+
+        if (customId.Length > 1 && customId[0] == 'u'
+            && int.TryParse(customId.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int index)
+            && index < _table.Count && !_table.TryGetKey(index, out _))
+        {
+            return string.Equals(CustomIdOf(index), customId, StringComparison.Ordinal) ? index : -1;
+        }
+
+        return -1;
+    }
+
+    private LmUncachedResult Result(int r, string batchLocalId, IReadOnlyList<LmPrediction> predictions)
     {
         if (_cost is not null)
         {
@@ -305,19 +396,25 @@ internal sealed class BatchOrchestrator(
             }
         }
 
-        var contributors = state.ContributorIds;
+        string[] contributors = _contributors.Remove(r, out var earlier) ? [.. earlier, batchLocalId] : [batchLocalId];
+        return Answer(r, predictions, contributors);
+    }
+
+    private LmUncachedResult Answer(int r, IReadOnlyList<LmPrediction> predictions, string[] contributors)
+    {
         foreach (var localId in contributors)
         {
             _unstored.AddOrUpdate(localId, 1, (_, n) => n + 1);
         }
 
-        return new(state.Request.Index, predictions)
+        bool keyed = _table.TryGetKey(r, out var key);
+        return new(_table.ResultIndexAt(r), predictions)
         {
             OnStored = contributors.Length == 0 ? null : () =>
             {
                 foreach (var localId in contributors)
                 {
-                    if (state.Request.CacheKey is { } key && journal is not null)
+                    if (keyed && journal is not null)
                     {
                         _answered.Enqueue((localId, key));
                     }
@@ -356,26 +453,31 @@ internal sealed class BatchOrchestrator(
         }
     }
 
-    private LmUncachedResult Error(RequestState state, string message) =>
-        Result(state, [LmPrediction.FromError(state.Request.Prompt, message)]);
+    /// <summary>A failed answer for request <paramref name="r"/>, carrying the batches that delivered some of its samples.</summary>
+    private LmUncachedResult Error(int r, string message)
+    {
+        _got.Remove(r);
+        string[] contributors = _contributors.Remove(r, out var earlier) ? [.. earlier] : [];
+        return Answer(r, [LmPrediction.FromError(_table.PromptAt(r), message)], contributors);
+    }
 
-    private IEnumerable<LmUncachedResult> FailChunk(Chunk chunk, Dictionary<RequestId, RequestState> states, string why)
+    private IEnumerable<LmUncachedResult> FailChunk(Chunk chunk, string why)
     {
         TryDelete(chunk.File);
         journal?.DeleteBatchJob(chunk.LocalId);
-        foreach (var item in chunk.Items)
+        for (int i = 0; i < chunk.Count; i++)
         {
-            var state = states[item.Id];
-            state.Covered -= item.SampleCount;
-            if (!state.Done && state.Uncovered > 0)
+            int r = chunk.Requests[i];
+            _covered[r] -= chunk.Samples[i];
+            if (!_done[r] && Uncovered(r) > 0)
             {
-                state.Done = true;
-                yield return Error(state, "could not submit a batch: " + why);
+                MarkDone(r);
+                yield return Error(r, "could not submit a batch: " + why);
             }
         }
     }
 
-    private async Task<(Job? Job, bool QueueFull, string? Error)> SubmitAsync(Chunk chunk, Dictionary<RequestId, RequestState> states, CancellationToken ct)
+    private async Task<(Job? Job, bool QueueFull, string? Error)> SubmitAsync(Chunk chunk, CancellationToken ct)
     {
         // The journal learns of the batch before the provider does: a crash from here on cannot make a rerun pay twice.
         journal?.AddBatchJob(
@@ -384,35 +486,46 @@ internal sealed class BatchOrchestrator(
             modelIdentity,
             chunk.Attempt,
             chunk.EstimatedTokens,
-            chunk.Items.Count,
-            chunk.Items.Where(i => i.Id.IsKeyed).Select(i => (i.Id.Key, i.SampleCount)));
+            chunk.Count,
+            KeyedItems(chunk));
         try
         {
-            string providerId = await backend.SubmitAsync(chunk.LocalId, chunk.File, chunk.Items.Count, ct).ConfigureAwait(false);
+            string providerId = await backend.SubmitAsync(chunk.LocalId, chunk.File, chunk.Count, ct).ConfigureAwait(false);
             journal?.SetBatchProviderId(chunk.LocalId, providerId);
             TryDelete(chunk.File);
-            logger.LogInformation("Submitted batch {BatchId}: {Count} requests.", providerId, chunk.Items.Count);
-            var job = new Job(chunk.LocalId, chunk.EstimatedTokens, chunk.Items.Count) { ProviderId = providerId, NextPoll = Now + options.PollInterval, PollDelay = options.PollInterval };
-            foreach (var item in chunk.Items)
+            logger.LogInformation("Submitted batch {BatchId}: {Count} requests.", providerId, chunk.Count);
+            var job = new Job(chunk.LocalId, chunk.EstimatedTokens, chunk.Requests, chunk.Samples)
             {
-                job.Items[item.Id] = item.SampleCount;
-            }
-
+                ProviderId = providerId,
+                NextPoll = Now + options.PollInterval,
+                PollDelay = options.PollInterval,
+            };
             return (job, false, null);
         }
         catch (LmBatchQueueFullException e)
         {
-            logger.LogWarning("The provider's batch queue is full ({Message}); waiting before submitting {Count} requests.", e.Message, chunk.Items.Count);
+            logger.LogWarning("The provider's batch queue is full ({Message}); waiting before submitting {Count} requests.", e.Message, chunk.Count);
             return (null, true, null);
         }
         catch (Exception e) when (e is not (OperationCanceledException or LmAuthenticationException))
         {
-            logger.LogError(e, "Submitting a batch of {Count} requests failed.", chunk.Items.Count);
+            logger.LogError(e, "Submitting a batch of {Count} requests failed.", chunk.Count);
             return (null, false, $"{e.GetType().Name}: {e.Message}");
         }
     }
 
-    private IEnumerable<Chunk> WriteChunks(List<RequestState> todo, int attempt, int maxRequests = int.MaxValue)
+    private IEnumerable<(CacheKey Key, int SampleCount)> KeyedItems(Chunk chunk)
+    {
+        for (int i = 0; i < chunk.Count; i++)
+        {
+            if (_table.TryGetKey(chunk.Requests[i], out var key))
+            {
+                yield return (key, chunk.Samples[i]);
+            }
+        }
+    }
+
+    private IEnumerable<Chunk> WriteChunks(IEnumerable<int> todo, int attempt, int maxRequests = int.MaxValue)
     {
         string dir = options.WorkingDirectory ?? Path.Combine(Path.GetTempPath(), "lmwrapper-batches");
         Directory.CreateDirectory(dir);
@@ -422,19 +535,20 @@ internal sealed class BatchOrchestrator(
         FileStream? stream = null;
         try
         {
-            foreach (var state in todo)
+            foreach (int r in todo)
             {
-                int count = state.Uncovered;
+                int count = Uncovered(r);
                 if (count <= 0)
                 {
                     continue;
                 }
 
+                var prompt = _table.PromptAt(r);
                 line.ResetWrittenCount();
-                backend.WriteRequestLine(line, state.Id.ToCustomId(), state.Request.Prompt, count);
+                backend.WriteRequestLine(line, CustomIdOf(r), prompt, count);
                 line.Write("\n"u8);
-                long tokens = backend.EstimateEnqueuedTokens(state.Request.Prompt, count);
-                if (chunk is not null && (chunk.Items.Count >= perChunk
+                long tokens = backend.EstimateEnqueuedTokens(prompt, count);
+                if (chunk is not null && (chunk.Count >= perChunk
                     || chunk.Bytes + line.WrittenCount > _limits.MaxFileBytes
                     || (_limits.MaxEnqueuedTokens is { } cap && chunk.EstimatedTokens + tokens > cap)))
                 {
@@ -446,15 +560,16 @@ internal sealed class BatchOrchestrator(
                 if (chunk is null)
                 {
                     string localId = "lmw_" + Guid.NewGuid().ToString("N");
-                    chunk = new Chunk(localId, Path.Combine(dir, localId + ".jsonl"), attempt);
+                    chunk = new Chunk(localId, Path.Combine(dir, localId + ".jsonl"), attempt, Math.Min(perChunk, 1 << 16));
                     stream = new FileStream(chunk.File, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
                 }
 
                 stream!.Write(line.WrittenSpan);
                 chunk.Bytes += line.WrittenCount;
                 chunk.EstimatedTokens += tokens;
-                chunk.Items.Add((state.Id, count));
-                state.Covered += count;
+                chunk.Requests.Add(r);
+                chunk.Samples.Add(count);
+                _covered[r] += count;
             }
 
             if (chunk is not null)
@@ -470,10 +585,8 @@ internal sealed class BatchOrchestrator(
         }
     }
 
-    private static Func<string, (LmPrompt Prompt, int NumCompletions)?> Lookup(Job job, Dictionary<RequestId, RequestState> states) =>
-        customId => RequestId.TryParse(customId, out var id) && job.Items.TryGetValue(id, out int count) && states.TryGetValue(id, out var s)
-            ? (s.Request.Prompt, count)
-            : null;
+    private Func<string, (LmPrompt Prompt, int NumCompletions)?> Lookup(Job job) =>
+        customId => job.Find(RequestOf(customId)) is int at and >= 0 ? (_table.PromptAt(job.Requests[at]), job.Samples[at]) : null;
 
     private async Task CleanupAsync(string localId, string? providerId, CancellationToken ct)
     {
@@ -513,8 +626,9 @@ internal sealed class BatchOrchestrator(
         journal.RemoveBatchItems(done);
     }
 
-    private void Report(int requests, List<Job> active, int completed, int failed) =>
-        options.Progress?.Report(new BatchProgress(requests, active.Sum(j => j.Items.Count) + completed + failed, completed, failed, active.Count, cached, _cost));
+    private void Report(List<Job> active, int completed, int failed) =>
+        options.Progress?.Report(new BatchProgress(
+            _table.Count, active.Sum(j => j.Count) + completed + failed, completed, failed, active.Count, _table.CachedPrompts, _cost));
 
     private static void TryDelete(string file)
     {
@@ -527,72 +641,8 @@ internal sealed class BatchOrchestrator(
         }
     }
 
-    /// <summary>
-    /// A request's identity: its cache key, or (for a prompt that does not use the cache) its index. Kept as 24 bytes
-    /// rather than as its custom id string, which is made only when a request line is written: a run may hold millions.
-    /// </summary>
-    private readonly record struct RequestId(CacheKey Key, int Index)
-    {
-        public bool IsKeyed => Index < 0;
-
-        public static RequestId Of(CacheKey key) => new(key, -1);
-
-        public static RequestId Unkeyed(int index) => new(default, index);
-
-        /// <summary>The custom id the provider echoes back: the key's 32 hex digits, or "u" and the index.</summary>
-        public string ToCustomId() => IsKeyed ? Key.ToString() : "u" + Index.ToString(CultureInfo.InvariantCulture);
-
-        public static bool TryParse(string customId, out RequestId id)
-        {
-            id = default;
-            if (customId.Length == 32
-                && ulong.TryParse(customId.AsSpan(0, 16), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong high)
-                && ulong.TryParse(customId.AsSpan(16), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong low))
-            {
-                id = Of(new CacheKey(high, low));
-                return string.Equals(id.ToCustomId(), customId, StringComparison.Ordinal); // only the exact form LmWrapper writes
-            }
-
-            if (customId.Length > 1 && customId[0] == 'u'
-                && int.TryParse(customId.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int index))
-            {
-                id = Unkeyed(index);
-                return string.Equals(id.ToCustomId(), customId, StringComparison.Ordinal);
-            }
-
-            return false;
-        }
-    }
-
-    private sealed class RequestState(LmUncachedRequest request)
-    {
-        public LmUncachedRequest Request { get; } = request;
-
-        public RequestId Id { get; } = request.CacheKey is { } key ? RequestId.Of(key) : RequestId.Unkeyed(request.Index);
-
-        // Made on first use: most requests never need them until their batch is collected, and a run may hold millions.
-        private List<LmPrediction>? _got;
-        private List<string>? _contributors;
-
-        public List<LmPrediction> Got => _got ??= [];
-
-        public List<string> Contributors => _contributors ??= [];
-
-        public string[] ContributorIds => _contributors?.ToArray() ?? [];
-
-        public int GotCount => _got?.Count ?? 0;
-
-        /// <summary>Samples that submitted (or about to be submitted) batches will deliver.</summary>
-        public int Covered { get; set; }
-
-        public int Uncovered => Request.NumCompletions - GotCount - Covered;
-
-        public int Attempt { get; set; } = 1;
-
-        public bool Done { get; set; }
-    }
-
-    private sealed class Chunk(string localId, string file, int attempt)
+    /// <summary>A request file being written or waiting to be submitted.</summary>
+    private sealed class Chunk(string localId, string file, int attempt, int capacity)
     {
         public string LocalId { get; } = localId;
 
@@ -600,25 +650,53 @@ internal sealed class BatchOrchestrator(
 
         public int Attempt { get; } = attempt;
 
-        public List<(RequestId Id, int SampleCount)> Items { get; } = [];
+        /// <summary>The requests (positions), in the order of the file's lines.</summary>
+        public List<int> Requests { get; } = new(capacity);
+
+        /// <summary>How many samples each line asks for.</summary>
+        public List<int> Samples { get; } = new(capacity);
+
+        public int Count => Requests.Count;
 
         public long Bytes { get; set; }
 
         public long EstimatedTokens { get; set; }
     }
 
-    private sealed class Job(string localId, long estimatedTokens, int capacity = 0)
+    /// <summary>A batch at the provider, with its requests sorted by position for lookups.</summary>
+    private sealed class Job
     {
-        public string LocalId { get; } = localId;
+        private readonly List<int> _requests;
+        private readonly List<int> _samples;
 
-        public long EstimatedTokens { get; } = estimatedTokens;
+        public Job(string localId, long estimatedTokens, List<int> requests, List<int> samples)
+        {
+            LocalId = localId;
+            EstimatedTokens = estimatedTokens;
+            CollectionsMarshal.AsSpan(requests).Sort(CollectionsMarshal.AsSpan(samples));
+            _requests = requests;
+            _samples = samples;
+        }
+
+        public string LocalId { get; }
+
+        public long EstimatedTokens { get; }
 
         public string? ProviderId { get; init; }
 
-        public Dictionary<RequestId, int> Items { get; } = new(capacity);
+        /// <summary>The requests (positions), ascending.</summary>
+        public ReadOnlySpan<int> Requests => CollectionsMarshal.AsSpan(_requests);
+
+        /// <summary>How many samples the batch asks for each request.</summary>
+        public ReadOnlySpan<int> Samples => CollectionsMarshal.AsSpan(_samples);
+
+        public int Count => _requests.Count;
 
         public DateTimeOffset NextPoll { get; set; }
 
         public TimeSpan PollDelay { get; set; }
+
+        /// <summary>Where request <paramref name="r"/> is in this batch, or -1.</summary>
+        public int Find(int r) => r < 0 ? -1 : Math.Max(-1, Requests.BinarySearch(r));
     }
 }

@@ -92,7 +92,7 @@ public sealed partial class LmCache
     /// First drops items whose answers are already cached, and returns batches left with no items at all in
     /// <paramref name="emptied"/> (their provider files can be cleaned up).
     /// </summary>
-    internal List<BatchJournalEntry> FindBatchJobs(string backend, string modelIdentity, IReadOnlySet<CacheKey> keys, List<BatchJournalEntry> emptied)
+    internal List<BatchJournalEntry> FindBatchJobs(string backend, string modelIdentity, Func<CacheKey, bool> covers, List<BatchJournalEntry> emptied)
     {
         lock (_lock)
         {
@@ -132,7 +132,7 @@ public sealed partial class LmCache
                     }
                 }
 
-                if (jobs.Count > 0 && keys.Count > 0)
+                if (jobs.Count > 0)
                 {
                     using var items = _connection.CreateCommand();
                     items.Transaction = tx;
@@ -145,7 +145,7 @@ public sealed partial class LmCache
                         while (r.Read())
                         {
                             var key = CacheKey.FromBytes(r.GetFieldValue<byte[]>(0));
-                            if (keys.Contains(key))
+                            if (covers(key))
                             {
                                 job.Items.Add((key, r.GetInt32(1)));
                             }

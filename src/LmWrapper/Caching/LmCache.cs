@@ -204,7 +204,7 @@ public sealed partial class LmCache : IDisposable
     /// </summary>
     internal List<(int Index, int Sample, byte[] Payload)> GetSamplesMany(IReadOnlyList<(CacheKey Key, int Count)> requests)
     {
-        var found = new List<(int, int, byte[])>(requests.Count);
+        var found = new List<(int, int, byte[])>(Math.Min(requests.Count, 1 << 16));
         lock (_lock)
         {
             Run(() =>

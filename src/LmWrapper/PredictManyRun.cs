@@ -1,0 +1,496 @@
+using System.Collections;
+using LmWrapper.Batching;
+using LmWrapper.Caching;
+using LmWrapper.Serialization;
+
+namespace LmWrapper;
+
+/// <summary>
+/// The state of one <see cref="LanguageModel.PredictManyAsync"/> run, in arrays indexed by prompt, group and request
+/// rather than in objects: a run of a million prompts holds about 50 bytes of its own per prompt.
+/// </summary>
+/// <remarks>
+/// Prompts with the same cache key form one group and are sent once; a group whose samples the cache lacks becomes a
+/// request. Groups are numbered by their first prompt and requests by their group, so both go out in input order.
+/// The planning thread builds everything; during the run the pump is the only writer of the slots and flags of groups
+/// it answers, and the consumer reads a group only after seeing its done flag.
+/// </remarks>
+internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncachedRequestTable
+{
+    private const byte Pending = 1; // waits for the provider
+    private const byte Answered = 2; // the provider's first answer is in (a second one is ignored)
+    private const byte Done = 4; // answered and stored: the consumer may read the slot
+    private const byte Shared = 8; // more than one prompt reads the slot
+
+    private readonly LmPrompt[] _prompts;
+    private readonly CacheKey[]? _keys; // by prompt; null when no prompt uses the cache
+    private readonly bool[]? _unkeyed; // by prompt; null when every prompt uses the cache
+    private readonly int[] _groupOf; // prompt → group
+    private readonly object?[] _slots; // group → its LmPrediction (one sample) or LmPrediction?[] (several)
+    private readonly byte[] _flags; // group → Pending | Answered | Done | Shared
+    private readonly int[] _requestGroup; // request → group
+    private readonly int[] _requestPrompt; // request → the group's first prompt
+    private readonly int[] _requestSamples; // request → samples the provider must produce
+    private readonly int[] _requestsByKey; // keyed requests, sorted by key
+
+    /// <summary>Plans a run: computes keys, groups duplicates, answers what the cache holds and lists the requests.</summary>
+    /// <param name="prompts">The validated prompts (the array becomes the run's).</param>
+    /// <param name="modelIdentity">The model's identity, for cache keys.</param>
+    /// <param name="usesCache">Whether a prompt reads and writes the cache.</param>
+    /// <param name="cache">The cache (opened only when some prompt uses it).</param>
+    public PredictManyRun(LmPrompt[] prompts, string modelIdentity, Func<LmPrompt, bool> usesCache, Func<LmCache> cache)
+    {
+        _prompts = prompts;
+        int n = prompts.Length;
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = n >= ParallelThreshold ? Environment.ProcessorCount : 1 };
+
+        // 1. Keys: hashing is pure work on each prompt, spread over the cores for big runs.
+        bool[] unkeyed = new bool[n];
+        int keyedCount = 0;
+        for (int i = 0; i < n; i++)
+        {
+            unkeyed[i] = !usesCache(prompts[i]);
+            keyedCount += unkeyed[i] ? 0 : 1;
+        }
+
+        _unkeyed = keyedCount == n ? null : unkeyed;
+        int[] order = new int[keyedCount]; // keyed prompts, then sorted by key
+        if (keyedCount > 0)
+        {
+            var keys = new CacheKey[n];
+            Parallel.For(0, n, parallel, i =>
+            {
+                if (!unkeyed[i])
+                {
+                    keys[i] = CacheKey.Compute(modelIdentity, prompts[i]);
+                }
+            });
+            _keys = keys;
+            for (int i = 0, k = 0; i < n; i++)
+            {
+                if (!unkeyed[i])
+                {
+                    order[k++] = i;
+                }
+            }
+
+            Array.Sort(order, new KeyOrder(keys));
+        }
+
+        // 2. Groups: prompts with one key share a group, numbered by first appearance. First each prompt points at its
+        // group's first prompt (a run's smallest index), then those pointers become group numbers.
+        _groupOf = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            _groupOf[i] = i;
+        }
+
+        int distinct = 0;
+        for (int a = 0; a < order.Length;)
+        {
+            int b = a + 1;
+            int first = order[a];
+            while (b < order.Length && _keys![order[b]] == _keys[order[a]])
+            {
+                first = Math.Min(first, order[b]);
+                b++;
+            }
+
+            for (int j = a; j < b; j++)
+            {
+                _groupOf[order[j]] = first;
+            }
+
+            order[distinct++] = first; // keeps one prompt per key, still in key order
+            a = b;
+        }
+
+        int groups = 0;
+        for (int i = 0; i < n; i++)
+        {
+            int first = _groupOf[i];
+            _groupOf[i] = first == i ? groups++ : _groupOf[first]; // first < i was renumbered already
+        }
+
+        _slots = new object?[groups];
+        _flags = new byte[groups];
+        for (int i = 0; i < n; i++)
+        {
+            int g = _groupOf[i];
+            int want = prompts[i].NumCompletions;
+            if (_flags[g] == 0)
+            {
+                _flags[g] = Pending; // marks "seen"; cleared below where the cache holds every sample
+            }
+            else
+            {
+                _flags[g] |= Shared;
+            }
+
+            if (want > 1 && (_slots[g] is not LmPrediction?[] wide || wide.Length < want))
+            {
+                var wider = new LmPrediction?[want];
+                (_slots[g] as LmPrediction?[])?.CopyTo(wider, 0);
+                _slots[g] = wider;
+            }
+        }
+
+        // 3. The cache, looked up in key order so that consecutive lookups walk neighbouring pages of its index.
+        if (distinct > 0)
+        {
+            var found = cache().GetSamplesMany(new Lookups(this, order, distinct));
+            Parallel.For(0, found.Count, parallel, f =>
+            {
+                var (d, sample, payload) = found[f];
+                int first = order[d];
+                var prediction = PredictionJson.DeserializePayload(payload, prompts[first], wasCached: true);
+                int g = _groupOf[first];
+                if (_slots[g] is LmPrediction?[] samples)
+                {
+                    samples[sample] = prediction;
+                }
+                else
+                {
+                    _slots[g] = prediction;
+                }
+            });
+        }
+
+        // 4. Requests: every group with a missing sample, in group order.
+        int requests = 0;
+        for (int g = 0; g < groups; g++)
+        {
+            if (MissingCount(g) > 0)
+            {
+                requests++;
+            }
+            else
+            {
+                _flags[g] &= unchecked((byte)~Pending);
+            }
+        }
+
+        _requestGroup = new int[requests];
+        _requestPrompt = new int[requests];
+        _requestSamples = new int[requests];
+        int[] requestOfGroup = distinct > 0 && requests > 0 ? new int[groups] : [];
+        for (int i = 0, g = 0, r = 0; i < n; i++)
+        {
+            if (_groupOf[i] != g)
+            {
+                continue; // not its group's first prompt
+            }
+
+            if ((_flags[g] & Pending) != 0)
+            {
+                _requestGroup[r] = g;
+                _requestPrompt[r] = i;
+                _requestSamples[r] = MissingCount(g);
+                if (requestOfGroup.Length > 0)
+                {
+                    requestOfGroup[g] = r;
+                }
+
+                r++;
+            }
+
+            g++;
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            CachedPrompts += (_flags[_groupOf[i]] & Pending) == 0 ? 1 : 0;
+        }
+
+        int keyedRequests = 0;
+        for (int d = 0; d < distinct && requests > 0; d++)
+        {
+            keyedRequests += (_flags[_groupOf[order[d]]] & Pending) != 0 ? 1 : 0;
+        }
+
+        _requestsByKey = new int[keyedRequests];
+        for (int d = 0, k = 0; k < keyedRequests; d++)
+        {
+            int g = _groupOf[order[d]];
+            if ((_flags[g] & Pending) != 0)
+            {
+                _requestsByKey[k++] = requestOfGroup[g];
+            }
+        }
+    }
+
+    /// <summary>From how many prompts a run hashes and decodes on all cores.</summary>
+    public const int ParallelThreshold = 2048;
+
+    /// <summary>How many prompts the run answers.</summary>
+    public int PromptCount => _prompts.Length;
+
+    /// <summary>How many requests (groups the cache could not answer in full) the provider must answer.</summary>
+    public int Count => _requestGroup.Length;
+
+    /// <inheritdoc/>
+    public int CachedPrompts { get; }
+
+    /// <summary>Whether any prompt uses the cache.</summary>
+    public bool HasKeys => _keys is not null;
+
+    /// <summary>A request as providers see it (made on each call; the run does not keep them).</summary>
+    public LmUncachedRequest this[int index] =>
+        new(index, PromptAt(index), _requestSamples[index]) { CacheKey = TryGetKey(index, out var key) ? key : null };
+
+    /// <inheritdoc/>
+    public LmPrompt PromptAt(int request) => _prompts[_requestPrompt[request]];
+
+    /// <inheritdoc/>
+    public int NumCompletionsAt(int request) => _requestSamples[request];
+
+    /// <inheritdoc/>
+    public bool TryGetKey(int request, out CacheKey key) => TryGetPromptKey(_requestPrompt[request], out key);
+
+    /// <inheritdoc/>
+    public int ResultIndexAt(int request) => request;
+
+    /// <inheritdoc/>
+    public int IndexOf(CacheKey key)
+    {
+        int lo = 0;
+        int hi = _requestsByKey.Length - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            int c = _keys![_requestPrompt[_requestsByKey[mid]]].CompareTo(key);
+            if (c == 0)
+            {
+                return _requestsByKey[mid];
+            }
+
+            if (c < 0)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>Whether prompt <paramref name="i"/> can be assembled now (answered by the cache, or by the provider and stored).</summary>
+    public bool IsReady(int i)
+    {
+        byte flags = Volatile.Read(ref _flags[_groupOf[i]]);
+        return (flags & Pending) == 0 || (flags & Done) != 0;
+    }
+
+    /// <summary>The prediction for prompt <paramref name="i"/>, with that prompt attached. Call once, when <see cref="IsReady"/>.</summary>
+    public LmPrediction Assemble(int i)
+    {
+        var prompt = _prompts[i];
+        int g = _groupOf[i];
+        var slot = _slots[g];
+        LmPrediction result;
+        if (slot is LmPrediction only)
+        {
+            result = ReferenceEquals(only.Prompt, prompt) ? only : only.With(prompt, only.WasCached);
+        }
+        else
+        {
+            result = AssembleSamples((LmPrediction?[])slot!, prompt);
+        }
+
+        if ((_flags[g] & Shared) == 0)
+        {
+            _slots[g] = null; // handed out and read by no other prompt: the caller owns it now
+        }
+
+        return result;
+    }
+
+    /// <summary>Claims a provider's answer to request <paramref name="request"/>: false when it was answered before (the first answer stands).</summary>
+    public bool TryClaim(int request)
+    {
+        if ((uint)request >= (uint)Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(request), request, $"There is no request {request}.");
+        }
+
+        int g = _requestGroup[request];
+        if ((_flags[g] & Answered) != 0)
+        {
+            return false;
+        }
+
+        _flags[g] |= Answered;
+        return true;
+    }
+
+    /// <summary>Puts a provider's new samples into the request's empty slots and lists those worth caching.</summary>
+    /// <returns>False when the provider returned the wrong number of predictions.</returns>
+    public bool Fill(int request, IReadOnlyList<LmPrediction> predictions, List<(CacheKey, int, byte[])> toStore)
+    {
+        bool oneForAll = predictions.Count == 1 && predictions[0].HasErrors;
+        if (predictions.Count != _requestSamples[request] && !oneForAll)
+        {
+            return false;
+        }
+
+        int g = _requestGroup[request];
+        CacheKey? key = TryGetKey(request, out var k) ? k : null;
+        if (_slots[g] is LmPrediction?[] samples)
+        {
+            FillEmpty(samples, predictions, key, toStore);
+        }
+        else
+        {
+            _slots[g] = predictions[0];
+            Collect(predictions[0], key, 0, toStore);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Fills the empty slots of <paramref name="samples"/> with a provider's predictions in order (or every slot with a
+    /// single failed prediction that stands for all), listing those worth caching under <paramref name="key"/>.
+    /// </summary>
+    public static void FillEmpty(LmPrediction?[] samples, IReadOnlyList<LmPrediction> predictions, CacheKey? key, List<(CacheKey, int, byte[])> toStore)
+    {
+        bool oneForAll = predictions.Count == 1 && predictions[0].HasErrors;
+        for (int s = 0, next = 0; s < samples.Length; s++)
+        {
+            if (samples[s] is null)
+            {
+                var p = predictions[oneForAll ? 0 : next++];
+                samples[s] = p;
+                Collect(p, key, s, toStore);
+            }
+        }
+    }
+
+    /// <summary>The first <see cref="LmPrompt.NumCompletions"/> samples as one prediction for <paramref name="prompt"/>.</summary>
+    public static LmPrediction AssembleSamples(LmPrediction?[] samples, LmPrompt prompt)
+    {
+        int n = prompt.NumCompletions;
+        if (n == 1)
+        {
+            var only = samples[0]!;
+            return ReferenceEquals(only.Prompt, prompt) ? only : only.With(prompt, only.WasCached);
+        }
+
+        var all = new LmPrediction[n];
+        for (int s = 0; s < n; s++)
+        {
+            var sample = samples[s]!;
+            all[s] = sample.With(prompt, sample.WasCached);
+        }
+
+        return all[0].With(prompt, all[0].WasCached, all);
+    }
+
+    /// <summary>Lists a sample for the cache: answers and permanent errors are kept, transient errors never.</summary>
+    private static void Collect(LmPrediction p, CacheKey? key, int sample, List<(CacheKey, int, byte[])> toStore)
+    {
+        if (key is { } k && (!p.HasErrors || p.IsErrorPermanent))
+        {
+            toStore.Add((k, sample, PredictionJson.SerializePayload(p)));
+        }
+    }
+
+    /// <summary>Marks a filled request done, so the consumer may read it.</summary>
+    public void MarkDone(int request)
+    {
+        int g = _requestGroup[request];
+        Volatile.Write(ref _flags[g], (byte)(_flags[g] | Done));
+    }
+
+    /// <summary>A request the provider never answered, or -1.</summary>
+    public int FirstUndone()
+    {
+        for (int r = 0; r < Count; r++)
+        {
+            if ((_flags[_requestGroup[r]] & Done) == 0)
+            {
+                return r;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <inheritdoc/>
+    public IEnumerator<LmUncachedRequest> GetEnumerator()
+    {
+        for (int r = 0; r < Count; r++)
+        {
+            yield return this[r];
+        }
+    }
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    private bool TryGetPromptKey(int prompt, out CacheKey key)
+    {
+        if (_keys is null || (_unkeyed is not null && _unkeyed[prompt]))
+        {
+            key = default;
+            return false;
+        }
+
+        key = _keys[prompt];
+        return true;
+    }
+
+    /// <summary>Samples group <paramref name="g"/> still lacks.</summary>
+    private int MissingCount(int g)
+    {
+        switch (_slots[g])
+        {
+            case LmPrediction?[] samples:
+                int n = 0;
+                foreach (var s in samples)
+                {
+                    n += s is null ? 1 : 0;
+                }
+
+                return n;
+            case null:
+                return 1;
+            default:
+                return 0;
+        }
+    }
+
+    /// <summary>Orders prompt indices by their keys.</summary>
+    private sealed class KeyOrder(CacheKey[] keys) : IComparer<int>
+    {
+        public int Compare(int x, int y) => keys[x].CompareTo(keys[y]);
+    }
+
+    /// <summary>The cache lookups of a run, one per distinct key in key order, without a list of their own.</summary>
+    private sealed class Lookups(PredictManyRun run, int[] order, int count) : IReadOnlyList<(CacheKey Key, int Count)>
+    {
+        public int Count => count;
+
+        public (CacheKey Key, int Count) this[int index]
+        {
+            get
+            {
+                int first = order[index];
+                int g = run._groupOf[first];
+                return (run._keys![first], run._slots[g] is LmPrediction?[] samples ? samples.Length : 1);
+            }
+        }
+
+        public IEnumerator<(CacheKey Key, int Count)> GetEnumerator()
+        {
+            for (int i = 0; i < count; i++)
+            {
+                yield return this[i];
+            }
+        }
+
+        IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+}
