@@ -93,6 +93,8 @@ public sealed class BatchingSuite : IBenchmarkSuite
 
             GC.Collect();
             long before = Environment.WorkingSet;
+            Console.WriteLine($"memory before the run: {MemorySampler.Describe()}; GC heap {GC.GetGCMemoryInfo().HeapSizeBytes / 1e6:F0} MB");
+            using var sampler = new MemorySampler();
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             clock.Start();
             var run = Task.Run(
@@ -112,6 +114,9 @@ public sealed class BatchingSuite : IBenchmarkSuite
 
             TimeSpan elapsed = await submittedAt.Task;
             long peak = Process.GetCurrentProcess().PeakWorkingSet64;
+            var gcInfo = GC.GetGCMemoryInfo();
+            sampler.Dispose();
+            Console.WriteLine($"memory at the end of submission: {MemorySampler.Describe()}; GC heap {gcInfo.HeapSizeBytes / 1e6:F0} MB, committed {gcInfo.TotalCommittedBytes / 1e6:F0} MB, fragmented {gcInfo.FragmentedBytes / 1e6:F0} MB; sampled max anon {sampler.MaxAnon / 1e6:F0} MB, max file {sampler.MaxFile / 1e6:F0} MB");
             long live = GC.GetTotalMemory(forceFullCollection: true); // what the run (and the caller's prompts) still hold
             await cts.CancelAsync();
             try
@@ -262,6 +267,58 @@ public sealed class BatchingSuite : IBenchmarkSuite
             {
                 submitted.TrySetResult(clock.Elapsed);
             }
+        }
+    }
+
+    /// <summary>Samples the process's anonymous and file-backed resident memory (Linux) every 50 ms.</summary>
+    private sealed class MemorySampler : IDisposable
+    {
+        private readonly Timer _timer;
+
+        public MemorySampler() => _timer = new Timer(_ => Sample(), null, 0, 50);
+
+        public long MaxAnon { get; private set; }
+
+        public long MaxFile { get; private set; }
+
+        public void Dispose() => _timer.Dispose();
+
+        private void Sample()
+        {
+            var (anon, file) = Read();
+            MaxAnon = Math.Max(MaxAnon, anon);
+            MaxFile = Math.Max(MaxFile, file);
+        }
+
+        private static (long Anon, long File) Read()
+        {
+            long anon = 0, file = 0;
+            if (!File.Exists("/proc/self/status"))
+            {
+                return (0, 0);
+            }
+
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("RssAnon:", StringComparison.Ordinal))
+                {
+                    anon = Kb(line);
+                }
+                else if (line.StartsWith("RssFile:", StringComparison.Ordinal))
+                {
+                    file = Kb(line);
+                }
+            }
+
+            return (anon, file);
+        }
+
+        private static long Kb(string line) => long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+
+        public static string Describe()
+        {
+            var (anon, file) = Read();
+            return $"anon {anon / 1e6:F0} MB, file {file / 1e6:F0} MB";
         }
     }
 }
