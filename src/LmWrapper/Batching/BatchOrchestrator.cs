@@ -47,7 +47,7 @@ internal sealed class BatchOrchestrator(
         {
             var keys = requests.Where(r => r.CacheKey is not null).Select(r => r.CacheKey!.Value).ToHashSet();
             var emptied = new List<BatchJournalEntry>();
-            foreach (var entry in journal.FindBatchJobs(backend.Name, modelIdentity, keys, emptied))
+            foreach (var entry in journal.FindBatchJobs(backend.Name, modelIdentity, keys.Contains, emptied))
             {
                 if (entry.Items.Count == 0)
                 {
