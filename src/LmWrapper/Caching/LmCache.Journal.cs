@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace LmWrapper.Caching;
 
@@ -38,19 +39,16 @@ public sealed partial class LmCache
                 // In key order, the batch's items are appended to the (job_id, key) b-tree rather than scattered over it.
                 var sorted = items.ToArray();
                 sorted.AsSpan().Sort(static (a, b) => a.Key.CompareTo(b.Key));
-                using var item = _connection.CreateCommand();
-                item.Transaction = tx;
-                item.CommandText = "INSERT OR REPLACE INTO batch_items(job_id, key, sample_count) VALUES ($j, $k, $n)";
-                item.Parameters.AddWithValue("$j", jobId);
-                var keyBytes = new byte[16];
-                item.Parameters.Add("$k", SqliteType.Blob).Value = keyBytes; // bound (copied) at each execution
-                var n = item.Parameters.Add("$n", SqliteType.Integer);
-                item.Prepare();
+                var db = _connection.Handle!;
+                using var insert = Prepare(db, "INSERT OR REPLACE INTO batch_items(job_id, key, sample_count) VALUES (?1, ?2, ?3)");
+                raw.sqlite3_bind_int64(insert, 1, jobId);
+                Span<byte> keyBytes = stackalloc byte[16];
                 foreach (var (key, count) in sorted)
                 {
                     key.WriteBytes(keyBytes);
-                    n.Value = count;
-                    item.ExecuteNonQuery();
+                    raw.sqlite3_bind_blob(insert, 2, keyBytes);
+                    raw.sqlite3_bind_int(insert, 3, count);
+                    StepDone(db, insert);
                 }
 
                 tx.Commit();
@@ -121,18 +119,15 @@ public sealed partial class LmCache
 
                 // In (job, key) order the deletes walk the b-tree from one end to the other.
                 rows.Sort(static (a, b) => a.JobId != b.JobId ? a.JobId.CompareTo(b.JobId) : a.Key.CompareTo(b.Key));
-                using var cmd = _connection.CreateCommand();
-                cmd.Transaction = tx;
-                cmd.CommandText = "DELETE FROM batch_items WHERE job_id = $j AND key = $k";
-                var j = cmd.Parameters.Add("$j", SqliteType.Integer);
-                var keyBytes = new byte[16];
-                cmd.Parameters.Add("$k", SqliteType.Blob).Value = keyBytes; // bound (copied) at each execution
-                cmd.Prepare();
+                var db = _connection.Handle!;
+                using var delete = Prepare(db, "DELETE FROM batch_items WHERE job_id = ?1 AND key = ?2");
+                Span<byte> keyBytes = stackalloc byte[16];
                 foreach (var (jobId, key) in rows)
                 {
-                    j.Value = jobId;
                     key.WriteBytes(keyBytes);
-                    cmd.ExecuteNonQuery();
+                    raw.sqlite3_bind_int64(delete, 1, jobId);
+                    raw.sqlite3_bind_blob(delete, 2, keyBytes);
+                    StepDone(db, delete);
                 }
 
                 tx.Commit();
@@ -200,22 +195,31 @@ public sealed partial class LmCache
 
                 if (jobs.Count > 0)
                 {
-                    using var items = _connection.CreateCommand();
-                    items.Transaction = tx;
-                    items.CommandText = "SELECT key, sample_count FROM batch_items WHERE job_id = $j";
-                    var j = items.Parameters.Add("$j", SqliteType.Integer);
-                    var keyBytes = new byte[16];
+                    var db = _connection.Handle!;
+                    using var select = Prepare(db, "SELECT key, sample_count FROM batch_items WHERE job_id = ?1");
                     for (int i = 0; i < jobs.Count; i++)
                     {
-                        j.Value = jobIds[i];
-                        using var r = items.ExecuteReader();
-                        while (r.Read())
+                        raw.sqlite3_bind_int64(select, 1, jobIds[i]);
+                        int rc;
+                        try
                         {
-                            var key = r.GetBytes(0, 0, keyBytes, 0, 16) == 16 ? CacheKey.FromBytes(keyBytes) : throw BadKey();
-                            if (covers(key))
+                            while ((rc = raw.sqlite3_step(select)) == raw.SQLITE_ROW)
                             {
-                                jobs[i].Items.Add((key, r.GetInt32(1)));
+                                var key = CacheKey.FromBytes(raw.sqlite3_column_blob(select, 0));
+                                if (covers(key))
+                                {
+                                    jobs[i].Items.Add((key, raw.sqlite3_column_int(select, 1)));
+                                }
                             }
+
+                            if (rc != raw.SQLITE_DONE)
+                            {
+                                throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), rc);
+                            }
+                        }
+                        finally
+                        {
+                            raw.sqlite3_reset(select);
                         }
                     }
                 }
@@ -226,7 +230,19 @@ public sealed partial class LmCache
         }
     }
 
-    private SqliteException BadKey() => new($"A batch journal item in '{FilePath}' has a key that is not 16 bytes.", 11 /* SQLITE_CORRUPT */);
+    /// <summary>Runs a prepared statement that returns no rows, and resets it for the next bindings (which stay bound).</summary>
+    private static void StepDone(sqlite3 db, sqlite3_stmt stmt)
+    {
+        int rc = raw.sqlite3_step(stmt);
+        if (rc != raw.SQLITE_DONE)
+        {
+            string message = raw.sqlite3_errmsg(db).utf8_to_string();
+            raw.sqlite3_reset(stmt);
+            throw new SqliteException(message, rc);
+        }
+
+        raw.sqlite3_reset(stmt);
+    }
 
     /// <summary>How many batches the journal lists as not yet collected (all backends and models).</summary>
     public int PendingBatchCount()
