@@ -197,7 +197,7 @@ public sealed class LmCacheTests : IDisposable
 
         using var cache = LmCache.Open(file);
         Assert.Equal("from v1", Lm(cache).Predict("old").CompletionText);
-        Assert.Equal(0, cache.PendingBatchCount()); // the v2 tables exist
+        Assert.Equal(0, cache.PendingBatchCount()); // the journal tables exist
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace LmWrapper.Caching;
 
@@ -15,13 +16,15 @@ public sealed partial class LmCache
                 ThrowIfDisposed();
                 using var tx = _connection.BeginTransaction(deferred: false);
                 long modelId = ModelId(modelIdentity, tx);
+                long jobId;
                 using (var job = _connection.CreateCommand())
                 {
                     job.Transaction = tx;
                     job.CommandText = """
                         INSERT INTO batch_jobs(local_id, backend, model_id, provider_id, attempt, estimated_tokens, request_count, created)
                         VALUES ($l, $b, $m, NULL, $a, $t, $r, $c)
-                        ON CONFLICT(local_id) DO UPDATE SET attempt = excluded.attempt, estimated_tokens = excluded.estimated_tokens, request_count = excluded.request_count
+                        ON CONFLICT(local_id) DO UPDATE SET attempt = excluded.attempt, estimated_tokens = excluded.estimated_tokens, request_count = excluded.request_count;
+                        SELECT id FROM batch_jobs WHERE local_id = $l;
                         """;
                     job.Parameters.AddWithValue("$l", localId);
                     job.Parameters.AddWithValue("$b", backend);
@@ -30,21 +33,22 @@ public sealed partial class LmCache
                     job.Parameters.AddWithValue("$t", estimatedTokens);
                     job.Parameters.AddWithValue("$r", requestCount);
                     job.Parameters.AddWithValue("$c", DateTimeOffset.UtcNow.ToUnixTimeSeconds());
-                    job.ExecuteNonQuery();
+                    jobId = (long)job.ExecuteScalar()!;
                 }
 
-                using var item = _connection.CreateCommand();
-                item.Transaction = tx;
-                item.CommandText = "INSERT OR REPLACE INTO batch_items(key, local_id, sample_count) VALUES ($k, $l, $n)";
-                var k = item.Parameters.Add("$k", SqliteType.Blob);
-                item.Parameters.AddWithValue("$l", localId);
-                var n = item.Parameters.Add("$n", SqliteType.Integer);
-                item.Prepare();
-                foreach (var (key, count) in items)
+                // In key order, the batch's items are appended to the (job_id, key) b-tree rather than scattered over it.
+                var sorted = items.ToArray();
+                sorted.AsSpan().Sort(static (a, b) => a.Key.CompareTo(b.Key));
+                var db = _connection.Handle!;
+                using var insert = Prepare(db, "INSERT OR REPLACE INTO batch_items(job_id, key, sample_count) VALUES (?1, ?2, ?3)");
+                raw.sqlite3_bind_int64(insert, 1, jobId);
+                Span<byte> keyBytes = stackalloc byte[16];
+                foreach (var (key, count) in sorted)
                 {
-                    k.Value = key.ToBytes();
-                    n.Value = count;
-                    item.ExecuteNonQuery();
+                    key.WriteBytes(keyBytes);
+                    raw.sqlite3_bind_blob(insert, 2, keyBytes);
+                    raw.sqlite3_bind_int(insert, 3, count);
+                    StepDone(db, insert);
                 }
 
                 tx.Commit();
@@ -57,11 +61,7 @@ public sealed partial class LmCache
         Execute("UPDATE batch_jobs SET provider_id = $p WHERE local_id = $l", ("$p", providerId), ("$l", localId));
 
     /// <summary>Forgets a batch and its items.</summary>
-    internal void DeleteBatchJob(string localId) =>
-        Execute("DELETE FROM batch_items WHERE local_id = $l; DELETE FROM batch_jobs WHERE local_id = $l;", ("$l", localId));
-
-    /// <summary>Forgets answered items (their results are in the cache), in one transaction.</summary>
-    internal void RemoveBatchItems(IEnumerable<(string LocalId, CacheKey Key)> items)
+    internal void DeleteBatchJob(string localId)
     {
         lock (_lock)
         {
@@ -71,15 +71,63 @@ public sealed partial class LmCache
                 using var tx = _connection.BeginTransaction(deferred: false);
                 using var cmd = _connection.CreateCommand();
                 cmd.Transaction = tx;
-                cmd.CommandText = "DELETE FROM batch_items WHERE key = $k AND local_id = $l";
-                var k = cmd.Parameters.Add("$k", SqliteType.Blob);
-                var l = cmd.Parameters.Add("$l", SqliteType.Text);
-                cmd.Prepare();
-                foreach (var (localId, key) in items)
+                cmd.CommandText = """
+                    DELETE FROM batch_items WHERE job_id = (SELECT id FROM batch_jobs WHERE local_id = $l);
+                    DELETE FROM batch_jobs WHERE local_id = $l;
+                    """;
+                cmd.Parameters.AddWithValue("$l", localId);
+                cmd.ExecuteNonQuery();
+                tx.Commit();
+            });
+        }
+    }
+
+    /// <summary>
+    /// Forgets answered items (their results are in the cache), in one transaction. Items of batches the journal no
+    /// longer lists are skipped.
+    /// </summary>
+    internal void RemoveBatchItems(IEnumerable<(string LocalId, CacheKey Key)> items)
+    {
+        lock (_lock)
+        {
+            Run(() =>
+            {
+                ThrowIfDisposed();
+                using var tx = _connection.BeginTransaction(deferred: false);
+                var jobIds = new Dictionary<string, long>(StringComparer.Ordinal);
+                var rows = new List<(long JobId, CacheKey Key)>();
+                using (var find = _connection.CreateCommand())
                 {
-                    k.Value = key.ToBytes();
-                    l.Value = localId;
-                    cmd.ExecuteNonQuery();
+                    find.Transaction = tx;
+                    find.CommandText = "SELECT id FROM batch_jobs WHERE local_id = $l";
+                    var l = find.Parameters.Add("$l", SqliteType.Text);
+                    foreach (var (localId, key) in items)
+                    {
+                        if (!jobIds.TryGetValue(localId, out long jobId))
+                        {
+                            l.Value = localId;
+                            jobId = find.ExecuteScalar() is long id ? id : -1;
+                            jobIds[localId] = jobId;
+                        }
+
+                        if (jobId >= 0)
+                        {
+                            rows.Add((jobId, key));
+                        }
+                    }
+                }
+
+                // In (job, key) order the deletes walk the b-tree from one end to the other.
+                rows.Sort(static (a, b) => a.JobId != b.JobId ? a.JobId.CompareTo(b.JobId) : a.Key.CompareTo(b.Key));
+                var db = _connection.Handle!;
+                using var delete = Prepare(db, "DELETE FROM batch_items WHERE job_id = ?1 AND key = ?2");
+                Span<byte> keyBytes = stackalloc byte[16];
+                foreach (var (jobId, key) in rows)
+                {
+                    key.WriteBytes(keyBytes);
+                    raw.sqlite3_bind_int64(delete, 1, jobId);
+                    raw.sqlite3_bind_blob(delete, 2, keyBytes);
+                    StepDone(db, delete);
                 }
 
                 tx.Commit();
@@ -92,6 +140,10 @@ public sealed partial class LmCache
     /// First drops items whose answers are already cached, and returns batches left with no items at all in
     /// <paramref name="emptied"/> (their provider files can be cleaned up).
     /// </summary>
+    /// <param name="backend">The batch backend's name.</param>
+    /// <param name="modelIdentity">The model's identity.</param>
+    /// <param name="covers">Whether a key is one of this run's (only those items are returned).</param>
+    /// <param name="emptied">Receives the batches left with no items.</param>
     internal List<BatchJournalEntry> FindBatchJobs(string backend, string modelIdentity, Func<CacheKey, bool> covers, List<BatchJournalEntry> emptied)
     {
         lock (_lock)
@@ -100,12 +152,13 @@ public sealed partial class LmCache
             {
                 ThrowIfDisposed();
                 var jobs = new List<BatchJournalEntry>();
+                var jobIds = new List<long>();
                 using var tx = _connection.BeginTransaction(deferred: false);
                 using (var prune = _connection.CreateCommand())
                 {
                     prune.Transaction = tx;
                     prune.CommandText = """
-                        DELETE FROM batch_items WHERE local_id IN (SELECT j.local_id FROM batch_jobs j JOIN models m ON m.id = j.model_id WHERE j.backend = $b AND m.identity = $m)
+                        DELETE FROM batch_items WHERE job_id IN (SELECT j.id FROM batch_jobs j JOIN models m ON m.id = j.model_id WHERE j.backend = $b AND m.identity = $m)
                           AND (SELECT count(*) FROM responses r WHERE r.key = batch_items.key) >= batch_items.sample_count
                         """;
                     prune.Parameters.AddWithValue("$b", backend);
@@ -118,7 +171,7 @@ public sealed partial class LmCache
                     list.Transaction = tx;
                     list.CommandText = """
                         SELECT j.local_id, j.provider_id, j.attempt, j.estimated_tokens,
-                               (SELECT count(*) FROM batch_items i WHERE i.local_id = j.local_id), j.request_count, j.created
+                               (SELECT count(*) FROM batch_items i WHERE i.job_id = j.id), j.request_count, j.created, j.id
                         FROM batch_jobs j JOIN models m ON m.id = j.model_id WHERE j.backend = $b AND m.identity = $m
                         """;
                     list.Parameters.AddWithValue("$b", backend);
@@ -128,27 +181,45 @@ public sealed partial class LmCache
                     {
                         var entry = new BatchJournalEntry(
                             r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetInt32(2), r.GetInt64(3), r.GetInt32(5), DateTimeOffset.FromUnixTimeSeconds(r.GetInt64(6)));
-                        (r.GetInt64(4) == 0 ? emptied : jobs).Add(entry);
+                        if (r.GetInt64(4) == 0)
+                        {
+                            emptied.Add(entry);
+                        }
+                        else
+                        {
+                            jobs.Add(entry);
+                            jobIds.Add(r.GetInt64(7));
+                        }
                     }
                 }
 
                 if (jobs.Count > 0)
                 {
-                    using var items = _connection.CreateCommand();
-                    items.Transaction = tx;
-                    items.CommandText = "SELECT key, sample_count FROM batch_items WHERE local_id = $l";
-                    var l = items.Parameters.Add("$l", SqliteType.Text);
-                    foreach (var job in jobs)
+                    var db = _connection.Handle!;
+                    using var select = Prepare(db, "SELECT key, sample_count FROM batch_items WHERE job_id = ?1");
+                    for (int i = 0; i < jobs.Count; i++)
                     {
-                        l.Value = job.LocalId;
-                        using var r = items.ExecuteReader();
-                        while (r.Read())
+                        raw.sqlite3_bind_int64(select, 1, jobIds[i]);
+                        int rc;
+                        try
                         {
-                            var key = CacheKey.FromBytes(r.GetFieldValue<byte[]>(0));
-                            if (covers(key))
+                            while ((rc = raw.sqlite3_step(select)) == raw.SQLITE_ROW)
                             {
-                                job.Items.Add((key, r.GetInt32(1)));
+                                var key = CacheKey.FromBytes(raw.sqlite3_column_blob(select, 0));
+                                if (covers(key))
+                                {
+                                    jobs[i].Items.Add((key, raw.sqlite3_column_int(select, 1)));
+                                }
                             }
+
+                            if (rc != raw.SQLITE_DONE)
+                            {
+                                throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), rc);
+                            }
+                        }
+                        finally
+                        {
+                            raw.sqlite3_reset(select);
                         }
                     }
                 }
@@ -157,6 +228,20 @@ public sealed partial class LmCache
                 return jobs;
             });
         }
+    }
+
+    /// <summary>Runs a prepared statement that returns no rows, and resets it for the next bindings (which stay bound).</summary>
+    private static void StepDone(sqlite3 db, sqlite3_stmt stmt)
+    {
+        int rc = raw.sqlite3_step(stmt);
+        if (rc != raw.SQLITE_DONE)
+        {
+            string message = raw.sqlite3_errmsg(db).utf8_to_string();
+            raw.sqlite3_reset(stmt);
+            throw new SqliteException(message, rc);
+        }
+
+        raw.sqlite3_reset(stmt);
     }
 
     /// <summary>How many batches the journal lists as not yet collected (all backends and models).</summary>

@@ -30,7 +30,7 @@ public sealed partial class LmCache : IDisposable
     internal const int ApplicationId = 0x4C6D5772;
 
     /// <summary>The schema version this build reads and writes.</summary>
-    public const int SchemaVersion = 2;
+    public const int SchemaVersion = 3;
 
     private static readonly ConcurrentDictionary<string, Lazy<LmCache>> SharedCaches = new(StringComparer.Ordinal);
 
@@ -66,6 +66,36 @@ public sealed partial class LmCache : IDisposable
             sample_count INTEGER NOT NULL,
             PRIMARY KEY(key, local_id)) WITHOUT ROWID;
         CREATE INDEX batch_items_job ON batch_items(local_id);
+        """,
+        // v3: a compact journal. Items name their batch by a small integer instead of its 36-character local id (which
+        // v2 stored twice per item, with an index on it), and sit in (job, key) order, so a batch's items, written
+        // sorted by key, are appended to the b-tree instead of scattered over it. Pending v2 batches are carried over.
+        """
+        CREATE TABLE batch_jobs_v3(
+            id INTEGER PRIMARY KEY,
+            local_id TEXT NOT NULL UNIQUE,
+            backend TEXT NOT NULL,
+            model_id INTEGER NOT NULL,
+            provider_id TEXT,
+            attempt INTEGER NOT NULL,
+            estimated_tokens INTEGER NOT NULL,
+            request_count INTEGER NOT NULL,
+            created INTEGER NOT NULL);
+        INSERT INTO batch_jobs_v3(local_id, backend, model_id, provider_id, attempt, estimated_tokens, request_count, created)
+            SELECT local_id, backend, model_id, provider_id, attempt, estimated_tokens, request_count, created
+            FROM batch_jobs WHERE local_id IS NOT NULL ORDER BY created, local_id;
+        CREATE TABLE batch_items_v3(
+            job_id INTEGER NOT NULL,
+            key BLOB NOT NULL,
+            sample_count INTEGER NOT NULL,
+            PRIMARY KEY(job_id, key)) WITHOUT ROWID;
+        INSERT INTO batch_items_v3(job_id, key, sample_count)
+            SELECT j.id, i.key, i.sample_count FROM batch_items i JOIN batch_jobs_v3 j ON j.local_id = i.local_id
+            ORDER BY j.id, i.key;
+        DROP TABLE batch_items;
+        DROP TABLE batch_jobs;
+        ALTER TABLE batch_jobs_v3 RENAME TO batch_jobs;
+        ALTER TABLE batch_items_v3 RENAME TO batch_items;
         """,
     ];
 
