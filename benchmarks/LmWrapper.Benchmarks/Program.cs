@@ -4,6 +4,11 @@ using LmWrapper.Benchmarks;
 using LmWrapper.Benchmarks.Suites;
 
 // Usage: dotnet run -c Release --project benchmarks/LmWrapper.Benchmarks -- <suite> [--json FILE] [suite options]
+if (args.Length == 2 && args[0] == FakeServerProcess.Command)
+{
+    return await FakeServerProcess.ServeAsync(args[1]); // the batching suite's server, in a process of its own
+}
+
 IBenchmarkSuite[] suites = [new CacheSuite(), new TokenizersSuite(), new OpenAiSuite(), new BatchingSuite()];
 
 if (args.Length == 0 || args[0] is "-h" or "--help")

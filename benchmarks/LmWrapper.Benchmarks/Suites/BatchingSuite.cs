@@ -13,7 +13,8 @@ namespace LmWrapper.Benchmarks.Suites;
 /// <summary>
 /// Batching at scale against the fake OpenAI server on loopback. (1) PredictMany(BatchAny) of 1,000,000 short prompts:
 /// validation, cache lookup, journal, request files, upload and create of every batch, timed until the provider has
-/// accepted them all; peak working set of the whole process (the fake included, its files kept on disk); bytes of
+/// accepted them all; peak working set of this process, the client (the fake runs in a child process, its files kept on
+/// disk); bytes of
 /// request files written; baseline: a plain loop writing the same JSONL lines to files. (2) ASAP mode with a
 /// requests-per-window limit: utilization of the limit and requests over it, both from the fake's arrival timestamps.
 /// Options: --prompts N (default 1,000,000), --rpm N (requests per window, default 200), --window-s S (default 2),
@@ -23,7 +24,7 @@ public sealed class BatchingSuite : IBenchmarkSuite
 {
     public string Name => "batching";
 
-    public string Description => "PredictMany(BatchAny) of 1M prompts to the fake's Batch API (time, peak memory, bytes) and ASAP pacing at an RPM limit";
+    public string Description => "PredictMany(BatchAny) of 1M prompts to the fake's Batch API in another process (time, client peak memory, bytes) and ASAP pacing at an RPM limit";
 
     public async Task<IReadOnlyDictionary<string, double>> RunAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
     {
@@ -49,17 +50,11 @@ public sealed class BatchingSuite : IBenchmarkSuite
         Directory.CreateDirectory(work);
         try
         {
-            // The fake keeps uploads on disk and no per-request records, so the process's memory is the client's.
-            // Each stage of a batch lasts one look: the validation watch sees it start, and the orchestration's first
-            // poll (an hour away) never comes before every batch is submitted.
-            await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions
-            {
-                RecordRequests = false,
-                SendRateLimitHeaders = false,
-                KeepBatchCustomIds = false,
-                FileStorageDirectory = serverFiles,
-                BatchStagePolls = 1,
-            }, cancellationToken);
+            // The fake runs in a process of its own, as OpenAI's servers would, so that the peak working set measured
+            // here is the client's alone. It keeps uploads on disk; each stage of a batch lasts one look: the validation
+            // watch sees it start, and the orchestration's first poll (an hour away) never comes before every batch is
+            // submitted.
+            await using var server = await FakeServerProcess.StartAsync(serverFiles, cancellationToken);
             using var cache = LmCache.Open(Path.Combine(root, "cache.sqlite"));
             var submittedAt = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
             var clock = new Stopwatch();
@@ -127,12 +122,12 @@ public sealed class BatchingSuite : IBenchmarkSuite
             {
             }
 
-            var batches = server.Batches;
+            var batches = await server.ListBatchesAsync(cancellationToken);
             long bytes = Directory.GetFiles(serverFiles).Sum(f => new FileInfo(f).Length);
             Console.WriteLine($"prepare+submit: {count:N0} prompts in {elapsed.TotalSeconds:F2} s, {batches.Count} batches, {bytes / 1e6:F1} MB of request files; baseline loop {baseline.Elapsed.TotalSeconds:F2} s ({baselineBytes / 1e6:F1} MB); working set before {before / 1e6:F0} MB, peak {peak / 1e6:F0} MB; live managed heap at that point {live / 1e6:F0} MB");
-            if (batches.Count != (count + 49_999) / 50_000 || batches.Any(b => b.Status is "failed"))
+            if (batches.Count != (count + 49_999) / 50_000 || batches.Any(b => b is "failed"))
             {
-                throw new InvalidOperationException($"Expected {(count + 49_999) / 50_000} accepted batches, got {batches.Count} ({string.Join(", ", batches.Select(b => b.Status))}).");
+                throw new InvalidOperationException($"Expected {(count + 49_999) / 50_000} accepted batches, got {batches.Count} ({string.Join(", ", batches)}).");
             }
 
             string suffix = count == 1_000_000 ? "1m" : count.ToString(CultureInfo.InvariantCulture);
@@ -283,9 +278,19 @@ public sealed class BatchingSuite : IBenchmarkSuite
 
         public void Dispose() => _timer.Dispose();
 
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly bool _trace = Environment.GetEnvironmentVariable("LMW_BENCH_MEM_TRACE") is not null;
+        private long _lastTrace = -1;
+
         private void Sample()
         {
             var (anon, file) = Read();
+            if (_trace && _clock.ElapsedMilliseconds / 500 != _lastTrace)
+            {
+                _lastTrace = _clock.ElapsedMilliseconds / 500;
+                Console.WriteLine($"  [{_clock.Elapsed.TotalSeconds,6:F1} s] anon {anon / 1e6:F0} MB, file {file / 1e6:F0} MB, GC heap {GC.GetGCMemoryInfo().HeapSizeBytes / 1e6:F0} MB, gen2 GCs {GC.CollectionCount(2)}");
+            }
+
             MaxAnon = Math.Max(MaxAnon, anon);
             MaxFile = Math.Max(MaxFile, file);
         }
