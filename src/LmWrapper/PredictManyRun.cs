@@ -7,7 +7,7 @@ namespace LmWrapper;
 
 /// <summary>
 /// The state of one <see cref="LanguageModel.PredictManyAsync"/> run, in arrays indexed by prompt, group and request
-/// rather than in objects: a run of a million prompts holds about 50 bytes of its own per prompt.
+/// rather than in objects: a run of a million prompts holds about 60 bytes of its own per prompt.
 /// </summary>
 /// <remarks>
 /// Prompts with the same cache key form one group and are sent once; a group whose samples the cache lacks becomes a
