@@ -332,20 +332,26 @@ public abstract class LanguageModel : IDisposable
         LmPrompt[] prompts, CompletionWindow window, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var run = new PredictManyRun(prompts, ModelIdentity, p => CacheFor(p) is not null, () => Cache);
-        if (run.Count == 0)
-        {
-            for (int i = 0; i < prompts.Length; i++)
-            {
-                yield return run.Assemble(i);
-            }
-
-            yield break;
-        }
-
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Logger.LogDebug("{Model}: {Total} prompts, {Requests} to send ({Window}).", ModelIdentity, prompts.Length, run.Count, window);
         var signal = new DoneSignal();
-        var pump = Task.Run(() => PumpAsync(run, signal, window, cts.Token), CancellationToken.None);
+
+        // Two workers feed the loop below: the pump runs what the cache lacks, the decoder reads what it holds, a window
+        // ahead of the caller.
+        var pump = run.Count == 0 ? Task.CompletedTask : Task.Run(() => PumpAsync(run, signal, window, cts.Token), CancellationToken.None);
+        var decoder = !run.HasCachedSamples ? Task.CompletedTask : Task.Run(
+            async () =>
+            {
+                try
+                {
+                    await run.DecodeCachedAsync(Cache, signal, cts.Token).ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    signal.Fail(e);
+                }
+            },
+            CancellationToken.None);
         bool allYielded = false;
         try
         {
@@ -382,6 +388,7 @@ public abstract class LanguageModel : IDisposable
             }
 
             await pump.ConfigureAwait(false);
+            await decoder.ConfigureAwait(false);
         }
     }
 
@@ -487,28 +494,5 @@ public abstract class LanguageModel : IDisposable
     {
         var s = p.GetTextAsStringDefaultForm();
         return s.Length <= 60 ? s : s[..60] + "…";
-    }
-
-    /// <summary>
-    /// Wakes the consumer of one PredictMany run when more of its prompts are answered (or the run failed): one signal
-    /// for the run rather than a task per prompt, which matters for runs of a million prompts.
-    /// </summary>
-    private sealed class DoneSignal
-    {
-        private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private Exception? _failure;
-
-        public Task Next => Volatile.Read(ref _next).Task;
-
-        public Exception? Failure => Volatile.Read(ref _failure);
-
-        public void Pulse() =>
-            Interlocked.Exchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-
-        public void Fail(Exception failure)
-        {
-            Interlocked.CompareExchange(ref _failure, failure, null);
-            Pulse();
-        }
     }
 }

@@ -33,6 +33,17 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
     private readonly int[] _requestSamples; // request → samples the provider must produce
     private readonly int[] _requestsByKey; // keyed requests, sorted by key
 
+    // The cached samples, found by planning (index only) and read and decoded in input order by DecodeCachedAsync, a
+    // window at a time, so that a run of a million cached prompts never holds a million predictions.
+    private readonly int[]? _foundStart; // group → its first entry below (groups + 1 offsets); null when nothing was cached
+    private readonly int[]? _foundSample; // entry → sample index
+    private readonly long[]? _foundRow; // entry → the cache row holding it
+    private readonly int[]? _groupFirst; // group → its first prompt (where something was cached)
+    private readonly string _identity;
+    private int _decoded; // groups below this have their cached samples in their slots
+    private int _consumed; // groups below this have been handed to the caller (or are being)
+    private readonly DoneSignal _consumerMoved = new();
+
     /// <summary>Plans a run: computes keys, groups duplicates, answers what the cache holds and lists the requests.</summary>
     /// <param name="prompts">The validated prompts (the array becomes the run's).</param>
     /// <param name="modelIdentity">The model's identity, for cache keys.</param>
@@ -41,6 +52,7 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
     public PredictManyRun(LmPrompt[] prompts, string modelIdentity, Func<LmPrompt, bool> usesCache, Func<LmCache> cache)
     {
         _prompts = prompts;
+        _identity = modelIdentity;
         int n = prompts.Length;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = n >= ParallelThreshold ? Environment.ProcessorCount : 1 };
 
@@ -135,25 +147,32 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
             }
         }
 
-        // 3. The cache, looked up in key order so that consecutive lookups walk neighbouring pages of its index.
-        if (distinct > 0)
+        // 3. The cache, looked up in key order so that consecutive lookups walk neighbouring pages of its index. Only
+        // the index is read here; payloads are read and decoded as the caller gets near them.
+        if (distinct > 0 && cache().FindSamplesMany(new Lookups(this, order, distinct)) is { Count: > 0 } found)
         {
-            var found = cache().GetSamplesMany(new Lookups(this, order, distinct));
-            Parallel.For(0, found.Count, parallel, f =>
+            _foundStart = new int[groups + 1];
+            foreach (var (d, _, _) in found)
             {
-                var (d, sample, payload) = found[f];
-                int first = order[d];
-                var prediction = PredictionJson.DeserializePayload(payload, prompts[first], wasCached: true);
-                int g = _groupOf[first];
-                if (_slots[g] is LmPrediction?[] samples)
-                {
-                    samples[sample] = prediction;
-                }
-                else
-                {
-                    _slots[g] = prediction;
-                }
-            });
+                _foundStart[_groupOf[order[d]] + 1]++;
+            }
+
+            for (int g = 0; g < groups; g++)
+            {
+                _foundStart[g + 1] += _foundStart[g];
+            }
+
+            _foundSample = new int[found.Count];
+            _foundRow = new long[found.Count];
+            _groupFirst = new int[groups];
+            int[] next = _foundStart[..groups];
+            foreach (var (d, sample, row) in found)
+            {
+                int g = _groupOf[order[d]];
+                _groupFirst[g] = order[d];
+                _foundSample[next[g]] = sample;
+                _foundRow[next[g]++] = row;
+            }
         }
 
         // 4. Requests: every group with a missing sample, in group order.
@@ -280,8 +299,114 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
     /// <summary>Whether prompt <paramref name="i"/> can be assembled now (answered by the cache, or by the provider and stored).</summary>
     public bool IsReady(int i)
     {
-        byte flags = Volatile.Read(ref _flags[_groupOf[i]]);
-        return (flags & Pending) == 0 || (flags & Done) != 0;
+        int g = _groupOf[i];
+        byte flags = Volatile.Read(ref _flags[g]);
+        return ((flags & Pending) == 0 || (flags & Done) != 0)
+            && (g < Volatile.Read(ref _decoded) || CachedSamples(g).IsEmpty);
+    }
+
+    /// <summary>How many groups (in input order) have their cached samples decoded.</summary>
+    public int DecodedGroups => Volatile.Read(ref _decoded);
+
+    /// <summary>Whether the cache holds samples for this run, which <see cref="DecodeCachedAsync"/> must read.</summary>
+    public bool HasCachedSamples => _foundStart is not null;
+
+    /// <summary>How many groups <see cref="DecodeCachedAsync"/> keeps decoded ahead of the caller.</summary>
+    public const int DecodeAheadGroups = 8192;
+
+    /// <summary>How many cached samples <see cref="DecodeCachedAsync"/> reads in one transaction.</summary>
+    private const int DecodeWindow = 2048;
+
+    /// <summary>
+    /// Reads and decodes the cached samples, group by group in input order, staying at most
+    /// <see cref="DecodeAheadGroups"/> groups ahead of the caller, and pulses <paramref name="ready"/> after each window.
+    /// </summary>
+    public async Task DecodeCachedAsync(LmCache cache, DoneSignal ready, CancellationToken cancellationToken)
+    {
+        if (_foundStart is null)
+        {
+            return;
+        }
+
+        int groups = _slots.Length;
+        var rows = new (long Row, CacheKey Key, int Sample)[DecodeWindow];
+        var payloads = new byte[]?[DecodeWindow];
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
+        for (int g = 0; g < groups;)
+        {
+            while (g - Volatile.Read(ref _consumed) >= DecodeAheadGroups)
+            {
+                var moved = _consumerMoved.Next; // taken before looking again, so a pulse in between is not missed
+                if (g - Volatile.Read(ref _consumed) < DecodeAheadGroups)
+                {
+                    break;
+                }
+
+                await moved.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            // The next groups, up to a window of samples (a group's samples are never split).
+            int end = g + 1;
+            while (end < groups && end - g < DecodeAheadGroups && _foundStart[end + 1] - _foundStart[g] <= DecodeWindow)
+            {
+                end++;
+            }
+
+            int from = _foundStart[g];
+            int count = _foundStart[end] - from;
+            if (count > 0)
+            {
+                if (count > rows.Length)
+                {
+                    rows = new (long, CacheKey, int)[count];
+                    payloads = new byte[]?[count];
+                }
+
+                var entryGroup = new int[count];
+                for (int group = g, k = 0; group < end; group++)
+                {
+                    for (int e = _foundStart[group]; e < _foundStart[group + 1]; e++, k++)
+                    {
+                        entryGroup[k] = group;
+                        rows[k] = (_foundRow![e], _keys![_groupFirst![group]], _foundSample![e]);
+                    }
+                }
+
+                cache.ReadPayloads(rows.AsSpan(0, count), payloads);
+                var decode = (Action<int>)(k =>
+                {
+                    int group = entryGroup[k];
+                    var prompt = _prompts[_groupFirst![group]];
+                    var prediction = payloads[k] is { } payload
+                        ? PredictionJson.DeserializePayload(payload, prompt, wasCached: true)
+                        : LmPrediction.FromError(prompt, "This cached answer was removed from the cache during the run (evicted by another process?); run the prompt again.");
+                    payloads[k] = null;
+                    if (_slots[group] is LmPrediction?[] samples)
+                    {
+                        samples[rows[k].Sample] = prediction;
+                    }
+                    else
+                    {
+                        _slots[group] = prediction;
+                    }
+                });
+                if (count >= 64)
+                {
+                    Parallel.For(0, count, parallel, decode);
+                }
+                else
+                {
+                    for (int k = 0; k < count; k++)
+                    {
+                        decode(k);
+                    }
+                }
+            }
+
+            Volatile.Write(ref _decoded, end);
+            ready.Pulse();
+            g = end;
+        }
     }
 
     /// <summary>The prediction for prompt <paramref name="i"/>, with that prompt attached. Call once, when <see cref="IsReady"/>.</summary>
@@ -289,6 +414,15 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
     {
         var prompt = _prompts[i];
         int g = _groupOf[i];
+        if (g >= _consumed)
+        {
+            Volatile.Write(ref _consumed, g + 1);
+            if (g % 1024 == 0)
+            {
+                _consumerMoved.Pulse(); // lets a decoder that is far enough ahead go on
+            }
+        }
+
         var slot = _slots[g];
         LmPrediction result;
         if (slot is LmPrediction only)
@@ -340,7 +474,7 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
         CacheKey? key = TryGetKey(request, out var k) ? k : null;
         if (_slots[g] is LmPrediction?[] samples)
         {
-            FillEmpty(samples, predictions, key, toStore);
+            FillEmpty(samples, predictions, key, toStore, CachedSamples(g));
         }
         else
         {
@@ -355,12 +489,18 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
     /// Fills the empty slots of <paramref name="samples"/> with a provider's predictions in order (or every slot with a
     /// single failed prediction that stands for all), listing those worth caching under <paramref name="key"/>.
     /// </summary>
-    public static void FillEmpty(LmPrediction?[] samples, IReadOnlyList<LmPrediction> predictions, CacheKey? key, List<(CacheKey, int, byte[])> toStore)
+    /// <param name="samples">The slots.</param>
+    /// <param name="predictions">The provider's new samples.</param>
+    /// <param name="key">The cache key, or null when the prompt does not use the cache.</param>
+    /// <param name="toStore">Where the samples to cache go.</param>
+    /// <param name="cached">Slots the cache holds (empty until they are decoded): left alone.</param>
+    public static void FillEmpty(
+        LmPrediction?[] samples, IReadOnlyList<LmPrediction> predictions, CacheKey? key, List<(CacheKey, int, byte[])> toStore, ReadOnlySpan<int> cached = default)
     {
         bool oneForAll = predictions.Count == 1 && predictions[0].HasErrors;
         for (int s = 0, next = 0; s < samples.Length; s++)
         {
-            if (samples[s] is null)
+            if (samples[s] is null && !cached.Contains(s))
             {
                 var p = predictions[oneForAll ? 0 : next++];
                 samples[s] = p;
@@ -442,25 +582,12 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
         return true;
     }
 
-    /// <summary>Samples group <paramref name="g"/> still lacks.</summary>
-    private int MissingCount(int g)
-    {
-        switch (_slots[g])
-        {
-            case LmPrediction?[] samples:
-                int n = 0;
-                foreach (var s in samples)
-                {
-                    n += s is null ? 1 : 0;
-                }
+    /// <summary>Samples group <paramref name="g"/> lacks: its widest prompt's count, less those the cache holds.</summary>
+    private int MissingCount(int g) => (_slots[g] is LmPrediction?[] samples ? samples.Length : 1) - CachedSamples(g).Length;
 
-                return n;
-            case null:
-                return 1;
-            default:
-                return 0;
-        }
-    }
+    /// <summary>The sample indices of group <paramref name="g"/> that the cache holds.</summary>
+    private ReadOnlySpan<int> CachedSamples(int g) =>
+        _foundStart is null ? [] : _foundSample.AsSpan(_foundStart[g], _foundStart[g + 1] - _foundStart[g]);
 
     /// <summary>Orders prompt indices by their keys.</summary>
     private sealed class KeyOrder(CacheKey[] keys) : IComparer<int>

@@ -172,6 +172,53 @@ public sealed class LanguageModelTests : IDisposable
     }
 
     [Fact]
+    public async Task CachedAnswersAreDecodedOnlyAWindowAheadOfTheCaller()
+    {
+        // A rerun of a big script must not hold every cached prediction at once: they are read as the caller nears them.
+        var lm = Model();
+        const int N = PredictManyRun.DecodeAheadGroups * 3;
+        var prompts = Enumerable.Range(0, N).Select(i => new LmPrompt($"c{i}") { MaxTokens = 1 }).ToArray();
+        Assert.Equal(N, lm.PredictMany(prompts).Count());
+
+        var run = new PredictManyRun(prompts, lm.ModelIdentity, _ => true, () => _cache);
+        Assert.Empty(run);
+        Assert.True(run.HasCachedSamples);
+        Assert.False(run.IsReady(0));
+        var signal = new DoneSignal();
+        var decoder = Task.Run(() => run.DecodeCachedAsync(_cache, signal, CancellationToken.None));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (run.DecodedGroups < PredictManyRun.DecodeAheadGroups && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        await Task.Delay(200); // time to run past its bound, if it had none
+        Assert.InRange(run.DecodedGroups, PredictManyRun.DecodeAheadGroups, PredictManyRun.DecodeAheadGroups + 2048);
+        Assert.False(run.IsReady(N - 1));
+
+        for (int i = 0; i < N; i++)
+        {
+            while (!run.IsReady(i))
+            {
+                var next = signal.Next;
+                if (!run.IsReady(i))
+                {
+                    await next.WaitAsync(TimeSpan.FromSeconds(30));
+                }
+            }
+
+            var p = run.Assemble(i);
+            Assert.True(p.WasCached);
+            Assert.Equal($"c{i}|s0", p.CompletionText);
+            Assert.Same(prompts[i], p.Prompt);
+        }
+
+        await decoder.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(N, run.DecodedGroups);
+        Assert.Equal(N, lm.CallCount);
+    }
+
+    [Fact]
     public void PerPromptErrorsComeBackWithoutLosingOthersAndTransientOnesAreNotCached()
     {
         var lm = Model();

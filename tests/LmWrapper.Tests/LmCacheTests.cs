@@ -201,6 +201,42 @@ public sealed class LmCacheTests : IDisposable
     }
 
     [Fact]
+    public void PayloadsAreReadByRowAndARowRemovedSinceGivesNull()
+    {
+        using var cache = LmCache.OpenInMemory();
+        var lm = Lm(cache);
+        var prompts = Enumerable.Range(0, 5).Select(i => new LmPrompt($"r{i}") { MaxTokens = 100 }).ToArray();
+        foreach (var p in prompts)
+        {
+            lm.Predict(p);
+        }
+
+        var keys = prompts.Select(p => CacheKey.Compute(lm.ModelIdentity, p)).ToArray();
+        var found = cache.FindSamplesMany([.. keys.Select(k => (k, 2))]);
+        Assert.Equal([0, 1, 2, 3, 4], found.Select(f => f.Index));
+        Assert.All(found, f => Assert.Equal(0, f.Sample));
+
+        // The newest row is freed and taken by another key (SQLite reuses the largest rowid): it must not be read as r4's.
+        Assert.True(lm.RemovePromptFromCache(prompts[4]));
+        var newcomer = new LmPrompt("newcomer") { MaxTokens = 100 };
+        lm.Predict(newcomer);
+        Assert.Equal(found[4].Row, cache.FindSamplesMany([(CacheKey.Compute(lm.ModelIdentity, newcomer), 1)]).Single().Row);
+        var payloads = new byte[]?[found.Count];
+        cache.ReadPayloads([.. found.Select(f => (f.Row, keys[f.Index], f.Sample))], payloads);
+        for (int i = 0; i < 5; i++)
+        {
+            if (i == 4)
+            {
+                Assert.Null(payloads[i]);
+            }
+            else
+            {
+                Assert.Equal($"answer to r{i}", LmWrapper.Serialization.PredictionJson.DeserializePayload(payloads[i]!, prompts[i], true).CompletionText);
+            }
+        }
+    }
+
+    [Fact]
     public void ACacheFromANewerLmWrapperIsRefused()
     {
         string file = _dir.File("newer.sqlite3");

@@ -18,7 +18,7 @@ namespace LmWrapper.Benchmarks.Suites;
 /// request files written; baseline: a plain loop writing the same JSONL lines to files. (2) ASAP mode with a
 /// requests-per-window limit: utilization of the limit and requests over it, both from the fake's arrival timestamps.
 /// Options: --prompts N (default 1,000,000), --rpm N (requests per window, default 200), --window-s S (default 2),
-/// --asap-windows N (default 5).
+/// --asap-windows N (default 5), --collect N (default 0: off; a whole batch run of N prompts, collected and stored).
 /// </summary>
 public sealed class BatchingSuite : IBenchmarkSuite
 {
@@ -34,10 +34,93 @@ public sealed class BatchingSuite : IBenchmarkSuite
         int windows = Option(args, "--asap-windows", 5);
         var results = new Dictionary<string, double>();
 
+        int collect = Option(args, "--collect", 0);
+
         // The big run first: the process's peak working set is the peak of its life so far.
         await PrepareAndSubmitAsync(prompts, results, cancellationToken);
         await AsapAsync(rpm, TimeSpan.FromSeconds(windowSeconds), windows, results, cancellationToken);
+        if (collect > 0)
+        {
+            await CollectAsync(collect, results, cancellationToken);
+        }
+
         return results;
+    }
+
+    /// <summary>
+    /// A whole batch run of <paramref name="count"/> prompts: submitted, polled, collected, stored in the cache and
+    /// yielded, then the same prompts again (all from the cache). Memory is the largest resident set sampled during the
+    /// run (the process's lifetime peak belongs to the run before).
+    /// </summary>
+    private static async Task CollectAsync(int count, Dictionary<string, double> results, CancellationToken cancellationToken)
+    {
+        string root = Path.Combine(Path.GetTempPath(), "lmwrapper-bench-collect-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(root);
+        try
+        {
+            await using var server = await FakeServerProcess.StartAsync(Path.Combine(root, "server"), cancellationToken);
+            using var cache = LmCache.Open(Path.Combine(root, "cache.sqlite"));
+            var options = new OpenAiOptions
+            {
+                BaseUrl = server.BaseUrl,
+                ModelOptions = new LanguageModelOptions
+                {
+                    Cache = cache,
+                    Batch = new BatchOptions
+                    {
+                        PollInterval = TimeSpan.FromMilliseconds(50),
+                        MaxPollInterval = TimeSpan.FromMilliseconds(200),
+                        WorkingDirectory = Path.Combine(root, "work"),
+                        Limits = new BatchLimits(50_000, 200_000_000, null),
+                    },
+                },
+            };
+            using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: options);
+            GC.Collect();
+            using var sampler = new MemorySampler();
+            var clock = Stopwatch.StartNew();
+            int answered = 0;
+            await foreach (var p in lm.PredictManyAsync(Enumerable.Range(0, count).Select(Prompt), CompletionWindow.BatchAny, cancellationToken))
+            {
+                if (p.HasErrors || p.WasCached || p.CompletionText.Length == 0)
+                {
+                    throw new InvalidOperationException($"Prompt {answered}: unexpected answer ({p.ErrorMessage ?? "cached or empty"}).");
+                }
+
+                answered++;
+            }
+
+            var first = clock.Elapsed;
+            clock.Restart();
+            int cached = 0;
+            await foreach (var p in lm.PredictManyAsync(Enumerable.Range(0, count).Select(Prompt), CompletionWindow.BatchAny, cancellationToken))
+            {
+                cached += p.WasCached ? 1 : 0;
+            }
+
+            var again = clock.Elapsed;
+            sampler.Dispose();
+            if (answered != count || cached != count || cache.PendingBatchCount() != 0)
+            {
+                throw new InvalidOperationException($"Answered {answered}, then {cached} from the cache, of {count}; {cache.PendingBatchCount()} batches left in the journal.");
+            }
+
+            Console.WriteLine($"collect: {count:N0} prompts through the Batch API in {first.TotalSeconds:F2} s, again from the cache in {again.TotalSeconds:F2} s; largest resident set {sampler.MaxTotal / 1e6:F0} MB (anon {sampler.MaxAnon / 1e6:F0} MB)");
+            string suffix = count == 1_000_000 ? "1m" : count.ToString(CultureInfo.InvariantCulture);
+            results[$"collect_{suffix}_s"] = first.TotalSeconds;
+            results[$"collect_{suffix}_rerun_cached_s"] = again.TotalSeconds;
+            results[$"collect_{suffix}_max_rss_mb"] = sampler.MaxTotal / (1024.0 * 1024.0);
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(root, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
     }
 
     private static LmPrompt Prompt(int i) => new($"Is item {i} a fruit? Answer yes or no.") { MaxTokens = 5, Temperature = 0 };
@@ -276,6 +359,9 @@ public sealed class BatchingSuite : IBenchmarkSuite
 
         public long MaxFile { get; private set; }
 
+        /// <summary>The largest anonymous plus file-backed resident set sampled.</summary>
+        public long MaxTotal { get; private set; }
+
         public void Dispose() => _timer.Dispose();
 
         private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -293,6 +379,7 @@ public sealed class BatchingSuite : IBenchmarkSuite
 
             MaxAnon = Math.Max(MaxAnon, anon);
             MaxFile = Math.Max(MaxFile, file);
+            MaxTotal = Math.Max(MaxTotal, anon + file);
         }
 
         private static (long Anon, long File) Read()

@@ -78,12 +78,14 @@ public sealed class CacheSuite : IBenchmarkSuite
                     var ks = manyPrompts.Select(p => CacheKey.Compute(lm.ModelIdentity, p)).ToArray();
                     double keyUs = t.Elapsed.TotalMicroseconds / manyCount;
                     t.Restart();
-                    var got = cache.GetSamplesMany(ks.Select(k => (k, 1)).ToArray()).Select(f => f.Payload).ToList();
+                    var rows = cache.FindSamplesMany(ks.Select(k => (k, 1)).ToArray()).Select(f => (f.Row, ks[f.Index], f.Sample)).ToArray();
+                    var got = new byte[]?[rows.Length];
+                    cache.ReadPayloads(rows, got);
                     double lookUs = t.Elapsed.TotalMicroseconds / manyCount;
                     t.Restart();
                     foreach (var pl in got)
                     {
-                        Serialization.PredictionJson.DeserializePayload(pl, manyPrompts[0], true);
+                        Serialization.PredictionJson.DeserializePayload(pl!, manyPrompts[0], true);
                     }
 
                     double deserUs = t.Elapsed.TotalMicroseconds / manyCount;
