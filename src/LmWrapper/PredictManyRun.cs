@@ -12,8 +12,9 @@ namespace LmWrapper;
 /// <remarks>
 /// Prompts with the same cache key form one group and are sent once; a group whose samples the cache lacks becomes a
 /// request. Groups are numbered by their first prompt and requests by their group, so both go out in input order.
-/// The planning thread builds everything; during the run the pump is the only writer of the slots and flags of groups
-/// it answers, and the consumer reads a group only after seeing its done flag.
+/// The planning thread builds everything. During the run the pump is the only writer of the flags and of the new samples
+/// of the groups it answers, the decoder (<see cref="DecodeCachedAsync"/>) the only writer of their cached samples, and
+/// the consumer reads a group only once its done flag and its decoded window are published.
 /// </remarks>
 internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncachedRequestTable
 {
@@ -39,12 +40,11 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
     private readonly int[]? _foundSample; // entry → sample index
     private readonly long[]? _foundRow; // entry → the cache row holding it
     private readonly int[]? _groupFirst; // group → its first prompt (where something was cached)
-    private readonly string _identity;
     private int _decoded; // groups below this have their cached samples in their slots
     private int _consumed; // groups below this have been handed to the caller (or are being)
     private readonly DoneSignal _consumerMoved = new();
 
-    /// <summary>Plans a run: computes keys, groups duplicates, answers what the cache holds and lists the requests.</summary>
+    /// <summary>Plans a run: computes keys, groups duplicates, finds what the cache holds and lists the requests.</summary>
     /// <param name="prompts">The validated prompts (the array becomes the run's).</param>
     /// <param name="modelIdentity">The model's identity, for cache keys.</param>
     /// <param name="usesCache">Whether a prompt reads and writes the cache.</param>
@@ -52,7 +52,6 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
     public PredictManyRun(LmPrompt[] prompts, string modelIdentity, Func<LmPrompt, bool> usesCache, Func<LmCache> cache)
     {
         _prompts = prompts;
-        _identity = modelIdentity;
         int n = prompts.Length;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = n >= ParallelThreshold ? Environment.ProcessorCount : 1 };
 
@@ -238,7 +237,7 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
         }
     }
 
-    /// <summary>From how many prompts a run hashes and decodes on all cores.</summary>
+    /// <summary>From how many prompts a run computes cache keys on all cores.</summary>
     public const int ParallelThreshold = 2048;
 
     /// <summary>How many prompts the run answers.</summary>
