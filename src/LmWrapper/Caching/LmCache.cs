@@ -238,43 +238,36 @@ public sealed partial class LmCache : IDisposable
     internal List<(int Index, int Sample, long Row)> FindSamplesMany(IReadOnlyList<(CacheKey Key, int Count)> requests)
     {
         var found = new List<(int, int, long)>(Math.Min(requests.Count, 1 << 16));
-        lock (_lock)
+        InReadTransaction(db =>
         {
-            Run(() =>
+            _rawFind ??= Prepare(db, "SELECT sample, id FROM responses WHERE key = ?1 AND sample < ?2");
+            Span<byte> keyBytes = stackalloc byte[16];
+            long hits = 0;
+            long wanted = 0;
+            for (int i = 0; i < requests.Count; i++)
             {
-                ThrowIfDisposed();
-                var db = _connection.Handle!;
-                using var tx = _connection.BeginTransaction(deferred: true);
-                _rawFind ??= Prepare(db, "SELECT sample, id FROM responses WHERE key = ?1 AND sample < ?2");
-                Span<byte> keyBytes = stackalloc byte[16];
-                long hits = 0;
-                long wanted = 0;
-                for (int i = 0; i < requests.Count; i++)
+                var (key, count) = requests[i];
+                key.WriteBytes(keyBytes);
+                raw.sqlite3_bind_blob(_rawFind, 1, keyBytes);
+                raw.sqlite3_bind_int(_rawFind, 2, count);
+                wanted += count;
+                try
                 {
-                    var (key, count) = requests[i];
-                    key.WriteBytes(keyBytes);
-                    raw.sqlite3_bind_blob(_rawFind, 1, keyBytes);
-                    raw.sqlite3_bind_int(_rawFind, 2, count);
-                    wanted += count;
-                    try
+                    while (Step(db, _rawFind))
                     {
-                        while (Step(db, _rawFind))
-                        {
-                            found.Add((i, raw.sqlite3_column_int(_rawFind, 0), raw.sqlite3_column_int64(_rawFind, 1)));
-                            hits++;
-                        }
-                    }
-                    finally
-                    {
-                        raw.sqlite3_reset(_rawFind);
+                        found.Add((i, raw.sqlite3_column_int(_rawFind, 0), raw.sqlite3_column_int64(_rawFind, 1)));
+                        hits++;
                     }
                 }
+                finally
+                {
+                    raw.sqlite3_reset(_rawFind);
+                }
+            }
 
-                tx.Commit();
-                Interlocked.Add(ref _hits, hits);
-                Interlocked.Add(ref _misses, wanted - hits);
-            });
-        }
+            Interlocked.Add(ref _hits, hits);
+            Interlocked.Add(ref _misses, wanted - hits);
+        });
 
         return found;
     }
@@ -283,40 +276,47 @@ public sealed partial class LmCache : IDisposable
     /// Reads the payloads of rows <see cref="FindSamplesMany"/> found, in one read transaction. A row that no longer
     /// holds that key's sample (evicted or removed since) gives null.
     /// </summary>
-    /// <param name="rows">The rows, with the key and sample each must still hold (reading in row order is fastest).</param>
+    /// <param name="rows">The rows, with the key and sample each must still hold.</param>
     /// <param name="payloads">Where each row's payload goes, by position in <paramref name="rows"/>.</param>
     internal void ReadPayloads(ReadOnlySpan<(long Row, CacheKey Key, int Sample)> rows, byte[]?[] payloads)
     {
         var list = rows.ToArray();
+        InReadTransaction(db =>
+        {
+            _rawPayload ??= Prepare(db, "SELECT key, sample, payload FROM responses WHERE id = ?1");
+            Span<byte> keyBytes = stackalloc byte[16];
+            for (int i = 0; i < list.Length; i++)
+            {
+                var (row, key, sample) = list[i];
+                key.WriteBytes(keyBytes);
+                raw.sqlite3_bind_int64(_rawPayload, 1, row);
+                payloads[i] = null;
+                try
+                {
+                    if (Step(db, _rawPayload) && raw.sqlite3_column_int(_rawPayload, 1) == sample
+                        && raw.sqlite3_column_blob(_rawPayload, 0).SequenceEqual(keyBytes))
+                    {
+                        payloads[i] = raw.sqlite3_column_blob(_rawPayload, 2).ToArray();
+                    }
+                }
+                finally
+                {
+                    raw.sqlite3_reset(_rawPayload);
+                }
+            }
+        });
+    }
+
+    /// <summary>Runs <paramref name="read"/> in one read transaction on the cache's connection, under its lock.</summary>
+    private void InReadTransaction(Action<sqlite3> read)
+    {
         lock (_lock)
         {
             Run(() =>
             {
                 ThrowIfDisposed();
-                var db = _connection.Handle!;
                 using var tx = _connection.BeginTransaction(deferred: true);
-                _rawPayload ??= Prepare(db, "SELECT key, sample, payload FROM responses WHERE id = ?1");
-                Span<byte> keyBytes = stackalloc byte[16];
-                for (int i = 0; i < list.Length; i++)
-                {
-                    var (row, key, sample) = list[i];
-                    key.WriteBytes(keyBytes);
-                    raw.sqlite3_bind_int64(_rawPayload, 1, row);
-                    payloads[i] = null;
-                    try
-                    {
-                        if (Step(db, _rawPayload) && raw.sqlite3_column_int(_rawPayload, 1) == sample
-                            && raw.sqlite3_column_blob(_rawPayload, 0).SequenceEqual(keyBytes))
-                        {
-                            payloads[i] = raw.sqlite3_column_blob(_rawPayload, 2).ToArray();
-                        }
-                    }
-                    finally
-                    {
-                        raw.sqlite3_reset(_rawPayload);
-                    }
-                }
-
+                read(_connection.Handle!);
                 tx.Commit();
             });
         }
