@@ -61,6 +61,35 @@ public sealed class BatchOrchestrationTests : IDisposable
     }
 
     [Fact]
+    public void EachRequestFileIsWrittenJustBeforeItsSubmissionAndStaleOnesAreRemoved()
+    {
+        string work = _dir.File("work");
+        Directory.CreateDirectory(work);
+        string stale = Path.Combine(work, "lmw_" + new string('a', 32) + ".jsonl");
+        string recent = Path.Combine(work, "lmw_" + new string('b', 32) + ".jsonl");
+        string other = Path.Combine(work, "notes.jsonl");
+        foreach (var f in (string[])[stale, recent, other])
+        {
+            File.WriteAllText(f, "{}\n");
+            File.SetLastWriteTimeUtc(f, DateTime.UtcNow.AddDays(-2));
+        }
+
+        File.SetLastWriteTimeUtc(recent, DateTime.UtcNow.AddHours(-1)); // may belong to a run going on now
+
+        var filesAtSubmission = new List<int>();
+        _backend.BeforeCreate = _ => filesAtSubmission.Add(Directory.GetFiles(work, "lmw_*.jsonl").Length - 1); // less the recent one
+        var lm = Model(new BatchLimits(2, 200_000_000));
+        var results = lm.PredictMany(Prompts("a", "b", "c", "d", "e", "f", "g"), CompletionWindow.BatchAny).ToList();
+
+        Assert.All(results, p => Assert.False(p.HasErrors));
+        Assert.Equal(4, _backend.Submissions);
+        Assert.Equal([1, 1, 1, 1], filesAtSubmission); // only the file being submitted: a crash leaves at most one
+        Assert.False(File.Exists(stale));
+        Assert.True(File.Exists(recent));
+        Assert.True(File.Exists(other));
+    }
+
+    [Fact]
     public void AsapOnTheSameModelUsesOrdinaryCalls()
     {
         var lm = Model();

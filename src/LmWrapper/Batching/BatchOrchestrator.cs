@@ -107,12 +107,11 @@ internal sealed class BatchOrchestrator(
             }
         }
 
-        // 2. Write request files for everything no batch covers.
-        foreach (var chunk in WriteChunks(Enumerable.Range(0, count).Where(r => Uncovered(r) > 0), attempt: 1))
-        {
-            pendingChunks.Enqueue(chunk);
-        }
-
+        // 2. Request files for everything no batch covers, each written just before it is submitted: a crash leaves
+        // at most one behind (and files a day old are removed at the start of a run).
+        DeleteStaleRequestFiles();
+        using var fresh = WriteChunks(Enumerable.Range(0, count).Where(r => Uncovered(r) > 0), attempt: 1).GetEnumerator();
+        bool freshLeft = true;
         try
         {
             while (_remaining > 0)
@@ -120,8 +119,25 @@ internal sealed class BatchOrchestrator(
                 cancellationToken.ThrowIfCancellationRequested();
 
                 // 3. Submit what the provider's token queue has room for.
-                while (pendingChunks.Count > 0)
+                while (true)
                 {
+                    if (pendingChunks.Count == 0 && freshLeft)
+                    {
+                        if (fresh.MoveNext())
+                        {
+                            pendingChunks.Enqueue(fresh.Current);
+                        }
+                        else
+                        {
+                            freshLeft = false;
+                        }
+                    }
+
+                    if (pendingChunks.Count == 0)
+                    {
+                        break;
+                    }
+
                     var chunk = pendingChunks.Peek();
                     long enqueued = active.Sum(j => j.EstimatedTokens);
                     if (_limits.MaxEnqueuedTokens is { } cap && active.Count > 0 && enqueued + chunk.EstimatedTokens > cap)
@@ -190,7 +206,7 @@ internal sealed class BatchOrchestrator(
                 await ForgetCollectedAsync(collected, waitForAll: false, cancellationToken).ConfigureAwait(false);
                 if (active.Count == 0)
                 {
-                    if (pendingChunks.Count == 0)
+                    if (pendingChunks.Count == 0 && !freshLeft)
                     {
                         for (int r = 0; r < count && _remaining > 0; r++)
                         {
@@ -525,9 +541,36 @@ internal sealed class BatchOrchestrator(
         }
     }
 
+    /// <summary>Where request files are written.</summary>
+    private string WorkingDirectory => options.WorkingDirectory ?? Path.Combine(Path.GetTempPath(), "lmwrapper-batches");
+
+    /// <summary>
+    /// Removes request files a day old from the working directory: left by a run that was killed between writing and
+    /// submitting one (a file being written or uploaded by a live run is never that old).
+    /// </summary>
+    private void DeleteStaleRequestFiles()
+    {
+        if (!Directory.Exists(WorkingDirectory))
+        {
+            return;
+        }
+
+        foreach (var file in Directory.EnumerateFiles(WorkingDirectory, "lmw_*.jsonl"))
+        {
+            if (File.GetLastWriteTimeUtc(file) < DateTime.UtcNow - StaleRequestFileAge)
+            {
+                logger.LogInformation("Removing {File}, a request file an earlier run left behind.", file);
+                TryDelete(file);
+            }
+        }
+    }
+
+    /// <summary>How old a request file in the working directory must be to count as left behind.</summary>
+    internal static readonly TimeSpan StaleRequestFileAge = TimeSpan.FromDays(1);
+
     private IEnumerable<Chunk> WriteChunks(IEnumerable<int> todo, int attempt, int maxRequests = int.MaxValue)
     {
-        string dir = options.WorkingDirectory ?? Path.Combine(Path.GetTempPath(), "lmwrapper-batches");
+        string dir = WorkingDirectory;
         Directory.CreateDirectory(dir);
         int perChunk = Math.Min(maxRequests, _limits.MaxRequests);
         var line = new ArrayBufferWriter<byte>(1024);
@@ -553,6 +596,7 @@ internal sealed class BatchOrchestrator(
                     || (_limits.MaxEnqueuedTokens is { } cap && chunk.EstimatedTokens + tokens > cap)))
                 {
                     stream!.Dispose();
+                    stream = null;
                     yield return chunk;
                     chunk = null;
                 }
@@ -581,7 +625,11 @@ internal sealed class BatchOrchestrator(
         }
         finally
         {
-            stream?.Dispose();
+            if (stream is not null)
+            {
+                stream.Dispose(); // a file never handed out (the run stopped while writing it)
+                TryDelete(chunk!.File);
+            }
         }
     }
 
