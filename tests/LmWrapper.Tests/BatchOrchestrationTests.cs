@@ -327,6 +327,59 @@ public sealed class BatchOrchestrationTests : IDisposable
         Assert.Equal(0m, _progress[0].CostSoFar);
     }
 
+    /// <summary>Runs PredictMany until the first batch is submitted, then cancels it, leaving the batch in the journal.</summary>
+    private async Task SubmitAndDieAsync(List<LmPrompt> prompts)
+    {
+        _backend.PollsToFinish = 1000;
+        var lm = Model();
+        using var cts = new CancellationTokenSource();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            var task = Task.Run(async () =>
+            {
+                await foreach (var _ in lm.PredictManyAsync(prompts, CompletionWindow.BatchAny, cts.Token))
+                {
+                }
+            });
+            while (_backend.Submissions == 0)
+            {
+                await Task.Delay(5);
+            }
+
+            await cts.CancelAsync();
+            await task;
+        });
+        _backend.PollsToFinish = 2;
+    }
+
+    [Fact]
+    public async Task APromptAnsweredByAReattachedBatchIsNotSubmittedAgainWhenItsFileComesLater()
+    {
+        await SubmitAndDieAsync(Prompts("late"));
+        Assert.Equal(1, _cache.PendingBatchCount());
+
+        // One request per file and room for two batches in the queue: the reattached batch and the first new one run
+        // while the later files are still to be written, and "late" comes after them.
+        var lm = Model(new BatchLimits(1, 10_000_000, MaxEnqueuedTokens: 20));
+        var results = lm.PredictMany(Prompts("a", "c", "d", "late"), CompletionWindow.BatchAny).ToList();
+        Assert.Equal(["a", "c", "d", "late"], results.Select(p => p.CompletionText.Split('|')[0]));
+        Assert.EndsWith("batch_1#0", results[3].CompletionText, StringComparison.Ordinal);
+        Assert.All(_backend.SubmittedCustomIds().Values, n => Assert.Equal(1, n)); // "late" is paid for once
+        Assert.Equal(4, _backend.Submissions);
+    }
+
+    [Fact]
+    public async Task SamplesAReattachedBatchDoesNotCoverAreAskedForInTheFirstAttempt()
+    {
+        // The earlier run asked for 2 samples; this one wants 3 of the same prompt, with a single attempt allowed.
+        await SubmitAndDieAsync([new LmPrompt("wide") { MaxTokens = 5, NumCompletions = 2 }]);
+        var lm = Model(new BatchLimits(1, 10_000_000, MaxEnqueuedTokens: 30), maxAttempts: 1);
+        var results = lm.PredictMany(
+            [.. Prompts("a", "c", "d"), new LmPrompt("wide") { MaxTokens = 5, NumCompletions = 3 }], CompletionWindow.BatchAny).ToList();
+        Assert.All(results, p => Assert.False(p.HasErrors, p.ErrorMessage));
+        Assert.Equal(3, results[3].Completions.Count);
+    }
+
     [Fact]
     public void ASubmissionThatFailsForGoodGivesErrorsForItsPrompts()
     {

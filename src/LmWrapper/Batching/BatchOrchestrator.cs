@@ -109,8 +109,18 @@ internal sealed class BatchOrchestrator(
 
         // 2. Request files for everything no batch covers, each written just before it is submitted: a crash leaves
         // at most one behind (and files a day old are removed at the start of a run).
+        // What each request needs beyond the reattached batches is fixed (and counted as covered) now, as when every
+        // file was written up front: a reattached batch that answers a request, or only some of its samples, before the
+        // request's file is written must not make it be asked for again.
         DeleteStaleRequestFiles();
-        using var fresh = WriteChunks(Enumerable.Range(0, count).Where(r => Uncovered(r) > 0), attempt: 1).GetEnumerator();
+        var freshSamples = new int[count];
+        for (int r = 0; r < count; r++)
+        {
+            freshSamples[r] = Math.Max(0, Uncovered(r));
+            _covered[r] += freshSamples[r];
+        }
+
+        using var fresh = WriteChunks(Enumerable.Range(0, count).Where(r => freshSamples[r] > 0), attempt: 1, reserved: freshSamples).GetEnumerator();
         bool freshLeft = true;
         try
         {
@@ -568,7 +578,12 @@ internal sealed class BatchOrchestrator(
     /// <summary>How old a request file in the working directory must be to count as left behind.</summary>
     internal static readonly TimeSpan StaleRequestFileAge = TimeSpan.FromDays(1);
 
-    private IEnumerable<Chunk> WriteChunks(IEnumerable<int> todo, int attempt, int maxRequests = int.MaxValue)
+    /// <summary>Writes request files for <paramref name="todo"/>, one at a time as the caller asks for the next.</summary>
+    /// <param name="todo">The requests.</param>
+    /// <param name="attempt">The attempt the files are.</param>
+    /// <param name="maxRequests">At most this many requests per file.</param>
+    /// <param name="reserved">Samples to ask for each request, already counted as covered; null: those uncovered now.</param>
+    private IEnumerable<Chunk> WriteChunks(IEnumerable<int> todo, int attempt, int maxRequests = int.MaxValue, int[]? reserved = null)
     {
         string dir = WorkingDirectory;
         Directory.CreateDirectory(dir);
@@ -580,7 +595,7 @@ internal sealed class BatchOrchestrator(
         {
             foreach (int r in todo)
             {
-                int count = Uncovered(r);
+                int count = reserved?[r] ?? Uncovered(r);
                 if (count <= 0)
                 {
                     continue;
@@ -613,7 +628,10 @@ internal sealed class BatchOrchestrator(
                 chunk.EstimatedTokens += tokens;
                 chunk.Requests.Add(r);
                 chunk.Samples.Add(count);
-                _covered[r] += count;
+                if (reserved is null)
+                {
+                    _covered[r] += count;
+                }
             }
 
             if (chunk is not null)
