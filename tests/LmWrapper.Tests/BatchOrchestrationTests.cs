@@ -381,6 +381,54 @@ public sealed class BatchOrchestrationTests : IDisposable
     }
 
     [Fact]
+    public void ARequestFileWaitingForRoomInTheQueueIsNotRemovedAsStaleByAnotherRun()
+    {
+        // "b" waits (written) while "a" runs; meanwhile a day passes and another run starts in the same directory.
+        string work = _dir.File("work");
+        bool otherRan = false;
+        var lm = new BatchTestLm(
+            new LanguageModelOptions
+            {
+                Cache = _cache,
+                Batch = new BatchOptions
+                {
+                    PollInterval = TimeSpan.FromMilliseconds(1),
+                    MaxPollInterval = TimeSpan.FromMilliseconds(5),
+                    Limits = new BatchLimits(1, 10_000_000, MaxEnqueuedTokens: 10),
+                    WorkingDirectory = work,
+                    Progress = new CallbackProgress(p =>
+                    {
+                        var waiting = Directory.GetFiles(work, "lmw_*.jsonl");
+                        if (otherRan || p.ActiveBatches != 1 || waiting.Length != 1)
+                        {
+                            return;
+                        }
+
+                        otherRan = true;
+                        File.SetLastWriteTimeUtc(waiting[0], DateTime.UtcNow.AddDays(-1).AddMinutes(-1)); // written a day ago
+                        var other = new BatchTestLm(
+                            new LanguageModelOptions
+                            {
+                                Cache = LmCache.OpenInMemory(),
+                                Batch = new BatchOptions { PollInterval = TimeSpan.FromMilliseconds(1), WorkingDirectory = work },
+                            },
+                            new FakeBatchBackend());
+                        Assert.False(other.PredictMany(Prompts("other"), CompletionWindow.BatchAny).Single().HasErrors);
+                    }),
+                },
+            },
+            _backend);
+        var results = lm.PredictMany(Prompts("a", "b"), CompletionWindow.BatchAny).ToList();
+        Assert.True(otherRan);
+        Assert.All(results, p => Assert.False(p.HasErrors, p.ErrorMessage));
+    }
+
+    private sealed class CallbackProgress(Action<BatchProgress> report) : IProgress<BatchProgress>
+    {
+        public void Report(BatchProgress value) => report(value);
+    }
+
+    [Fact]
     public void ASubmissionThatFailsForGoodGivesErrorsForItsPrompts()
     {
         _backend.BeforeCreate = _ => throw new HttpRequestException("400 invalid file");

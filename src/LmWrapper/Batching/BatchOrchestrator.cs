@@ -516,6 +516,7 @@ internal sealed class BatchOrchestrator(
             KeyedItems(chunk));
         try
         {
+            RewriteIfRemoved(chunk);
             string providerId = await backend.SubmitAsync(chunk.LocalId, chunk.File, chunk.Count, ct).ConfigureAwait(false);
             journal?.SetBatchProviderId(chunk.LocalId, providerId);
             TryDelete(chunk.File);
@@ -537,6 +538,31 @@ internal sealed class BatchOrchestrator(
         {
             logger.LogError(e, "Submitting a batch of {Count} requests failed.", chunk.Count);
             return (null, false, $"{e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Writes a chunk's file again when it is gone: one that waited long for room in the provider's queue may have been
+    /// removed meanwhile as stale (by another run's <see cref="DeleteStaleRequestFiles"/>, or a temp-file cleaner).
+    /// </summary>
+    private void RewriteIfRemoved(Chunk chunk)
+    {
+        if (File.Exists(chunk.File))
+        {
+            return;
+        }
+
+        logger.LogWarning("The request file {File} was removed while it waited; writing it again.", chunk.File);
+        Directory.CreateDirectory(WorkingDirectory);
+        var line = new ArrayBufferWriter<byte>(1024);
+        using var stream = new FileStream(chunk.File, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
+        for (int i = 0; i < chunk.Count; i++)
+        {
+            int r = chunk.Requests[i];
+            line.ResetWrittenCount();
+            backend.WriteRequestLine(line, CustomIdOf(r), _table.PromptAt(r), chunk.Samples[i]);
+            line.Write("\n"u8);
+            stream.Write(line.WrittenSpan);
         }
     }
 
