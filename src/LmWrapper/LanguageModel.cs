@@ -256,7 +256,7 @@ public abstract class LanguageModel : IDisposable
         if (window == CompletionWindow.BatchAny && BatchBackend is { } backend)
         {
             var table = requests as IUncachedRequestTable ?? new UncachedRequestList(requests, cachedPrompts: 0);
-            bool keyed = requests is PredictManyRun run ? run.HasKeys : requests.Any(r => r.CacheKey is not null);
+            bool keyed = requests is PredictManyRun run ? run.HasKeyedRequests : requests.Any(r => r.CacheKey is not null);
             var orchestrator = new BatchOrchestrator(
                 backend, keyed ? Cache : null, ModelIdentity, Options.Batch ?? new BatchOptions(), Logger, PredictionCost);
             await foreach (var result in orchestrator.RunAsync(table, cancellationToken).ConfigureAwait(false))
@@ -421,9 +421,8 @@ public abstract class LanguageModel : IDisposable
 
                         if (run.TryClaim(result.Index))
                         {
-                            var predictions = result.Predictions ?? throw new InvalidOperationException($"{GetType().Name} returned null predictions.");
-                            CheckCount(predictions, run.NumCompletionsAt(result.Index));
-                            run.Fill(result.Index, predictions, toStore);
+                            CheckCount(result.Predictions, run.NumCompletionsAt(result.Index));
+                            run.Fill(result.Index, result.Predictions, toStore);
                             ready.Add(result);
                         }
 
@@ -460,9 +459,13 @@ public abstract class LanguageModel : IDisposable
     }
 
     /// <summary>Checks that a provider returned the samples asked for, or one failed prediction standing for all.</summary>
-    private void CheckCount(IReadOnlyList<LmPrediction> predictions, int expected)
+    private void CheckCount(IReadOnlyList<LmPrediction>? predictions, int expected)
     {
-        ArgumentNullException.ThrowIfNull(predictions);
+        if (predictions is null)
+        {
+            throw new InvalidOperationException($"{GetType().Name} returned null predictions.");
+        }
+
         if (predictions.Count != expected && !(predictions.Count == 1 && predictions[0].HasErrors))
         {
             throw new InvalidOperationException(

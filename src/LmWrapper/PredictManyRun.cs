@@ -249,8 +249,8 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
     /// <inheritdoc/>
     public int CachedPrompts { get; }
 
-    /// <summary>Whether any prompt uses the cache.</summary>
-    public bool HasKeys => _keys is not null;
+    /// <summary>Whether any request's prompt uses the cache (so a batch run keeps a journal).</summary>
+    public bool HasKeyedRequests => _requestsByKey.Length > 0;
 
     /// <summary>A request as providers see it (made on each call; the run does not keep them).</summary>
     public LmUncachedRequest this[int index] =>

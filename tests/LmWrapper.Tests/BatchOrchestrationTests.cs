@@ -126,6 +126,44 @@ public sealed class BatchOrchestrationTests : IDisposable
     }
 
     [Fact]
+    public void SamplesABatchDeliveredAreNotLostWhenTheRunDiesBeforeTheRestArrive()
+    {
+        // batch_1 delivers 1 of 3 samples; the run dies while batch_2 (the other 2) runs. batch_1 must stay in the
+        // journal and at the provider, so the rerun takes its paid-for sample back instead of asking again.
+        _backend.AnsweredSamples = (batch, line) => batch.Id == "batch_1" ? 1 : line.N;
+        _backend.OnStatus = id =>
+        {
+            if (id == "batch_2")
+            {
+                throw new OperationCanceledException("killed");
+            }
+        };
+        var prompt = new LmPrompt("s") { MaxTokens = 5, NumCompletions = 3 };
+        Assert.ThrowsAny<OperationCanceledException>(() => Model().PredictMany([prompt], CompletionWindow.BatchAny).ToList());
+        Assert.Equal(2, _backend.Submissions);
+        Assert.DoesNotContain("batch_1", _backend.CleanedUp);
+        Assert.Equal(2, _cache.PendingBatchCount());
+
+        _backend.OnStatus = null;
+        var result = Model().PredictMany([prompt], CompletionWindow.BatchAny).Single();
+        Assert.Equal(["s|batch_1#0", "s|batch_2#0", "s|batch_2#1"], result.Completions.Select(c => c.CompletionText).Order());
+        Assert.Equal(2, _backend.Submissions);
+        Assert.Equal(0, _cache.PendingBatchCount());
+    }
+
+    [Fact]
+    public void ARunWhoseRequestsDoNotUseTheCacheKeepsNoJournal()
+    {
+        var lm = Model();
+        lm.PredictMany(Prompts("a"), CompletionWindow.BatchAny).ToList();
+        var journalAtSubmission = new List<int>();
+        _backend.BeforeCreate = _ => journalAtSubmission.Add(_cache.PendingBatchCount());
+        var r = lm.PredictMany([new LmPrompt("a") { MaxTokens = 5 }, new LmPrompt("u") { MaxTokens = 5, Cache = false }], CompletionWindow.BatchAny).ToList();
+        Assert.Equal([true, false], r.Select(p => p.WasCached));
+        Assert.Equal([0], journalAtSubmission); // "a" was cached: the one request sent does not use the cache
+    }
+
+    [Fact]
     public void SplitsByRequestCountAndFileSize()
     {
         var lm = Model(new BatchLimits(MaxRequests: 3, MaxFileBytes: 10_000_000));

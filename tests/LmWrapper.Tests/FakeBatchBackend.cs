@@ -107,8 +107,12 @@ internal sealed class FakeBatchBackend : IBatchBackend
     public Task<string?> FindAsync(BatchSubmissionRecord submission, CancellationToken cancellationToken) =>
         Task.FromResult(Batches.Values.FirstOrDefault(b => b.LocalId == submission.LocalId && b.Lines.Count == submission.RequestCount)?.Id);
 
+    /// <summary>Runs at each look at a batch (throw to simulate dying then).</summary>
+    public Action<string>? OnStatus { get; set; }
+
     public Task<BatchJobStatus> GetStatusAsync(string batchId, CancellationToken cancellationToken)
     {
+        OnStatus?.Invoke(batchId);
         var b = Batches[batchId];
         lock (b)
         {

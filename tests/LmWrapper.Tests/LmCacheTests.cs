@@ -201,7 +201,7 @@ public sealed class LmCacheTests : IDisposable
     }
 
     [Fact]
-    public void PayloadsAreReadByRowAndARowRemovedSinceGivesNull()
+    public void PayloadsAreReadByRowOrByKeyWhenTheRowChangedAndGoneOnesGiveNull()
     {
         using var cache = LmCache.OpenInMemory();
         var lm = Lm(cache);
@@ -216,16 +216,19 @@ public sealed class LmCacheTests : IDisposable
         Assert.Equal([0, 1, 2, 3, 4], found.Select(f => f.Index));
         Assert.All(found, f => Assert.Equal(0, f.Sample));
 
-        // The newest row is freed and taken by another key (SQLite reuses the largest rowid): it must not be read as r4's.
+        // The newest row is freed and taken by another key (SQLite reuses the largest rowid): it must not be read as
+        // r4's. r4 is then answered again (a new row), which is found by its key; r2 is gone for good.
         Assert.True(lm.RemovePromptFromCache(prompts[4]));
         var newcomer = new LmPrompt("newcomer") { MaxTokens = 100 };
         lm.Predict(newcomer);
         Assert.Equal(found[4].Row, cache.FindSamplesMany([(CacheKey.Compute(lm.ModelIdentity, newcomer), 1)]).Single().Row);
+        lm.Predict(prompts[4]);
+        Assert.True(lm.RemovePromptFromCache(prompts[2]));
         var payloads = new byte[]?[found.Count];
         cache.ReadPayloads([.. found.Select(f => (f.Row, keys[f.Index], f.Sample))], payloads);
         for (int i = 0; i < 5; i++)
         {
-            if (i == 4)
+            if (i == 2)
             {
                 Assert.Null(payloads[i]);
             }

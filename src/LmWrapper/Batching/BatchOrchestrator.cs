@@ -304,6 +304,10 @@ internal sealed class BatchOrchestrator(
                         }
 
                         batches.Add(due.LocalId);
+
+                        // Held until the request is answered and stored: a crash before then leaves this batch in the
+                        // journal (and its results at the provider), so a rerun gets these paid-for samples back.
+                        _unstored.AddOrUpdate(due.LocalId, 1, (_, n) => n + 1);
                     }
                 }
 
@@ -423,12 +427,17 @@ internal sealed class BatchOrchestrator(
         }
 
         string[] contributors = _contributors.Remove(r, out var earlier) ? [.. earlier, batchLocalId] : [batchLocalId];
-        return Answer(r, predictions, contributors);
+        return Answer(r, predictions, contributors, held: contributors.Length - 1);
     }
 
-    private LmUncachedResult Answer(int r, IReadOnlyList<LmPrediction> predictions, string[] contributors)
+    /// <summary>
+    /// The result for request <paramref name="r"/>. Each batch that contributed to it is held (not forgotten) until the
+    /// caller has stored the result; the first <paramref name="held"/> contributors are held already (since they
+    /// delivered some of its samples).
+    /// </summary>
+    private LmUncachedResult Answer(int r, IReadOnlyList<LmPrediction> predictions, string[] contributors, int held)
     {
-        foreach (var localId in contributors)
+        foreach (var localId in contributors.AsSpan(held))
         {
             _unstored.AddOrUpdate(localId, 1, (_, n) => n + 1);
         }
@@ -484,7 +493,7 @@ internal sealed class BatchOrchestrator(
     {
         _got.Remove(r);
         string[] contributors = _contributors.Remove(r, out var earlier) ? [.. earlier] : [];
-        return Answer(r, [LmPrediction.FromError(_table.PromptAt(r), message)], contributors);
+        return Answer(r, [LmPrediction.FromError(_table.PromptAt(r), message)], contributors, held: contributors.Length);
     }
 
     private IEnumerable<LmUncachedResult> FailChunk(Chunk chunk, string why)
@@ -622,7 +631,7 @@ internal sealed class BatchOrchestrator(
             foreach (int r in todo)
             {
                 int count = reserved?[r] ?? Uncovered(r);
-                if (count <= 0)
+                if (count <= 0 || _done[r])
                 {
                     continue;
                 }

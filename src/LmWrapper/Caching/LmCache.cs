@@ -111,6 +111,7 @@ public sealed partial class LmCache : IDisposable
     private sqlite3_stmt? _rawSelect;
     private sqlite3_stmt? _rawFind;
     private sqlite3_stmt? _rawPayload;
+    private sqlite3_stmt? _rawPayloadByKey;
     private long _hits;
     private long _misses;
     private bool _disposed;
@@ -273,8 +274,8 @@ public sealed partial class LmCache : IDisposable
     }
 
     /// <summary>
-    /// Reads the payloads of rows <see cref="FindSamplesMany"/> found, in one read transaction. A row that no longer
-    /// holds that key's sample (evicted or removed since) gives null.
+    /// Reads the payloads of rows <see cref="FindSamplesMany"/> found, in one read transaction. Where a row no longer
+    /// holds that key's sample (evicted or removed since), the sample is looked up by key; one no longer cached gives null.
     /// </summary>
     /// <param name="rows">The rows, with the key and sample each must still hold.</param>
     /// <param name="payloads">Where each row's payload goes, by position in <paramref name="rows"/>.</param>
@@ -302,6 +303,26 @@ public sealed partial class LmCache : IDisposable
                 finally
                 {
                     raw.sqlite3_reset(_rawPayload);
+                }
+
+                if (payloads[i] is null)
+                {
+                    // The row changed since it was found (removed, or evicted and written again): look the sample up
+                    // by key, as a lookup would have.
+                    _rawPayloadByKey ??= Prepare(db, "SELECT payload FROM responses WHERE key = ?1 AND sample = ?2");
+                    raw.sqlite3_bind_blob(_rawPayloadByKey, 1, keyBytes);
+                    raw.sqlite3_bind_int(_rawPayloadByKey, 2, sample);
+                    try
+                    {
+                        if (Step(db, _rawPayloadByKey))
+                        {
+                            payloads[i] = raw.sqlite3_column_blob(_rawPayloadByKey, 0).ToArray();
+                        }
+                    }
+                    finally
+                    {
+                        raw.sqlite3_reset(_rawPayloadByKey);
+                    }
                 }
             }
         });
@@ -583,6 +604,7 @@ public sealed partial class LmCache : IDisposable
             _rawSelect?.Dispose();
             _rawFind?.Dispose();
             _rawPayload?.Dispose();
+            _rawPayloadByKey?.Dispose();
             _insert.Dispose();
             _connection.Dispose();
         }
