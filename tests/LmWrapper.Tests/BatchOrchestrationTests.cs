@@ -206,35 +206,11 @@ public sealed class BatchOrchestrationTests : IDisposable
     [Fact]
     public async Task ARunThatDiesAfterSubmittingIsResumedWithoutSubmittingAgain()
     {
-        _backend.PollsToFinish = 1000; // the batch keeps running while the first run dies
-        var lm = Model();
-        using (var cts = new CancellationTokenSource())
-        {
-            var prompts = Prompts([.. Enumerable.Range(0, 20).Select(i => $"r{i}")]);
-            var progress = _progress;
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
-            {
-                var task = Task.Run(async () =>
-                {
-                    await foreach (var _ in lm.PredictManyAsync(prompts, CompletionWindow.BatchAny, cts.Token))
-                    {
-                    }
-                });
-                while (_backend.Submissions == 0)
-                {
-                    await Task.Delay(5);
-                }
-
-                await cts.CancelAsync();
-                await task;
-            });
-        }
-
+        await SubmitAndDieAsync(Prompts([.. Enumerable.Range(0, 20).Select(i => $"r{i}")])); // the batch keeps running
         Assert.Equal(1, _backend.Submissions);
         Assert.Equal(1, _cache.PendingBatchCount());
 
         // The rerun asks for the same prompts and ten more: it reattaches and submits only the new ten.
-        _backend.PollsToFinish = 2;
         var rerun = Model();
         var results = rerun.PredictMany(Prompts([.. Enumerable.Range(0, 30).Select(i => $"r{i}")]), CompletionWindow.BatchAny).ToList();
         Assert.Equal(Enumerable.Range(0, 30).Select(i => $"r{i}"), results.Select(p => p.CompletionText.Split('|')[0]));
