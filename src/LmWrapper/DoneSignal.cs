@@ -3,7 +3,7 @@ namespace LmWrapper;
 /// <summary>
 /// Wakes whoever waits on the progress of one PredictMany run (more prompts answered or decoded, the consumer moved
 /// on, or the run failed): one signal rather than a task per prompt, which matters for runs of a million prompts.
-/// A waiter takes <see cref="Next"/> before it looks at the state it waits for, so a pulse in between is not missed.
+/// Waiters use <see cref="WaitUntilAsync"/>.
 /// </summary>
 internal sealed class DoneSignal
 {
@@ -16,6 +16,28 @@ internal sealed class DoneSignal
 
     public void Pulse() =>
         Interlocked.Exchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+    /// <summary>Waits until <paramref name="ready"/> holds; throws the failure the signal carries, if any, first.</summary>
+    /// <param name="ready">What to wait for (looked at after each pulse).</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    public async ValueTask WaitUntilAsync(Func<bool> ready, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var next = Next; // taken before looking, so a pulse in between is not missed
+            if (ready())
+            {
+                return;
+            }
+
+            if (Failure is { } failure)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            }
+
+            await next.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     public void Fail(Exception failure)
     {

@@ -357,20 +357,10 @@ public abstract class LanguageModel : IDisposable
         {
             for (int i = 0; i < prompts.Length; i++)
             {
-                while (!run.IsReady(i))
+                if (!run.IsReady(i))
                 {
-                    var next = signal.Next; // taken before looking again, so a signal in between is not missed
-                    if (run.IsReady(i))
-                    {
-                        break;
-                    }
-
-                    if (signal.Failure is { } failure)
-                    {
-                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
-                    }
-
-                    await next.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    int waitingFor = i;
+                    await signal.WaitUntilAsync(() => run.IsReady(waitingFor), cancellationToken).ConfigureAwait(false);
                 }
 
                 yield return run.Assemble(i);

@@ -333,15 +333,10 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
         for (int g = 0; g < groups;)
         {
-            while (g - Volatile.Read(ref _consumed) >= DecodeAheadGroups)
+            if (g - Volatile.Read(ref _consumed) >= DecodeAheadGroups)
             {
-                var moved = _consumerMoved.Next; // taken before looking again, so a pulse in between is not missed
-                if (g - Volatile.Read(ref _consumed) < DecodeAheadGroups)
-                {
-                    break;
-                }
-
-                await moved.WaitAsync(cancellationToken).ConfigureAwait(false);
+                int next = g;
+                await _consumerMoved.WaitUntilAsync(() => next - Volatile.Read(ref _consumed) < DecodeAheadGroups, cancellationToken).ConfigureAwait(false);
             }
 
             // The next groups, up to a window of samples (a group's samples are never split).
@@ -582,7 +577,10 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
     }
 
     /// <summary>Samples group <paramref name="g"/> lacks: its widest prompt's count, less those the cache holds.</summary>
-    private int MissingCount(int g) => (_slots[g] is LmPrediction?[] samples ? samples.Length : 1) - CachedSamples(g).Length;
+    private int MissingCount(int g) => Width(g) - CachedSamples(g).Length;
+
+    /// <summary>How many samples group <paramref name="g"/> holds: its widest prompt's <see cref="LmPrompt.NumCompletions"/>.</summary>
+    private int Width(int g) => _slots[g] is LmPrediction?[] samples ? samples.Length : 1;
 
     /// <summary>The sample indices of group <paramref name="g"/> that the cache holds.</summary>
     private ReadOnlySpan<int> CachedSamples(int g) =>
@@ -604,8 +602,7 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
             get
             {
                 int first = order[index];
-                int g = run._groupOf[first];
-                return (run._keys![first], run._slots[g] is LmPrediction?[] samples ? samples.Length : 1);
+                return (run._keys![first], run.Width(run._groupOf[first]));
             }
         }
 

@@ -196,16 +196,11 @@ public sealed class LanguageModelTests : IDisposable
         Assert.InRange(run.DecodedGroups, PredictManyRun.DecodeAheadGroups, PredictManyRun.DecodeAheadGroups + 2048);
         Assert.False(run.IsReady(N - 1));
 
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         for (int i = 0; i < N; i++)
         {
-            while (!run.IsReady(i))
-            {
-                var next = signal.Next;
-                if (!run.IsReady(i))
-                {
-                    await next.WaitAsync(TimeSpan.FromSeconds(30));
-                }
-            }
+            int at = i;
+            await signal.WaitUntilAsync(() => run.IsReady(at), timeout.Token);
 
             var p = run.Assemble(i);
             Assert.True(p.WasCached);

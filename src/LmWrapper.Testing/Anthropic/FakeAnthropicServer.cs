@@ -4,13 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace LmWrapper.Testing.Anthropic;
 
@@ -259,19 +253,8 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
             throw new InvalidOperationException("The server has already started.");
         }
 
-        var builder = WebApplication.CreateSlimBuilder();
-
-        // Nothing from the host's appsettings.json or ASPNETCORE_* variables (a Kestrel endpoint there would win over
-        // UseUrls): the fake listens on loopback only, whatever project it runs in.
-        builder.Configuration.Sources.Clear();
-        builder.Configuration.AddInMemoryCollection();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        app.Run(HandleAsync);
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        _baseUrl = new Uri(address.TrimEnd('/') + "/");
+        var (app, address) = await LoopbackHost.StartAsync(HandleAsync, configure: null, cancellationToken).ConfigureAwait(false);
+        _baseUrl = new Uri(address + "/");
         _app = app;
     }
 
@@ -281,8 +264,7 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         if (_app is { } app)
         {
             _app = null;
-            await app.StopAsync().ConfigureAwait(false);
-            await app.DisposeAsync().ConfigureAwait(false);
+            await LoopbackHost.StopAsync(app).ConfigureAwait(false);
         }
     }
 

@@ -1,14 +1,8 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace LmWrapper.Testing.HuggingFace;
 
@@ -29,14 +23,16 @@ namespace LmWrapper.Testing.HuggingFace;
 /// </example>
 public sealed class FakeHuggingFaceHub : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private WebApplication _app = null!;
     private readonly ConcurrentDictionary<string, FakeHubRepository> _repos = new(StringComparer.Ordinal);
     private readonly List<FakeHubRequest> _requests = [];
     private readonly object _lock = new();
     private readonly Dictionary<string, long> _drops = new(StringComparer.Ordinal);
     private readonly List<(int Status, string? PathContains)> _failures = [];
 
-    private FakeHuggingFaceHub(WebApplication app) => _app = app;
+    private FakeHuggingFaceHub()
+    {
+    }
 
     /// <summary>The base address, e.g. <c>http://127.0.0.1:54321</c>; use it as <c>HF_ENDPOINT</c>.</summary>
     public Uri Endpoint { get; private set; } = null!;
@@ -64,19 +60,9 @@ public sealed class FakeHuggingFaceHub : IAsyncDisposable
     /// <returns>The running fake hub; dispose it to stop.</returns>
     public static async Task<FakeHuggingFaceHub> StartAsync(CancellationToken cancellationToken = default)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        // Nothing from the host's appsettings.json or ASPNETCORE_* variables (a Kestrel endpoint there would win over
-        // UseUrls): the fake listens on loopback only, whatever project it runs in.
-        builder.Configuration.Sources.Clear();
-        builder.Configuration.AddInMemoryCollection();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var hub = new FakeHuggingFaceHub(app);
-        app.Run(hub.HandleAsync);
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        hub.Endpoint = new Uri(address.TrimEnd('/'));
+        var hub = new FakeHuggingFaceHub();
+        (hub._app, string address) = await LoopbackHost.StartAsync(hub.HandleAsync, configure: null, cancellationToken).ConfigureAwait(false);
+        hub.Endpoint = new Uri(address);
         return hub;
     }
 
@@ -123,8 +109,7 @@ public sealed class FakeHuggingFaceHub : IAsyncDisposable
     /// <returns>A task that completes when it has stopped.</returns>
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync().ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
+        await LoopbackHost.StopAsync(_app).ConfigureAwait(false);
     }
 
     // ----- request handling -----

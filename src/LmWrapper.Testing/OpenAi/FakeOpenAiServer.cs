@@ -6,9 +6,7 @@ using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace LmWrapper.Testing;
 
@@ -126,21 +124,16 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
             throw new InvalidOperationException("The server is already started.");
         }
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-
-        // No appsettings.json, ASPNETCORE_* variables or command line: nothing may add an endpoint beyond 127.0.0.1.
-        builder.Configuration.Sources.Clear();
-        builder.Configuration.AddInMemoryCollection();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 256L * 1024 * 1024);
-        builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = 256L * 1024 * 1024);
-        var app = builder.Build();
-        app.Run(HandleAsync);
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        var (app, address) = await LoopbackHost.StartAsync(
+            HandleAsync,
+            builder =>
+            {
+                builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 256L * 1024 * 1024);
+                builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = 256L * 1024 * 1024);
+            },
+            cancellationToken).ConfigureAwait(false);
         _app = app;
-        string address = app.Urls.First(u => u.StartsWith("http://127.0.0.1:", StringComparison.Ordinal));
-        _baseUrl = address.TrimEnd('/') + "/v1";
+        _baseUrl = address + "/v1";
     }
 
     /// <summary>
@@ -179,8 +172,7 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
         if (_app is { } app)
         {
             _app = null;
-            await app.StopAsync().ConfigureAwait(false);
-            await app.DisposeAsync().ConfigureAwait(false);
+            await LoopbackHost.StopAsync(app).ConfigureAwait(false);
         }
     }
 

@@ -568,9 +568,7 @@ internal sealed class BatchOrchestrator(
         for (int i = 0; i < chunk.Count; i++)
         {
             int r = chunk.Requests[i];
-            line.ResetWrittenCount();
-            backend.WriteRequestLine(line, CustomIdOf(r), _table.PromptAt(r), chunk.Samples[i]);
-            line.Write("\n"u8);
+            WriteLine(line, r, _table.PromptAt(r), chunk.Samples[i]);
             stream.Write(line.WrittenSpan);
         }
     }
@@ -637,9 +635,7 @@ internal sealed class BatchOrchestrator(
                 }
 
                 var prompt = _table.PromptAt(r);
-                line.ResetWrittenCount();
-                backend.WriteRequestLine(line, CustomIdOf(r), prompt, count);
-                line.Write("\n"u8);
+                WriteLine(line, r, prompt, count);
                 long tokens = backend.EstimateEnqueuedTokens(prompt, count);
                 if (chunk is not null && (chunk.Count >= perChunk
                     || chunk.Bytes + line.WrittenCount > _limits.MaxFileBytes
@@ -684,6 +680,14 @@ internal sealed class BatchOrchestrator(
                 TryDelete(chunk!.File);
             }
         }
+    }
+
+    /// <summary>Puts request <paramref name="r"/>'s line of a request file, with its newline, in <paramref name="line"/>.</summary>
+    private void WriteLine(ArrayBufferWriter<byte> line, int r, LmPrompt prompt, int samples)
+    {
+        line.ResetWrittenCount();
+        backend.WriteRequestLine(line, CustomIdOf(r), prompt, samples);
+        line.Write("\n"u8);
     }
 
     private Func<string, (LmPrompt Prompt, int NumCompletions)?> Lookup(Job job) =>

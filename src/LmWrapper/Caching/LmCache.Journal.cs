@@ -200,21 +200,15 @@ public sealed partial class LmCache
                     for (int i = 0; i < jobs.Count; i++)
                     {
                         raw.sqlite3_bind_int64(select, 1, jobIds[i]);
-                        int rc;
                         try
                         {
-                            while ((rc = raw.sqlite3_step(select)) == raw.SQLITE_ROW)
+                            while (Step(db, select))
                             {
                                 var key = CacheKey.FromBytes(raw.sqlite3_column_blob(select, 0));
                                 if (covers(key))
                                 {
                                     jobs[i].Items.Add((key, raw.sqlite3_column_int(select, 1)));
                                 }
-                            }
-
-                            if (rc != raw.SQLITE_DONE)
-                            {
-                                throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), rc);
                             }
                         }
                         finally
@@ -230,18 +224,17 @@ public sealed partial class LmCache
         }
     }
 
-    /// <summary>Runs a prepared statement that returns no rows, and resets it for the next bindings (which stay bound).</summary>
+    /// <summary>Runs a bound statement that returns no rows, then resets it for the next bindings.</summary>
     private static void StepDone(sqlite3 db, sqlite3_stmt stmt)
     {
-        int rc = raw.sqlite3_step(stmt);
-        if (rc != raw.SQLITE_DONE)
+        try
         {
-            string message = raw.sqlite3_errmsg(db).utf8_to_string();
-            raw.sqlite3_reset(stmt);
-            throw new SqliteException(message, rc);
+            Step(db, stmt);
         }
-
-        raw.sqlite3_reset(stmt);
+        finally
+        {
+            raw.sqlite3_reset(stmt);
+        }
     }
 
     /// <summary>How many batches the journal lists as not yet collected (all backends and models).</summary>

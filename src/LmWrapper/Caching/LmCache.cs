@@ -350,57 +350,34 @@ public sealed partial class LmCache : IDisposable
         return rc == raw.SQLITE_ROW || (rc == raw.SQLITE_DONE ? false : throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), rc));
     }
 
-    private const string SelectSamplesSql = "SELECT sample, payload FROM responses WHERE key = ?1 AND sample < ?2";
-
     /// <summary>
     /// The lookup on the hot path goes straight to SQLite's C API (through SQLitePCLRaw, which Microsoft.Data.Sqlite is
     /// built on): a prepared statement, a stack-allocated key and no ADO.NET reader per lookup.
     /// </summary>
-    private void ReadSlice(sqlite3 db, sqlite3_stmt stmt, IReadOnlyList<(CacheKey Key, int Count)> requests, int from, int to, List<(int, int, byte[])> found)
+    private void ReadSamples(CacheKey key, int count, List<(int, byte[])> found)
     {
+        var db = _connection.Handle!;
+        _rawSelect ??= Prepare(db, "SELECT sample, payload FROM responses WHERE key = ?1 AND sample < ?2");
         Span<byte> keyBytes = stackalloc byte[16];
-        long hits = 0;
-        long wanted = 0;
-        for (int i = from; i < to; i++)
+        key.WriteBytes(keyBytes);
+        raw.sqlite3_bind_blob(_rawSelect, 1, keyBytes);
+        raw.sqlite3_bind_int(_rawSelect, 2, count);
+        int hits = 0;
+        try
         {
-            var (key, count) = requests[i];
-            key.WriteBytes(keyBytes);
-            raw.sqlite3_bind_blob(stmt, 1, keyBytes);
-            raw.sqlite3_bind_int(stmt, 2, count);
-            wanted += count;
-            int rc;
-            try
+            while (Step(db, _rawSelect))
             {
-                while ((rc = raw.sqlite3_step(stmt)) == raw.SQLITE_ROW)
-                {
-                    found.Add((i, raw.sqlite3_column_int(stmt, 0), raw.sqlite3_column_blob(stmt, 1).ToArray()));
-                    hits++;
-                }
+                found.Add((raw.sqlite3_column_int(_rawSelect, 0), raw.sqlite3_column_blob(_rawSelect, 1).ToArray()));
+                hits++;
             }
-            finally
-            {
-                raw.sqlite3_reset(stmt);
-            }
-
-            if (rc != raw.SQLITE_DONE)
-            {
-                throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), rc);
-            }
+        }
+        finally
+        {
+            raw.sqlite3_reset(_rawSelect);
         }
 
         Interlocked.Add(ref _hits, hits);
-        Interlocked.Add(ref _misses, wanted - hits);
-    }
-
-    private void ReadSamples(CacheKey key, int count, List<(int, byte[])> found)
-    {
-        var rows = new List<(int, int, byte[])>(count);
-        _rawSelect ??= Prepare(_connection.Handle!, SelectSamplesSql);
-        ReadSlice(_connection.Handle!, _rawSelect, [(key, count)], 0, 1, rows);
-        foreach (var (_, sample, payload) in rows)
-        {
-            found.Add((sample, payload));
-        }
+        Interlocked.Add(ref _misses, count - hits);
     }
 
     private static sqlite3_stmt Prepare(sqlite3 db, string sql)
