@@ -224,8 +224,26 @@ public abstract class LanguageModel : IDisposable
     protected virtual void ValidatePrompt(LmPrompt prompt)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        prompt.Validate();
+        prompt.ValidateFields(AcceptsEmptyText);
+        if (prompt.Internals is not null && !SupportsInternals)
+        {
+            throw new LmPromptException(
+                $"{ModelIdentity} cannot return model internals (hidden states, attentions); only local models can. Remove LmPrompt.Internals.",
+                nameof(LmPrompt.Internals));
+        }
     }
+
+    /// <summary>
+    /// Whether the model can return hidden states and attention weights for <see cref="LmPrompt.Internals"/> (local
+    /// models). False by default: such prompts are rejected before anything is sent.
+    /// </summary>
+    protected virtual bool SupportsInternals => false;
+
+    /// <summary>
+    /// Whether an empty text prompt is valid (a local model whose tokenizer starts every sequence with a
+    /// beginning-of-sequence token generates from it alone). False by default.
+    /// </summary>
+    protected virtual bool AcceptsEmptyText => false;
 
     /// <summary>
     /// Asks the model for <paramref name="numCompletions"/> new samples of <paramref name="prompt"/>. The prompt is
@@ -479,7 +497,8 @@ public abstract class LanguageModel : IDisposable
         return RateLimiter.WaitAsync(tokens, cancellationToken);
     }
 
-    private LmCache? CacheFor(LmPrompt prompt) => prompt.Cache ?? Options.CacheByDefault ? Cache : null;
+    // A prompt that asks for internals is never cached: tensors are not stored, so a cached answer would lack them.
+    private LmCache? CacheFor(LmPrompt prompt) => prompt.Internals is null && (prompt.Cache ?? Options.CacheByDefault) ? Cache : null;
 
     private static LmPrompt DefaultPrompt(string text) => new(text) { MaxTokens = 100 };
 

@@ -1,3 +1,4 @@
+using LmWrapper.Internals;
 using LmWrapper.Serialization;
 
 namespace LmWrapper;
@@ -19,6 +20,7 @@ public sealed class LmPrediction
     private readonly IReadOnlyList<IReadOnlyDictionary<string, double>>? _topTokenLogprobs;
     private readonly IReadOnlyList<string>? _promptTokens;
     private readonly IReadOnlyList<double?>? _promptLogprobs;
+    private readonly IReadOnlyList<int>? _promptTokenOffsets;
     private readonly IReadOnlyList<LmPrediction>? _completions;
 
     /// <summary>The generated text (without the prompt, and without any stop sequence).</summary>
@@ -90,6 +92,26 @@ public sealed class LmPrediction
         get => _promptLogprobs ?? throw Unavailable(nameof(PromptLogprobs));
         init => _promptLogprobs = Freeze(value);
     }
+
+    /// <summary>
+    /// The character offset of each of <see cref="PromptTokens"/> within the prompt text the model saw (for a chat
+    /// prompt, the text its chat template rendered), with <see cref="LmPrompt.Echo"/>.
+    /// </summary>
+    /// <exception cref="LmPredictionDataUnavailableException">The prompt was not echoed, or the model gives no offsets.</exception>
+    public IReadOnlyList<int> PromptTokenOffsets
+    {
+        get => _promptTokenOffsets ?? throw Unavailable(nameof(PromptTokenOffsets));
+        init => _promptTokenOffsets = Freeze(value);
+    }
+
+    /// <summary>Whether <see cref="PromptTokenOffsets"/> is available.</summary>
+    public bool HasPromptTokenOffsets => _promptTokenOffsets is not null;
+
+    /// <summary>
+    /// The hidden states and attention weights a local model returned for <see cref="LmPrompt.Internals"/>; null when
+    /// the prompt did not ask for them. Never cached.
+    /// </summary>
+    public LmModelInternals? Internals { get; init; }
 
     /// <summary>The prompt's logprobs followed by the completion's.</summary>
     /// <exception cref="LmPredictionDataUnavailableException">Either part is not available.</exception>
@@ -199,6 +221,8 @@ public sealed class LmPrediction
 
     internal IReadOnlyList<double?>? RawPromptLogprobs => _promptLogprobs;
 
+    internal IReadOnlyList<int>? RawPromptTokenOffsets => _promptTokenOffsets;
+
     /// <summary>A copy with every field kept but a different prompt, cache flag and (optionally) completions list.</summary>
     internal LmPrediction With(LmPrompt prompt, bool wasCached, IReadOnlyList<LmPrediction>? completions = null) => new()
     {
@@ -213,6 +237,8 @@ public sealed class LmPrediction
         TopTokenLogprobs = _topTokenLogprobs!,
         PromptTokens = _promptTokens!,
         PromptLogprobs = _promptLogprobs!,
+        PromptTokenOffsets = _promptTokenOffsets!,
+        Internals = Internals,
         Usage = Usage,
         WasCached = wasCached,
         ProviderData = ProviderData,
@@ -235,7 +261,7 @@ public sealed class LmPrediction
     {
         string why = Prompt.Logprobs == 0 && property is nameof(CompletionLogprobs) or nameof(TopTokenLogprobs)
             ? "the prompt asked for none (LmPrompt.Logprobs is 0)"
-            : property is nameof(PromptTokens) or nameof(PromptLogprobs) && !Prompt.Echo
+            : property is nameof(PromptTokens) or nameof(PromptLogprobs) or nameof(PromptTokenOffsets) && !Prompt.Echo
                 ? "the prompt did not ask for them (set LmPrompt.Echo = true on a model that can echo)"
                 : property == nameof(TopTokenLogprobs) && Prompt.Logprobs <= 1
                     ? "the prompt asked only for the chosen token's logprob (set LmPrompt.Logprobs > 1 for alternatives)"

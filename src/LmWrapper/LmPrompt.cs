@@ -1,4 +1,5 @@
 using System.Globalization;
+using LmWrapper.Internals;
 
 namespace LmWrapper;
 
@@ -158,6 +159,16 @@ public sealed record LmPrompt
     }
 
     /// <summary>
+    /// Asks a local model for its hidden states and/or attention weights along with the prediction (see
+    /// <see cref="ModelInternalsRequest"/>). Such a prompt bypasses the cache. Models that cannot return internals reject it.
+    /// </summary>
+    public ModelInternalsRequest? Internals
+    {
+        get => _extras.Internals;
+        init => _extras = _extras with { Internals = value };
+    }
+
+    /// <summary>
     /// Your own data, carried through to <see cref="LmPrediction.Metadata"/>. Never sent to a model and never part of
     /// the cache key.
     /// </summary>
@@ -195,11 +206,14 @@ public sealed record LmPrompt
     /// Models call this before any request.
     /// </summary>
     /// <exception cref="LmPromptException">A field is out of range or the dialog is malformed.</exception>
-    public void Validate()
+    public void Validate() => ValidateFields(allowEmptyText: false);
+
+    /// <summary>Checks every field; an empty text is allowed when <paramref name="allowEmptyText"/> (a local model that starts from BOS).</summary>
+    internal void ValidateFields(bool allowEmptyText)
     {
         if (_content is string text)
         {
-            if (text.Length == 0)
+            if (text.Length == 0 && !allowEmptyText)
             {
                 throw new LmPromptException("The prompt text is empty.", nameof(Text));
             }
@@ -263,6 +277,8 @@ public sealed record LmPrompt
         {
             throw new LmPromptException($"NumCompletions must be at least 1, but was {NumCompletions}.", nameof(NumCompletions));
         }
+
+        _extras.Internals?.Validate();
     }
 
     private static void CheckRange(double value, double low, double high, string name, bool lowInclusive)
@@ -301,6 +317,7 @@ public sealed record LmPrompt
             && AddBosToken == other.AddBosToken
             && AddSpecialTokens == other.AddSpecialTokens
             && Seed == other.Seed
+            && Equals(Internals, other.Internals)
             && Equals(Metadata, other.Metadata);
     }
 
@@ -350,5 +367,7 @@ public sealed record LmPrompt
         public int? Seed { get; init; }
 
         public object? Metadata { get; init; }
+
+        public ModelInternalsRequest? Internals { get; init; }
     }
 }

@@ -66,6 +66,10 @@ internal static class PayloadReader
             {
                 d.PromptLogprobs = NextNullableDoubles(ref r);
             }
+            else if (r.ValueTextEquals("prompt_token_offsets"u8))
+            {
+                d.PromptTokenOffsets = NextInts(ref r);
+            }
             else if (r.ValueTextEquals("provider_data"u8))
             {
                 d.ProviderData = NextStringMap(ref r);

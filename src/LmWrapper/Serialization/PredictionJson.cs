@@ -129,6 +129,7 @@ internal static class PredictionJson
         TopTokenLogprobs = p.RawTopTokenLogprobs?.Select(d => d as Dictionary<string, double> ?? new Dictionary<string, double>(d)).ToArray(),
         PromptTokens = AsArray(p.RawPromptTokens),
         PromptLogprobs = AsArray(p.RawPromptLogprobs),
+        PromptTokenOffsets = AsArray(p.RawPromptTokenOffsets),
         Usage = p.Usage is { } u ? new UsageDto { InputTokens = u.InputTokens, OutputTokens = u.OutputTokens, CachedInputTokens = u.CachedInputTokens } : null,
         WasCached = includePrompt && p.WasCached ? true : null,
         ProviderData = p.ProviderData is null ? null : p.ProviderData as Dictionary<string, string> ?? new Dictionary<string, string>(p.ProviderData),
@@ -150,6 +151,7 @@ internal static class PredictionJson
         TopTokenLogprobs = d.TopTokenLogprobs!,
         PromptTokens = d.PromptTokens!,
         PromptLogprobs = d.PromptLogprobs!,
+        PromptTokenOffsets = d.PromptTokenOffsets!,
         Usage = d.Usage is { } u ? new LmUsage(u.InputTokens, u.OutputTokens, u.CachedInputTokens) : null,
         WasCached = wasCached,
         ProviderData = d.ProviderData,
@@ -171,6 +173,7 @@ internal sealed class PredictionDto
     [JsonPropertyName("top_token_logprobs")] public Dictionary<string, double>[]? TopTokenLogprobs { get; set; }
     [JsonPropertyName("prompt_tokens")] public string[]? PromptTokens { get; set; }
     [JsonPropertyName("prompt_logprobs")] public double?[]? PromptLogprobs { get; set; }
+    [JsonPropertyName("prompt_token_offsets")] public int[]? PromptTokenOffsets { get; set; }
     [JsonPropertyName("usage")] public UsageDto? Usage { get; set; }
     [JsonPropertyName("was_cached")] public bool? WasCached { get; set; }
     [JsonPropertyName("provider_data")] public Dictionary<string, string>? ProviderData { get; set; }

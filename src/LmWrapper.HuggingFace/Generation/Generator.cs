@@ -1,0 +1,251 @@
+using System.Text;
+using LmWrapper.HuggingFace.Models;
+using LmWrapper.Internals;
+
+namespace LmWrapper.HuggingFace.Generation;
+
+/// <summary>
+/// Runs generation for several prompts at once: one batched prompt pass (the samples of a prompt share it, each with a
+/// copy of its keys and values), then one batched forward step per token for every unfinished sample. Each sample's
+/// tokens depend only on its own prompt, settings and seed, never on what else is in the batch.
+/// </summary>
+internal sealed class Generator
+{
+    /// <summary>The most prompt tokens run in one forward pass.</summary>
+    private const int MaxPrefillRows = 2048;
+
+    private readonly CausalTransformer _model;
+    private readonly Func<IReadOnlyList<int>, int, string>? _decodeNext;
+    private readonly HashSet<int> _eos;
+
+    /// <param name="model">The transformer.</param>
+    /// <param name="decodeNext">The text a token adds after the given ids (special tokens add ""); null when there is no tokenizer (no stop sequences then).</param>
+    /// <param name="eos">The ids that end a sample.</param>
+    public Generator(CausalTransformer model, Func<IReadOnlyList<int>, int, string>? decodeNext, IEnumerable<int> eos)
+    {
+        _model = model;
+        _decodeNext = decodeNext;
+        _eos = [.. eos];
+    }
+
+    public IReadOnlyList<GenerationResult> Run(IReadOnlyList<GenerationRequest> requests, CancellationToken cancellationToken)
+    {
+        var caches = new KvCache[requests.Count];
+        var promptCollectors = new InternalsCollector?[requests.Count];
+        var promptLogprobs = new double?[requests.Count][];
+        var lastLogits = new float[requests.Count][];
+
+        // The prompt pass, in groups of at most MaxPrefillRows tokens.
+        int next = 0;
+        while (next < requests.Count)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var group = new List<(int Index, ForwardItem Item)>();
+            int rows = 0;
+            while (next < requests.Count && (group.Count == 0 || rows + requests[next].PromptIds.Length <= MaxPrefillRows))
+            {
+                var r = requests[next];
+                caches[next] = _model.NewCache(r.PromptIds.Length + r.MaxNewTokens);
+                if (r.Internals is { } ir && ir.Positions.HasFlag(LmInternalsPositions.Prompt))
+                {
+                    promptCollectors[next] = new InternalsCollector(ir, _model.Config);
+                }
+
+                group.Add((next, new ForwardItem { Cache = caches[next], Tokens = r.PromptIds, AllLogits = r.Echo, Observer = promptCollectors[next] }));
+                rows += r.PromptIds.Length;
+                next++;
+            }
+
+            _model.Forward([.. group.Select(g => g.Item)]);
+            foreach (var (index, item) in group)
+            {
+                var r = requests[index];
+                int vocab = _model.Config.VocabSize;
+                if (r.Echo)
+                {
+                    var lps = new double?[r.PromptIds.Length];
+                    for (int i = 1; i < lps.Length; i++)
+                    {
+                        var row = item.Logits.AsSpan((i - 1) * vocab, vocab);
+                        lps[i] = row[r.PromptIds[i]] - Sampler.LogSumExp(row);
+                    }
+
+                    promptLogprobs[index] = lps;
+                    lastLogits[index] = item.Logits.AsSpan((r.PromptIds.Length - 1) * vocab, vocab).ToArray();
+                }
+                else
+                {
+                    lastLogits[index] = item.Logits;
+                }
+            }
+        }
+
+        // The samples: each starts from its prompt's last logits, with its own copy of the prompt's cache.
+        var samples = new List<SampleState>();
+        var results = new GenerationResult[requests.Count];
+        for (int i = 0; i < requests.Count; i++)
+        {
+            var r = requests[i];
+            var own = new GeneratedSample[r.NumSamples];
+            for (int s = 0; s < r.NumSamples; s++)
+            {
+                var cache = s == r.NumSamples - 1 ? caches[i] : caches[i].Clone();
+                var state = new SampleState(r, cache, s, promptCollectors[i], _model.Config) { RequestIndex = i };
+                own[s] = state.Sample;
+                samples.Add(state);
+            }
+
+            results[i] = new GenerationResult { Samples = own, PromptLogprobs = promptLogprobs[i] };
+        }
+
+        var active = new List<SampleState>();
+        foreach (var s in samples)
+        {
+            Accept(s, lastLogits[s.RequestIndex]);
+            if (!s.Done)
+            {
+                active.Add(s);
+            }
+        }
+
+        while (active.Count > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var items = new ForwardItem[active.Count];
+            for (int i = 0; i < active.Count; i++)
+            {
+                var s = active[i];
+                s.FedPositions.Add(s.Cache.Length);
+                items[i] = new ForwardItem { Cache = s.Cache, Tokens = [s.Sample.Tokens[^1]], Observer = s.Collector };
+            }
+
+            _model.Forward(items);
+            for (int i = 0; i < active.Count; i++)
+            {
+                Accept(active[i], items[i].Logits);
+            }
+
+            active.RemoveAll(s => s.Done);
+        }
+
+        foreach (var s in samples)
+        {
+            if (s.Request.Internals is { } ir)
+            {
+                var positions = new List<int>();
+                if (ir.Positions.HasFlag(LmInternalsPositions.Prompt))
+                {
+                    positions.AddRange(Enumerable.Range(0, s.Request.PromptIds.Length));
+                }
+
+                if (ir.Positions.HasFlag(LmInternalsPositions.Generated))
+                {
+                    positions.AddRange(s.FedPositions);
+                }
+
+                var collector = s.Collector ?? s.PromptCollector!;
+                s.Sample.Internals = collector.Build(positions, s.PromptCollector, s.Request.HasBos);
+            }
+        }
+
+        return results;
+    }
+
+    /// <summary>Takes the next token of a sample from its logits, and decides whether the sample is done.</summary>
+    private void Accept(SampleState s, float[] logits)
+    {
+        var r = s.Request;
+        int id = Sampler.Choose(logits, r, s.Random, s.Counts);
+        if (_eos.Contains(id))
+        {
+            s.Sample.FinishReason = "stop";
+            s.Sample.EndedWithEos = true;
+            s.Done = true;
+            return;
+        }
+
+        double lse = Sampler.LogSumExp(logits);
+        s.Sample.Logprobs.Add(logits[id] - lse);
+        if (r.TopLogprobs > 1)
+        {
+            s.Sample.Top!.Add(Sampler.Top(logits, r.TopLogprobs, lse));
+        }
+
+        string piece = _decodeNext is null ? string.Empty : _decodeNext(s.Context, id);
+        s.Sample.Tokens.Add(id);
+        s.Sample.Pieces.Add(piece);
+        s.Context.Add(id);
+        s.Counts![id] = s.Counts.GetValueOrDefault(id) + 1;
+        s.Text.Append(piece);
+        if (r.Stop is { } stops && piece.Length > 0)
+        {
+            foreach (var stop in stops)
+            {
+                int from = Math.Max(0, s.Text.Length - piece.Length - stop.Length + 1);
+                if (s.Text.ToString(from, s.Text.Length - from).Contains(stop, StringComparison.Ordinal))
+                {
+                    s.Sample.FinishReason = "stop";
+                    s.Done = true;
+                    return;
+                }
+            }
+        }
+
+        if (s.Sample.Tokens.Count >= r.MaxNewTokens)
+        {
+            s.Sample.FinishReason = "length";
+            s.Done = true;
+        }
+    }
+
+    /// <summary>A sample being generated.</summary>
+    private sealed class SampleState
+    {
+        public SampleState(GenerationRequest request, KvCache cache, int index, InternalsCollector? promptCollector, ModelConfig config)
+        {
+            Request = request;
+            Cache = cache;
+            PromptCollector = promptCollector;
+            Context = [.. request.PromptIds];
+            Random = request.Temperature == 0 ? null : request.Seed is int seed ? new Random(MixSeed(seed, index)) : new Random();
+            Sample = new GeneratedSample
+            {
+                Tokens = [],
+                Pieces = [],
+                Logprobs = [],
+                Top = request.TopLogprobs > 1 ? [] : null,
+            };
+            if (request.Internals is { } ir && ir.Positions.HasFlag(LmInternalsPositions.Generated))
+            {
+                Collector = new InternalsCollector(ir, config);
+            }
+        }
+
+        public GenerationRequest Request { get; }
+
+        public int RequestIndex { get; init; }
+
+        public KvCache Cache { get; }
+
+        public GeneratedSample Sample { get; }
+
+        public List<int> Context { get; }
+
+        public Random? Random { get; }
+
+        public Dictionary<int, int>? Counts { get; } = [];
+
+        public StringBuilder Text { get; } = new();
+
+        public InternalsCollector? PromptCollector { get; }
+
+        public InternalsCollector? Collector { get; }
+
+        public List<int> FedPositions { get; } = [];
+
+        public bool Done { get; set; }
+
+        /// <summary>A different, reproducible stream per sample of a seeded prompt.</summary>
+        private static int MixSeed(int seed, int index) => unchecked((int)(((uint)seed * 2654435761u) ^ ((uint)index * 40503u)));
+    }
+}

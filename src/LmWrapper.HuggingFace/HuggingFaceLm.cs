@@ -1,0 +1,416 @@
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using LmWrapper.HuggingFace.Generation;
+using LmWrapper.HuggingFace.Hub;
+using LmWrapper.HuggingFace.Kernels;
+using LmWrapper.HuggingFace.Models;
+using LmWrapper.HuggingFace.Safetensors;
+
+namespace LmWrapper.HuggingFace;
+
+/// <summary>
+/// A Hugging Face causal language model (GPT-2, Llama, Mistral, Qwen2, Qwen3; F32, F16 or BF16 safetensors) run
+/// in-process, in managed code: the same <see cref="LanguageModel.Predict(LmPrompt)"/>, <see cref="LanguageModel.PredictMany"/>,
+/// cache and errors as the API models, plus what only a local model gives — prompt logprobs (<see cref="LmPrompt.Echo"/>),
+/// top-k alternatives, and hidden states and attention weights (<see cref="LmPrompt.Internals"/>).
+/// </summary>
+/// <remarks>
+/// Text prompts get a beginning-of-sequence token when the tokenizer has one (<see cref="LmPrompt.AddBosToken"/>), and
+/// tokenizer special tokens by default (<see cref="LmPrompt.AddSpecialTokens"/>). Chat prompts go through the model's chat
+/// template with the generation prompt; a trailing assistant turn is continued rather than closed. Temperature 0 is
+/// greedy; otherwise sampling uses temperature, <see cref="HuggingFaceLmOptions.TopK"/> and top-p, from
+/// <see cref="LmPrompt.Seed"/> when set. Logprobs are those of the model's own distribution. Costs are zero.
+/// Several samples of one prompt share its prompt pass; <see cref="LanguageModel.PredictMany"/> runs prompts through
+/// batched forward passes, with the same results as predicting each alone.
+/// </remarks>
+public sealed class HuggingFaceLm : LanguageModel
+{
+    private readonly SafetensorsCheckpoint _checkpoint;
+    private readonly CausalTransformer _model;
+    private readonly Generator _generator;
+    private readonly HuggingFaceLmOptions _options;
+    private readonly bool _chatMode;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly ConditionalWeakTable<LmPrompt, PromptEncoding> _encodings = [];
+
+    private HuggingFaceLm(string folder, string identity, HuggingFaceTokenizer tokenizer, SafetensorsCheckpoint checkpoint,
+        CausalTransformer model, IEnumerable<int> eos, HuggingFaceLmOptions options)
+        : base(options.ModelOptions)
+    {
+        Folder = folder;
+        Tokenizer = tokenizer;
+        _checkpoint = checkpoint;
+        _model = model;
+        _options = options;
+        _chatMode = options.UseChatMode ?? tokenizer.ChatTemplate is not null;
+        ModelIdentity = identity + (options.TopK > 0 ? $";top_k={options.TopK}" : "") + (_chatMode != (tokenizer.ChatTemplate is not null) ? $";chat={_chatMode}" : "");
+        EosTokenIds = [.. eos];
+        BosTokenId = tokenizer.BosTokenId ?? (model.Config.BosTokenId is int b && tokenizer.IdToToken(b) is not null ? b : null);
+        _generator = new Generator(model, (context, id) => tokenizer.DecodeNext(context, id, skipSpecialTokens: true), EosTokenIds);
+    }
+
+    /// <summary>The local folder the model was loaded from (a hub snapshot folder for a hub id).</summary>
+    public string Folder { get; }
+
+    /// <summary>The model's tokenizer.</summary>
+    public HuggingFaceTokenizer Tokenizer { get; }
+
+    /// <summary>config.json's <c>model_type</c> (gpt2, llama, mistral, qwen2 or qwen3).</summary>
+    public string ModelType => _model.Config.ModelType;
+
+    /// <summary>The number of transformer layers.</summary>
+    public int NumLayers => _model.Config.NumLayers;
+
+    /// <summary>The width of the hidden states.</summary>
+    public int HiddenSize => _model.Config.HiddenSize;
+
+    /// <summary>The ids that end a completion (config.json's, generation_config.json's and the tokenizer's end-of-sequence tokens).</summary>
+    public IReadOnlyList<int> EosTokenIds { get; }
+
+    /// <summary>
+    /// The model and the checkpoint it came from: <c>hf/org/name@commit</c> for a hub model, or the folder's name with a
+    /// hash of its config, tokenizer and weights, so that the cache never serves another checkpoint's answers.
+    /// </summary>
+    public override string ModelIdentity { get; }
+
+    /// <summary>The context window (config.json's max_position_embeddings or n_positions).</summary>
+    public override int TokenLimit => _model.Config.MaxPositions;
+
+    /// <summary>Whether prompts go through the chat template (the tokenizer has one, unless <see cref="HuggingFaceLmOptions.UseChatMode"/> says otherwise).</summary>
+    public override bool IsChatModel => _chatMode;
+
+    /// <summary>Bytes of matrix weights read per generated token (for bandwidth figures).</summary>
+    internal long WeightBytesPerToken => _model.Weights.MatrixBytes;
+
+    internal CausalTransformer Transformer => _model;
+
+    /// <inheritdoc/>
+    protected override bool SupportsInternals => true;
+
+    /// <inheritdoc/>
+    protected override bool AcceptsEmptyText => BosTokenId is not null;
+
+    /// <summary>
+    /// The beginning-of-sequence token put before text prompts: the tokenizer's, else config.json's bos_token_id when
+    /// the vocabulary has it; null when the model has none.
+    /// </summary>
+    public int? BosTokenId { get; }
+
+    /// <summary>
+    /// Loads a model from a folder (config.json, *.safetensors, tokenizer.json) or a hub id (<c>org/name</c>) found in the
+    /// Hugging Face cache or downloaded into it (as <see cref="HuggingFaceHub"/> resolves it). Blocks while it loads.
+    /// </summary>
+    /// <param name="pathOrRepoId">A model folder or a hub id.</param>
+    /// <param name="options">Threads, hub and sampling settings; null for the defaults.</param>
+    /// <exception cref="HuggingFaceModelException">The folder is not a model LmWrapper can run (unknown architecture, missing or misshapen tensors, no tokenizer).</exception>
+    /// <exception cref="HuggingFaceHubException">A hub id could not be resolved.</exception>
+    public static HuggingFaceLm Get(string pathOrRepoId, HuggingFaceLmOptions? options = null) =>
+        GetAsync(pathOrRepoId, options, CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <summary>Loads a model from a folder or a hub id; see <see cref="Get"/>.</summary>
+    /// <param name="pathOrRepoId">A model folder or a hub id.</param>
+    /// <param name="options">Threads, hub and sampling settings; null for the defaults.</param>
+    /// <param name="cancellationToken">Cancels a download.</param>
+    public static async Task<HuggingFaceLm> GetAsync(string pathOrRepoId, HuggingFaceLmOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(pathOrRepoId);
+        options ??= new HuggingFaceLmOptions();
+        if (options.Threads < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "HuggingFaceLmOptions.Threads must be at least 1.");
+        }
+
+        if (options.MaxBatchSize < 1 || options.TopK < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "HuggingFaceLmOptions.MaxBatchSize must be at least 1 and TopK at least 0.");
+        }
+
+        string folder;
+        string? repo = null;
+        if (Directory.Exists(pathOrRepoId))
+        {
+            folder = Path.GetFullPath(pathOrRepoId);
+        }
+        else
+        {
+            using var hub = new HuggingFaceHub(options.Hub);
+            folder = await hub.ResolveModelAsync(pathOrRepoId, options.Revision, null, cancellationToken).ConfigureAwait(false);
+            repo = pathOrRepoId;
+        }
+
+        return Load(folder, repo, options);
+    }
+
+    /// <summary>Counts the prompt's tokens as the model sees them (chat template and beginning-of-sequence token included).</summary>
+    /// <param name="prompt">The prompt.</param>
+    public override int EstimateTokensInPrompt(LmPrompt prompt)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        return Encode(prompt).Ids.Length;
+    }
+
+    /// <inheritdoc/>
+    protected override void ValidatePrompt(LmPrompt prompt)
+    {
+        base.ValidatePrompt(prompt);
+        if (prompt.Logprobs > _model.Config.VocabSize)
+        {
+            throw new LmPromptException($"Logprobs is {prompt.Logprobs}, more than the vocabulary's {_model.Config.VocabSize} tokens.", nameof(LmPrompt.Logprobs));
+        }
+
+        var encoding = Encode(prompt);
+        if (encoding.Ids.Length >= TokenLimit)
+        {
+            throw new LmPromptException(
+                $"The prompt is {encoding.Ids.Length} tokens, which leaves no room to generate in {ModelIdentity}'s {TokenLimit}-token context. Shorten it.",
+                prompt.IsChat ? nameof(LmPrompt.Chat) : nameof(LmPrompt.Text));
+        }
+
+        if (prompt.Internals is { } internals)
+        {
+            if (internals.HiddenStates)
+            {
+                internals.SelectLayers(NumLayers + 1);
+            }
+
+            if (internals.Attentions)
+            {
+                internals.SelectLayers(NumLayers);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override decimal? PredictionCost(LmPrediction prediction) => 0m;
+
+    /// <inheritdoc/>
+    protected override async Task<IReadOnlyList<LmPrediction>> PredictUncachedAsync(LmPrompt prompt, int numCompletions, CancellationToken cancellationToken)
+    {
+        var results = await GenerateAsync([new LmUncachedRequest(0, prompt, numCompletions)], cancellationToken).ConfigureAwait(false);
+        return results[0].Predictions;
+    }
+
+    /// <summary>Runs the requests in batched forward passes, up to <see cref="HuggingFaceLmOptions.MaxBatchSize"/> samples at a time, in either window.</summary>
+    /// <param name="requests">The work.</param>
+    /// <param name="window">Ignored: a local model has no cheaper later.</param>
+    /// <param name="cancellationToken">Cancels the run between tokens.</param>
+    protected override async IAsyncEnumerable<LmUncachedResult> PredictManyUncachedAsync(
+        IReadOnlyList<LmUncachedRequest> requests, CompletionWindow window, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        var batch = new List<LmUncachedRequest>();
+        int samples = 0;
+        for (int i = 0; i <= requests.Count; i++)
+        {
+            var request = i < requests.Count ? requests[i] : null;
+            if (batch.Count > 0 && (request is null || samples + request.NumCompletions > _options.MaxBatchSize))
+            {
+                foreach (var result in await GenerateAsync(batch, cancellationToken).ConfigureAwait(false))
+                {
+                    yield return result;
+                }
+
+                batch.Clear();
+                samples = 0;
+            }
+
+            if (request is not null)
+            {
+                batch.Add(request);
+                samples += request.NumCompletions;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _checkpoint.Dispose();
+            _gate.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private async Task<IReadOnlyList<LmUncachedResult>> GenerateAsync(IReadOnlyList<LmUncachedRequest> requests, CancellationToken cancellationToken)
+    {
+        var encodings = requests.Select(r => Encode(r.Prompt)).ToArray();
+        var generation = new GenerationRequest[requests.Count];
+        for (int i = 0; i < requests.Count; i++)
+        {
+            var p = requests[i].Prompt;
+            int room = TokenLimit - encodings[i].Ids.Length;
+            generation[i] = new GenerationRequest
+            {
+                PromptIds = encodings[i].Ids,
+                HasBos = encodings[i].HasBos,
+                MaxNewTokens = Math.Min(p.MaxTokens ?? DefaultTokensGenerated, room),
+                Temperature = p.Temperature,
+                TopP = p.TopP,
+                TopK = _options.TopK,
+                PresencePenalty = p.PresencePenalty,
+                FrequencyPenalty = p.FrequencyPenalty,
+                Seed = p.Seed,
+                NumSamples = requests[i].NumCompletions,
+                TopLogprobs = p.Logprobs,
+                Echo = p.Echo,
+                Stop = p.Stop is { } stop ? [.. stop.OrderByDescending(s => s.Length)] : null,
+                Internals = p.Internals,
+            };
+        }
+
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<GenerationResult> results;
+        try
+        {
+            results = await Task.Run(() => _generator.Run(generation, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        var output = new LmUncachedResult[requests.Count];
+        for (int i = 0; i < requests.Count; i++)
+        {
+            var prompt = requests[i].Prompt;
+            output[i] = new LmUncachedResult(requests[i].Index, [.. results[i].Samples.Select(s => PredictionBuilder.Build(prompt, encodings[i], results[i], s, Tokenizer))]);
+        }
+
+        return output;
+    }
+
+    /// <summary>The prompt's tokens (cached per prompt object).</summary>
+    internal PromptEncoding Encode(LmPrompt prompt) => _encodings.GetValue(prompt, p => PromptEncoding.Create(p, Tokenizer, BosTokenId, _chatMode, ModelIdentity));
+
+    private static HuggingFaceLm Load(string folder, string? repo, HuggingFaceLmOptions options)
+    {
+        var config = ModelConfig.Load(folder);
+        HuggingFaceTokenizer tokenizer;
+        try
+        {
+            tokenizer = HuggingFaceTokenizer.FromFolder(folder);
+        }
+        catch (Exception e) when (e is FileNotFoundException or FormatException or NotSupportedException or JsonException)
+        {
+            throw new HuggingFaceModelException(folder, $"its tokenizer cannot be loaded: {e.Message}", e);
+        }
+
+        if (tokenizer.IdLimit > config.VocabSize)
+        {
+            throw new HuggingFaceModelException(folder,
+                $"the tokenizer has ids up to {tokenizer.IdLimit - 1} but config.json's vocab_size is {config.VocabSize} (tokenizer and weights do not belong together).");
+        }
+
+        SafetensorsCheckpoint checkpoint;
+        try
+        {
+            checkpoint = SafetensorsCheckpoint.Open(folder);
+        }
+        catch (SafetensorsException e)
+        {
+            throw new HuggingFaceModelException(folder, $"its weights cannot be read: {e.Message}", e);
+        }
+
+        try
+        {
+            var weights = TransformerWeights.Load(config, checkpoint, options.ConvertWeightsToFloat32);
+            var model = new CausalTransformer(weights, new VectorKernels(options.Threads));
+            var eos = new SortedSet<int>(config.EosTokenIds);
+            if (tokenizer.EosTokenId is int tokEos)
+            {
+                eos.Add(tokEos);
+            }
+
+            foreach (int id in GenerationConfigEos(folder))
+            {
+                eos.Add(id);
+            }
+
+            return new HuggingFaceLm(folder, Identity(folder, repo, checkpoint), tokenizer, checkpoint, model, eos, options);
+        }
+        catch
+        {
+            checkpoint.Dispose();
+            throw;
+        }
+    }
+
+    private static IEnumerable<int> GenerationConfigEos(string folder)
+    {
+        string path = Path.Combine(folder, "generation_config.json");
+        if (!File.Exists(path))
+        {
+            return [];
+        }
+
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            if (doc.RootElement.TryGetProperty("eos_token_id", out var e))
+            {
+                return e.ValueKind switch
+                {
+                    JsonValueKind.Number => [e.GetInt32()],
+                    JsonValueKind.Array => [.. e.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.Number).Select(x => x.GetInt32())],
+                    _ => [],
+                };
+            }
+        }
+        catch (JsonException e)
+        {
+            throw new HuggingFaceModelException(folder, $"generation_config.json is not valid JSON: {e.Message}", e);
+        }
+
+        return [];
+    }
+
+    /// <summary>
+    /// hf/org/name@commit for a hub snapshot; otherwise the folder's name and a hash of its config, tokenizer files,
+    /// safetensors headers and samples of every weight file's bytes (reading them all would cost a load's worth of time).
+    /// </summary>
+    private static string Identity(string folder, string? repo, SafetensorsCheckpoint checkpoint)
+    {
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
+        var parent = Directory.GetParent(folder);
+        if (parent?.Name == "snapshots" && parent.Parent?.Name.StartsWith("models--", StringComparison.Ordinal) == true
+            && name.Length == 40 && name.All(char.IsAsciiHexDigitLower))
+        {
+            string id = repo ?? parent.Parent.Name["models--".Length..].Replace("--", "/", StringComparison.Ordinal);
+            return $"hf/{id}@{name}";
+        }
+
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var file in new[] { "config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "chat_template.json", "generation_config.json" })
+        {
+            string path = Path.Combine(folder, file);
+            sha.AppendData(Encoding.UTF8.GetBytes(file));
+            if (File.Exists(path))
+            {
+                sha.AppendData(File.ReadAllBytes(path));
+            }
+        }
+
+        foreach (var file in checkpoint.Files)
+        {
+            using var stream = new FileStream(file.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read);
+            long length = stream.Length;
+            sha.AppendData(BitConverter.GetBytes(length));
+            var buffer = new byte[65536];
+            const int Samples = 32;
+            for (int s = 0; s <= Samples; s++)
+            {
+                long at = Math.Max(0, Math.Min(length - buffer.Length, length / Samples * s));
+                stream.Position = at;
+                int read = stream.ReadAtLeast(buffer, (int)Math.Min(buffer.Length, length - at), throwOnEndOfStream: false);
+                sha.AppendData(buffer, 0, read);
+            }
+        }
+
+        return $"hf/{name}#{Convert.ToHexStringLower(sha.GetHashAndReset())[..16]}";
+    }
+}

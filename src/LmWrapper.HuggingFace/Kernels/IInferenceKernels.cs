@@ -1,0 +1,42 @@
+namespace LmWrapper.HuggingFace.Kernels;
+
+/// <summary>
+/// The numeric building blocks of a forward pass. The transformer code calls only these, so a faster backend (packed
+/// GEMM tiles, quantized weights, another device) replaces this one interface. Every method computes each output row
+/// from its own input row alone, in a fixed order, so a row's result does not depend on what else is in the batch.
+/// </summary>
+internal interface IInferenceKernels
+{
+    /// <summary>How many threads a large operation may use.</summary>
+    int Threads { get; }
+
+    /// <summary>
+    /// <c>y[t, o] = dot(w[o, :], x[t, :]) + bias[o]</c> for <paramref name="tokens"/> input rows: x is
+    /// [tokens, w.Cols], y is [tokens, w.Rows]; an empty <paramref name="bias"/> means none.
+    /// </summary>
+    void MatMul(ReadOnlySpan<float> x, int tokens, WeightMatrix w, ReadOnlySpan<float> bias, Span<float> y);
+
+    /// <summary>RMSNorm of one row: <c>y = x / sqrt(mean(x²) + eps) * weight</c>.</summary>
+    void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y);
+
+    /// <summary>LayerNorm of one row: <c>y = (x - mean) / sqrt(var + eps) * weight + bias</c> (biased variance).</summary>
+    void LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, float eps, Span<float> y);
+
+    /// <summary>Softmax of one row, in place.</summary>
+    void Softmax(Span<float> x);
+
+    /// <summary>GPT-2's tanh-approximated GELU, in place.</summary>
+    void GeluNew(Span<float> x);
+
+    /// <summary><c>gate = silu(gate) * up</c>, element-wise (SwiGLU).</summary>
+    void SiluMul(Span<float> gate, ReadOnlySpan<float> up);
+
+    /// <summary>The dot product of two rows.</summary>
+    float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b);
+
+    /// <summary><c>y += a * x</c>.</summary>
+    void AddScaled(Span<float> y, ReadOnlySpan<float> x, float a);
+
+    /// <summary><c>y += x</c>.</summary>
+    void Add(Span<float> y, ReadOnlySpan<float> x);
+}

@@ -1,0 +1,104 @@
+using System.Runtime.InteropServices;
+
+namespace LmWrapper.HuggingFace.Kernels;
+
+/// <summary>The element type of a weight matrix as the kernels read it.</summary>
+internal enum WeightType
+{
+    /// <summary>float32.</summary>
+    F32,
+
+    /// <summary>IEEE half precision.</summary>
+    F16,
+
+    /// <summary>bfloat16.</summary>
+    BF16,
+}
+
+/// <summary>
+/// A weight matrix in the layout the kernels read: <see cref="Rows"/> output rows of <see cref="Cols"/> inputs each,
+/// row-major (PyTorch's <c>nn.Linear</c> layout), in F32, F16 or BF16, either straight over a memory-mapped safetensors
+/// file or over a pinned array that this object keeps alive. Never copied to float32 unless the model asks for it.
+/// </summary>
+internal sealed unsafe class WeightMatrix
+{
+    private readonly object? _owner;
+
+    public WeightMatrix(void* data, int rows, int cols, WeightType type, object? owner = null)
+    {
+        Data = (byte*)data;
+        Rows = rows;
+        Cols = cols;
+        Type = type;
+        _owner = owner;
+    }
+
+    /// <summary>The first element.</summary>
+    public byte* Data { get; }
+
+    /// <summary>Output rows.</summary>
+    public int Rows { get; }
+
+    /// <summary>Inputs per row.</summary>
+    public int Cols { get; }
+
+    /// <summary>The element type.</summary>
+    public WeightType Type { get; }
+
+    /// <summary>Bytes per element.</summary>
+    public int ElementSize => Type == WeightType.F32 ? 4 : 2;
+
+    /// <summary>Bytes in the whole matrix.</summary>
+    public long ByteLength => (long)Rows * Cols * ElementSize;
+
+    /// <summary>Wraps a float array (pinned, kept alive by the matrix).</summary>
+    public static WeightMatrix FromArray(float[] pinned, int rows, int cols)
+    {
+        fixed (float* p = pinned)
+        {
+            return new WeightMatrix(p, rows, cols, WeightType.F32, pinned);
+        }
+    }
+
+    /// <summary>Wraps a half-precision array (pinned, kept alive by the matrix).</summary>
+    public static WeightMatrix FromArray(ushort[] pinned, int rows, int cols, WeightType type)
+    {
+        fixed (ushort* p = pinned)
+        {
+            return new WeightMatrix(p, rows, cols, type, pinned);
+        }
+    }
+
+    /// <summary>Writes row <paramref name="row"/> as float32 into <paramref name="destination"/>.</summary>
+    public void ReadRow(int row, Span<float> destination)
+    {
+        byte* p = Data + ((long)row * Cols * ElementSize);
+        switch (Type)
+        {
+            case WeightType.F32:
+                new ReadOnlySpan<float>(p, Cols).CopyTo(destination);
+                break;
+            case WeightType.F16:
+                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(p, Cols), destination);
+                break;
+            default:
+                Bf16.ToSingle(new ReadOnlySpan<ushort>(p, Cols), destination);
+                break;
+        }
+    }
+
+    /// <summary>Row <paramref name="row"/> as float32 without a copy (F32 matrices only).</summary>
+    public ReadOnlySpan<float> RowF32(int row) => new((float*)(Data + ((long)row * Cols * 4)), Cols);
+
+    /// <summary>Keeps the owner reachable (the pinned array behind <see cref="Data"/>).</summary>
+    public object? Owner => _owner;
+
+    /// <summary>Allocates a pinned array for a copy of a matrix.</summary>
+    public static T[] AllocatePinned<T>(long length) where T : unmanaged =>
+        length > Array.MaxLength
+            ? throw new NotSupportedException($"A weight matrix of {length} elements is larger than one array can hold.")
+            : GC.AllocateUninitializedArray<T>((int)length, pinned: true);
+
+    /// <summary>The bytes behind a span that lives in memory the GC does not move (a mapped file or a pinned array).</summary>
+    public static byte* PointerOf(ReadOnlySpan<byte> bytes) => (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref MemoryMarshal.GetReference(bytes));
+}

@@ -1,0 +1,328 @@
+using LmWrapper.HuggingFace.Kernels;
+
+namespace LmWrapper.HuggingFace.Models;
+
+/// <summary>
+/// The forward pass of a GPT-2 or Llama-family decoder, in float32 as transformers computes it, over one or several
+/// sequences at once: the matrix products take every new token of every sequence as rows (each weight is read once per
+/// step), attention runs per sequence over its own <see cref="KvCache"/>. A row's result depends only on its own
+/// sequence, so a batch gives the same numbers as each sequence alone.
+/// </summary>
+internal sealed class CausalTransformer
+{
+    private readonly TransformerWeights _w;
+    private readonly ModelConfig _c;
+    private readonly IInferenceKernels _k;
+    private readonly float[] _invFreq;
+
+    public CausalTransformer(TransformerWeights weights, IInferenceKernels kernels)
+    {
+        _w = weights;
+        _c = weights.Config;
+        _k = kernels;
+        _invFreq = _c.Family == ModelFamily.Llama ? Rope.InverseFrequencies(_c, _c.MaxPositions) : [];
+    }
+
+    public ModelConfig Config => _c;
+
+    public TransformerWeights Weights => _w;
+
+    public IInferenceKernels Kernels => _k;
+
+    /// <summary>Width of a key or value row in the cache.</summary>
+    public int KvWidth => _c.NumKvHeads * _c.HeadDim;
+
+    /// <summary>A cache for one sequence with room for <paramref name="capacity"/> tokens.</summary>
+    public KvCache NewCache(int capacity) => new(_c.NumLayers, KvWidth, capacity);
+
+    /// <summary>Runs each item's new tokens after its cache, appends their keys and values, and fills its logits.</summary>
+    public void Forward(IReadOnlyList<ForwardItem> items)
+    {
+        int d = _c.HiddenSize, hd = _c.HeadDim, heads = _c.NumHeads, kvHeads = _c.NumKvHeads;
+        int qWidth = heads * hd, kvWidth = KvWidth;
+        int rows = 0;
+        foreach (var item in items)
+        {
+            if (item.Tokens.Length == 0)
+            {
+                throw new ArgumentException("A forward item has no tokens.", nameof(items));
+            }
+
+            rows += item.Tokens.Length;
+            item.Cache.EnsureCapacity(item.Cache.Length + item.Tokens.Length);
+        }
+
+        var rowItem = new int[rows];
+        var rowPos = new int[rows];
+        var x = new float[rows * d];
+        int r = 0;
+        for (int i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            for (int j = 0; j < item.Tokens.Length; j++, r++)
+            {
+                rowItem[r] = i;
+                rowPos[r] = item.Cache.Length + j;
+                int id = item.Tokens[j];
+                if ((uint)id >= (uint)_c.VocabSize)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(items), id, $"Token id {id} is outside the model's vocabulary (size {_c.VocabSize}).");
+                }
+
+                var row = x.AsSpan(r * d, d);
+                _w.Embed.ReadRow(id, row);
+                if (_w.Positions is { } wpe)
+                {
+                    if (rowPos[r] >= _c.MaxPositions)
+                    {
+                        throw new InvalidOperationException($"Position {rowPos[r]} is past the model's {_c.MaxPositions} learned positions.");
+                    }
+
+                    _k.Add(row, wpe.AsSpan(rowPos[r] * d, d));
+                }
+            }
+        }
+
+        Observe(items, rowItem, rowPos, x, 0, d);
+
+        // Per-sequence RoPE frequencies (dynamic NTK depends on the sequence's length).
+        float[][] invFreq = new float[items.Count][];
+        if (_c.Family == ModelFamily.Llama)
+        {
+            for (int i = 0; i < items.Count; i++)
+            {
+                int seqLen = items[i].Cache.Length + items[i].Tokens.Length;
+                invFreq[i] = _c.RopeScaling == RopeScalingType.Dynamic && seqLen > _c.MaxPositions
+                    ? Rope.InverseFrequencies(_c, seqLen)
+                    : _invFreq;
+            }
+        }
+
+        var h = new float[rows * d];
+        var q = new float[rows * qWidth];
+        var k = new float[rows * kvWidth];
+        var v = new float[rows * kvWidth];
+        var att = new float[rows * qWidth];
+        var o = new float[rows * d];
+        var up = new float[rows * _c.IntermediateSize];
+        var gate = _c.Family == ModelFamily.Llama ? new float[rows * _c.IntermediateSize] : [];
+        var qkv = _c.Family == ModelFamily.Gpt2 ? new float[rows * 3 * d] : [];
+        var cos = new float[hd / 2];
+        var sin = new float[hd / 2];
+
+        for (int l = 0; l < _c.NumLayers; l++)
+        {
+            var lw = _w.Layers[l];
+            Norm(x, lw.Norm1, lw.Norm1Bias, h, rows);
+            if (_c.Family == ModelFamily.Gpt2)
+            {
+                _k.MatMul(h, rows, lw.Q, lw.QBias, qkv);
+                for (int t = 0; t < rows; t++)
+                {
+                    qkv.AsSpan(t * 3 * d, d).CopyTo(q.AsSpan(t * qWidth, d));
+                    qkv.AsSpan((t * 3 * d) + d, d).CopyTo(k.AsSpan(t * kvWidth, d));
+                    qkv.AsSpan((t * 3 * d) + (2 * d), d).CopyTo(v.AsSpan(t * kvWidth, d));
+                }
+            }
+            else
+            {
+                _k.MatMul(h, rows, lw.Q, lw.QBias, q);
+                _k.MatMul(h, rows, lw.K!, lw.KBias, k);
+                _k.MatMul(h, rows, lw.V!, lw.VBias, v);
+                for (int t = 0; t < rows; t++)
+                {
+                    if (_c.QkNorm)
+                    {
+                        for (int hh = 0; hh < heads; hh++)
+                        {
+                            var s = q.AsSpan((t * qWidth) + (hh * hd), hd);
+                            _k.RmsNorm(s, lw.QNorm, (float)_c.NormEps, s);
+                        }
+
+                        for (int hh = 0; hh < kvHeads; hh++)
+                        {
+                            var s = k.AsSpan((t * kvWidth) + (hh * hd), hd);
+                            _k.RmsNorm(s, lw.KNorm, (float)_c.NormEps, s);
+                        }
+                    }
+
+                    Rope.Angles(invFreq[rowItem[t]], rowPos[t], cos, sin);
+                    for (int hh = 0; hh < heads; hh++)
+                    {
+                        Rope.Rotate(q.AsSpan((t * qWidth) + (hh * hd), hd), cos, sin);
+                    }
+
+                    for (int hh = 0; hh < kvHeads; hh++)
+                    {
+                        Rope.Rotate(k.AsSpan((t * kvWidth) + (hh * hd), hd), cos, sin);
+                    }
+                }
+            }
+
+            for (int t = 0; t < rows; t++)
+            {
+                var cache = items[rowItem[t]].Cache;
+                k.AsSpan(t * kvWidth, kvWidth).CopyTo(cache.Keys[l].AsSpan(rowPos[t] * kvWidth, kvWidth));
+                v.AsSpan(t * kvWidth, kvWidth).CopyTo(cache.Values[l].AsSpan(rowPos[t] * kvWidth, kvWidth));
+            }
+
+            Attend(items, rowItem, rowPos, l, q, att, rows);
+            _k.MatMul(att, rows, lw.O, lw.OBias, o);
+            _k.Add(x, o);
+
+            Norm(x, lw.Norm2, lw.Norm2Bias, h, rows);
+            if (_c.Family == ModelFamily.Gpt2)
+            {
+                _k.MatMul(h, rows, lw.Up, lw.UpBias, up);
+                _k.GeluNew(up);
+                _k.MatMul(up, rows, lw.Down, lw.DownBias, o);
+            }
+            else
+            {
+                _k.MatMul(h, rows, lw.Gate!, lw.GateBias, gate);
+                _k.MatMul(h, rows, lw.Up, lw.UpBias, up);
+                _k.SiluMul(gate, up);
+                _k.MatMul(gate, rows, lw.Down, lw.DownBias, o);
+            }
+
+            _k.Add(x, o);
+            if (l < _c.NumLayers - 1)
+            {
+                Observe(items, rowItem, rowPos, x, l + 1, d);
+            }
+        }
+
+        // The final norm, then logits for the rows that need them.
+        Norm(x, _w.FinalNorm, _w.FinalNormBias, h, rows);
+        Observe(items, rowItem, rowPos, h, _c.NumLayers, d);
+        int logitRows = 0;
+        foreach (var item in items)
+        {
+            logitRows += item.AllLogits ? item.Tokens.Length : 1;
+        }
+
+        var selected = new float[logitRows * d];
+        int sr = 0, first = 0;
+        foreach (var item in items)
+        {
+            int n = item.Tokens.Length;
+            int from = item.AllLogits ? first : first + n - 1;
+            int count = item.AllLogits ? n : 1;
+            h.AsSpan(from * d, count * d).CopyTo(selected.AsSpan(sr * d));
+            sr += count;
+            first += n;
+        }
+
+        var logits = new float[(long)logitRows * _c.VocabSize];
+        _k.MatMul(selected, logitRows, _w.Head, [], logits);
+        sr = 0;
+        foreach (var item in items)
+        {
+            int count = item.AllLogits ? item.Tokens.Length : 1;
+            item.Logits = logits.AsSpan(sr * _c.VocabSize, count * _c.VocabSize).ToArray();
+            sr += count;
+            item.Cache.Length += item.Tokens.Length;
+        }
+    }
+
+    private void Norm(float[] x, float[] weight, float[] bias, float[] y, int rows)
+    {
+        int d = _c.HiddenSize;
+        for (int t = 0; t < rows; t++)
+        {
+            if (_c.Family == ModelFamily.Gpt2)
+            {
+                _k.LayerNorm(x.AsSpan(t * d, d), weight, bias, (float)_c.NormEps, y.AsSpan(t * d, d));
+            }
+            else
+            {
+                _k.RmsNorm(x.AsSpan(t * d, d), weight, (float)_c.NormEps, y.AsSpan(t * d, d));
+            }
+        }
+    }
+
+    private static void Observe(IReadOnlyList<ForwardItem> items, int[] rowItem, int[] rowPos, float[] x, int index, int d)
+    {
+        for (int t = 0; t < rowItem.Length; t++)
+        {
+            if (items[rowItem[t]].Observer is { } obs && obs.WantsHidden(index))
+            {
+                obs.Hidden(index, rowPos[t], x.AsSpan(t * d, d));
+            }
+        }
+    }
+
+    private void Attend(IReadOnlyList<ForwardItem> items, int[] rowItem, int[] rowPos, int layer, float[] q, float[] att, int rows)
+    {
+        int hd = _c.HeadDim, heads = _c.NumHeads, group = heads / _c.NumKvHeads, qWidth = heads * hd, kvWidth = KvWidth;
+        float scale = 1f;
+        if (_c.Family == ModelFamily.Llama || _c.ScaleAttnWeights)
+        {
+            scale /= MathF.Sqrt(hd);
+        }
+
+        if (_c.Family == ModelFamily.Gpt2 && _c.ScaleAttnByInverseLayerIdx)
+        {
+            scale /= layer + 1;
+        }
+
+        long work = 0;
+        for (int t = 0; t < rows; t++)
+        {
+            work += (long)(rowPos[t] + 1) * heads * hd;
+        }
+
+        void Row(int t, float[] scores)
+        {
+            var item = items[rowItem[t]];
+            int pos = rowPos[t];
+            int start = _c.SlidingWindow is int w ? Math.Max(0, pos - w + 1) : 0;
+            var keys = item.Cache.Keys[layer];
+            var values = item.Cache.Values[layer];
+            bool observe = item.Observer is { } obs && obs.WantsAttention(layer);
+            for (int hh = 0; hh < heads; hh++)
+            {
+                int kvh = hh / group;
+                var qh = q.AsSpan((t * qWidth) + (hh * hd), hd);
+                var s = scores.AsSpan(0, pos + 1);
+                for (int j = start; j <= pos; j++)
+                {
+                    s[j] = _k.Dot(qh, keys.AsSpan((j * kvWidth) + (kvh * hd), hd)) * scale;
+                }
+
+                _k.Softmax(s[start..]);
+                var outH = att.AsSpan((t * qWidth) + (hh * hd), hd);
+                outH.Clear();
+                for (int j = start; j <= pos; j++)
+                {
+                    _k.AddScaled(outH, values.AsSpan((j * kvWidth) + (kvh * hd), hd), s[j]);
+                }
+
+                if (observe)
+                {
+                    s[..start].Clear();
+                    item.Observer!.Attention(layer, hh, pos, s);
+                }
+            }
+        }
+
+        bool anyObserver = items.Any(i => i.Observer is not null);
+        if (_k.Threads == 1 || rows < 2 || work < (1 << 16) || anyObserver)
+        {
+            var scores = new float[rowPos.Max() + 1];
+            for (int t = 0; t < rows; t++)
+            {
+                Row(t, scores);
+            }
+
+            return;
+        }
+
+        int maxLen = rowPos.Max() + 1;
+        Parallel.For(0, rows, new ParallelOptions { MaxDegreeOfParallelism = _k.Threads }, () => new float[maxLen], (t, _, scores) =>
+        {
+            Row(t, scores);
+            return scores;
+        }, _ => { });
+    }
+}

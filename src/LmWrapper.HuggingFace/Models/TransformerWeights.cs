@@ -1,0 +1,273 @@
+using LmWrapper.HuggingFace.Kernels;
+using LmWrapper.HuggingFace.Safetensors;
+
+namespace LmWrapper.HuggingFace.Models;
+
+/// <summary>One transformer block's weights. Unused fields stay null (GPT-2 has no gate, Llama no LayerNorm bias).</summary>
+internal sealed class LayerWeights
+{
+    public required float[] Norm1 { get; init; }
+
+    public float[] Norm1Bias { get; init; } = [];
+
+    public required float[] Norm2 { get; init; }
+
+    public float[] Norm2Bias { get; init; } = [];
+
+    /// <summary>GPT-2: the fused [3D, D] q/k/v projection; Llama: q only.</summary>
+    public required WeightMatrix Q { get; init; }
+
+    public float[] QBias { get; init; } = [];
+
+    public WeightMatrix? K { get; init; }
+
+    public float[] KBias { get; init; } = [];
+
+    public WeightMatrix? V { get; init; }
+
+    public float[] VBias { get; init; } = [];
+
+    public required WeightMatrix O { get; init; }
+
+    public float[] OBias { get; init; } = [];
+
+    public float[] QNorm { get; init; } = [];
+
+    public float[] KNorm { get; init; } = [];
+
+    /// <summary>Llama: gate_proj; GPT-2: null.</summary>
+    public WeightMatrix? Gate { get; init; }
+
+    public float[] GateBias { get; init; } = [];
+
+    /// <summary>Llama: up_proj; GPT-2: c_fc.</summary>
+    public required WeightMatrix Up { get; init; }
+
+    public float[] UpBias { get; init; } = [];
+
+    public required WeightMatrix Down { get; init; }
+
+    public float[] DownBias { get; init; } = [];
+}
+
+/// <summary>
+/// A model's weights, checked against its config: every tensor present with the shape the config implies (a clear
+/// <see cref="HuggingFaceModelException"/> naming the tensor and both shapes otherwise). Matrices stay in the file's dtype
+/// over the memory map; GPT-2's Conv1D matrices ([in, out]) are transposed once into the kernels' [out, in] layout.
+/// </summary>
+internal sealed class TransformerWeights
+{
+    private TransformerWeights(ModelConfig config, WeightMatrix embed, float[]? positions, LayerWeights[] layers, float[] finalNorm, float[] finalNormBias, WeightMatrix head)
+    {
+        Config = config;
+        Embed = embed;
+        Positions = positions;
+        Layers = layers;
+        FinalNorm = finalNorm;
+        FinalNormBias = finalNormBias;
+        Head = head;
+    }
+
+    public ModelConfig Config { get; }
+
+    public WeightMatrix Embed { get; }
+
+    /// <summary>GPT-2's learned positions [P, D]; null for RoPE models.</summary>
+    public float[]? Positions { get; }
+
+    public LayerWeights[] Layers { get; }
+
+    public float[] FinalNorm { get; }
+
+    public float[] FinalNormBias { get; }
+
+    public WeightMatrix Head { get; }
+
+    /// <summary>Bytes of matrix weights read for one token (all matrices once).</summary>
+    public long MatrixBytes =>
+        Head.ByteLength + Layers.Sum(l => l.Q.ByteLength + (l.K?.ByteLength ?? 0) + (l.V?.ByteLength ?? 0) + l.O.ByteLength
+            + (l.Gate?.ByteLength ?? 0) + l.Up.ByteLength + l.Down.ByteLength);
+
+    public static TransformerWeights Load(ModelConfig config, SafetensorsCheckpoint checkpoint, bool toFloat32)
+    {
+        var loader = new Loader(config, checkpoint, toFloat32);
+        return config.Family == ModelFamily.Gpt2 ? LoadGpt2(config, loader) : LoadLlama(config, loader);
+    }
+
+    private static TransformerWeights LoadGpt2(ModelConfig c, Loader l)
+    {
+        string prefix = l.Has("transformer.wte.weight") ? "transformer." : "";
+        int d = c.HiddenSize, inner = c.IntermediateSize;
+        var embed = l.Matrix(prefix + "wte.weight", c.VocabSize, d);
+        var positions = l.Vector(prefix + "wpe.weight", c.MaxPositions, d);
+        var layers = new LayerWeights[c.NumLayers];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            string p = $"{prefix}h.{i}.";
+            layers[i] = new LayerWeights
+            {
+                Norm1 = l.Vector(p + "ln_1.weight", d),
+                Norm1Bias = l.Vector(p + "ln_1.bias", d),
+                Q = l.Conv1D(p + "attn.c_attn.weight", d, 3 * d),
+                QBias = l.Vector(p + "attn.c_attn.bias", 3 * d),
+                O = l.Conv1D(p + "attn.c_proj.weight", d, d),
+                OBias = l.Vector(p + "attn.c_proj.bias", d),
+                Norm2 = l.Vector(p + "ln_2.weight", d),
+                Norm2Bias = l.Vector(p + "ln_2.bias", d),
+                Up = l.Conv1D(p + "mlp.c_fc.weight", d, inner),
+                UpBias = l.Vector(p + "mlp.c_fc.bias", inner),
+                Down = l.Conv1D(p + "mlp.c_proj.weight", inner, d),
+                DownBias = l.Vector(p + "mlp.c_proj.bias", d),
+            };
+        }
+
+        var head = c.TieWordEmbeddings || !l.Has("lm_head.weight") ? embed : l.Matrix("lm_head.weight", c.VocabSize, d);
+        return new TransformerWeights(c, embed, positions, layers, l.Vector(prefix + "ln_f.weight", d), l.Vector(prefix + "ln_f.bias", d), head);
+    }
+
+    private static TransformerWeights LoadLlama(ModelConfig c, Loader l)
+    {
+        int d = c.HiddenSize, hd = c.HeadDim, q = c.NumHeads * hd, kv = c.NumKvHeads * hd, inner = c.IntermediateSize;
+        var embed = l.Matrix("model.embed_tokens.weight", c.VocabSize, d);
+        var layers = new LayerWeights[c.NumLayers];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            string p = $"model.layers.{i}.";
+            layers[i] = new LayerWeights
+            {
+                Norm1 = l.Vector(p + "input_layernorm.weight", d),
+                Q = l.Matrix(p + "self_attn.q_proj.weight", q, d),
+                QBias = c.QkvBias ? l.Vector(p + "self_attn.q_proj.bias", q) : [],
+                K = l.Matrix(p + "self_attn.k_proj.weight", kv, d),
+                KBias = c.QkvBias ? l.Vector(p + "self_attn.k_proj.bias", kv) : [],
+                V = l.Matrix(p + "self_attn.v_proj.weight", kv, d),
+                VBias = c.QkvBias ? l.Vector(p + "self_attn.v_proj.bias", kv) : [],
+                O = l.Matrix(p + "self_attn.o_proj.weight", d, q),
+                OBias = c.OutputBias ? l.Vector(p + "self_attn.o_proj.bias", d) : [],
+                QNorm = c.QkNorm ? l.Vector(p + "self_attn.q_norm.weight", hd) : [],
+                KNorm = c.QkNorm ? l.Vector(p + "self_attn.k_norm.weight", hd) : [],
+                Norm2 = l.Vector(p + "post_attention_layernorm.weight", d),
+                Gate = l.Matrix(p + "mlp.gate_proj.weight", inner, d),
+                GateBias = c.MlpBias ? l.Vector(p + "mlp.gate_proj.bias", inner) : [],
+                Up = l.Matrix(p + "mlp.up_proj.weight", inner, d),
+                UpBias = c.MlpBias ? l.Vector(p + "mlp.up_proj.bias", inner) : [],
+                Down = l.Matrix(p + "mlp.down_proj.weight", d, inner),
+                DownBias = c.MlpBias ? l.Vector(p + "mlp.down_proj.bias", d) : [],
+            };
+        }
+
+        WeightMatrix head;
+        if (c.TieWordEmbeddings)
+        {
+            head = embed;
+        }
+        else if (l.Has("lm_head.weight"))
+        {
+            head = l.Matrix("lm_head.weight", c.VocabSize, d);
+        }
+        else
+        {
+            throw new HuggingFaceModelException(c.Folder,
+                "tensor 'lm_head.weight' is missing and config.json does not say tie_word_embeddings: true (the checkpoint is incomplete, or the config is wrong).");
+        }
+
+        return new TransformerWeights(c, embed, null, layers, l.Vector("model.norm.weight", d), [], head);
+    }
+
+    /// <summary>Reads tensors with their shapes checked.</summary>
+    private sealed unsafe class Loader(ModelConfig config, SafetensorsCheckpoint checkpoint, bool toFloat32)
+    {
+        public bool Has(string name) => checkpoint.Contains(name);
+
+        private SafetensorsTensorInfo Info(string name, params long[] shape)
+        {
+            if (!checkpoint.Contains(name))
+            {
+                throw new HuggingFaceModelException(config.Folder,
+                    $"tensor '{name}' is missing from the weights (expected shape [{string.Join(", ", shape)}] for this {config.ModelType} config).");
+            }
+
+            var info = checkpoint.GetTensor(name);
+            if (!info.Shape.SequenceEqual(shape))
+            {
+                throw new HuggingFaceModelException(config.Folder,
+                    $"tensor '{name}' has shape [{string.Join(", ", info.Shape)}], but config.json implies [{string.Join(", ", shape)}] (config and weights do not match).");
+            }
+
+            if (info.DType is not (SafetensorsDType.F32 or SafetensorsDType.F16 or SafetensorsDType.BF16))
+            {
+                throw new HuggingFaceModelException(config.Folder,
+                    $"tensor '{name}' is {info.DType}; LmWrapper runs F32, F16 and BF16 weights (quantized checkpoints are not supported).");
+            }
+
+            return info;
+        }
+
+        public float[] Vector(string name, params long[] shape)
+        {
+            Info(name, shape);
+            return checkpoint.ReadAsFloat32(name);
+        }
+
+        /// <summary>An nn.Linear-layout matrix [rows, cols], straight over the map.</summary>
+        public WeightMatrix Matrix(string name, int rows, int cols)
+        {
+            var info = Info(name, rows, cols);
+            if (toFloat32 && info.DType != SafetensorsDType.F32)
+            {
+                var copy = WeightMatrix.AllocatePinned<float>((long)rows * cols);
+                checkpoint.ReadAsFloat32(name, copy);
+                return WeightMatrix.FromArray(copy, rows, cols);
+            }
+
+            var file = checkpoint.FileOf(name);
+            byte* p = WeightMatrix.PointerOf(file.GetBytes(name, 0, 1));
+            return new WeightMatrix(p, rows, cols, TypeOf(info.DType), file);
+        }
+
+        /// <summary>A Conv1D-layout matrix [in, out], transposed into [out, in] in its own dtype (or float32).</summary>
+        public WeightMatrix Conv1D(string name, int inputs, int outputs)
+        {
+            var info = Info(name, inputs, outputs);
+            var file = checkpoint.FileOf(name);
+            byte* src = WeightMatrix.PointerOf(file.GetBytes(name, 0, 1));
+            if (info.DType == SafetensorsDType.F32 || toFloat32)
+            {
+                var values = info.DType == SafetensorsDType.F32 ? null : checkpoint.ReadAsFloat32(name);
+                var t = WeightMatrix.AllocatePinned<float>((long)inputs * outputs);
+                fixed (float* pv = values)
+                {
+                    float* s = values is null ? (float*)src : pv;
+                    for (int i = 0; i < inputs; i++)
+                    {
+                        for (int o = 0; o < outputs; o++)
+                        {
+                            t[((long)o * inputs) + i] = s[((long)i * outputs) + o];
+                        }
+                    }
+                }
+
+                return WeightMatrix.FromArray(t, outputs, inputs);
+            }
+
+            var h = WeightMatrix.AllocatePinned<ushort>((long)inputs * outputs);
+            ushort* hs = (ushort*)src;
+            for (int i = 0; i < inputs; i++)
+            {
+                for (int o = 0; o < outputs; o++)
+                {
+                    h[((long)o * inputs) + i] = hs[((long)i * outputs) + o];
+                }
+            }
+
+            return WeightMatrix.FromArray(h, outputs, inputs, TypeOf(info.DType));
+        }
+
+        private static WeightType TypeOf(SafetensorsDType t) => t switch
+        {
+            SafetensorsDType.F32 => WeightType.F32,
+            SafetensorsDType.F16 => WeightType.F16,
+            _ => WeightType.BF16,
+        };
+    }
+}
