@@ -276,7 +276,7 @@ internal sealed class CausalTransformer
         {
             var item = items[rowItem[t]];
             int pos = rowPos[t];
-            int start = _c.SlidingWindow is int w ? Math.Max(0, pos - w + 1) : 0;
+            int start = _c.LayerWindows.Count > 0 && _c.LayerWindows[layer] is int w ? Math.Max(0, pos - w + 1) : 0;
             var keys = item.Cache.Keys[layer];
             var values = item.Cache.Values[layer];
             bool observe = item.Observer is { } obs && obs.WantsAttention(layer);

@@ -85,8 +85,12 @@ internal sealed record ModelConfig
 
     public int RopeOriginalMaxPositions { get; init; }
 
-    /// <summary>Mistral's (and Qwen2's, when enabled) attention window; null for full attention.</summary>
-    public int? SlidingWindow { get; init; }
+    /// <summary>
+    /// Per layer, the attention window (a query at position i sees keys j with i − j &lt; window), or null for full
+    /// attention: Mistral on every layer; Qwen2/Qwen3 with use_sliding_window on layers from max_window_layers on;
+    /// or as config.json's layer_types says.
+    /// </summary>
+    public IReadOnlyList<int?> LayerWindows { get; init; } = [];
 
     /// <summary>GPT-2's scale_attn_weights (divide scores by sqrt(head_dim)).</summary>
     public bool ScaleAttnWeights { get; init; } = true;
@@ -190,7 +194,7 @@ internal sealed record ModelConfig
         int hidden = r.Int("hidden_size");
         int nHeads = r.Int("num_attention_heads");
         int nKv = r.OptionalInt("num_key_value_heads") ?? nHeads;
-        int headDim = r.OptionalInt("head_dim") ?? 0;
+        int headDim = r.OptionalInt("head_dim") ?? (type == "qwen3" ? 128 : 0); // Qwen3Config's default head_dim is 128, not hidden / heads
         if (headDim == 0)
         {
             CheckDivisible(folder, hidden, nHeads, "hidden_size", "num_attention_heads");
@@ -208,21 +212,9 @@ internal sealed record ModelConfig
             throw new HuggingFaceModelException(folder, "config.json's partial_rotary_factor other than 1 is not supported.");
         }
 
-        bool attentionBias = r.Bool("attention_bias", false);
-        int? window = null;
-        if (type == "mistral" || (type == "qwen2" && r.Bool("use_sliding_window", false)) || (type == "qwen3" && r.Bool("use_sliding_window", false)))
-        {
-            window = r.OptionalInt("sliding_window");
-            if (window is <= 0)
-            {
-                throw new HuggingFaceModelException(folder, $"config.json's sliding_window {window} must be positive.");
-            }
-        }
-
-        if (type is "qwen2" or "qwen3" && window is not null && r.OptionalInt("max_window_layers") is int mwl && mwl < r.Int("num_hidden_layers"))
-        {
-            throw new HuggingFaceModelException(folder, "config.json's max_window_layers (sliding window on only some layers) is not supported.");
-        }
+        bool attentionBias = type != "mistral" && r.Bool("attention_bias", false);
+        int layers = r.Int("num_hidden_layers");
+        var windows = ReadLayerWindows(folder, type, root, r, layers);
 
         var rope = ReadRopeScaling(folder, root, r);
         double theta = r.Double("rope_theta", 10000);
@@ -239,7 +231,7 @@ internal sealed record ModelConfig
             Family = ModelFamily.Llama,
             VocabSize = r.Int("vocab_size"),
             HiddenSize = hidden,
-            NumLayers = r.Int("num_hidden_layers"),
+            NumLayers = layers,
             NumHeads = nHeads,
             NumKvHeads = nKv,
             HeadDim = headDim,
@@ -257,11 +249,71 @@ internal sealed record ModelConfig
             RopeLowFreqFactor = rope.Low,
             RopeHighFreqFactor = rope.High,
             RopeOriginalMaxPositions = rope.OriginalMax ?? maxPos,
-            SlidingWindow = window,
+            LayerWindows = windows,
             BosTokenId = bos,
             EosTokenIds = eos,
             TorchDType = dtype,
         };
+    }
+
+    private static int?[] ReadLayerWindows(string folder, string type, JsonElement root, Reader r, int layers)
+    {
+        var windows = new int?[layers];
+        int? window;
+        if (root.TryGetProperty("sliding_window", out var sw) && sw.ValueKind != JsonValueKind.Null)
+        {
+            window = r.OptionalInt("sliding_window");
+            if (window is <= 0)
+            {
+                throw new HuggingFaceModelException(folder, $"config.json's sliding_window {window} must be positive.");
+            }
+        }
+        else
+        {
+            // MistralConfig's default is 4096; an explicit null means full attention.
+            window = type == "mistral" && !root.TryGetProperty("sliding_window", out _) ? 4096 : null;
+        }
+
+        if (window is null)
+        {
+            return windows;
+        }
+
+        if (root.TryGetProperty("layer_types", out var lt) && lt.ValueKind == JsonValueKind.Array)
+        {
+            var types = lt.EnumerateArray().Select(e => e.GetString()).ToArray();
+            if (types.Length != layers)
+            {
+                throw new HuggingFaceModelException(folder, $"config.json's layer_types has {types.Length} entries for {layers} layers.");
+            }
+
+            for (int i = 0; i < layers; i++)
+            {
+                windows[i] = types[i] switch
+                {
+                    "sliding_attention" => window,
+                    "full_attention" => null,
+                    var other => throw new HuggingFaceModelException(folder, $"config.json's layer_types entry \"{other}\" is not supported."),
+                };
+            }
+
+            return windows;
+        }
+
+        if (type == "mistral")
+        {
+            Array.Fill(windows, window);
+        }
+        else if (type is "qwen2" or "qwen3" && r.Bool("use_sliding_window", false))
+        {
+            int from = r.OptionalInt("max_window_layers") ?? 28;
+            for (int i = from; i < layers; i++)
+            {
+                windows[i] = window;
+            }
+        }
+
+        return windows;
     }
 
     private static (RopeScalingType Type, double Factor, double Low, double High, int? OriginalMax) ReadRopeScaling(string folder, JsonElement root, Reader r)
