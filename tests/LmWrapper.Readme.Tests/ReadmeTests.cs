@@ -37,7 +37,7 @@ public sealed class ReadmeTests : IAsyncLifetime
         _anthropic = new FakeAnthropicServer();
         await _anthropic.StartAsync();
         _hub = await FakeHuggingFaceHub.StartAsync();
-        AddModel("openai-community/gpt2", "gpt2", "tiny-random-gpt2");
+        AddModel("openai-community/gpt2", "gpt2", "tiny-gpt2");
         AddModel("Qwen/Qwen3-0.6B", "qwen3", "tiny-random-gpt2");
         foreach (var name in Variables)
         {
@@ -84,7 +84,17 @@ public sealed class ReadmeTests : IAsyncLifetime
         var snippet = ReadmeSnippets.All.Single(s => s.Name == name);
         if (snippet.Run)
         {
-            await snippet.Body();
+            // From the repository root, as a user following the README would (paths like samples/models/… resolve there).
+            string saved = Environment.CurrentDirectory;
+            Environment.CurrentDirectory = Path.GetFullPath(Path.Combine(Fixture(), "..", ".."));
+            try
+            {
+                await snippet.Body();
+            }
+            finally
+            {
+                Environment.CurrentDirectory = saved;
+            }
         }
     }
 
@@ -95,10 +105,15 @@ public sealed class ReadmeTests : IAsyncLifetime
         // built), twice against one cache file: the second run must be served from the cache.
         string cacheFile = Path.Combine(_dir, "quickstart.sqlite3");
         string first = RunQuickstart(cacheFile);
-        Assert.Contains("Predict(\"What is 2+2?\") -> \"4\" (cached: False)", first, StringComparison.Ordinal);
-        Assert.Contains("Again                  -> \"4\" (cached: True)", first, StringComparison.Ordinal);
+        Assert.Contains("Story:   \"Once upon a time, there was a little girl named Lily.", first, StringComparison.Ordinal);
+        Assert.Contains("(cached: False)", first, StringComparison.Ordinal);
+        Assert.Contains("Again:   same text: True (cached: True)", first, StringComparison.Ordinal);
+        Assert.Equal(3, first.Split('\n').Count(l => l.StartsWith("Many:", StringComparison.Ordinal) && l.EndsWith("(cached: False)", StringComparison.Ordinal)));
         string second = RunQuickstart(cacheFile);
-        Assert.Contains("Predict(\"What is 2+2?\") -> \"4\" (cached: True)", second, StringComparison.Ordinal);
+        Assert.Contains("Story:   \"Once upon a time, there was a little girl named Lily.", second, StringComparison.Ordinal);
+        Assert.DoesNotContain("(cached: False)", second, StringComparison.Ordinal);
+        Assert.Equal(3, second.Split('\n').Count(l => l.StartsWith("Many:", StringComparison.Ordinal) && l.EndsWith("(cached: True)", StringComparison.Ordinal)));
+        Assert.Equal(first.Split('\n').Single(l => l.StartsWith("Sampled:", StringComparison.Ordinal)), second.Split('\n').Single(l => l.StartsWith("Sampled:", StringComparison.Ordinal)));
     }
 
     private static string RunQuickstart(string cacheFile)
