@@ -31,19 +31,47 @@ internal static class Sampler
         }
 
         int n = logits.Length;
-        var order = new int[n];
-        var values = new double[n];
         double inv = 1.0 / settings.Temperature;
+        var values = new double[n];
+        double max = double.NegativeInfinity;
         for (int i = 0; i < n; i++)
         {
-            order[i] = i;
             values[i] = (adjusted is null ? logits[i] : adjusted[i]) * inv;
+            max = Math.Max(max, values[i]);
+        }
+
+        if (settings.TopK <= 0 && settings.TopP >= 1)
+        {
+            // The whole distribution: no ordering needed.
+            double total = 0;
+            for (int i = 0; i < n; i++)
+            {
+                values[i] = Math.Exp(values[i] - max);
+                total += values[i];
+            }
+
+            double x = random.NextDouble() * total;
+            for (int i = 0; i < n; i++)
+            {
+                x -= values[i];
+                if (x < 0)
+                {
+                    return i;
+                }
+            }
+
+            return n - 1;
         }
 
         // Candidates in descending order (ties by id), cut to top-k.
+        var order = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            order[i] = i;
+        }
+
         Array.Sort(order, (a, b) => values[b].CompareTo(values[a]) is int c && c != 0 ? c : a.CompareTo(b));
         int keep = settings.TopK > 0 ? Math.Min(settings.TopK, n) : n;
-        double max = values[order[0]];
         var probs = new double[keep];
         double sum = 0;
         for (int i = 0; i < keep; i++)

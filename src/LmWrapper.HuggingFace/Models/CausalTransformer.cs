@@ -107,8 +107,18 @@ internal sealed class CausalTransformer
         var up = new float[rows * _c.IntermediateSize];
         var gate = _c.Family == ModelFamily.Llama ? new float[rows * _c.IntermediateSize] : [];
         var qkv = _c.Family == ModelFamily.Gpt2 ? new float[rows * 3 * d] : [];
-        var cos = new float[hd / 2];
-        var sin = new float[hd / 2];
+        // cos and sin of each row's position, computed once for all layers.
+        int half = hd / 2;
+        float[] cos = [], sin = [];
+        if (_c.Family == ModelFamily.Llama)
+        {
+            cos = new float[rows * half];
+            sin = new float[rows * half];
+            for (int t = 0; t < rows; t++)
+            {
+                Rope.Angles(invFreq[rowItem[t]], rowPos[t], cos.AsSpan(t * half, half), sin.AsSpan(t * half, half));
+            }
+        }
 
         for (int l = 0; l < _c.NumLayers; l++)
         {
@@ -146,15 +156,16 @@ internal sealed class CausalTransformer
                         }
                     }
 
-                    Rope.Angles(invFreq[rowItem[t]], rowPos[t], cos, sin);
+                    var rowCos = cos.AsSpan(t * half, half);
+                    var rowSin = sin.AsSpan(t * half, half);
                     for (int hh = 0; hh < heads; hh++)
                     {
-                        Rope.Rotate(q.AsSpan((t * qWidth) + (hh * hd), hd), cos, sin);
+                        Rope.Rotate(q.AsSpan((t * qWidth) + (hh * hd), hd), rowCos, rowSin);
                     }
 
                     for (int hh = 0; hh < kvHeads; hh++)
                     {
-                        Rope.Rotate(k.AsSpan((t * kvWidth) + (hh * hd), hd), cos, sin);
+                        Rope.Rotate(k.AsSpan((t * kvWidth) + (hh * hd), hd), rowCos, rowSin);
                     }
                 }
             }
