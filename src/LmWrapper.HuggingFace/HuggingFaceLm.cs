@@ -34,6 +34,7 @@ public sealed class HuggingFaceLm : LanguageModel
     private readonly bool _chatMode;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ConditionalWeakTable<LmPrompt, PromptEncoding> _encodings = [];
+    private volatile bool _disposed;
 
     private HuggingFaceLm(string folder, string identity, HuggingFaceTokenizer tokenizer, SafetensorsCheckpoint checkpoint,
         CausalTransformer model, IEnumerable<int> eos, HuggingFaceLmOptions options)
@@ -227,10 +228,13 @@ public sealed class HuggingFaceLm : LanguageModel
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
+        if (disposing && !_disposed)
         {
+            // Unmapping the weights under a running generation would crash it: wait for it to finish.
+            _gate.Wait();
+            _disposed = true;
             _checkpoint.Dispose();
-            _gate.Dispose();
+            _gate.Release();
         }
 
         base.Dispose(disposing);
@@ -267,6 +271,7 @@ public sealed class HuggingFaceLm : LanguageModel
         IReadOnlyList<GenerationResult> results;
         try
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             results = await Task.Run(() => _generator.Run(generation, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
         finally

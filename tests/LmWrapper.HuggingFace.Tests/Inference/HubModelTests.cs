@@ -39,3 +39,17 @@ public sealed class HubModelTests
         await Assert.ThrowsAnyAsync<HuggingFaceHubException>(() => HuggingFaceLm.GetAsync("nobody/nothing", options, Ct));
     }
 }
+
+/// <summary>A disposed model refuses work instead of touching unmapped weights.</summary>
+public sealed class DisposeTests
+{
+    [Fact]
+    public void ADisposedModelThrowsObjectDisposed()
+    {
+        var lm = RandomModels.Load(HfFormatsFixtures.Path("models", "stories260K"));
+        Assert.NotEmpty(lm.Predict(new LmPrompt("Once") { MaxTokens = 2, Temperature = 0 }).CompletionText);
+        lm.Dispose();
+        lm.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => lm.Predict(new LmPrompt("Once") { MaxTokens = 2, Temperature = 0 }));
+    }
+}
