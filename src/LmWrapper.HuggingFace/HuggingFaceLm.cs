@@ -234,6 +234,7 @@ public sealed class HuggingFaceLm : LanguageModel
             _gate.Wait();
             _disposed = true;
             _checkpoint.Dispose();
+            (_model.Kernels as IDisposable)?.Dispose();
             _gate.Release();
         }
 

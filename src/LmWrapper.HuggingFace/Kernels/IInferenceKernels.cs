@@ -39,4 +39,7 @@ internal interface IInferenceKernels
 
     /// <summary><c>y += x</c>.</summary>
     void Add(Span<float> y, ReadOnlySpan<float> x);
+
+    /// <summary>Runs <paramref name="body"/> for each index in [0, count) on the kernels' threads.</summary>
+    void ParallelFor(int count, Action<int> body);
 }

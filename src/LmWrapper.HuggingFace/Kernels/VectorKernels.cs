@@ -3,27 +3,21 @@ using System.Numerics.Tensors;
 namespace LmWrapper.HuggingFace.Kernels;
 
 /// <summary>
-/// The default kernels: System.Numerics.Tensors' vectorized primitives (Vector512 where the CPU has it) and matrix
-/// products split over output rows on up to <see cref="Threads"/> threads, blocked over tokens so that a block of
-/// inputs stays in cache while each weight row streams through once.
+/// The default kernels: <see cref="Gemm"/>'s register-tiled AVX-512 matrix products (F32, and F16/BF16 widened as they
+/// stream, never copied), split into ranges of output rows over a <see cref="ThreadTeam"/>; System.Numerics.Tensors'
+/// vectorized primitives for the row operations.
 /// </summary>
-internal sealed unsafe class VectorKernels : IInferenceKernels
+internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
 {
-    /// <summary>Tokens per block of a matrix product.</summary>
-    private const int TokenBlock = 32;
-
     /// <summary>Below this many multiply-adds a product runs on the calling thread.</summary>
-    private const long ParallelWork = 1 << 16;
+    private const long ParallelWork = 1 << 15;
 
-    [ThreadStatic]
-    private static float[]? t_row;
-
-    private readonly ParallelOptions _parallel;
+    private readonly ThreadTeam _team;
 
     public VectorKernels(int threads)
     {
         Threads = Math.Max(1, threads);
-        _parallel = new ParallelOptions { MaxDegreeOfParallelism = Threads };
+        _team = new ThreadTeam(Threads);
     }
 
     public int Threads { get; }
@@ -37,63 +31,42 @@ internal sealed unsafe class VectorKernels : IInferenceKernels
 
         fixed (float* px = x, py = y, pb = bias)
         {
+            float* cx = px, cy = py, cb = bias.Length != 0 ? pb : null;
             long work = (long)w.Rows * w.Cols * tokens;
-            bool hasBias = bias.Length != 0;
-            if (Threads == 1 || work < ParallelWork || w.Rows < 2)
+            if (Threads == 1 || work < ParallelWork || w.Rows < 8)
             {
-                RowRange(0, w.Rows, px, tokens, w, hasBias ? pb : null, py);
+                Gemm.Rows(w, cx, tokens, cb, cy, 0, w.Rows);
                 return;
             }
 
-            int chunks = Math.Min(w.Rows, Threads * 8);
-            float* cx = px, cy = py, cb = hasBias ? pb : null;
+            // Ranges of whole 4-row tiles, a few per thread, handed out as threads come free.
+            int quads = (w.Rows + 3) / 4;
+            int chunks = Math.Min(quads, Threads * 4);
             int rows = w.Rows;
-            Parallel.For(0, chunks, _parallel, c =>
+            _team.For(chunks, c =>
             {
-                int o0 = (int)((long)c * rows / chunks), o1 = (int)((long)(c + 1) * rows / chunks);
-                RowRange(o0, o1, cx, tokens, w, cb, cy);
+                int o0 = (int)((long)c * quads / chunks) * 4, o1 = Math.Min(rows, (int)((long)(c + 1) * quads / chunks) * 4);
+                Gemm.Rows(w, cx, tokens, cb, cy, o0, o1);
             });
         }
     }
 
-    private static void RowRange(int o0, int o1, float* x, int tokens, WeightMatrix w, float* bias, float* y)
+    public void ParallelFor(int count, Action<int> body)
     {
-        int cols = w.Cols, rows = w.Rows;
-        float[]? buffer = null;
-        if (w.Type != WeightType.F32)
+        if (Threads == 1)
         {
-            buffer = t_row;
-            if (buffer is null || buffer.Length < cols)
+            for (int i = 0; i < count; i++)
             {
-                buffer = t_row = new float[Math.Max(cols, 64)];
+                body(i);
             }
+
+            return;
         }
 
-        for (int t0 = 0; t0 < tokens; t0 += TokenBlock)
-        {
-            int t1 = Math.Min(tokens, t0 + TokenBlock);
-            for (int o = o0; o < o1; o++)
-            {
-                ReadOnlySpan<float> row;
-                if (buffer is null)
-                {
-                    row = w.RowF32(o);
-                }
-                else
-                {
-                    var span = buffer.AsSpan(0, cols);
-                    w.ReadRow(o, span);
-                    row = span;
-                }
-
-                float b = bias is null ? 0f : bias[o];
-                for (int t = t0; t < t1; t++)
-                {
-                    y[((long)t * rows) + o] = TensorPrimitives.Dot(row, new ReadOnlySpan<float>(x + ((long)t * cols), cols)) + b;
-                }
-            }
-        }
+        _team.For(count, body);
     }
+
+    public void Dispose() => _team.Dispose();
 
     public void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y)
     {

@@ -10,6 +10,9 @@ namespace LmWrapper.HuggingFace.Models;
 /// </summary>
 internal sealed class CausalTransformer
 {
+    [ThreadStatic]
+    private static float[]? t_scores;
+
     private readonly TransformerWeights _w;
     private readonly ModelConfig _c;
     private readonly IInferenceKernels _k;
@@ -330,10 +333,15 @@ internal sealed class CausalTransformer
         }
 
         int maxLen = rowPos.Max() + 1;
-        Parallel.For(0, rows, new ParallelOptions { MaxDegreeOfParallelism = _k.Threads }, () => new float[maxLen], (t, _, scores) =>
+        _k.ParallelFor(rows, t =>
         {
+            var scores = t_scores;
+            if (scores is null || scores.Length < maxLen)
+            {
+                scores = t_scores = new float[Math.Max(maxLen, 256)];
+            }
+
             Row(t, scores);
-            return scores;
-        }, _ => { });
+        });
     }
 }

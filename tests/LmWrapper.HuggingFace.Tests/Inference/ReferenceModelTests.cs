@@ -147,5 +147,9 @@ internal sealed class Engine : IDisposable
         return [.. Enumerable.Range(0, ids.Count).Select(i => item.Logits.AsSpan(i * v, v).ToArray())];
     }
 
-    public void Dispose() => _checkpoint.Dispose();
+    public void Dispose()
+    {
+        _checkpoint.Dispose();
+        (Model.Kernels as IDisposable)?.Dispose();
+    }
 }

@@ -1,0 +1,327 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace LmWrapper.HuggingFace.Kernels;
+
+/// <summary>
+/// The matrix-product micro-kernels: <c>y[t, o] = Σₖ w[o, k] · x[t, k] + bias[o]</c> for a range of output rows.
+/// With AVX-512, tiles of 4 weight rows × 4 tokens keep 16 Vector512 accumulators in registers (each weight and input
+/// vector loaded once per tile); a single token (decoding) streams 4 rows at a time and widens F16/BF16 weights in
+/// registers, straight from the mapped file. Every (row, token) result is accumulated in the same order whichever
+/// kernel computes it — 16-wide fused multiply-adds, one horizontal sum, then the scalar tail — so a token's numbers do
+/// not depend on the batch around it.
+/// </summary>
+internal static unsafe class Gemm
+{
+    [ThreadStatic]
+    private static float[]? t_rows;
+
+    /// <summary>Whether the tiled AVX-512 kernels run on this CPU.</summary>
+    public static bool Accelerated => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+
+    /// <summary>Rows [o0, o1) of the product for all <paramref name="tokens"/> inputs.</summary>
+    public static void Rows(WeightMatrix w, float* x, int tokens, float* bias, float* y, int o0, int o1)
+    {
+        if (!Accelerated)
+        {
+            Portable(w, x, tokens, bias, y, o0, o1);
+            return;
+        }
+
+        int cols = w.Cols, rows = w.Rows;
+        int o = o0;
+        if (tokens == 1 && w.Type != WeightType.F32)
+        {
+            for (; o + 4 <= o1; o += 4)
+            {
+                Half4x1(w, o, x, bias, y);
+            }
+
+            for (; o < o1; o++)
+            {
+                Half1x1(w, o, x, bias, y);
+            }
+
+            return;
+        }
+
+        float[]? buffer = null;
+        if (w.Type != WeightType.F32)
+        {
+            buffer = t_rows;
+            if (buffer is null || buffer.Length < 4 * cols)
+            {
+                buffer = t_rows = new float[4 * cols];
+            }
+        }
+
+        // Blocks of tokens small enough to stay in cache while the range's weight rows stream past each.
+        const int TokenBlock = 64;
+        fixed (float* converted = buffer)
+        {
+            for (int t0 = 0; t0 < tokens; t0 += TokenBlock)
+            {
+                int t1 = Math.Min(tokens, t0 + TokenBlock);
+                for (o = o0; o < o1; o += 4)
+                {
+                    int n = Math.Min(4, o1 - o);
+                    float* w0;
+                    if (buffer is null)
+                    {
+                        w0 = (float*)(w.Data + ((long)o * cols * 4));
+                    }
+                    else
+                    {
+                        for (int r = 0; r < n; r++)
+                        {
+                            w.ReadRow(o + r, new Span<float>(converted + (r * cols), cols));
+                        }
+
+                        w0 = converted;
+                    }
+
+                    if (n == 4)
+                    {
+                        int t = t0;
+                        for (; t + 4 <= t1; t += 4)
+                        {
+                            Tile4x4(w0, cols, x + ((long)t * cols), o, t, rows, bias, y);
+                        }
+
+                        for (; t < t1; t++)
+                        {
+                            Tile4x1(w0, cols, x + ((long)t * cols), o, t, rows, bias, y);
+                        }
+                    }
+                    else
+                    {
+                        for (int r = 0; r < n; r++)
+                        {
+                            for (int t = t0; t < t1; t++)
+                            {
+                                y[((long)t * rows) + o + r] = Dot1(w0 + (r * cols), x + ((long)t * cols), cols) + (bias is null ? 0f : bias[o + r]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>4 rows × 4 tokens.</summary>
+    private static void Tile4x4(float* w, int k, float* x, int o, int t, int ldy, float* bias, float* y)
+    {
+        Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
+        Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
+        Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default;
+        Vector512<float> a30 = default, a31 = default, a32 = default, a33 = default;
+        float* w1 = w + k, w2 = w + (2 * k), w3 = w + (3 * k);
+        float* x1 = x + k, x2 = x + (2 * k), x3 = x + (3 * k);
+        int i = 0;
+        for (; i + 16 <= k; i += 16)
+        {
+            var v0 = Vector512.Load(x + i);
+            var v1 = Vector512.Load(x1 + i);
+            var v2 = Vector512.Load(x2 + i);
+            var v3 = Vector512.Load(x3 + i);
+            var r = Vector512.Load(w + i);
+            a00 = Avx512F.FusedMultiplyAdd(r, v0, a00);
+            a01 = Avx512F.FusedMultiplyAdd(r, v1, a01);
+            a02 = Avx512F.FusedMultiplyAdd(r, v2, a02);
+            a03 = Avx512F.FusedMultiplyAdd(r, v3, a03);
+            r = Vector512.Load(w1 + i);
+            a10 = Avx512F.FusedMultiplyAdd(r, v0, a10);
+            a11 = Avx512F.FusedMultiplyAdd(r, v1, a11);
+            a12 = Avx512F.FusedMultiplyAdd(r, v2, a12);
+            a13 = Avx512F.FusedMultiplyAdd(r, v3, a13);
+            r = Vector512.Load(w2 + i);
+            a20 = Avx512F.FusedMultiplyAdd(r, v0, a20);
+            a21 = Avx512F.FusedMultiplyAdd(r, v1, a21);
+            a22 = Avx512F.FusedMultiplyAdd(r, v2, a22);
+            a23 = Avx512F.FusedMultiplyAdd(r, v3, a23);
+            r = Vector512.Load(w3 + i);
+            a30 = Avx512F.FusedMultiplyAdd(r, v0, a30);
+            a31 = Avx512F.FusedMultiplyAdd(r, v1, a31);
+            a32 = Avx512F.FusedMultiplyAdd(r, v2, a32);
+            a33 = Avx512F.FusedMultiplyAdd(r, v3, a33);
+        }
+
+        Store(a00, w, x, i, k, o, t, ldy, bias, y);
+        Store(a01, w, x1, i, k, o, t + 1, ldy, bias, y);
+        Store(a02, w, x2, i, k, o, t + 2, ldy, bias, y);
+        Store(a03, w, x3, i, k, o, t + 3, ldy, bias, y);
+        Store(a10, w1, x, i, k, o + 1, t, ldy, bias, y);
+        Store(a11, w1, x1, i, k, o + 1, t + 1, ldy, bias, y);
+        Store(a12, w1, x2, i, k, o + 1, t + 2, ldy, bias, y);
+        Store(a13, w1, x3, i, k, o + 1, t + 3, ldy, bias, y);
+        Store(a20, w2, x, i, k, o + 2, t, ldy, bias, y);
+        Store(a21, w2, x1, i, k, o + 2, t + 1, ldy, bias, y);
+        Store(a22, w2, x2, i, k, o + 2, t + 2, ldy, bias, y);
+        Store(a23, w2, x3, i, k, o + 2, t + 3, ldy, bias, y);
+        Store(a30, w3, x, i, k, o + 3, t, ldy, bias, y);
+        Store(a31, w3, x1, i, k, o + 3, t + 1, ldy, bias, y);
+        Store(a32, w3, x2, i, k, o + 3, t + 2, ldy, bias, y);
+        Store(a33, w3, x3, i, k, o + 3, t + 3, ldy, bias, y);
+    }
+
+    /// <summary>4 rows × 1 token, float32 weights.</summary>
+    private static void Tile4x1(float* w, int k, float* x, int o, int t, int ldy, float* bias, float* y)
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        float* w1 = w + k, w2 = w + (2 * k), w3 = w + (3 * k);
+        int i = 0;
+        for (; i + 16 <= k; i += 16)
+        {
+            var v = Vector512.Load(x + i);
+            a0 = Avx512F.FusedMultiplyAdd(Vector512.Load(w + i), v, a0);
+            a1 = Avx512F.FusedMultiplyAdd(Vector512.Load(w1 + i), v, a1);
+            a2 = Avx512F.FusedMultiplyAdd(Vector512.Load(w2 + i), v, a2);
+            a3 = Avx512F.FusedMultiplyAdd(Vector512.Load(w3 + i), v, a3);
+        }
+
+        Store(a0, w, x, i, k, o, t, ldy, bias, y);
+        Store(a1, w1, x, i, k, o + 1, t, ldy, bias, y);
+        Store(a2, w2, x, i, k, o + 2, t, ldy, bias, y);
+        Store(a3, w3, x, i, k, o + 3, t, ldy, bias, y);
+    }
+
+    /// <summary>One row × one token, float32 weights (the same order as the tiles).</summary>
+    private static float Dot1(float* w, float* x, int k)
+    {
+        Vector512<float> a = default;
+        int i = 0;
+        for (; i + 16 <= k; i += 16)
+        {
+            a = Avx512F.FusedMultiplyAdd(Vector512.Load(w + i), Vector512.Load(x + i), a);
+        }
+
+        float s = Vector512.Sum(a);
+        for (; i < k; i++)
+        {
+            s = MathF.FusedMultiplyAdd(w[i], x[i], s);
+        }
+
+        return s;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector512<float> acc, float* w, float* x, int i, int k, int o, int t, int ldy, float* bias, float* y)
+    {
+        float s = Vector512.Sum(acc);
+        for (; i < k; i++)
+        {
+            s = MathF.FusedMultiplyAdd(w[i], x[i], s);
+        }
+
+        y[((long)t * ldy) + o] = s + (bias is null ? 0f : bias[o]);
+    }
+
+    /// <summary>4 half-precision rows × 1 token, widened in registers.</summary>
+    private static void Half4x1(WeightMatrix w, int o, float* x, float* bias, float* y)
+    {
+        int k = w.Cols;
+        ushort* w0 = (ushort*)(w.Data + ((long)o * k * 2));
+        ushort* w1 = w0 + k, w2 = w0 + (2 * k), w3 = w0 + (3 * k);
+        bool f16 = w.Type == WeightType.F16;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        int i = 0;
+        for (; i + 16 <= k; i += 16)
+        {
+            var v = Vector512.Load(x + i);
+            a0 = Avx512F.FusedMultiplyAdd(Widen(Vector256.Load(w0 + i), f16), v, a0);
+            a1 = Avx512F.FusedMultiplyAdd(Widen(Vector256.Load(w1 + i), f16), v, a1);
+            a2 = Avx512F.FusedMultiplyAdd(Widen(Vector256.Load(w2 + i), f16), v, a2);
+            a3 = Avx512F.FusedMultiplyAdd(Widen(Vector256.Load(w3 + i), f16), v, a3);
+        }
+
+        y[o] = HalfTail(a0, w0, x, i, k, f16) + (bias is null ? 0f : bias[o]);
+        y[o + 1] = HalfTail(a1, w1, x, i, k, f16) + (bias is null ? 0f : bias[o + 1]);
+        y[o + 2] = HalfTail(a2, w2, x, i, k, f16) + (bias is null ? 0f : bias[o + 2]);
+        y[o + 3] = HalfTail(a3, w3, x, i, k, f16) + (bias is null ? 0f : bias[o + 3]);
+    }
+
+    private static void Half1x1(WeightMatrix w, int o, float* x, float* bias, float* y)
+    {
+        int k = w.Cols;
+        ushort* w0 = (ushort*)(w.Data + ((long)o * k * 2));
+        bool f16 = w.Type == WeightType.F16;
+        Vector512<float> a = default;
+        int i = 0;
+        for (; i + 16 <= k; i += 16)
+        {
+            a = Avx512F.FusedMultiplyAdd(Widen(Vector256.Load(w0 + i), f16), Vector512.Load(x + i), a);
+        }
+
+        y[o] = HalfTail(a, w0, x, i, k, f16) + (bias is null ? 0f : bias[o]);
+    }
+
+    private static float HalfTail(Vector512<float> acc, ushort* w, float* x, int i, int k, bool f16)
+    {
+        float s = Vector512.Sum(acc);
+        for (; i < k; i++)
+        {
+            float wi = f16 ? (float)BitConverter.UInt16BitsToHalf(w[i]) : BitConverter.Int32BitsToSingle(w[i] << 16);
+            s = MathF.FusedMultiplyAdd(wi, x[i], s);
+        }
+
+        return s;
+    }
+
+    /// <summary>16 F16 or BF16 values widened exactly to float32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Widen(Vector256<ushort> h, bool f16)
+    {
+        var v = Avx512F.ConvertToVector512UInt32(h);
+        if (!f16)
+        {
+            return (v << 16).AsSingle();
+        }
+
+        // Half → float: move exponent and mantissa into place and rescale by 2^112 (exact, subnormals included);
+        // infinities and NaNs get the all-ones exponent; then the sign.
+        var sign = (v & Vector512.Create(0x8000u)) << 16;
+        var mag = (v & Vector512.Create(0x7FFFu)) << 13;
+        var f = mag.AsSingle() * Vector512.Create(BitConverter.Int32BitsToSingle(239 << 23));
+        var special = Vector512.Equals(v & Vector512.Create(0x7C00u), Vector512.Create(0x7C00u));
+        f = Vector512.ConditionalSelect(special.AsSingle(), (mag | Vector512.Create(0x7F800000u)).AsSingle(), f);
+        return (f.AsUInt32() | sign).AsSingle();
+    }
+
+    /// <summary>Without AVX-512: a converted row at a time and System.Numerics.Tensors' dot product.</summary>
+    private static void Portable(WeightMatrix w, float* x, int tokens, float* bias, float* y, int o0, int o1)
+    {
+        int cols = w.Cols, rows = w.Rows;
+        float[]? buffer = null;
+        if (w.Type != WeightType.F32)
+        {
+            buffer = t_rows;
+            if (buffer is null || buffer.Length < cols)
+            {
+                buffer = t_rows = new float[Math.Max(cols, 64)];
+            }
+        }
+
+        for (int o = o0; o < o1; o++)
+        {
+            ReadOnlySpan<float> row;
+            if (buffer is null)
+            {
+                row = w.RowF32(o);
+            }
+            else
+            {
+                var span = buffer.AsSpan(0, cols);
+                w.ReadRow(o, span);
+                row = span;
+            }
+
+            float b = bias is null ? 0f : bias[o];
+            for (int t = 0; t < tokens; t++)
+            {
+                y[((long)t * rows) + o] = TensorPrimitives.Dot(row, new ReadOnlySpan<float>(x + ((long)t * cols), cols)) + b;
+            }
+        }
+    }
+}
