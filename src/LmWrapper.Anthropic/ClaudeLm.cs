@@ -42,22 +42,19 @@ namespace LmWrapper.Anthropic;
 public sealed class ClaudeLm : LanguageModel
 {
     private readonly AnthropicHttp _http;
-    private readonly ClaudeOptions _options;
     private readonly ConcurrentDictionary<string, int> _tokenCounts = new(StringComparer.Ordinal);
     private readonly ClaudeBatchBackend _batches;
 
-    private ClaudeLm(ClaudeModelInfo model, string apiKey, string keySource, ClaudeOptions options)
+    private ClaudeLm(ClaudeModelInfo model, LmApiKey apiKey, ClaudeOptions options)
         : base(options.ModelOptions)
     {
-        options.Retry.Validate();
+        options.ValidateShared();
         ArgumentException.ThrowIfNullOrWhiteSpace(options.AnthropicVersion, nameof(options));
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.RequestTimeout, TimeSpan.Zero, nameof(options));
         Info = model;
-        _options = options;
-        ApiKeySource = keySource;
-        string? fromEnvironment = (options.GetEnvironmentVariable ?? Environment.GetEnvironmentVariable)(ClaudeOptions.BaseUrlEnvironmentVariable);
+        ApiKeySource = apiKey.Source;
+        string? fromEnvironment = options.Environment(ClaudeOptions.BaseUrlEnvironmentVariable);
         var baseUrl = options.BaseUrl
-            ?? (string.IsNullOrWhiteSpace(fromEnvironment) ? ClaudeOptions.DefaultBaseUrl : new Uri(fromEnvironment, UriKind.RelativeOrAbsolute));
+            ?? (fromEnvironment is null ? ClaudeOptions.DefaultBaseUrl : new Uri(fromEnvironment, UriKind.RelativeOrAbsolute));
         if (!baseUrl.IsAbsoluteUri)
         {
             throw new ArgumentException($"BaseUrl must be an absolute URL, but was \"{baseUrl}\".", nameof(options));
@@ -68,8 +65,8 @@ public sealed class ClaudeLm : LanguageModel
         ModelIdentity = BaseUrl == new Uri(ClaudeOptions.DefaultBaseUrl.AbsoluteUri.TrimEnd('/') + "/")
             ? "anthropic/" + model.Name
             : $"anthropic/{model.Name}@{trimmed}";
-        _http = new AnthropicHttp(BaseUrl, apiKey, keySource, options, Logger, RateLimiter);
-        _batches = new ClaudeBatchBackend(_http, model, BaseUrl, options.Retry, Logger);
+        _http = new AnthropicHttp(BaseUrl, apiKey, options, Logger, RateLimiter);
+        _batches = new ClaudeBatchBackend(_http, model, BaseUrl, Logger);
     }
 
     /// <summary>
@@ -84,8 +81,8 @@ public sealed class ClaudeLm : LanguageModel
     {
         ArgumentNullException.ThrowIfNull(model);
         options ??= new ClaudeOptions();
-        var (key, source) = ApiKeyResolver.Resolve(apiKey, options);
-        return new ClaudeLm(model, key, source, options);
+        var key = LmApiKey.Resolve(apiKey, "Anthropic", "ANTHROPIC_API_KEY", "anthropic_key.txt", "https://console.anthropic.com/settings/keys", options);
+        return new ClaudeLm(model, key, options);
     }
 
     /// <summary>Gets a Claude model by its API name (built in, or added with <see cref="ClaudeModelNames.Register"/>).</summary>
@@ -97,8 +94,19 @@ public sealed class ClaudeLm : LanguageModel
     public static ClaudeLm Get(string modelName, string? apiKey = null, ClaudeOptions? options = null) =>
         Get(ClaudeModelNames.Get(modelName), apiKey, options);
 
-    /// <summary>The model's data (name, limits, prices).</summary>
+    /// <summary>What LmWrapper knows of this Claude model: name, limits, prices (<see cref="ModelInfo"/> is the provider-neutral view).</summary>
     public ClaudeModelInfo Info { get; }
+
+    /// <inheritdoc/>
+    public override LmModelInfo ModelInfo => new(
+        Info.Name,
+        Info.ContextWindow,
+        Info.MaxOutputTokens,
+        new Costs.LmTokenPrices(Info.InputPricePerMillion, Info.OutputPricePerMillion, Info.CacheReadPricePerMillion, Info.BatchDiscount)
+        {
+            CacheWritePerMillion = Info.CacheWritePricePerMillion,
+        },
+        LmCapabilities.Chat | LmCapabilities.Prefill | LmCapabilities.Batch);
 
     /// <summary>The model's API name.</summary>
     public string ModelName => Info.Name;
@@ -122,21 +130,12 @@ public sealed class ClaudeLm : LanguageModel
     public override int DefaultTokensGenerated => Info.DefaultMaxTokens;
 
     /// <summary>
-    /// The prompt's input tokens: exact from the count-tokens endpoint when <see cref="ClaudeOptions.CountTokensOnline"/>
-    /// and it answers, otherwise the offline estimate. Never throws for a network failure.
+    /// The prompt's input tokens, estimated offline (no request: the rate limiter calls this for every request). For the
+    /// exact count ask the count-tokens endpoint with <see cref="CountTokensAsync"/>.
     /// </summary>
     /// <param name="prompt">The prompt.</param>
     /// <exception cref="LmPromptException">The prompt's dialog is one Claude rejects.</exception>
-    public override int EstimateTokensInPrompt(LmPrompt prompt)
-    {
-        ArgumentNullException.ThrowIfNull(prompt);
-        if (!_options.CountTokensOnline)
-        {
-            return EstimateTokensOffline(prompt).InputTokens;
-        }
-
-        return CountTokensAsync(prompt, CancellationToken.None).GetAwaiter().GetResult().InputTokens;
-    }
+    public override int EstimateTokensInPrompt(LmPrompt prompt) => EstimateTokensOffline(prompt).InputTokens;
 
     /// <summary>LmWrapper's offline estimate of the prompt's input tokens (no request; <see cref="ClaudeTokenCount.IsEstimate"/> is true).</summary>
     /// <param name="prompt">The prompt.</param>
@@ -147,10 +146,6 @@ public sealed class ClaudeLm : LanguageModel
         var request = ClaudeRequest.FromPrompt(prompt);
         return new ClaudeTokenCount(TokenEstimator.Estimate(request.System, request.Messages), IsEstimate: true);
     }
-
-    /// <summary>Counts the prompt's input tokens. The synchronous twin of <see cref="CountTokensAsync"/>.</summary>
-    /// <param name="prompt">The prompt.</param>
-    public ClaudeTokenCount CountTokens(LmPrompt prompt) => CountTokensAsync(prompt, CancellationToken.None).GetAwaiter().GetResult();
 
     /// <summary>
     /// Counts the prompt's input tokens with the count-tokens endpoint (exact; remembered per distinct dialog, by hash, for
@@ -175,7 +170,9 @@ public sealed class ClaudeLm : LanguageModel
 
         try
         {
-            var response = await _http.SendAsync(HttpMethod.Post, "v1/messages/count_tokens", body, LmRetryPolicy.None, cancellationToken).ConfigureAwait(false);
+            var response = await _http.SendAsync(
+                _http.Call(HttpMethod.Post, "v1/messages/count_tokens", () => new ByteArrayContent(body)) with { Retry = LmRetryPolicy.None },
+                cancellationToken).ConfigureAwait(false);
             using var doc = JsonDocument.Parse(response.Body);
             if (doc.RootElement.ValueKind == JsonValueKind.Object
                 && doc.RootElement.TryGetProperty("input_tokens", out var n) && n.TryGetInt32(out int count))
@@ -186,7 +183,7 @@ public sealed class ClaudeLm : LanguageModel
 
             Logger.LogWarning("{Model}: the count-tokens endpoint answered without input_tokens; using the offline estimate.", ModelIdentity);
         }
-        catch (Exception e) when (e is ClaudeApiException or LmRateLimitException or JsonException)
+        catch (Exception e) when (e is LmProviderException or JsonException)
         {
             Logger.LogInformation("{Model}: counting tokens online failed ({Reason}); using the offline estimate.", ModelIdentity, e.Message);
         }
@@ -194,51 +191,20 @@ public sealed class ClaudeLm : LanguageModel
         return new ClaudeTokenCount(TokenEstimator.Estimate(request.System, request.Messages), IsEstimate: true);
     }
 
-    /// <summary>
-    /// What a prediction cost in US dollars, from its usage and <see cref="Info"/>'s prices (prompt-cache reads and writes
-    /// included). Zero for a cached prediction (it cost nothing this time) or one without usage.
-    /// </summary>
-    /// <param name="prediction">A prediction of this model (with <see cref="LmPrediction.Completions"/>, all samples are added).</param>
-    /// <param name="batch">
-    /// Whether it went through the Message Batches API (billed with <see cref="ClaudeModelInfo.BatchDiscount"/> off); null
-    /// (the default) tells from each sample: those with "batch_id" in <see cref="LmPrediction.ProviderData"/> came from a batch.
-    /// </param>
-    public decimal GetCost(LmPrediction prediction, bool? batch = null)
+    /// <summary>Claude samples one completion per request, each paying for the prompt.</summary>
+    protected override bool SendsPromptPerSample => true;
+
+    /// <summary>A sample's usage at the model's prices, with the tokens written to Claude's prompt cache at their price.</summary>
+    /// <param name="sample">One fresh sample.</param>
+    /// <param name="prices">The model's prices.</param>
+    protected override decimal SampleCost(LmPrediction sample, Costs.LmTokenPrices prices)
     {
-        ArgumentNullException.ThrowIfNull(prediction);
-        decimal total = 0;
-        foreach (var p in prediction.Completions)
-        {
-            if (p.WasCached || p.Usage is null)
-            {
-                continue;
-            }
-
-            int cacheWrite = p.ProviderData is { } d && d.TryGetValue("cache_creation_input_tokens", out var s)
-                && int.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out int w) ? w : 0;
-            bool fromBatch = batch ?? (p.ProviderData?.ContainsKey("batch_id") ?? false);
-            total += Info.CostOf(p.Usage, cacheWrite, fromBatch);
-        }
-
-        return total;
-    }
-
-    /// <summary>
-    /// The most a prompt can cost before it runs, in US dollars: its input tokens (see
-    /// <see cref="EstimateTokensInPrompt"/>) plus <see cref="LmPrompt.MaxTokens"/> (or the default) output tokens, for
-    /// each of <see cref="LmPrompt.NumCompletions"/>; half of that for <see cref="CompletionWindow.BatchAny"/>. Cached
-    /// answers are not subtracted.
-    /// </summary>
-    /// <param name="prompt">The prompt.</param>
-    /// <param name="window">How it will be sent.</param>
-    /// <exception cref="LmPromptException">The prompt is invalid for this model.</exception>
-    public decimal EstimateMaxCost(LmPrompt prompt, CompletionWindow window = CompletionWindow.Asap)
-    {
-        ArgumentNullException.ThrowIfNull(prompt);
-        ValidatePrompt(prompt);
-        int input = EstimateTokensInPrompt(prompt);
-        int output = prompt.MaxTokens ?? Info.DefaultMaxTokens;
-        return prompt.NumCompletions * Info.CostOf(new LmUsage(input, output), 0, window == CompletionWindow.BatchAny);
+        ArgumentNullException.ThrowIfNull(sample);
+        ArgumentNullException.ThrowIfNull(prices);
+        int cacheWrite = sample.ProviderData is { } d && d.TryGetValue("cache_creation_input_tokens", out var s)
+            && int.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out int w) ? w : 0;
+        bool fromBatch = sample.ProviderData?.ContainsKey("batch_id") ?? false;
+        return sample.Usage is { } usage ? prices.CostOf(usage, fromBatch, cacheWrite) : 0m;
     }
 
     /// <inheritdoc/>
@@ -272,9 +238,6 @@ public sealed class ClaudeLm : LanguageModel
     protected override IBatchBackend BatchBackend => _batches;
 
     /// <inheritdoc/>
-    protected override decimal? PredictionCost(LmPrediction prediction) => GetCost(prediction);
-
-    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -287,18 +250,8 @@ public sealed class ClaudeLm : LanguageModel
 
     private async Task<LmPrediction> SendOneAsync(LmPrompt prompt, byte[] body, CancellationToken cancellationToken)
     {
-        AnthropicResponse response;
-        try
-        {
-            response = await _http.SendAsync(HttpMethod.Post, "v1/messages", body, _options.Retry, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ClaudeApiException e) when (e.IsPermanentRejection)
-        {
-            // The API refused this request for good (a prompt over the context window, …): a failed prediction, cached
-            // so a rerun does not pay again.
-            return LmPrediction.FromError(prompt, e.Message, permanent: true);
-        }
-
+        var call = _http.Call(HttpMethod.Post, "v1/messages", () => new ByteArrayContent(body)) with { UsesRateLimiter = true };
+        var response = await _http.SendAsync(call, cancellationToken).ConfigureAwait(false);
         JsonDocument doc;
         try
         {
@@ -306,7 +259,7 @@ public sealed class ClaudeLm : LanguageModel
         }
         catch (JsonException e)
         {
-            throw new ClaudeApiException($"The Anthropic API answered a body that is not JSON: {e.Message}", response.StatusCode, requestId: response.RequestId, innerException: e);
+            throw ClaudeResponseParser.Malformed($"The Anthropic API answered a body that is not JSON: {e.Message}", response.RequestId, e);
         }
 
         using (doc)

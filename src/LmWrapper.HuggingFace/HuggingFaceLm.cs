@@ -183,8 +183,14 @@ public sealed class HuggingFaceLm : LanguageModel
         }
     }
 
-    /// <inheritdoc/>
-    protected override decimal? PredictionCost(LmPrediction prediction) => 0m;
+    /// <summary>The model's limits, free prices (it runs here) and capabilities (chat when it has a template, logprobs, echo, batched passes, internals).</summary>
+    public override LmModelInfo ModelInfo => new(
+        ModelIdentity,
+        TokenLimit,
+        TokenLimit,
+        Costs.LmTokenPrices.Free,
+        (IsChatModel ? LmCapabilities.Chat | LmCapabilities.Prefill : LmCapabilities.None)
+        | LmCapabilities.Logprobs | LmCapabilities.Echo | LmCapabilities.Batch | LmCapabilities.Internals);
 
     /// <inheritdoc/>
     protected override async Task<IReadOnlyList<LmPrediction>> PredictUncachedAsync(LmPrompt prompt, int numCompletions, CancellationToken cancellationToken)

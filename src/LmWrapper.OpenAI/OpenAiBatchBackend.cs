@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
@@ -7,7 +6,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using LmWrapper.Batching;
-using LmWrapper.Retry;
+using LmWrapper.Http;
 using Microsoft.Extensions.Logging;
 
 namespace LmWrapper.OpenAI;
@@ -33,7 +32,7 @@ namespace LmWrapper.OpenAI;
 /// </para>
 /// <para>
 /// <b>Results.</b> The output and error files are streamed line by line. A 200 response is parsed by the same code as a
-/// single call and marked with "batch_id" in <see cref="LmPrediction.ProviderData"/> (so <see cref="OpenAiLm.CostOf"/>
+/// single call and marked with "batch_id" in <see cref="LmPrediction.ProviderData"/> (so <see cref="LanguageModel.CostOf"/>
 /// bills it at the batch discount). A request OpenAI rejected (400, 404, 413, 422: context too long, bad parameter) is a
 /// permanent failed prediction. Requests that expired, were cancelled or met a transient error (429, 5xx) have no result,
 /// so the orchestration submits them again.
@@ -45,22 +44,17 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
     public const string LocalIdMetadataKey = "lmwrapper_local_id";
 
     private readonly OpenAiLm _lm;
-    private readonly HttpClient _http;
-    private readonly Action<HttpRequestMessage> _addHeaders;
+    private readonly LmHttpPipeline _pipeline;
     private readonly string _baseUrl;
     private readonly string _query;
-    private readonly LmRetryPolicy _retry;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<string, BatchFiles> _files = new(StringComparer.Ordinal);
 
-    public OpenAiBatchBackend(OpenAiLm lm, HttpClient http, Action<HttpRequestMessage> addHeaders, string baseUrl, string query, LmRetryPolicy retry, ILogger logger)
+    public OpenAiBatchBackend(OpenAiLm lm, LmHttpPipeline pipeline, string baseUrl, string query, ILogger logger)
     {
         _lm = lm;
-        _http = http;
-        _addHeaders = addHeaders;
+        _pipeline = pipeline;
         _baseUrl = baseUrl;
         _query = query;
-        _retry = retry;
         _logger = logger;
     }
 
@@ -80,10 +74,10 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
     public string Name => "openai";
 
     /// <inheritdoc/>
-    public BatchLimits Limits => new(MaxRequests, MaxFileBytes, _lm.Model.BatchEnqueuedTokenLimit);
+    public BatchLimits Limits => new(MaxRequests, MaxFileBytes, _lm.Info.BatchEnqueuedTokenLimit);
 
     /// <summary>The batch endpoint of the model: "/v1/chat/completions" or "/v1/completions".</summary>
-    public string Endpoint => _lm.Model.IsChatModel ? "/v1/chat/completions" : "/v1/completions";
+    public string Endpoint => _lm.Info.IsChatModel ? "/v1/chat/completions" : "/v1/completions";
 
     /// <inheritdoc/>
     public void WriteRequestLine(IBufferWriter<byte> output, string customId, LmPrompt prompt, int numCompletions)
@@ -97,7 +91,7 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
         w.WriteString("method"u8, "POST"u8);
         w.WriteString("url"u8, Endpoint);
         w.WritePropertyName("body"u8);
-        OpenAiLm.WriteBody(w, _lm.Model, prompt, numCompletions, prompt.MaxTokens ?? _lm.DefaultTokensGenerated);
+        OpenAiLm.WriteBody(w, _lm.Info, prompt, numCompletions, prompt.MaxTokens ?? _lm.DefaultTokensGenerated, _lm.UsesLegacyMaxTokens);
         w.WriteEndObject();
     }
 
@@ -113,7 +107,7 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
         {
             batchId = await CreateAsync(localId, fileId, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (LmException)
         {
             await TryDeleteFileAsync(fileId, cancellationToken).ConfigureAwait(false);
             throw;
@@ -158,7 +152,7 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
         {
             doc = await GetBatchAsync(batchId, cancellationToken).ConfigureAwait(false);
         }
-        catch (OpenAiHttpException e) when (e.Status == 404)
+        catch (LmProviderException e) when (e.Error.StatusCode == 404)
         {
             return new BatchJobStatus(BatchState.Failed, Message: "the batch no longer exists at OpenAI");
         }
@@ -201,7 +195,7 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
         {
             files = await FilesOfAsync(batchId, cancellationToken).ConfigureAwait(false);
         }
-        catch (OpenAiHttpException e) when (e.Status == 404)
+        catch (LmProviderException e) when (e.Error.StatusCode == 404)
         {
             _logger.LogWarning("OpenAI batch {BatchId} is gone; its prompts will be submitted again.", batchId);
             yield break;
@@ -217,9 +211,11 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
             HttpResponseMessage? opened;
             try
             {
-                opened = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, Url("files/" + Uri.EscapeDataString(fileId) + "/content")), retryWithoutAnswer: true, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                opened = await _pipeline.SendAsync(
+                new LmHttpCall(() => new HttpRequestMessage(HttpMethod.Get, Url("files/" + Uri.EscapeDataString(fileId) + "/content"))) { Completion = HttpCompletionOption.ResponseHeadersRead },
+                cancellationToken).ConfigureAwait(false);
             }
-            catch (OpenAiHttpException e) when (e.Status == 404)
+            catch (LmProviderException e) when (e.Error.StatusCode == 404)
             {
                 _logger.LogWarning("File {FileId} of OpenAI batch {BatchId} is gone; its prompts will be submitted again.", fileId, batchId);
                 continue;
@@ -244,19 +240,6 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
         }
     }
 
-    /// <inheritdoc/>
-    public async Task CancelAsync(string batchId, CancellationToken cancellationToken)
-    {
-        try
-        {
-            using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, Url("batches/" + Uri.EscapeDataString(batchId) + "/cancel")), retryWithoutAnswer: true, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OpenAiHttpException e) when (e.Status == 409)
-        {
-            // Already ended: nothing to cancel.
-        }
-    }
-
     /// <summary>Deletes the batch's input, output and error files; files already gone are fine.</summary>
     public async Task CleanupAsync(string batchId, CancellationToken cancellationToken)
     {
@@ -265,7 +248,7 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
         {
             files = await FilesOfAsync(batchId, cancellationToken).ConfigureAwait(false);
         }
-        catch (OpenAiHttpException e) when (e.Status == 404)
+        catch (LmProviderException e) when (e.Error.StatusCode == 404)
         {
             return;
         }
@@ -278,7 +261,6 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
             }
         }
 
-        _files.TryRemove(batchId, out _);
     }
 
     private BatchLineResult? ReadLine(string batchId, string line, Func<string, (LmPrompt Prompt, int NumCompletions)?> lookup)
@@ -301,21 +283,16 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
         response.TryGetProperty("body", out var body);
         if (status == 200 && body.ValueKind == JsonValueKind.Object)
         {
-            var predictions = OpenAiLm.ReadResponse(JsonMarshal.GetRawUtf8Value(body).ToArray(), known.Prompt, _lm.Model, known.NumCompletions, requestId, batchId);
+            var predictions = OpenAiLm.ReadResponse(JsonMarshal.GetRawUtf8Value(body).ToArray(), known.Prompt, _lm.Info, known.NumCompletions, requestId, batchId);
             return new BatchLineResult(customId, predictions);
         }
 
-        if (status is 400 or 404 or 413 or 422)
+        if (status is >= 400 and < 500 && !LmHttpErrors.IsRetryableStatus(status))
         {
-            string? message = null, code = null;
-            if (body.ValueKind == JsonValueKind.Object && body.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object)
-            {
-                message = Str(error, "message");
-                code = Str(error, "code") ?? Str(error, "type");
-            }
-
-            string detail = code is null ? string.Empty : $", code {code}";
-            return new BatchLineResult(customId, [LmPrediction.FromError(known.Prompt, $"OpenAI rejected the request: HTTP {status}{detail}: {message ?? "(no message)"}", permanent: true)]);
+            // Rejected (a bad request, a prompt over the context window, an unknown model): a failed prediction, cached
+            // only when the error table says it is permanent. 429s and 5xx have no result and are submitted again.
+            var error = LmHttpErrors.ToError("OpenAI", status, LmHttpErrors.ReadBody(body.ValueKind == JsonValueKind.Undefined ? [] : JsonMarshal.GetRawUtf8Value(body)), requestId);
+            return new BatchLineResult(customId, [LmPrediction.FromError(known.Prompt, error)]);
         }
 
         _logger.LogInformation("Request {CustomId} of OpenAI batch {BatchId} failed with HTTP {Status}; it will be resubmitted.", customId, batchId, status);
@@ -324,8 +301,8 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
 
     private async Task<string> UploadAsync(string localId, string requestFile, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(
-            () =>
+        using var response = await _pipeline.SendAsync(
+            new LmHttpCall(() =>
             {
                 var content = new MultipartFormDataContent();
                 content.Add(new StringContent("batch"), "purpose");
@@ -333,9 +310,7 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
                 file.Headers.ContentType = new MediaTypeHeaderValue("application/jsonl");
                 content.Add(file, "file", localId + ".jsonl");
                 return new HttpRequestMessage(HttpMethod.Post, Url("files")) { Content = content };
-            },
-            retryWithoutAnswer: true,
-            HttpCompletionOption.ResponseContentRead,
+            }),
             cancellationToken).ConfigureAwait(false);
         using var doc = await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false);
         return Str(doc.RootElement, "id") ?? throw new LmException("OpenAI accepted the batch file but answered without its id.");
@@ -357,58 +332,36 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
         }
 
         byte[] body = buffer.WrittenSpan.ToArray();
-        TimeSpan waited = TimeSpan.Zero;
-        for (int attempt = 0; ; attempt++)
+        var startedAt = DateTimeOffset.UtcNow;
+        var call = new LmHttpCall(() =>
         {
-            var startedAt = DateTimeOffset.UtcNow;
-            string failure;
-            TimeSpan? hint = null;
-            try
-            {
-                using var request = new HttpRequestMessage(HttpMethod.Post, Url("batches")) { Content = new ByteArrayContent(body) };
-                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                _addHeaders(request);
-                using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
-                if (response.IsSuccessStatusCode)
+            var request = new HttpRequestMessage(HttpMethod.Post, Url("batches")) { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            return request;
+        })
+        {
+            SafeToRetry = false, // a second create would run (and bill) the batch twice
+        };
+        try
+        {
+            return await _pipeline.SendAsync(
+                call,
+                async (response, token) =>
                 {
-                    using var doc = await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false);
+                    using var doc = await ReadJsonAsync(response, token).ConfigureAwait(false);
                     return Str(doc.RootElement, "id") ?? throw new LmException("OpenAI created a batch but answered without its id.");
-                }
-
-                var error = await OpenAiHttpException.ReadAsync(response, cancellationToken).ConfigureAwait(false);
-                if (error.Status is 401 or 403)
+                },
+                async token =>
                 {
-                    throw new LmAuthenticationException($"OpenAI ({_baseUrl}) rejected the API key (HTTP {error.Status}). Check the key, its organization/project and its permissions.");
-                }
-
-                if (error.Code == "token_limit_exceeded" || (error.Message?.Contains("enqueued token limit", StringComparison.OrdinalIgnoreCase) ?? false))
-                {
-                    throw new LmBatchQueueFullException(error.Message ?? "OpenAI's enqueued token limit for this model is reached.");
-                }
-
-                if (error.Status is not (429 or 408 or 409 or >= 500))
-                {
-                    throw error;
-                }
-
-                failure = error.Message ?? "HTTP " + error.Status.ToString(CultureInfo.InvariantCulture);
-                hint = LmRetryHints.FromHeaders(response.Headers);
-            }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is HttpRequestException or IOException or OperationCanceledException)
-            {
-                failure = e.Message;
-            }
-
-            // No clear answer: the batch may exist. Look before creating it again.
-            _logger.LogWarning("Creating an OpenAI batch got no clear answer ({Failure}); looking for it before trying again.", failure);
-            if (await FindCoreAsync(localId, startedAt, cancellationToken).ConfigureAwait(false) is { } found)
-            {
-                return found;
-            }
-
-            var delay = _retry.GetDelay(attempt + 1, hint, waited) ?? throw new LmException($"Creating an OpenAI batch failed: {failure}");
-            waited += delay;
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                    // No clear answer: the batch may exist. Look before creating it again.
+                    _logger.LogWarning("Creating an OpenAI batch got no clear answer; looking for it before trying again.");
+                    return await FindCoreAsync(localId, startedAt, token).ConfigureAwait(false);
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (LmProviderException e) when (e.Error.ProviderCode == "token_limit_exceeded" || e.Message.Contains("enqueued token limit", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new LmBatchQueueFullException(e.Error.Message, e);
         }
     }
 
@@ -419,7 +372,7 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
         while (true)
         {
             string path = "batches?limit=100" + (after is null ? string.Empty : "&after=" + Uri.EscapeDataString(after));
-            using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, Url(path)), retryWithoutAnswer: true, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+            using var response = await _pipeline.SendAsync(new LmHttpCall(() => new HttpRequestMessage(HttpMethod.Get, Url(path))), cancellationToken).ConfigureAwait(false);
             using var doc = await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false);
             var root = doc.RootElement;
             bool older = false;
@@ -458,14 +411,12 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
     {
         using var doc = await GetBatchAsync(batchId, cancellationToken).ConfigureAwait(false);
         var b = doc.RootElement;
-        var files = new BatchFiles(Str(b, "input_file_id"), Str(b, "output_file_id"), Str(b, "error_file_id"));
-        _files[batchId] = files;
-        return files;
+        return new BatchFiles(Str(b, "input_file_id"), Str(b, "output_file_id"), Str(b, "error_file_id"));
     }
 
     private async Task<JsonDocument> GetBatchAsync(string batchId, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, Url("batches/" + Uri.EscapeDataString(batchId))), retryWithoutAnswer: true, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+        using var response = await _pipeline.SendAsync(new LmHttpCall(() => new HttpRequestMessage(HttpMethod.Get, Url("batches/" + Uri.EscapeDataString(batchId)))), cancellationToken).ConfigureAwait(false);
         return await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false);
     }
 
@@ -473,9 +424,9 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
     {
         try
         {
-            using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, Url("files/" + Uri.EscapeDataString(fileId))), retryWithoutAnswer: true, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+            using var response = await _pipeline.SendAsync(new LmHttpCall(() => new HttpRequestMessage(HttpMethod.Delete, Url("files/" + Uri.EscapeDataString(fileId)))), cancellationToken).ConfigureAwait(false);
         }
-        catch (OpenAiHttpException e) when (e.Status == 404)
+        catch (LmProviderException e) when (e.Error.StatusCode == 404)
         {
             // Already deleted.
         }
@@ -487,55 +438,9 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
         {
             await DeleteFileAsync(fileId, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (LmProviderException e)
         {
             _logger.LogWarning(e, "Could not delete OpenAI file {FileId}.", fileId);
-        }
-    }
-
-    /// <summary>Sends a request, retrying 429, 408, 409, 5xx and (when allowed) dropped connections; any other error status throws.</summary>
-    private async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> make, bool retryWithoutAnswer, HttpCompletionOption completion, CancellationToken cancellationToken)
-    {
-        TimeSpan waited = TimeSpan.Zero;
-        for (int attempt = 0; ; attempt++)
-        {
-            string failure;
-            TimeSpan? hint = null;
-            try
-            {
-                using var request = make();
-                _addHeaders(request);
-                var response = await _http.SendAsync(request, completion, cancellationToken).ConfigureAwait(false);
-                if (response.IsSuccessStatusCode)
-                {
-                    return response;
-                }
-
-                using (response)
-                {
-                    var error = await OpenAiHttpException.ReadAsync(response, cancellationToken).ConfigureAwait(false);
-                    if (error.Status is 401 or 403)
-                    {
-                        throw new LmAuthenticationException($"OpenAI ({_baseUrl}) rejected the API key (HTTP {error.Status}). Check the key, its organization/project and its permissions.");
-                    }
-
-                    if (error.Status is not (429 or 408 or 409 or >= 500) || (error.Status == 409 && request.RequestUri!.AbsolutePath.EndsWith("/cancel", StringComparison.Ordinal)))
-                    {
-                        throw error;
-                    }
-
-                    failure = error.Message;
-                    hint = LmRetryHints.FromHeaders(response.Headers);
-                }
-            }
-            catch (Exception e) when (retryWithoutAnswer && !cancellationToken.IsCancellationRequested && e is HttpRequestException or IOException or OperationCanceledException)
-            {
-                failure = e.Message;
-            }
-
-            var delay = _retry.GetDelay(attempt + 1, hint, waited) ?? throw new LmException($"OpenAI batch request failed after {attempt + 1} attempt(s): {failure}");
-            waited += delay;
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
         }
     }
 

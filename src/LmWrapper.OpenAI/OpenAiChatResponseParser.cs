@@ -101,8 +101,7 @@ internal static class OpenAiChatResponseParser
                 CompletionText = c.Text ?? string.Empty,
                 Prompt = prompt,
                 FinishReason = c.Finish,
-                ErrorMessage = c.Refusal is null ? null : "The model refused: " + c.Refusal,
-                IsErrorPermanent = c.Refusal is not null,
+                Error = c.Refusal is null ? null : new LmError(LmErrorKind.ContentFilter, "The model refused: " + c.Refusal, ProviderCode: "refusal", RequestId: requestId),
                 CompletionTokens = c.Tokens!,
                 CompletionTokenOffsets = c.Offsets!,
                 CompletionLogprobs = c.Logprobs!,
@@ -193,7 +192,7 @@ internal static class OpenAiChatResponseParser
         c.Tokens = new List<string>(16);
         c.Offsets = new List<int>(16);
         c.Logprobs = new List<double>(16);
-        c.Top = prompt.Logprobs > 1 ? new List<IReadOnlyDictionary<string, double>>(16) : null;
+        c.Top = prompt.Logprobs >= 1 ? new List<IReadOnlyDictionary<string, double>>(16) : null;
         var decoder = Encoding.UTF8.GetDecoder();
         Span<byte> bytes = stackalloc byte[64];
         Span<char> chars = stackalloc char[64];

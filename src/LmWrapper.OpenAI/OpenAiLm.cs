@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using LmWrapper.Batching;
 using LmWrapper.Costs;
-using LmWrapper.Retry;
+using LmWrapper.Http;
 using Microsoft.Extensions.Logging;
 
 namespace LmWrapper.OpenAI;
@@ -22,7 +22,7 @@ namespace LmWrapper.OpenAI;
 /// <see cref="LmPrediction.Usage"/> carries the prompt tokens and each carries its own output tokens, so the samples'
 /// usages add up to what the request cost.</para>
 /// <para>Rate limits (429), overloaded or failing servers (5xx, 408, 409) and dropped connections are retried per
-/// <see cref="OpenAiOptions.RetryPolicy"/>, honouring retry-after-ms, retry-after and x-ratelimit-reset headers; while
+/// <see cref="LmProviderOptions.Retry"/>, honouring retry-after-ms, retry-after and x-ratelimit-reset headers; while
 /// one request of a model waits out a 429, the model's other requests wait too instead of earning more 429s.
 /// A rejected request (400, 404, 422: context too long, unknown model, …) comes back as a failed prediction with
 /// <see cref="LmPrediction.IsErrorPermanent"/>; a missing or rejected key throws <see cref="LmAuthenticationException"/>.
@@ -32,7 +32,7 @@ namespace LmWrapper.OpenAI;
 /// <c>x-request-id</c> header as "request_id" (what OpenAI support asks for).</para>
 /// <para><c>PredictMany(…, CompletionWindow.BatchAny)</c> goes through OpenAI's Batch API at half the price (the request
 /// bodies are exactly the single calls'; see <see cref="OpenAiModelInfo.BatchEnqueuedTokenLimit"/> for the token queue);
-/// batch predictions carry "batch_id" in <c>ProviderData</c> and <see cref="CostOf"/> bills them at the batch discount.</para>
+/// batch predictions carry "batch_id" in <c>ProviderData</c> and <see cref="LanguageModel.CostOf"/> bills them at the batch discount.</para>
 /// <para>It speaks HTTP and JSON itself rather than through the official OpenAI SDK: the SDK's <c>ChatClient</c> cannot
 /// ask for several completions in one request (its <c>n</c> is internal), its legacy completions client is internal,
 /// its own retry policy would stack on ours, and on loopback the direct path costs less per call.</para>
@@ -47,27 +47,34 @@ public sealed class OpenAiLm : LanguageModel
 
     private readonly OpenAiOptions _options;
     private readonly HttpClient _http;
-    private readonly bool _ownsHttp; // our own HttpClient (over the shared or the given handler), which enforces RequestTimeout
-    private readonly string? _explicitKey;
+    private readonly bool _ownsHttp;
+    private readonly LmHttpPipeline _pipeline;
+    private readonly string _authorization;
+    private readonly string? _organization;
+    private readonly string? _project;
     private readonly Uri _chatUri;
     private readonly Uri _completionsUri;
     private readonly string _query;
-    private readonly object _keyLock = new();
-    private (string? Key, string Source)? _key;
     private OpenAiBatchBackend? _batches;
 
     private OpenAiLm(OpenAiModelInfo model, string? apiKey, bool retryOnRateLimit, OpenAiOptions options)
         : base(options.ModelOptions)
     {
-        Model = model;
+        options.ValidateShared();
+        Info = model;
         _options = options;
-        _explicitKey = apiKey;
         RetryOnRateLimit = retryOnRateLimit;
-        string? fromEnvironment = (options.GetEnvironmentVariable ?? Environment.GetEnvironmentVariable)(OpenAiOptions.BaseUrlEnvironmentVariable);
-        string given = options.BaseUrl ?? (string.IsNullOrWhiteSpace(fromEnvironment) ? OpenAiOptions.DefaultBaseUrl : fromEnvironment);
-        if (!Uri.TryCreate(given, UriKind.Absolute, out var parsed) || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps))
+        string? fromEnvironment = options.Environment(OpenAiOptions.BaseUrlEnvironmentVariable);
+        Uri? parsed = options.BaseUrl;
+        if (parsed is null && fromEnvironment is not null && !Uri.TryCreate(fromEnvironment, UriKind.Absolute, out parsed))
         {
-            throw new ArgumentException($"BaseUrl must be an absolute http(s) URL such as \"{OpenAiOptions.DefaultBaseUrl}\", but was \"{given}\" (from {(options.BaseUrl is null ? OpenAiOptions.BaseUrlEnvironmentVariable : "OpenAiOptions.BaseUrl")}).", nameof(options));
+            throw new ArgumentException($"{OpenAiOptions.BaseUrlEnvironmentVariable} must be an absolute http(s) URL such as \"{OpenAiOptions.DefaultBaseUrl}\", but was \"{fromEnvironment}\".", nameof(options));
+        }
+
+        parsed ??= OpenAiOptions.DefaultBaseUrl;
+        if (!parsed.IsAbsoluteUri || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new ArgumentException($"BaseUrl must be an absolute http(s) URL such as \"{OpenAiOptions.DefaultBaseUrl}\", but was \"{parsed}\".", nameof(options));
         }
 
         // The identity (and BaseUrl) never carry user info or the query, which may hold credentials; the query (such as
@@ -78,59 +85,95 @@ public sealed class OpenAiLm : LanguageModel
         BaseUrl = baseUrl;
         _chatUri = new Uri(baseUrl + "/chat/completions" + query);
         _completionsUri = new Uri(baseUrl + "/completions" + query);
-        ModelIdentity = string.Equals(baseUrl, OpenAiOptions.DefaultBaseUrl, StringComparison.OrdinalIgnoreCase)
+        ModelIdentity = string.Equals(baseUrl, OpenAiOptions.DefaultBaseUrl.AbsoluteUri.TrimEnd('/'), StringComparison.OrdinalIgnoreCase)
             ? "openai/" + model.Name
             : "openai/" + model.Name + "@" + baseUrl;
+
+        // The key is looked up now, at Get, as for every provider.
+        var key = options.RequireApiKey
+            ? LmApiKey.Resolve(apiKey, "OpenAI", OpenAiKeyResolver.EnvironmentVariable, OpenAiKeyResolver.KeyFileName, "https://platform.openai.com/account/api-keys", options)
+            : LmApiKey.TryResolve(apiKey, OpenAiKeyResolver.EnvironmentVariable, OpenAiKeyResolver.KeyFileName, options, out _);
+        ApiKeySource = key?.Source ?? "no key (RequireApiKey is false)";
+        _authorization = options.UseApiKeyHeader ? key?.Value ?? "no-key" : "Bearer " + (key?.Value ?? "no-key");
+        _organization = options.Organization ?? options.Environment(OpenAiOptions.OrganizationEnvironmentVariable);
+        _project = options.Project ?? options.Environment(OpenAiOptions.ProjectEnvironmentVariable);
         if (options.HttpClient is { } client)
         {
             _http = client;
         }
         else
         {
-            // A light HttpClient per model over a shared (or the given) handler: connections are pooled across models,
-            // and the client's own timeout is the per-attempt limit, so a call needs no extra CancellationTokenSource.
-            _http = new HttpClient(options.HttpMessageHandler ?? SharedHandler.Value, disposeHandler: false) { Timeout = options.RequestTimeout };
+            // A light HttpClient per model over a shared (or the given) handler: connections are pooled across models.
+            _http = new HttpClient(options.HttpMessageHandler ?? SharedHandler.Value, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
             _ownsHttp = true;
         }
+
+        _pipeline = new LmHttpPipeline(_http, new LmHttpPipelineSettings
+        {
+            ProviderName = "OpenAI (" + baseUrl + ")",
+            Retry = options.Retry,
+            RequestTimeout = options.RequestTimeout,
+            PrepareRequest = AddHeaders,
+            KeySource = ApiKeySource,
+            AuthenticationHint = "Check the key, its organization/project and its permissions.",
+            RateLimiter = RateLimiter,
+            Logger = Logger,
+        });
     }
 
-    /// <summary>The model's name, limits, tokenizer and prices.</summary>
-    public OpenAiModelInfo Model { get; }
+    /// <summary>Where the API key came from ("the apiKey argument", "the OPENAI_API_KEY environment variable", "the file …"); never the key.</summary>
+    public string ApiKeySource { get; }
+
+    /// <summary>What LmWrapper knows of this OpenAI model: its API, limits, tokenizer, flags and prices (<see cref="ModelInfo"/> is the provider-neutral view).</summary>
+    public OpenAiModelInfo Info { get; }
+
+    /// <inheritdoc/>
+    public override LmModelInfo ModelInfo => new(
+        Info.Name,
+        Info.ContextWindow,
+        Info.MaxOutputTokens,
+        Info.Prices,
+        (Info.IsChatModel ? LmCapabilities.Chat : LmCapabilities.None)
+        | (Info.SupportsLogprobs ? LmCapabilities.Logprobs : LmCapabilities.None)
+        | (Info.SupportsEcho ? LmCapabilities.Echo : LmCapabilities.None)
+        | LmCapabilities.Batch);
 
     /// <summary>The API base URL requests go to (ending in the version path, such as "/v1").</summary>
     public string BaseUrl { get; }
 
-    /// <summary>Whether 429 rate-limit answers are retried (true) or thrown at once as <see cref="LmRateLimitException"/>.</summary>
+    /// <summary>Whether 429 rate-limit answers are retried (true) or given up at once (an <see cref="LmErrorKind.RateLimitExhausted"/> error).</summary>
     public bool RetryOnRateLimit { get; }
 
     /// <summary>"openai/&lt;model&gt;", plus "@&lt;base URL&gt;" for any endpoint but OpenAI's own.</summary>
     public override string ModelIdentity { get; }
 
     /// <inheritdoc/>
-    public override int TokenLimit => Model.ContextWindow;
+    public override int TokenLimit => Info.ContextWindow;
 
     /// <inheritdoc/>
-    public override bool IsChatModel => Model.IsChatModel;
+    public override bool IsChatModel => Info.IsChatModel;
 
     /// <summary>Tokens generated when <see cref="LmPrompt.MaxTokens"/> is null: the context window / 16, at most the model's max output.</summary>
-    public override int DefaultTokensGenerated => Math.Max(1, Math.Min(Model.ContextWindow / 16, Model.MaxOutputTokens));
+    public override int DefaultTokensGenerated => Math.Max(1, Math.Min(Info.ContextWindow / 16, Info.MaxOutputTokens));
 
     /// <summary>
     /// Gets a model by name (see <see cref="OpenAiModelNames"/>; other names once registered in <see cref="OpenAiModelRegistry"/>).
     /// </summary>
     /// <param name="modelName">The model name.</param>
-    /// <param name="apiKey">The API key; null looks in OPENAI_API_KEY, then ~/oai_key.txt (at the first request).</param>
-    /// <param name="retryOnRateLimit">Whether to wait and retry on 429 (true) or throw <see cref="LmRateLimitException"/> at once.</param>
+    /// <param name="apiKey">The API key; null looks in OPENAI_API_KEY, then ~/oai_key.txt (now, at Get).</param>
+    /// <param name="retryOnRateLimit">Whether to wait and retry on 429 (true) or give up at once with an <see cref="LmErrorKind.RateLimitExhausted"/> error.</param>
     /// <param name="options">Endpoint, retries, HTTP and caching settings; null for the defaults.</param>
     /// <exception cref="ArgumentException">The model is unknown.</exception>
+    /// <exception cref="LmAuthenticationException">No key was found (and <see cref="OpenAiOptions.RequireApiKey"/> is true); the message says where LmWrapper looked.</exception>
     public static OpenAiLm Get(string modelName, string? apiKey = null, bool retryOnRateLimit = true, OpenAiOptions? options = null) =>
         Get(OpenAiModelRegistry.Get(modelName), apiKey, retryOnRateLimit, options);
 
     /// <summary>Gets a model described by <paramref name="model"/> (for models not in the registry).</summary>
     /// <param name="model">The model's description.</param>
-    /// <param name="apiKey">The API key; null looks in OPENAI_API_KEY, then ~/oai_key.txt (at the first request).</param>
-    /// <param name="retryOnRateLimit">Whether to wait and retry on 429 (true) or throw <see cref="LmRateLimitException"/> at once.</param>
+    /// <param name="apiKey">The API key; null looks in OPENAI_API_KEY, then ~/oai_key.txt (now, at Get).</param>
+    /// <param name="retryOnRateLimit">Whether to wait and retry on 429 (true) or give up at once with an <see cref="LmErrorKind.RateLimitExhausted"/> error.</param>
     /// <param name="options">Endpoint, retries, HTTP and caching settings; null for the defaults.</param>
+    /// <exception cref="LmAuthenticationException">No key was found (and <see cref="OpenAiOptions.RequireApiKey"/> is true).</exception>
     public static OpenAiLm Get(OpenAiModelInfo model, string? apiKey = null, bool retryOnRateLimit = true, OpenAiOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -143,7 +186,7 @@ public sealed class OpenAiLm : LanguageModel
     public int CountTokens(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return OpenAiTokenizers.Get(Model.Encoding).CountTokens(text);
+        return OpenAiTokenizers.Get(Info.Encoding).CountTokens(text);
     }
 
     /// <summary>
@@ -155,8 +198,8 @@ public sealed class OpenAiLm : LanguageModel
     public override int EstimateTokensInPrompt(LmPrompt prompt)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        var tokenizer = OpenAiTokenizers.Get(Model.Encoding);
-        if (!Model.IsChatModel)
+        var tokenizer = OpenAiTokenizers.Get(Info.Encoding);
+        if (!Info.IsChatModel)
         {
             return tokenizer.CountTokens(prompt.GetTextAsStringDefaultForm());
         }
@@ -174,51 +217,11 @@ public sealed class OpenAiLm : LanguageModel
         return total;
     }
 
-    /// <summary>What the prompt will cost before it runs: its input exactly (as estimated), its output at most.</summary>
-    /// <param name="prompt">The prompt.</param>
-    /// <param name="batch">Whether it would go through the Batch API (at its discount).</param>
-    /// <exception cref="InvalidOperationException">The model has no prices.</exception>
-    public LmCostEstimate EstimateCost(LmPrompt prompt, bool batch = false)
-    {
-        ArgumentNullException.ThrowIfNull(prompt);
-        var prices = Prices();
-        int input = EstimateTokensInPrompt(prompt);
-        int output = (prompt.MaxTokens ?? DefaultTokensGenerated) * prompt.NumCompletions;
-        return new LmCostEstimate(input, output, prices.CostOf(new LmUsage(input, 0), batch), prices.CostOf(new LmUsage(0, output), batch));
-    }
-
-    /// <summary>
-    /// What a prediction cost when it was made, in dollars, from its reported usage (all its completions; cached
-    /// prompt tokens at their discount). A prediction served from LmWrapper's cache cost nothing this time
-    /// (<see cref="LmPrediction.WasCached"/>) but reports what it cost originally.
-    /// </summary>
-    /// <param name="prediction">A prediction of this model.</param>
-    /// <param name="batch">
-    /// Whether it went through the Batch API (billed at the batch discount); null (the default) tells from each sample:
-    /// those with "batch_id" in <see cref="LmPrediction.ProviderData"/> came from a batch.
-    /// </param>
-    /// <exception cref="InvalidOperationException">The model has no prices.</exception>
-    public decimal CostOf(LmPrediction prediction, bool? batch = null)
-    {
-        ArgumentNullException.ThrowIfNull(prediction);
-        var prices = Prices();
-        decimal total = 0;
-        foreach (var p in prediction.Completions)
-        {
-            if (p.Usage is { } usage)
-            {
-                total += prices.CostOf(usage, batch ?? (p.ProviderData?.ContainsKey("batch_id") ?? false));
-            }
-        }
-
-        return total;
-    }
-
     /// <inheritdoc/>
     protected override void ValidatePrompt(LmPrompt prompt)
     {
         base.ValidatePrompt(prompt);
-        var m = Model;
+        var m = Info;
         if (prompt.Echo && !m.SupportsEcho)
         {
             throw new LmPromptException(
@@ -282,121 +285,39 @@ public sealed class OpenAiLm : LanguageModel
     /// <inheritdoc/>
     protected override async Task<IReadOnlyList<LmPrediction>> PredictUncachedAsync(LmPrompt prompt, int numCompletions, CancellationToken cancellationToken)
     {
-        string authorization = AuthorizationValue();
         int maxTokens = prompt.MaxTokens ?? DefaultTokensGenerated;
-        string? promptText = Model.IsChatModel ? null : prompt.GetTextAsStringDefaultForm();
+        string? promptText = Info.IsChatModel ? null : prompt.GetTextAsStringDefaultForm();
         var buffer = new ArrayBufferWriter<byte>(512);
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            WriteBody(writer, Model, prompt, numCompletions, maxTokens);
+            WriteBody(writer, Info, prompt, numCompletions, maxTokens, _options.UseLegacyMaxTokens);
         }
 
         var body = buffer.WrittenMemory;
         var uri = promptText is null ? _chatUri : _completionsUri;
-        var policy = _options.RetryPolicy;
-        TimeSpan waited = TimeSpan.Zero;
-        for (int attempt = 0; ; attempt++)
+        var call = new LmHttpCall(() =>
         {
-            string failure;
-            TimeSpan? hint = null;
-            bool rateLimited = false;
-            var wait = RateLimiter.RemainingPause;
-            if (wait > TimeSpan.Zero)
+            var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ReadOnlyMemoryContent(body) };
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+            return request;
+        })
+        {
+            UsesRateLimiter = true,
+            RetryOnRateLimit = RetryOnRateLimit,
+        };
+
+        // The body is fully read by then (a cut-off one is retried by the pipeline), so a body that does not parse is the
+        // server's answer, not a network fault: retrying would only pay again.
+        return await _pipeline.SendAsync<IReadOnlyList<LmPrediction>>(
+            call,
+            async (response, token) =>
             {
-                // Another request of this model was told to wait: sending now would only earn another 429.
-                if (waited + wait > policy.MaxTotalWait)
-                {
-                    throw new LmRateLimitException($"OpenAI rate limit for {Model.Name}: the model is paused for {wait.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s more, past the retry budget.", wait);
-                }
-
-                await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
-                waited += wait;
-            }
-
-            using (var request = new HttpRequestMessage(HttpMethod.Post, uri))
-            {
-                request.Content = new ReadOnlyMemoryContent(body);
-                request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
-                AddHeaders(request, authorization);
-                using var timeout = _ownsHttp ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout?.CancelAfter(_options.RequestTimeout);
-                var token = timeout?.Token ?? cancellationToken;
-                try
-                {
-                    using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, token).ConfigureAwait(false);
-                    if (response.IsSuccessStatusCode)
-                    {
-                        // The body is fully read by now (a cut-off one has thrown), so a body that does not parse is
-                        // the server's answer, not a network fault: retrying would only pay again.
-                        byte[] json = await response.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false);
-                        string? requestId = response.Headers.TryGetValues("x-request-id", out var ids) ? ids.FirstOrDefault() : null;
-                        ObserveLimits(response.Headers);
-                        return Read(json, prompt, promptText, numCompletions, requestId);
-                    }
-
-                    var error = await ReadErrorAsync(response, token).ConfigureAwait(false);
-                    int status = (int)response.StatusCode;
-                    string described = Describe(status, error);
-                    switch (status)
-                    {
-                        case 401 or 403:
-                            throw new LmAuthenticationException(
-                                $"OpenAI ({BaseUrl}) rejected the API key from {KeySource()} (HTTP {status}{(error.Code is null ? string.Empty : ", " + error.Code)}). Check the key, its organization/project and its permissions.");
-                        case 429 when error.Code == "insufficient_quota" || error.Type == "insufficient_quota":
-                            throw new LmRateLimitException($"OpenAI says the account is out of quota ({described}); retrying will not help. Check your plan and billing.");
-                        case 429:
-                            hint = LmRetryHints.FromHeaders(response.Headers);
-                            if (!RetryOnRateLimit)
-                            {
-                                throw new LmRateLimitException($"OpenAI rate limit for {Model.Name}: {described}. Retrying is off (retryOnRateLimit: false).", hint);
-                            }
-
-                            rateLimited = true;
-                            failure = described;
-                            break;
-                        case 408 or 409 or >= 500:
-                            hint = LmRetryHints.FromHeaders(response.Headers);
-                            failure = described;
-                            break;
-                        default:
-                            return [LmPrediction.FromError(prompt, $"OpenAI rejected the request: {described}", permanent: status is 400 or 404 or 413 or 422)];
-                    }
-                }
-                catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is HttpRequestException or IOException or OperationCanceledException)
-                {
-                    failure = e is OperationCanceledException
-                        ? $"no answer within {_options.RequestTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s"
-                        : $"{e.GetType().Name}: {e.Message}";
-                }
-            }
-
-            var delay = policy.GetDelay(attempt + 1, hint, waited);
-            if (delay is null)
-            {
-                string why = attempt >= policy.MaxRetries
-                    ? $"after {attempt + 1} attempt(s)"
-                    : $"the server asked to wait {hint?.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s, more than the retry budget ({policy.MaxTotalWait.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s in all) allows";
-                if (rateLimited)
-                {
-                    throw new LmRateLimitException($"OpenAI rate limit for {Model.Name}, gave up {why}: {failure}", hint);
-                }
-
-                return [LmPrediction.FromError(prompt, $"OpenAI request failed {why}: {failure}")];
-            }
-
-            if (rateLimited)
-            {
-                RateLimiter.Pause(delay.Value); // the whole model holds back, not just this request
-            }
-
-            Logger.LogInformation("{Model}: attempt {Attempt} failed ({Failure}); retrying in {Delay} ms.", ModelIdentity, attempt + 1, failure, (int)delay.Value.TotalMilliseconds);
-            await Task.Delay(delay.Value, cancellationToken).ConfigureAwait(false);
-            waited += delay.Value;
-        }
+                byte[] json = await response.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false);
+                return Read(json, prompt, promptText, numCompletions, LmHttpErrors.RequestId(response.Headers));
+            },
+            recover: null,
+            cancellationToken).ConfigureAwait(false);
     }
-
-    /// <inheritdoc/>
-    protected override decimal? PredictionCost(LmPrediction prediction) => CostOf(prediction);
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
@@ -414,32 +335,20 @@ public sealed class OpenAiLm : LanguageModel
 
     /// <summary>The batch backend of this model (made on first use).</summary>
     internal OpenAiBatchBackend Batches =>
-        LazyInitializer.EnsureInitialized(ref _batches, () => new OpenAiBatchBackend(
-            this, _http, request => AddHeaders(request, AuthorizationValue()), BaseUrl, _query, _options.RetryPolicy, Logger));
+        LazyInitializer.EnsureInitialized(ref _batches, () => new OpenAiBatchBackend(this, _pipeline, BaseUrl, _query, Logger));
+
+    /// <summary>Whether chat requests send the old <c>max_tokens</c> (<see cref="OpenAiOptions.UseLegacyMaxTokens"/>).</summary>
+    internal bool UsesLegacyMaxTokens => _options.UseLegacyMaxTokens;
 
     /// <summary>How long this model's requests still hold back after a 429 (zero when they do not).</summary>
     internal TimeSpan RateLimitPause => RateLimiter.RemainingPause;
 
-    /// <summary>Teaches the rate limiter the account's limits from OpenAI's x-ratelimit-limit-* headers.</summary>
-    private void ObserveLimits(System.Net.Http.Headers.HttpResponseHeaders headers)
-    {
-        static long? Read(System.Net.Http.Headers.HttpResponseHeaders h, string name) =>
-            h.TryGetValues(name, out var v) && long.TryParse(v.FirstOrDefault(), NumberStyles.Integer, CultureInfo.InvariantCulture, out long n) ? n : null;
-
-        long? requests = Read(headers, "x-ratelimit-limit-requests");
-        long? tokens = Read(headers, "x-ratelimit-limit-tokens");
-        if (requests is not null || tokens is not null)
-        {
-            RateLimiter.Observe(requests is > int.MaxValue ? int.MaxValue : (int?)requests, tokens);
-        }
-    }
-
     /// <summary>Writes the body of the request for a prompt: chat or completions, as the model takes it (also a batch line's body).</summary>
-    internal static void WriteBody(Utf8JsonWriter writer, OpenAiModelInfo model, LmPrompt prompt, int numCompletions, int maxTokens)
+    internal static void WriteBody(Utf8JsonWriter writer, OpenAiModelInfo model, LmPrompt prompt, int numCompletions, int maxTokens, bool legacyMaxTokens)
     {
         if (model.IsChatModel)
         {
-            OpenAiRequestWriter.WriteChat(writer, model, prompt, numCompletions, maxTokens);
+            OpenAiRequestWriter.WriteChat(writer, model, prompt, numCompletions, maxTokens, legacyMaxTokens);
         }
         else
         {
@@ -466,95 +375,24 @@ public sealed class OpenAiLm : LanguageModel
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
         {
             string start = System.Text.Encoding.UTF8.GetString(json, 0, Math.Min(json.Length, 200));
-            return [LmPrediction.FromError(prompt, $"The server's answer is not a response LmWrapper can read ({e.Message}); it begins: {start}")];
+            throw new LmProviderException(
+                new LmError(LmErrorKind.MalformedResponse, $"The server's answer is not a response LmWrapper can read ({e.Message}); it begins: {start}", 200, RequestId: requestId),
+                e);
         }
     }
 
-    private static string Describe(int status, (string? Message, string? Type, string? Code, string? Param) error)
-    {
-        string detail = error.Code is null ? string.Empty : $", code {error.Code}";
-        detail += error.Param is null ? string.Empty : $", param {error.Param}";
-        return $"HTTP {status}{detail}: {error.Message ?? "(no message)"}";
-    }
-
-    private static async Task<(string? Message, string? Type, string? Code, string? Param)> ReadErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        string text;
-        try
-        {
-            text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is HttpRequestException or IOException)
-        {
-            return (response.ReasonPhrase, null, null, null);
-        }
-
-        try
-        {
-            using var doc = JsonDocument.Parse(text);
-            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.Object)
-            {
-                return (Str(e, "message"), Str(e, "type"), Str(e, "code"), Str(e, "param"));
-            }
-        }
-        catch (JsonException)
-        {
-        }
-
-        return (text.Length > 300 ? text[..300] : text.Length == 0 ? response.ReasonPhrase : text, null, null, null);
-
-        static string? Str(JsonElement e, string name) =>
-            e.TryGetProperty(name, out var v) ? v.ValueKind switch
-            {
-                JsonValueKind.String => v.GetString(),
-                JsonValueKind.Number => v.GetRawText(),
-                _ => null,
-            } : null;
-    }
-
-    private void AddHeaders(HttpRequestMessage request, string authorization)
+    private void AddHeaders(HttpRequestMessage request)
     {
         var headers = request.Headers;
-        headers.TryAddWithoutValidation(_options.UseApiKeyHeader ? "api-key" : "Authorization", authorization);
-        if (_options.Organization is { } org)
+        headers.TryAddWithoutValidation(_options.UseApiKeyHeader ? "api-key" : "Authorization", _authorization);
+        if (_organization is { } org)
         {
             headers.TryAddWithoutValidation("OpenAI-Organization", org);
         }
 
-        if (_options.Project is { } project)
+        if (_project is { } project)
         {
             headers.TryAddWithoutValidation("OpenAI-Project", project);
         }
     }
-
-    private (string? Key, string Source) ResolveKey()
-    {
-        lock (_keyLock)
-        {
-            _key ??= OpenAiKeyResolver.Resolve(_explicitKey, _options);
-            return _key.Value;
-        }
-    }
-
-    private string KeySource() => ResolveKey().Source;
-
-    private string AuthorizationValue()
-    {
-        var (key, source) = ResolveKey();
-        if (key is null)
-        {
-            if (_options.RequireApiKey)
-            {
-                throw new LmAuthenticationException(
-                    $"No OpenAI API key found. Looked in {source}. Pass apiKey, set {OpenAiKeyResolver.EnvironmentVariable}, or put the key in ~/{OpenAiKeyResolver.KeyFileName} (get one at https://platform.openai.com/account/api-keys).");
-            }
-
-            key = "no-key";
-        }
-
-        return _options.UseApiKeyHeader ? key : "Bearer " + key;
-    }
-
-    private LmTokenPrices Prices() =>
-        Model.Prices ?? throw new InvalidOperationException($"No prices are known for {Model.Name}; register an OpenAiModelInfo with Prices.");
 }

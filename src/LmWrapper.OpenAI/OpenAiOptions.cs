@@ -2,31 +2,35 @@ using LmWrapper.Retry;
 
 namespace LmWrapper.OpenAI;
 
-/// <summary>Settings for <see cref="OpenAiLm"/>: endpoint, account headers, retries, HTTP and shared model settings.</summary>
-public sealed record OpenAiOptions
+/// <summary>
+/// Settings for <see cref="OpenAiLm"/>: the shared provider settings (<see cref="LmProviderOptions"/>: base URL, HTTP,
+/// retries, timeout, model settings) and OpenAI's own (account headers, key header style).
+/// </summary>
+/// <remarks>
+/// <see cref="LmProviderOptions.BaseUrl"/> is the API's base URL including its version path, for example
+/// "https://api.openai.com/v1" (the default), an OpenAI-compatible server ("http://localhost:8000/v1" for vLLM,
+/// "http://localhost:11434/v1" for Ollama) or Azure OpenAI's v1 endpoint ("https://RESOURCE.openai.azure.com/openai/v1",
+/// with <see cref="UseApiKeyHeader"/>). Null means the <c>OPENAI_BASE_URL</c> environment variable when it is set, else
+/// the default. A query (such as Azure's <c>?api-version=…</c>) is kept on every request URL, but never in the identity.
+/// </remarks>
+public sealed record OpenAiOptions : LmProviderOptions
 {
     /// <summary>OpenAI's own endpoint.</summary>
-    public const string DefaultBaseUrl = "https://api.openai.com/v1";
+    public static Uri DefaultBaseUrl { get; } = new("https://api.openai.com/v1");
 
-    /// <summary>
-    /// The API's base URL including its version path, for example "https://api.openai.com/v1" (the default), an
-    /// OpenAI-compatible server ("http://localhost:8000/v1" for vLLM, "http://localhost:11434/v1" for Ollama,
-    /// "http://localhost:1234/v1" for LM Studio, llama.cpp's server) or Azure OpenAI's v1 endpoint
-    /// ("https://RESOURCE.openai.azure.com/openai/v1", with <see cref="UseApiKeyHeader"/>). Null means the
-    /// <c>OPENAI_BASE_URL</c> environment variable when it is set, else the default.
-    /// A custom base URL becomes part of <see cref="LanguageModel.ModelIdentity"/> (without any user info or query), so
-    /// answers cached from different servers never mix. A query (such as Azure's <c>?api-version=…</c>) is kept on every
-    /// request URL.
-    /// </summary>
-    public string? BaseUrl { get; init; }
-
-    /// <summary>The environment variable that sets the base URL when <see cref="BaseUrl"/> is null: <c>OPENAI_BASE_URL</c>.</summary>
+    /// <summary>The environment variable that sets the base URL when <see cref="LmProviderOptions.BaseUrl"/> is null: <c>OPENAI_BASE_URL</c>.</summary>
     public const string BaseUrlEnvironmentVariable = "OPENAI_BASE_URL";
 
-    /// <summary>Sent as the <c>OpenAI-Organization</c> header when set.</summary>
+    /// <summary>The environment variable read for <see cref="Organization"/> when it is null: <c>OPENAI_ORGANIZATION</c> (as OpenAI's SDKs do).</summary>
+    public const string OrganizationEnvironmentVariable = "OPENAI_ORGANIZATION";
+
+    /// <summary>The environment variable read for <see cref="Project"/> when it is null: <c>OPENAI_PROJECT</c>.</summary>
+    public const string ProjectEnvironmentVariable = "OPENAI_PROJECT";
+
+    /// <summary>Sent as the <c>OpenAI-Organization</c> header; null means <c>OPENAI_ORGANIZATION</c> when set, else none.</summary>
     public string? Organization { get; init; }
 
-    /// <summary>Sent as the <c>OpenAI-Project</c> header when set.</summary>
+    /// <summary>Sent as the <c>OpenAI-Project</c> header; null means <c>OPENAI_PROJECT</c> when set, else none.</summary>
     public string? Project { get; init; }
 
     /// <summary>Send the key as an <c>api-key</c> header (Azure OpenAI) instead of <c>Authorization: Bearer</c>.</summary>
@@ -38,32 +42,10 @@ public sealed record OpenAiOptions
     /// </summary>
     public bool RequireApiKey { get; init; } = true;
 
-    /// <summary>When and how long to wait before retrying 429s, 5xx errors and dropped connections (default <see cref="LmRetryPolicy.Default"/>).</summary>
-    public LmRetryPolicy RetryPolicy { get; init; } = LmRetryPolicy.Default;
-
-    /// <summary>The limit for one attempt of one request. Default 10 minutes (reasoning models can be slow).</summary>
-    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMinutes(10);
-
     /// <summary>
-    /// The HttpClient to use (its BaseAddress is not used; the model does not dispose it; its own Timeout applies as
-    /// well as <see cref="RequestTimeout"/>, so set it to <see cref="Timeout.InfiniteTimeSpan"/> to let the latter rule).
-    /// Null means the model makes a light one of its own over a connection pool shared by all models (or over
-    /// <see cref="HttpMessageHandler"/> when given).
+    /// Send a chat model's output limit as the old <c>max_tokens</c> instead of <c>max_completion_tokens</c> (which OpenAI's
+    /// reference asks for, and which reasoning models require). Default false; set it for an OpenAI-compatible server that
+    /// knows only the old name. Reasoning models always get <c>max_completion_tokens</c>.
     /// </summary>
-    public HttpClient? HttpClient { get; init; }
-
-    /// <summary>The handler for the HttpClient the model makes (ignored when <see cref="HttpClient"/> is set; the model does not dispose it).</summary>
-    public HttpMessageHandler? HttpMessageHandler { get; init; }
-
-    /// <summary>Caching, concurrency and logging, shared by every model kind. Null means the defaults.</summary>
-    public LanguageModelOptions? ModelOptions { get; init; }
-
-    /// <summary>
-    /// Reads an environment variable (for the OPENAI_API_KEY lookup). Null means the process environment; tests pass
-    /// their own so they need not change it.
-    /// </summary>
-    public Func<string, string?>? GetEnvironmentVariable { get; init; }
-
-    /// <summary>The home directory searched for <c>oai_key.txt</c>. Null means the user's profile folder.</summary>
-    public string? HomeDirectory { get; init; }
+    public bool UseLegacyMaxTokens { get; init; }
 }

@@ -5,7 +5,7 @@ namespace LmWrapper.OpenAI;
 /// <summary>Writes the JSON body of a chat or completions request for one prompt.</summary>
 internal static class OpenAiRequestWriter
 {
-    public static void WriteChat(Utf8JsonWriter w, OpenAiModelInfo model, LmPrompt prompt, int n, int maxTokens)
+    public static void WriteChat(Utf8JsonWriter w, OpenAiModelInfo model, LmPrompt prompt, int n, int maxTokens, bool legacyMaxTokens)
     {
         w.WriteStartObject();
         w.WriteString("model"u8, model.Name);
@@ -34,15 +34,15 @@ internal static class OpenAiRequestWriter
         }
 
         w.WriteEndArray();
-        w.WriteNumber(model.IsReasoningModel ? "max_completion_tokens"u8 : "max_tokens"u8, maxTokens);
+        // OpenAI's reference marks max_tokens deprecated for chat (reasoning models refuse it); some compatible servers know only it.
+        w.WriteNumber(legacyMaxTokens && !model.IsReasoningModel ? "max_tokens"u8 : "max_completion_tokens"u8, maxTokens);
         WriteSampling(w, model, prompt, n);
         if (prompt.Logprobs >= 1 && model.SupportsLogprobs)
         {
             w.WriteBoolean("logprobs"u8, true);
-            if (prompt.Logprobs > 1)
-            {
-                w.WriteNumber("top_logprobs"u8, prompt.Logprobs);
-            }
+
+            // As in the Python lmwrapper, Logprobs = 1 asks for the top alternative too, so TopTokenLogprobs works.
+            w.WriteNumber("top_logprobs"u8, prompt.Logprobs);
         }
 
         w.WriteEndObject();

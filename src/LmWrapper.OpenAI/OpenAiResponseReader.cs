@@ -84,7 +84,7 @@ internal static class OpenAiResponseReader
                         logprobs.Add(lpArray[t].ValueKind == JsonValueKind.Number ? lpArray[t].GetDouble() : double.NaN);
                     }
 
-                    if (prompt.Logprobs > 1 && topArray.ValueKind == JsonValueKind.Array)
+                    if (prompt.Logprobs >= 1 && topArray.ValueKind == JsonValueKind.Array)
                     {
                         top = new List<IReadOnlyDictionary<string, double>>(completionCount);
                         for (int t = completionStart; t < count; t++)

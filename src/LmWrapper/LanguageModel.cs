@@ -68,9 +68,95 @@ public abstract class LanguageModel : IDisposable
     /// <summary>The response cache this model uses (opened on first use).</summary>
     public LmCache Cache => _cache.Value;
 
-    /// <summary>How many tokens the prompt takes up in the model's context window (including any chat formatting).</summary>
+    /// <summary>
+    /// What the model says about itself, with one meaning for every provider: name, context window, max output, prices
+    /// (<see cref="Costs.LmTokenPrices.Free"/> for a local model; null when unknown) and capabilities. The default is built
+    /// from <see cref="TokenLimit"/> and <see cref="IsChatModel"/>, without prices; providers give theirs.
+    /// </summary>
+    public virtual LmModelInfo ModelInfo =>
+        new(ModelIdentity, TokenLimit, DefaultTokensGenerated, null, IsChatModel ? LmCapabilities.Chat : LmCapabilities.None);
+
+    /// <summary>
+    /// How many tokens the prompt takes up in the model's context window (including any chat formatting), estimated
+    /// offline (no request; the rate limiter calls it for every request when <see cref="LanguageModelOptions.TokensPerMinute"/> is set).
+    /// </summary>
     /// <param name="prompt">The prompt.</param>
     public abstract int EstimateTokensInPrompt(LmPrompt prompt);
+
+    /// <summary>
+    /// What a prompt will cost at most before it runs, in US dollars: its input tokens (offline estimate, see
+    /// <see cref="EstimateTokensInPrompt"/>) and <see cref="LmPrompt.MaxTokens"/> (or <see cref="DefaultTokensGenerated"/>)
+    /// output tokens per completion, at <see cref="ModelInfo"/>'s prices, with the batch discount for
+    /// <see cref="CompletionWindow.BatchAny"/> on a model that has a batch API. Answers already cached are not subtracted.
+    /// </summary>
+    /// <param name="prompt">The prompt.</param>
+    /// <param name="window">How it will be sent.</param>
+    /// <exception cref="LmPromptException">The prompt is invalid for this model.</exception>
+    /// <exception cref="InvalidOperationException">The model's prices are unknown (<see cref="LmModelInfo.Prices"/> is null).</exception>
+    public Costs.LmCostEstimate EstimateCost(LmPrompt prompt, CompletionWindow window = CompletionWindow.Asap)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ValidatePrompt(prompt);
+        var prices = PricesOrThrow();
+        bool batch = window == CompletionWindow.BatchAny && ModelInfo.Has(LmCapabilities.Batch);
+        long input = (long)EstimateTokensInPrompt(prompt) * (SendsPromptPerSample ? prompt.NumCompletions : 1);
+        long output = (long)(prompt.MaxTokens ?? DefaultTokensGenerated) * prompt.NumCompletions;
+        int inputTokens = (int)Math.Min(int.MaxValue, input);
+        int outputTokens = (int)Math.Min(int.MaxValue, output);
+        return new Costs.LmCostEstimate(
+            inputTokens, outputTokens, prices.CostOf(new LmUsage(inputTokens, 0), batch), prices.CostOf(new LmUsage(0, outputTokens), batch));
+    }
+
+    /// <summary>
+    /// What a prediction cost this time, in US dollars, from its reported usage and <see cref="ModelInfo"/>'s prices (all
+    /// its completions; batch samples at the batch discount; provider prompt-cache reads and writes at their prices). A
+    /// sample served from LmWrapper's cache cost nothing (<see cref="CacheSavingOf"/> says what it saved); a failed one
+    /// or one without usage counts 0.
+    /// </summary>
+    /// <param name="prediction">A prediction of this model.</param>
+    /// <exception cref="InvalidOperationException">The model's prices are unknown.</exception>
+    public decimal CostOf(LmPrediction prediction) => SumCosts(prediction, cached: false);
+
+    /// <summary>What the cached samples of a prediction would have cost had they been made now (0 for a fresh prediction).</summary>
+    /// <param name="prediction">A prediction of this model.</param>
+    /// <exception cref="InvalidOperationException">The model's prices are unknown.</exception>
+    public decimal CacheSavingOf(LmPrediction prediction) => SumCosts(prediction, cached: true);
+
+    /// <summary>
+    /// What one fresh sample cost (its usage at the model's prices; the batch discount when it carries "batch_id" in
+    /// <see cref="LmPrediction.ProviderData"/>). Providers with more to bill (prompt-cache writes) override it.
+    /// </summary>
+    /// <param name="sample">One sample with <see cref="LmPrediction.Usage"/>.</param>
+    /// <param name="prices">The model's prices.</param>
+    protected virtual decimal SampleCost(LmPrediction sample, Costs.LmTokenPrices prices)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        ArgumentNullException.ThrowIfNull(prices);
+        return sample.Usage is { } usage ? prices.CostOf(usage, sample.ProviderData?.ContainsKey("batch_id") ?? false) : 0m;
+    }
+
+    /// <summary>Whether every completion of a prompt is its own request that pays for the prompt again (Claude), rather than sharing one (OpenAI's <c>n</c>).</summary>
+    protected virtual bool SendsPromptPerSample => false;
+
+    private decimal SumCosts(LmPrediction prediction, bool cached)
+    {
+        ArgumentNullException.ThrowIfNull(prediction);
+        var prices = PricesOrThrow();
+        decimal total = 0;
+        foreach (var sample in prediction.Completions)
+        {
+            if (sample.WasCached == cached && !sample.HasErrors && sample.Usage is not null)
+            {
+                total += SampleCost(sample, prices);
+            }
+        }
+
+        return total;
+    }
+
+    private Costs.LmTokenPrices PricesOrThrow() =>
+        ModelInfo.Prices ?? throw new InvalidOperationException(
+            $"No prices are known for {ModelIdentity}; give its model info prices (for example OpenAiModelInfo.Prices) to compute costs.");
 
     /// <summary>
     /// Whether the prompt plus the most tokens it may generate (<see cref="LmPrompt.MaxTokens"/>, or
@@ -130,7 +216,7 @@ public abstract class LanguageModel : IDisposable
         if (missing > 0)
         {
             await WaitForRateLimitAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
-            var predictions = await PredictUncachedAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
+            var predictions = await PredictUncachedOrErrorAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
             CheckCount(predictions, missing);
             var toStore = new List<(CacheKey, int, byte[])>(missing);
             PredictManyRun.FillEmpty(samples, predictions, key, toStore);
@@ -276,7 +362,7 @@ public abstract class LanguageModel : IDisposable
             var table = requests as IUncachedRequestTable ?? new UncachedRequestList(requests, cachedPrompts: 0);
             bool keyed = requests is PredictManyRun run ? run.HasKeyedRequests : requests.Any(r => r.CacheKey is not null);
             var orchestrator = new BatchOrchestrator(
-                backend, keyed ? Cache : null, ModelIdentity, Options.Batch ?? new BatchOptions(), Logger, PredictionCost);
+                backend, keyed ? Cache : null, ModelIdentity, Options.Batch ?? new BatchOptions(), Logger, ModelInfo.Prices is null ? null : p => CostOf(p));
             await foreach (var result in orchestrator.RunAsync(table, cancellationToken).ConfigureAwait(false))
             {
                 yield return result;
@@ -314,35 +400,33 @@ public abstract class LanguageModel : IDisposable
         await producer.ConfigureAwait(false);
     }
 
-    /// <summary>What a prediction cost in dollars, from the model's prices; null (the default) when the model has none.</summary>
-    /// <param name="prediction">A prediction of this model.</param>
-    protected virtual decimal? PredictionCost(LmPrediction prediction) => null;
-
     /// <summary>
     /// The provider's batch API, used by <see cref="PredictManyAsync"/> for <see cref="CompletionWindow.BatchAny"/>; null
     /// (the default) when the model has none, in which case batch runs use concurrent single requests.
     /// </summary>
     protected virtual IBatchBackend? BatchBackend => null;
 
-    /// <summary>
-    /// Whether an exception thrown for one prompt of many should stop the whole run (true) or become a failed
-    /// prediction for that prompt (false). Cancellation, authentication and cache faults stop the run.
-    /// </summary>
-    /// <param name="exception">What was thrown.</param>
-    protected virtual bool IsFatalForMany(Exception exception) =>
-        exception is OperationCanceledException or LmAuthenticationException or LmCacheException or OutOfMemoryException;
-
     private async Task<IReadOnlyList<LmPrediction>> PredictOneForManyAsync(LmUncachedRequest request, CancellationToken token)
+    {
+        await WaitForRateLimitAsync(request.Prompt, request.NumCompletions, token).ConfigureAwait(false);
+        return await PredictUncachedOrErrorAsync(request.Prompt, request.NumCompletions, token).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The one place an exception becomes data: what the provider refused or failed at (<see cref="LmProviderException"/>,
+    /// rate limits included) is a failed prediction; anything else (a bad key, cancellation, a cache fault, a bug)
+    /// propagates.
+    /// </summary>
+    private async Task<IReadOnlyList<LmPrediction>> PredictUncachedOrErrorAsync(LmPrompt prompt, int numCompletions, CancellationToken token)
     {
         try
         {
-            await WaitForRateLimitAsync(request.Prompt, request.NumCompletions, token).ConfigureAwait(false);
-            return await PredictUncachedAsync(request.Prompt, request.NumCompletions, token).ConfigureAwait(false);
+            return await PredictUncachedAsync(prompt, numCompletions, token).ConfigureAwait(false);
         }
-        catch (Exception e) when (!IsFatalForMany(e))
+        catch (LmProviderException e)
         {
-            Logger.LogWarning(e, "{Model}: request {Index} failed; it is returned as a failed prediction.", ModelIdentity, request.Index);
-            return [LmPrediction.FromError(request.Prompt, $"{e.GetType().Name}: {e.Message}")];
+            Logger.LogWarning("{Model}: a request failed ({Error}); it is returned as a failed prediction.", ModelIdentity, e.Error);
+            return [LmPrediction.FromError(prompt, e.Error)];
         }
     }
 

@@ -29,18 +29,24 @@ public sealed class LmPrediction
     /// <summary>The prompt this prediction answers.</summary>
     public required LmPrompt Prompt { get; init; }
 
-    /// <summary>Why the prediction failed, or null when it did not. A failed prediction has an empty <see cref="CompletionText"/>.</summary>
-    public string? ErrorMessage { get; init; }
+    /// <summary>
+    /// Why the prediction failed (kind, HTTP status, provider code, request id, message), or null when it did not. A failed
+    /// prediction has an empty <see cref="CompletionText"/>. See <see cref="LmError"/> for what is returned here and what is
+    /// thrown instead.
+    /// </summary>
+    public LmError? Error { get; init; }
 
-    /// <summary>Whether the prediction failed (see <see cref="ErrorMessage"/>).</summary>
-    public bool HasErrors => ErrorMessage is not null;
+    /// <summary>Why the prediction failed, in words (<see cref="LmError.Message"/>), or null when it did not.</summary>
+    public string? ErrorMessage => Error?.Message;
+
+    /// <summary>Whether the prediction failed (see <see cref="Error"/>).</summary>
+    public bool HasErrors => Error is not null;
 
     /// <summary>
-    /// For a failed prediction: whether the provider rejected the request for good (for example a prompt over the
-    /// context limit), so retrying cannot help. Such errors may be cached so a rerun does not pay again;
-    /// transient errors never are.
+    /// For a failed prediction: whether the same request would fail the same way again (<see cref="LmError.IsPermanent"/>),
+    /// so retrying cannot help. Only such errors are cached; transient ones never are.
     /// </summary>
-    public bool IsErrorPermanent { get; init; }
+    public bool IsErrorPermanent => Error?.IsPermanent ?? false;
 
     /// <summary>Why generation stopped, in the provider's words ("stop", "length", "content_filter", …), or null if unknown.</summary>
     public string? FinishReason { get; init; }
@@ -69,7 +75,7 @@ public sealed class LmPrediction
         init => _completionLogprobs = Freeze(value);
     }
 
-    /// <summary>For each generated token, the most likely alternatives (token → logprob), when <see cref="LmPrompt.Logprobs"/> &gt; 1.</summary>
+    /// <summary>For each generated token, the <see cref="LmPrompt.Logprobs"/> most likely alternatives (token → logprob); 1 (the default) gives the top one.</summary>
     /// <exception cref="LmPredictionDataUnavailableException">The model did not provide top alternatives.</exception>
     public IReadOnlyList<IReadOnlyDictionary<string, double>> TopTokenLogprobs
     {
@@ -228,8 +234,7 @@ public sealed class LmPrediction
     {
         CompletionText = CompletionText,
         Prompt = prompt,
-        ErrorMessage = ErrorMessage,
-        IsErrorPermanent = IsErrorPermanent,
+        Error = Error,
         FinishReason = FinishReason,
         CompletionTokens = _completionTokens!,
         CompletionTokenOffsets = _completionTokenOffsets!,
@@ -247,15 +252,17 @@ public sealed class LmPrediction
 
     /// <summary>Creates a failed prediction.</summary>
     /// <param name="prompt">The prompt that failed.</param>
-    /// <param name="message">Why it failed.</param>
-    /// <param name="permanent">Whether the provider rejected the request for good (see <see cref="IsErrorPermanent"/>).</param>
-    public static LmPrediction FromError(LmPrompt prompt, string message, bool permanent = false) => new()
+    /// <param name="error">Why it failed.</param>
+    public static LmPrediction FromError(LmPrompt prompt, LmError error)
     {
-        CompletionText = string.Empty,
-        Prompt = prompt,
-        ErrorMessage = message,
-        IsErrorPermanent = permanent,
-    };
+        ArgumentNullException.ThrowIfNull(error);
+        return new()
+        {
+            CompletionText = string.Empty,
+            Prompt = prompt,
+            Error = error,
+        };
+    }
 
     private LmPredictionDataUnavailableException Unavailable(string property)
     {
@@ -263,11 +270,9 @@ public sealed class LmPrediction
             ? "the prompt asked for none (LmPrompt.Logprobs is 0)"
             : property is nameof(PromptTokens) or nameof(PromptLogprobs) or nameof(PromptTokenOffsets) && !Prompt.Echo
                 ? "the prompt did not ask for them (set LmPrompt.Echo = true on a model that can echo)"
-                : property == nameof(TopTokenLogprobs) && Prompt.Logprobs <= 1
-                    ? "the prompt asked only for the chosen token's logprob (set LmPrompt.Logprobs > 1 for alternatives)"
-                    : HasErrors
-                        ? "the prediction failed: " + ErrorMessage
-                        : "the model did not provide them";
+                : HasErrors
+                    ? "the prediction failed: " + ErrorMessage
+                    : "the model did not provide them";
         return new LmPredictionDataUnavailableException($"{property} is not available for this prediction: {why}.");
     }
 

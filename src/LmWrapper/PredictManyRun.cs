@@ -373,7 +373,7 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
                     var prompt = _prompts[_groupFirst![group]];
                     var prediction = payloads[k] is { } payload
                         ? PredictionJson.DeserializePayload(payload, prompt, wasCached: true)
-                        : LmPrediction.FromError(prompt, "This cached answer was removed from the cache during the run (evicted by another process?); run the prompt again.");
+                        : throw new Caching.LmCacheException(cache.FilePath, "A cached answer was removed from the cache during the run (evicted by another process?); run the prompts again.");
                     payloads[k] = null;
                     if (_slots[group] is LmPrediction?[] samples)
                     {

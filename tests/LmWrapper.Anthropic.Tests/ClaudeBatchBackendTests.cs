@@ -71,7 +71,7 @@ public sealed class ClaudeBatchBackendTests : ClaudeBatchTestBase
         string id = await backend.SubmitAsync("lmw_local", file, 2, CancellationToken.None);
         Assert.Equal(BatchState.InProgress, (await backend.GetStatusAsync(id, CancellationToken.None)).State);
 
-        await backend.CancelAsync(id, CancellationToken.None);
+        Assert.True(Server.CancelBatch(id));
         var status = await backend.GetStatusAsync(id, CancellationToken.None);
         Assert.Equal(BatchState.Cancelled, status.State);
         Assert.True(status.IsTerminal);
@@ -117,10 +117,11 @@ public sealed class ClaudeBatchBackendTests : ClaudeBatchTestBase
         Assert.Empty(Server.CreatedBatches);
     }
 
-    private AnthropicHttp Http() => new(Server.BaseUrl, FakeAnthropicServer.DefaultApiKey, "test", Options(), NullLogger.Instance);
+    private AnthropicHttp Http() =>
+        new(Server.BaseUrl, LmApiKey.Resolve(FakeAnthropicServer.DefaultApiKey, "Anthropic", "UNUSED", "unused.txt", "-", Options()), Options(), NullLogger.Instance, null);
 
     private ClaudeBatchBackend Backend(AnthropicHttp http) =>
-        new(http, ClaudeModelNames.Claude35Haiku, Server.BaseUrl, FastRetry, NullLogger.Instance);
+        new(http, ClaudeModelNames.Claude35Haiku, Server.BaseUrl, NullLogger.Instance);
 
     private string WriteFile(ClaudeBatchBackend backend, params (string Id, string Text)[] requests)
     {

@@ -51,8 +51,8 @@ public sealed class ClaudeBatchTests : ClaudeBatchTestBase
         Assert.Equal(Server.CreatedBatches[1].BatchId, fresh.ProviderData!["batch_id"]);
         Assert.Equal("end_turn", fresh.FinishReason);
         Assert.True(fresh.Usage!.InputTokens > 0);
-        Assert.Equal(lm.GetCost(fresh, batch: false) / 2, lm.GetCost(fresh));
-        Assert.True(lm.GetCost(fresh) > 0);
+        Assert.Equal(lm.ModelInfo.Prices!.CostOf(fresh.Usage!, batch: false) / 2, lm.CostOf(fresh));
+        Assert.True(lm.CostOf(fresh) > 0);
 
         // Cleaned up: the batches are deleted at the provider, the journal is empty, no request files are left.
         Assert.Empty(Server.BatchIds);

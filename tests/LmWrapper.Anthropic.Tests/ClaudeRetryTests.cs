@@ -78,18 +78,20 @@ public sealed class ClaudeRetryTests : ClaudeTestBase
         Server.InjectFault(FakeAnthropicFault.RateLimited(TimeSpan.FromHours(1)));
         using var lm = Model();
         var watch = Stopwatch.StartNew();
-        var e = Assert.Throws<LmRateLimitException>(() => lm.Predict(new LmPrompt("q")));
+        var e = lm.Predict(new LmPrompt("q")).Error!;
+        Assert.Equal(LmErrorKind.RateLimitExhausted, e.Kind);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5));
         Assert.Equal(TimeSpan.FromHours(1), e.RetryAfter);
         Assert.Single(MessageRequests);
     }
 
     [Fact]
-    public void WithRetriesOffA429IsARateLimitExceptionAtOnce()
+    public void WithRetriesOffA429IsARateLimitErrorAtOnce()
     {
         Server.InjectFault(FakeAnthropicFault.RateLimited(TimeSpan.FromSeconds(2)));
         using var lm = Model(retry: LmRetryPolicy.None);
-        var e = Assert.Throws<LmRateLimitException>(() => lm.Predict(new LmPrompt("q")));
+        var e = lm.Predict(new LmPrompt("q")).Error!;
+        Assert.Equal(LmErrorKind.RateLimitExhausted, e.Kind);
         Assert.Equal(TimeSpan.FromSeconds(2), e.RetryAfter);
         Assert.Contains("rate_limit_error", e.Message, StringComparison.Ordinal);
         Assert.Single(MessageRequests);
@@ -100,9 +102,10 @@ public sealed class ClaudeRetryTests : ClaudeTestBase
     {
         Server.InjectFault(FakeAnthropicFault.Overloaded(), times: 100);
         using var lm = Model(retry: FastRetry with { MaxRetries = 3 });
-        var e = Assert.Throws<ClaudeApiException>(() => lm.Predict(new LmPrompt("q")));
+        var e = lm.Predict(new LmPrompt("q")).Error!;
+        Assert.Equal(LmErrorKind.Server, e.Kind);
         Assert.Equal(529, e.StatusCode);
-        Assert.Equal("overloaded_error", e.ErrorType);
+        Assert.Equal("overloaded_error", e.ProviderCode);
         Assert.NotNull(e.RequestId);
         Assert.Equal(4, MessageRequests.Count);
         Assert.Equal(0, Cache.GetStats().Entries); // a passing failure is never cached
@@ -121,7 +124,7 @@ public sealed class ClaudeRetryTests : ClaudeTestBase
             Jitter = 0,
         };
         using var lm = Model(retry: retry);
-        Assert.Throws<ClaudeApiException>(() => lm.Predict(new LmPrompt("q")));
+        Assert.Equal(LmErrorKind.Server, lm.Predict(new LmPrompt("q")).Error!.Kind);
         Assert.Equal(4, MessageRequests.Count); // 3 waits of 40 ms fit in 130 ms; a 4th would not
     }
 
@@ -130,16 +133,17 @@ public sealed class ClaudeRetryTests : ClaudeTestBase
     {
         Server.InjectFault(FakeAnthropicFault.ServerError() with { ShouldRetry = false });
         using var lm = Model();
-        Assert.Throws<ClaudeApiException>(() => lm.Predict(new LmPrompt("q")));
+        Assert.Equal(500, lm.Predict(new LmPrompt("q")).Error!.StatusCode);
         Assert.Single(MessageRequests);
     }
 
     [Fact]
-    public void ConnectionFaultsBeyondTheRetriesAreAClaudeApiExceptionWithoutStatus()
+    public void ConnectionFaultsBeyondTheRetriesAreATransportErrorWithoutStatus()
     {
         Server.InjectFault(FakeAnthropicFault.DropConnection(), times: 100);
         using var lm = Model(retry: FastRetry with { MaxRetries = 2 });
-        var e = Assert.Throws<ClaudeApiException>(() => lm.Predict(new LmPrompt("q")));
+        var e = lm.Predict(new LmPrompt("q")).Error!;
+        Assert.Equal(LmErrorKind.Transport, e.Kind);
         Assert.Null(e.StatusCode);
         Assert.Contains("3 attempt", e.Message, StringComparison.Ordinal);
         Assert.Equal(3, MessageRequests.Count);
@@ -201,14 +205,17 @@ public sealed class ClaudeRetryTests : ClaudeTestBase
     }
 
     [Fact]
-    public void AnUnknownModelIsAClaudeApiException()
+    public void AnUnknownModelIsANotFoundErrorThatIsNotCached()
     {
         var ghost = new ClaudeModelInfo("claude-ghost-1", 1000, 100, 1m, 1m);
         Server.KnownModels = new HashSet<string>(["claude-3-5-haiku-20241022"]);
         using var lm = Model(ghost);
-        var e = Assert.Throws<ClaudeApiException>(() => lm.Predict(new LmPrompt("q")));
+        var e = lm.Predict(new LmPrompt("q")).Error!;
+        Assert.Equal(LmErrorKind.NotFound, e.Kind);
         Assert.Equal(404, e.StatusCode);
-        Assert.Equal("not_found_error", e.ErrorType);
+        Assert.Equal("not_found_error", e.ProviderCode);
+        Assert.False(e.IsPermanent);
+        Assert.Equal(0, Cache.GetStats().Entries);
         Assert.Single(MessageRequests);
     }
 
@@ -220,7 +227,7 @@ public sealed class ClaudeRetryTests : ClaudeTestBase
         using var lm = Model(options: options);
         var results = lm.PredictMany([new LmPrompt("a"), new LmPrompt("b"), new LmPrompt("c")]).ToList();
         Assert.True(results[0].HasErrors);
-        Assert.Contains("LmRateLimitException", results[0].ErrorMessage, StringComparison.Ordinal);
+        Assert.Equal(LmErrorKind.RateLimitExhausted, results[0].Error!.Kind);
         Assert.Equal(["Echo: b", "Echo: c"], results.Skip(1).Select(r => r.CompletionText));
         Assert.Equal(2, Cache.GetStats().Entries); // the passing failure is not cached
 

@@ -10,10 +10,10 @@ public sealed class ClaudeTokenTests : ClaudeTestBase
     private static readonly LmPrompt Dialog = new([LmChatTurn.System("be short"), LmChatTurn.User("how many tokens is this")]);
 
     [Fact]
-    public void CountTokensAsksTheEndpointOnceAndSendsTheDialog()
+    public async Task CountTokensAsksTheEndpointOnceAndSendsTheDialog()
     {
         using var lm = Model();
-        var count = lm.CountTokens(Dialog);
+        var count = await lm.CountTokensAsync(Dialog);
         Assert.False(count.IsEstimate);
         Assert.Equal(2 + 3 + 5, count.InputTokens); // the fake: words of system + messages, plus 3 per message
 
@@ -24,16 +24,16 @@ public sealed class ClaudeTokenTests : ClaudeTestBase
         Assert.Equal("be short", body["system"]!.GetValue<string>());
         Assert.Null(body["max_tokens"]);
 
-        Assert.Equal(count, lm.CountTokens(Dialog with { MaxTokens = 7, Temperature = 0 })); // same dialog: remembered
-        Assert.Equal(count.InputTokens, lm.EstimateTokensInPrompt(Dialog));
+        Assert.Equal(count, await lm.CountTokensAsync(Dialog with { MaxTokens = 7, Temperature = 0 })); // same dialog: remembered
+        Assert.Equal(ClaudeLm.EstimateTokensOffline(Dialog).InputTokens, lm.EstimateTokensInPrompt(Dialog)); // offline: no request
         Assert.Single(Server.RequestsTo("/v1/messages/count_tokens"));
 
-        lm.CountTokens(new LmPrompt("another prompt"));
+        await lm.CountTokensAsync(new LmPrompt("another prompt"));
         Assert.Equal(2, Server.RequestsTo("/v1/messages/count_tokens").Count);
     }
 
     [Fact]
-    public void WhenTheEndpointIsUnreachableTheEstimateComesBackLabelled()
+    public async Task WhenTheEndpointIsUnreachableTheEstimateComesBackLabelled()
     {
         int port;
         using (var probe = new TcpListener(IPAddress.Loopback, 0))
@@ -45,7 +45,7 @@ public sealed class ClaudeTokenTests : ClaudeTestBase
 
         var options = Options() with { BaseUrl = new Uri($"http://127.0.0.1:{port}/") };
         using var lm = ClaudeLm.Get(ClaudeModelNames.Claude35Haiku, "k", options);
-        var count = lm.CountTokens(Dialog);
+        var count = await lm.CountTokensAsync(Dialog);
         Assert.True(count.IsEstimate);
         Assert.Equal(ClaudeLm.EstimateTokensOffline(Dialog), count);
         Assert.Equal(count.InputTokens, lm.EstimateTokensInPrompt(Dialog)); // does not throw offline
@@ -53,14 +53,14 @@ public sealed class ClaudeTokenTests : ClaudeTestBase
     }
 
     [Fact]
-    public void AnOverloadedEndpointGivesTheEstimateWithoutRetrying()
+    public async Task AnOverloadedEndpointGivesTheEstimateWithoutRetrying()
     {
         Server.InjectFault(FakeAnthropicFault.Overloaded() with { PathPrefix = "/v1/messages/count_tokens" });
         using var lm = Model();
-        var first = lm.CountTokens(Dialog);
+        var first = await lm.CountTokensAsync(Dialog);
         Assert.True(first.IsEstimate);
         Assert.Single(Server.Requests);
-        var second = lm.CountTokens(Dialog); // the estimate was not remembered
+        var second = await lm.CountTokensAsync(Dialog); // the estimate was not remembered
         Assert.False(second.IsEstimate);
     }
 
@@ -75,9 +75,9 @@ public sealed class ClaudeTokenTests : ClaudeTestBase
     }
 
     [Fact]
-    public void WithOnlineCountingOffEstimateTokensSendsNothing()
+    public void EstimateTokensSendsNothing()
     {
-        using var lm = Model(options: Options() with { CountTokensOnline = false });
+        using var lm = Model();
         Assert.Equal(ClaudeLm.EstimateTokensOffline(Dialog).InputTokens, lm.EstimateTokensInPrompt(Dialog));
         Assert.Empty(Server.Requests);
     }
@@ -87,31 +87,24 @@ public sealed class ClaudeTokenTests : ClaudeTestBase
     {
         var tiny = ClaudeModelNames.Register(new ClaudeModelInfo("claude-test-tiny-window", 20, 10, 1m, 1m));
         using var lm = Model(tiny);
-        Assert.False(lm.CouldCompletionGoOverTokenLimit(new LmPrompt("one two") { MaxTokens = 5 })); // 5 + 5
-        Assert.True(lm.CouldCompletionGoOverTokenLimit(new LmPrompt("one two three four five six seven eight") { MaxTokens = 10 })); // 11 + 10
+        Assert.False(lm.CouldCompletionGoOverTokenLimit(new LmPrompt("one two") { MaxTokens = 5 })); // offline: 3 + 4 + 2 = 9 tokens, + 5
+        Assert.True(lm.CouldCompletionGoOverTokenLimit(new LmPrompt("one two three four five six seven eight") { MaxTokens = 10 })); // offline: 3 + 4 + 12 = 19 tokens, + 10
     }
 
     [Fact]
-    public void WithATokensPerMinuteLimitEachNewPromptIsCountedOnceBeforeItIsSent()
+    public void WithATokensPerMinuteLimitPacingCountsOfflineAndSendsNoCountRequest()
     {
         var options = Options() with { ModelOptions = new LanguageModelOptions { Cache = Cache, TokensPerMinute = 1_000_000 } };
         using var lm = Model(options: options);
         lm.Predict(new LmPrompt("paced prompt") { Temperature = 0 });
-        lm.Predict(new LmPrompt("paced prompt") { Temperature = 0.5 }); // same dialog: the count is remembered
-        Assert.Equal(
-            ["/v1/messages/count_tokens", "/v1/messages", "/v1/messages"],
-            Server.Requests.Select(r => r.Path));
-
-        using var offline = Model(options: options with { CountTokensOnline = false });
-        offline.Predict(new LmPrompt("another paced prompt"));
-        Assert.Equal("/v1/messages", Server.Requests[^1].Path);
-        Assert.Equal(4, Server.Requests.Count);
+        lm.Predict(new LmPrompt("paced prompt") { Temperature = 0.5 });
+        Assert.Equal(["/v1/messages", "/v1/messages"], Server.Requests.Select(r => r.Path));
     }
 
     [Fact]
-    public void ARejectedKeyWhileCountingIsAnAuthenticationError()
+    public async Task ARejectedKeyWhileCountingIsAnAuthenticationError()
     {
         using var lm = ClaudeLm.Get(ClaudeModelNames.Claude35Haiku, "wrong-key", Options());
-        Assert.Throws<LmAuthenticationException>(() => lm.CountTokens(Dialog));
+        await Assert.ThrowsAsync<LmAuthenticationException>(() => lm.CountTokensAsync(Dialog));
     }
 }

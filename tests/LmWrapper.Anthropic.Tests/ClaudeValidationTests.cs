@@ -87,10 +87,10 @@ public sealed class ClaudeValidationTests : ClaudeTestBase
     }
 
     [Fact]
-    public void EstimatingMaxCostValidatesToo()
+    public void EstimatingCostValidatesToo()
     {
         using var lm = Model();
-        Assert.Throws<LmPromptException>(() => lm.EstimateMaxCost(new LmPrompt("q") { Echo = true }));
+        Assert.Throws<LmPromptException>(() => lm.EstimateCost(new LmPrompt("q") { Echo = true }));
         Assert.Empty(Server.Requests);
     }
 }

@@ -108,7 +108,7 @@ public sealed class OpenAiBatchKillTests(Xunit.Abstractions.ITestOutputHelper ou
         int requests = _server.Requests.Count;
         using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: new OpenAiOptions
         {
-            BaseUrl = _server.BaseUrl,
+            BaseUrl = new Uri(_server.BaseUrl),
             GetEnvironmentVariable = _ => null,
             HomeDirectory = _dir,
             ModelOptions = new LanguageModelOptions { Cache = cache },

@@ -35,7 +35,7 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
         Assert.Equal(Server.Batches[1].Id, second[4].ProviderData!["batch_id"]);
 
         // Billed at the batch discount: half the price of the same tokens bought one by one.
-        Assert.Equal(lm.CostOf(second[4], batch: false) / 2, lm.CostOf(second[4]));
+        Assert.Equal(lm.ModelInfo.Prices!.CostOf(second[4].Usage!, batch: false) / 2, lm.CostOf(second[4]));
         Assert.True(lm.CostOf(second[4]) > 0);
     }
 
@@ -127,7 +127,7 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
         await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { BatchStagePolls = 2, BatchEnqueuedTokenLimit = 200 });
         using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options(Cache) with
         {
-            BaseUrl = server.BaseUrl,
+            BaseUrl = new Uri(server.BaseUrl),
             ModelOptions = new LanguageModelOptions { Cache = Cache, Batch = FastBatches with { Limits = new BatchLimits(50_000, 200_000_000, 100) } },
         });
         var results = lm.PredictMany(Sums(30), CompletionWindow.BatchAny).ToList();
@@ -143,7 +143,7 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
         await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { BatchStagePolls = 2, BatchEnqueuedTokenLimit = 150 });
         using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options(Cache) with
         {
-            BaseUrl = server.BaseUrl,
+            BaseUrl = new Uri(server.BaseUrl),
             ModelOptions = new LanguageModelOptions { Cache = Cache, Batch = FastBatches with { Limits = new BatchLimits(8, 200_000_000, null) } },
         });
         var results = lm.PredictMany(Sums(40), CompletionWindow.BatchAny).ToList();
@@ -186,7 +186,7 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
         };
         using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options(Cache) with
         {
-            BaseUrl = server.BaseUrl,
+            BaseUrl = new Uri(server.BaseUrl),
             ModelOptions = new LanguageModelOptions { Cache = Cache, Batch = FastBatches },
         });
         var results = lm.PredictMany(Sums(8), CompletionWindow.BatchAny).ToList();
@@ -296,7 +296,7 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
         await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { BatchStageDuration = TimeSpan.FromMilliseconds(300) });
         OpenAiLm Make() => OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options(Cache) with
         {
-            BaseUrl = server.BaseUrl,
+            BaseUrl = new Uri(server.BaseUrl),
             ModelOptions = new LanguageModelOptions { Cache = Cache, Batch = FastBatches with { Limits = new BatchLimits(5, 200_000_000) } },
         });
         using (var first = Make())
@@ -353,7 +353,7 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
         Assert.Contains(reports, r => r.ActiveBatches > 0);
         var last = reports[^1];
         // The cost so far is what the answers cost at the batch discount.
-        Assert.Equal(new BatchProgress(10, 10, 10, 0, 0, 0, answers.Sum(p => lm.CostOf(p, batch: true))), last);
+        Assert.Equal(new BatchProgress(10, 10, 10, 0, 0, 0, answers.Sum(p => lm.CostOf(p))), last);
         Assert.True(last.CostSoFar > 0);
     }
 
@@ -361,7 +361,7 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
     public async Task TheBackendMapsEveryBatchStatus()
     {
         await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { BatchStagePolls = 2 });
-        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options() with { BaseUrl = server.BaseUrl });
+        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options() with { BaseUrl = new Uri(server.BaseUrl) });
         var backend = lm.Batches;
         string file = Path.Combine(WorkDirectory, "one.jsonl");
         Directory.CreateDirectory(WorkDirectory);
@@ -381,10 +381,6 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
         Assert.Equal(id, await backend.FindAsync(new BatchSubmissionRecord("lmw_local", DateTimeOffset.UtcNow, 1), default));
         Assert.Null(await backend.FindAsync(new BatchSubmissionRecord("lmw_other", DateTimeOffset.UtcNow, 1), default));
 
-        string second = await backend.SubmitAsync("lmw_2", file, 1, CancellationToken.None);
-        await backend.CancelAsync(second, default);
-        Assert.Equal(BatchState.Cancelling, (await backend.GetStatusAsync(second, default)).State);
-        Assert.Equal(BatchState.Cancelled, (await backend.GetStatusAsync(second, default)).State);
         Assert.Equal(BatchState.Failed, (await backend.GetStatusAsync("batch_gone", default)).State);
         Assert.Equal(new BatchLimits(50_000, 200_000_000, 2_000_000), backend.Limits);
     }
@@ -393,7 +389,7 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
     public async Task FindingAnUnrecordedBatchPagesThroughTheListNewestFirst()
     {
         await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { BatchStagePolls = 1, RecordRequests = true });
-        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options() with { BaseUrl = server.BaseUrl });
+        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options() with { BaseUrl = new Uri(server.BaseUrl) });
         var backend = lm.Batches;
         Directory.CreateDirectory(WorkDirectory);
         string file = Path.Combine(WorkDirectory, "one.jsonl");

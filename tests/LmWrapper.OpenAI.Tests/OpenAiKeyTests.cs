@@ -38,11 +38,9 @@ public sealed class OpenAiKeyTests : OpenAiTestBase, IDisposable
     }
 
     [Fact]
-    public async Task MissingKeySaysWhereItLookedAndSendsNothing()
+    public void MissingKeySaysWhereItLookedAtGetAndSendsNothing()
     {
-        using var lm = LmWith(null, null, null);
-        Assert.True(lm.EstimateTokensInPrompt(new LmPrompt("My name is Spingldorph")) > 7); // counting needs no key (chat formatting adds tokens)
-        var e = await Assert.ThrowsAsync<LmAuthenticationException>(() => lm.PredictAsync(new LmPrompt("hi") { MaxTokens = 3 }));
+        var e = Assert.Throws<LmAuthenticationException>(() => LmWith(null, null, null));
         Assert.Contains("OPENAI_API_KEY", e.Message);
         Assert.Contains(Path.Combine(_home, "oai_key.txt"), e.Message);
         Assert.Contains("apiKey", e.Message);

@@ -30,10 +30,10 @@ public sealed class OpenAiMappingTests : OpenAiTestBase
         Assert.Equal("application/json", r.Headers["content-type"].Split(';')[0]);
         var b = r.Json;
         Assert.Equal(
-            ["frequency_penalty", "logprobs", "max_tokens", "messages", "model", "n", "presence_penalty", "seed", "stop", "temperature", "top_logprobs", "top_p"],
+            ["frequency_penalty", "logprobs", "max_completion_tokens", "messages", "model", "n", "presence_penalty", "seed", "stop", "temperature", "top_logprobs", "top_p"],
             Names(b));
         Assert.Equal("gpt-4o-mini", b.GetProperty("model").GetString());
-        Assert.Equal(12, b.GetProperty("max_tokens").GetInt32());
+        Assert.Equal(12, b.GetProperty("max_completion_tokens").GetInt32());
         Assert.Equal(0.25, b.GetProperty("temperature").GetDouble());
         Assert.Equal(0.875, b.GetProperty("top_p").GetDouble());
         Assert.Equal(["\n", "END"], b.GetProperty("stop").EnumerateArray().Select(s => s.GetString()!).ToArray());
@@ -59,15 +59,17 @@ public sealed class OpenAiMappingTests : OpenAiTestBase
         using var lm = Lm(OpenAiModelNames.Gpt4o);
         var p = await lm.PredictAsync(new LmPrompt("Hello there"));
         var b = LastRequest.Json;
-        Assert.Equal(["logprobs", "max_tokens", "messages", "model", "temperature", "top_p"], Names(b));
-        Assert.Equal(lm.DefaultTokensGenerated, b.GetProperty("max_tokens").GetInt32());
+        Assert.Equal(["logprobs", "max_completion_tokens", "messages", "model", "temperature", "top_logprobs", "top_p"], Names(b));
+        Assert.Equal(lm.DefaultTokensGenerated, b.GetProperty("max_completion_tokens").GetInt32());
+        Assert.Equal(1, b.GetProperty("top_logprobs").GetInt32()); // Logprobs = 1 asks for the top alternative, as in the seed
         Assert.Equal(8000, lm.DefaultTokensGenerated);
         Assert.Equal(1, b.GetProperty("temperature").GetDouble());
         var m = Assert.Single(b.GetProperty("messages").EnumerateArray());
         Assert.Equal("user", m.GetProperty("role").GetString());
         Assert.Equal("Hello there", m.GetProperty("content").GetString());
         Assert.StartsWith("You said: \"Hello there\".", p.CompletionText);
-        Assert.False(p.HasTopTokenLogprobs);
+        Assert.True(p.HasTopTokenLogprobs);
+        Assert.Equal(p.CompletionTokens.Count, p.TopTokenLogprobs.Count);
         Assert.True(p.HasCompletionLogprobs);
     }
 
@@ -76,7 +78,16 @@ public sealed class OpenAiMappingTests : OpenAiTestBase
     {
         using var lm = Lm(OpenAiModelNames.Gpt35Turbo);
         await lm.PredictAsync("What is 2+2?");
+        Assert.Equal(100, LastRequest.Json.GetProperty("max_completion_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task TheLegacyMaxTokensOptionSendsTheOldName()
+    {
+        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt35Turbo, Testing.FakeOpenAiServer.DefaultApiKey, options: Options() with { UseLegacyMaxTokens = true });
+        await lm.PredictAsync("What is 2+2?");
         Assert.Equal(100, LastRequest.Json.GetProperty("max_tokens").GetInt32());
+        Assert.False(LastRequest.Json.TryGetProperty("max_completion_tokens", out _));
     }
 
     [Fact]
@@ -152,7 +163,7 @@ public sealed class OpenAiMappingTests : OpenAiTestBase
         }
 
         Assert.False(p.HasPromptLogprobs);
-        Assert.False(p.HasTopTokenLogprobs);
+        Assert.True(p.HasTopTokenLogprobs); // Logprobs = 1 gives the top alternative, as in the seed
         Assert.StartsWith("req_", p.ProviderData!["request_id"]);
         Assert.StartsWith("cmpl-", p.ProviderData["id"]);
     }
@@ -293,16 +304,16 @@ public sealed class OpenAiMappingTests : OpenAiTestBase
         Assert.Equal("openai/gpt-4o-mini@" + Server.BaseUrl, custom.ModelIdentity);
         Assert.Throws<ArgumentException>(() => OpenAiLm.Get("no-such-model-xyz", "sk-x"));
         string withSecrets = Server.BaseUrl.Replace("http://", "http://user:hunter2@", StringComparison.Ordinal) + "/?api-version=2024-10-21";
-        using var azureStyle = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, "sk-x", options: Options() with { BaseUrl = withSecrets });
+        using var azureStyle = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, "sk-x", options: Options() with { BaseUrl = new Uri(withSecrets) });
         Assert.Equal("openai/gpt-4o-mini@" + Server.BaseUrl, azureStyle.ModelIdentity);
         Assert.Equal(Server.BaseUrl, azureStyle.BaseUrl);
-        Assert.Throws<ArgumentException>(() => OpenAiLm.Get(OpenAiModelNames.Gpt4o, "sk-x", options: new OpenAiOptions { BaseUrl = "ftp://example" }));
+        Assert.Throws<ArgumentException>(() => OpenAiLm.Get(OpenAiModelNames.Gpt4o, "sk-x", options: new OpenAiOptions { BaseUrl = new Uri("ftp://example") }));
     }
 
     [Fact]
     public async Task AQueryOnTheBaseUrlIsKeptOnEveryRequest()
     {
-        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options() with { BaseUrl = Server.BaseUrl + "?api-version=2024-10-21" });
+        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options() with { BaseUrl = new Uri(Server.BaseUrl + "?api-version=2024-10-21") });
         var p = await lm.PredictAsync(new LmPrompt("What is 1+2?") { MaxTokens = 10 });
         Assert.Equal("1+2 is equal to 3.", p.CompletionText);
         Assert.Equal("/v1/chat/completions", LastRequest.Path);
@@ -327,19 +338,20 @@ public sealed class OpenAiMappingTests : OpenAiTestBase
     }
 
     [Fact]
-    public async Task AModelUnknownToTheServerIsAPermanentErrorPrediction()
+    public async Task AModelUnknownToTheServerIsANotFoundErrorThatIsNeverCached()
     {
         using var lm = Lm("gpt-4o-mini", cache: Caching.LmCache.OpenInMemory());
         Server.Responder = FakeOpenAiServer.DefaultResponder;
         using var unknown = OpenAiLm.Get(new OpenAiModelInfo("gpt-7-preview", 8192, 1024, "o200k_base", true, null), FakeOpenAiServer.DefaultApiKey, options: Options(Caching.LmCache.OpenInMemory()));
         var p = await unknown.PredictAsync(new LmPrompt("hi") { MaxTokens = 5 });
         Assert.True(p.HasErrors);
-        Assert.True(p.IsErrorPermanent);
-        Assert.Contains("404", p.ErrorMessage);
-        Assert.Contains("model_not_found", p.ErrorMessage);
+        Assert.Equal(LmErrorKind.NotFound, p.Error!.Kind);
+        Assert.False(p.IsErrorPermanent); // a wrong model name or base URL is the user's to fix: never cached
+        Assert.Equal(404, p.Error.StatusCode);
+        Assert.Equal("model_not_found", p.Error.ProviderCode);
         var again = await unknown.PredictAsync(new LmPrompt("hi") { MaxTokens = 5 });
-        Assert.True(again.WasCached);
-        Assert.Single(Server.Requests);
+        Assert.False(again.WasCached);
+        Assert.Equal(2, Server.Requests.Count);
     }
 
     [Fact]

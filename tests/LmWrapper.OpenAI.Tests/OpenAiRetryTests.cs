@@ -33,12 +33,13 @@ public sealed class OpenAiRetryTests : OpenAiTestBase
     }
 
     [Fact]
-    public async Task WithRetryOnRateLimitOffA429ThrowsAtOnce()
+    public async Task WithRetryOnRateLimitOffA429IsARateLimitErrorAtOnce()
     {
         Server.EnqueueFault(FakeOpenAiFault.RateLimit(TimeSpan.FromSeconds(7)));
         using var lm = Lm(OpenAiModelNames.Gpt4oMini, retryOnRateLimit: false);
         Assert.False(lm.RetryOnRateLimit);
-        var e = await Assert.ThrowsAsync<LmRateLimitException>(() => lm.PredictAsync(Prompt));
+        var e = (await lm.PredictAsync(Prompt)).Error!;
+        Assert.Equal(LmErrorKind.RateLimitExhausted, e.Kind);
         Assert.Equal(TimeSpan.FromSeconds(7), e.RetryAfter);
         Assert.Contains("rate_limit_exceeded", e.Message);
         Assert.Single(Server.Requests);
@@ -50,7 +51,8 @@ public sealed class OpenAiRetryTests : OpenAiTestBase
         Server.EnqueueFault(FakeOpenAiFault.RateLimit(TimeSpan.FromHours(2)));
         using var lm = Lm(OpenAiModelNames.Gpt4oMini);
         var sw = Stopwatch.StartNew();
-        var e = await Assert.ThrowsAsync<LmRateLimitException>(() => lm.PredictAsync(Prompt));
+        var e = (await lm.PredictAsync(Prompt)).Error!;
+        Assert.Equal(LmErrorKind.RateLimitExhausted, e.Kind);
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(2));
         Assert.Equal(TimeSpan.FromHours(2), e.RetryAfter);
         Assert.Contains("retry budget", e.Message);
@@ -58,12 +60,14 @@ public sealed class OpenAiRetryTests : OpenAiTestBase
     }
 
     [Fact]
-    public async Task RetriesAreBoundedAndRateLimitExhaustionThrows()
+    public async Task RetriesAreBoundedAndRateLimitExhaustionIsAnError()
     {
         Server.EnqueueFault(FakeOpenAiFault.RateLimit(TimeSpan.FromMilliseconds(1)), times: 10);
         using var lm = Lm(OpenAiModelNames.Gpt4oMini, retry: FastRetries with { MaxRetries = 3 });
-        var e = await Assert.ThrowsAsync<LmRateLimitException>(() => lm.PredictAsync(Prompt));
-        Assert.Contains("after 4 attempt(s)", e.Message);
+        var e = (await lm.PredictAsync(Prompt)).Error!;
+        Assert.Equal(LmErrorKind.RateLimitExhausted, e.Kind);
+        Assert.False(e.IsPermanent);
+        Assert.Contains("after 4 attempts", e.Message);
         Assert.Equal(4, Server.Requests.Count);
     }
 
@@ -72,7 +76,9 @@ public sealed class OpenAiRetryTests : OpenAiTestBase
     {
         Server.EnqueueFault(FakeOpenAiFault.InsufficientQuota(), times: 3);
         using var lm = Lm(OpenAiModelNames.Gpt4oMini);
-        var e = await Assert.ThrowsAsync<LmRateLimitException>(() => lm.PredictAsync(Prompt));
+        var e = (await lm.PredictAsync(Prompt)).Error!;
+        Assert.Equal(LmErrorKind.RateLimitExhausted, e.Kind);
+        Assert.Equal("insufficient_quota", e.ProviderCode);
         Assert.Contains("quota", e.Message);
         Assert.Single(Server.Requests);
     }
@@ -111,7 +117,9 @@ public sealed class OpenAiRetryTests : OpenAiTestBase
         Assert.True(p.HasErrors);
         Assert.False(p.IsErrorPermanent);
         Assert.Contains("503", p.ErrorMessage);
-        Assert.Contains("after 3 attempt(s)", p.ErrorMessage);
+        Assert.Contains("after 3 attempts", p.ErrorMessage);
+        Assert.Equal(LmErrorKind.Server, p.Error!.Kind);
+        Assert.Equal(503, p.Error.StatusCode);
         Assert.Equal(3, Server.Requests.Count);
         var again = await lm.PredictAsync(Prompt);
         Assert.False(again.HasErrors);

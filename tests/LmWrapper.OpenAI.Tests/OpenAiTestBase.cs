@@ -25,8 +25,8 @@ public abstract class OpenAiTestBase : IAsyncLifetime
 
     protected OpenAiOptions Options(LmCache? cache = null, LmRetryPolicy? retry = null) => new()
     {
-        BaseUrl = Server.BaseUrl,
-        RetryPolicy = retry ?? FastRetries,
+        BaseUrl = new Uri(Server.BaseUrl),
+        Retry = retry ?? FastRetries,
         ModelOptions = new LanguageModelOptions { Cache = cache ?? LmCache.OpenInMemory(), CacheByDefault = cache is not null },
         GetEnvironmentVariable = _ => null,
         HomeDirectory = Path.Combine(Path.GetTempPath(), "lmwrapper-no-home-" + Guid.NewGuid().ToString("N")),

@@ -64,7 +64,7 @@ public sealed class OpenAiTokenCostCacheTests : OpenAiTestBase
         Assert.Equal(estimate.InputTokens * 0.15m / 1_000_000m, estimate.InputCost);
         Assert.Equal(200 * 0.60m / 1_000_000m, estimate.MaxOutputCost);
         Assert.Equal(estimate.InputCost + estimate.MaxOutputCost, estimate.MaxTotalCost);
-        Assert.Equal(estimate.MaxTotalCost / 2, lm.EstimateCost(prompt, batch: true).MaxTotalCost);
+        Assert.Equal(estimate.MaxTotalCost / 2, lm.EstimateCost(prompt, CompletionWindow.BatchAny).MaxTotalCost);
     }
 
     [Fact]
@@ -80,8 +80,8 @@ public sealed class OpenAiTokenCostCacheTests : OpenAiTestBase
         Assert.Equal(2, u0.CachedInputTokens);
         decimal expected = ((u0.InputTokens - 2) * 2.50m + 2 * 1.25m + 20 * 10.00m) / 1_000_000m;
         Assert.Equal(expected, lm.CostOf(p));
-        Assert.Equal(expected / 2, lm.CostOf(p, batch: true));
-        Assert.Equal(0m, lm.CostOf(LmPrediction.FromError(p.Prompt, "x")));
+        Assert.Equal(expected / 2, p.Completions.Sum(c => lm.ModelInfo.Prices!.CostOf(c.Usage!, batch: true)));
+        Assert.Equal(0m, lm.CostOf(LmPrediction.FromError(p.Prompt, new LmError(LmErrorKind.Server, "x"))));
     }
 
     [Fact]
@@ -122,10 +122,10 @@ public sealed class OpenAiTokenCostCacheTests : OpenAiTestBase
         Assert.Equal(2, LastRequest.Json.GetProperty("n").GetInt32());
 
         // A different endpoint is a different model identity: nothing is shared.
-        using var other = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, Testing.FakeOpenAiServer.DefaultApiKey, options: Options(cache) with { BaseUrl = Server.BaseUrl + "/" });
+        using var other = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, Testing.FakeOpenAiServer.DefaultApiKey, options: Options(cache) with { BaseUrl = new Uri(Server.BaseUrl + "/") });
         Assert.Equal(lm.ModelIdentity, other.ModelIdentity); // trailing slash is the same endpoint
         await using var server2 = await Testing.FakeOpenAiServer.StartNewAsync();
-        using var elsewhere = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, Testing.FakeOpenAiServer.DefaultApiKey, options: Options(cache) with { BaseUrl = server2.BaseUrl });
+        using var elsewhere = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, Testing.FakeOpenAiServer.DefaultApiKey, options: Options(cache) with { BaseUrl = new Uri(server2.BaseUrl) });
         var fromOther = await elsewhere.PredictAsync(prompt);
         Assert.False(fromOther.WasCached);
         Assert.Single(server2.Requests);

@@ -43,7 +43,7 @@ public sealed class ReadmeExampleTests : OpenAiTestBase
     [Fact]
     public void BuiltInTokenCountingExample()
     {
-        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt35TurboInstruct, options: Options());
+        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt35TurboInstruct, FakeOpenAiServer.DefaultApiKey, options: Options());
         Assert.Equal(7, lm.EstimateTokensInPrompt(new LmPrompt("My name is Spingldorph") { MaxTokens = 10 }));
         Assert.False(lm.CouldCompletionGoOverTokenLimit(new LmPrompt("My name is Spingldorph") { MaxTokens = 1000 }));
         Assert.True(lm.CouldCompletionGoOverTokenLimit(new LmPrompt("My name is Spingldorph") { MaxTokens = 4090 }));

@@ -19,10 +19,10 @@ int maxRequests = int.Parse(args[6], CultureInfo.InvariantCulture);
 using var cache = LmCache.Open(cacheFile);
 var options = new OpenAiOptions
 {
-    BaseUrl = baseUrl,
+    BaseUrl = new Uri(baseUrl),
     GetEnvironmentVariable = _ => null,
     HomeDirectory = workDir,
-    RetryPolicy = new LmWrapper.Retry.LmRetryPolicy { MaxRetries = 20, InitialDelay = TimeSpan.FromMilliseconds(5), MaxDelay = TimeSpan.FromMilliseconds(50), MaxTotalWait = TimeSpan.FromSeconds(20) },
+    Retry = new LmWrapper.Retry.LmRetryPolicy { MaxRetries = 20, InitialDelay = TimeSpan.FromMilliseconds(5), MaxDelay = TimeSpan.FromMilliseconds(50), MaxTotalWait = TimeSpan.FromSeconds(20) },
     ModelOptions = new LanguageModelOptions
     {
         Cache = cache,

@@ -445,7 +445,7 @@ public sealed class BatchOrchestrationTests : IDisposable
     [Fact]
     public void ASubmissionThatFailsForGoodGivesErrorsForItsPrompts()
     {
-        _backend.BeforeCreate = _ => throw new HttpRequestException("400 invalid file");
+        _backend.BeforeCreate = _ => throw new LmProviderException(new LmError(LmErrorKind.InvalidRequest, "400 invalid file", 400));
         var results = Model().PredictMany(Prompts("a", "b"), CompletionWindow.BatchAny).ToList();
         Assert.All(results, p => Assert.Contains("400 invalid file", p.ErrorMessage, StringComparison.Ordinal));
         Assert.Equal(0, _cache.PendingBatchCount());

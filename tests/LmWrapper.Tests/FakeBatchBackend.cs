@@ -143,7 +143,7 @@ internal sealed class FakeBatchBackend : IBatchBackend
 
             if (line.Text.StartsWith("TOO LONG", StringComparison.Ordinal))
             {
-                yield return new BatchLineResult(line.CustomId, [LmPrediction.FromError(known.Prompt, "context_length_exceeded", permanent: true)]);
+                yield return new BatchLineResult(line.CustomId, [LmPrediction.FromError(known.Prompt, new LmError(LmErrorKind.ContextLength, "context_length_exceeded", 400))]);
                 continue;
             }
 
@@ -157,13 +157,6 @@ internal sealed class FakeBatchBackend : IBatchBackend
             }).ToList();
             yield return new BatchLineResult(line.CustomId, preds);
         }
-    }
-
-    public Task CancelAsync(string batchId, CancellationToken cancellationToken)
-    {
-        var b = Batches[batchId];
-        b.Ending = BatchState.Cancelled;
-        return Task.CompletedTask;
     }
 
     /// <summary>Runs when a batch's files are deleted (tests check what is cached by then).</summary>
@@ -213,7 +206,7 @@ internal sealed class BatchTestLm(LanguageModelOptions options, FakeBatchBackend
 
     protected override IBatchBackend BatchBackend => backend;
 
-    protected override decimal? PredictionCost(LmPrediction prediction) => prediction.Usage is { } u ? u.TotalTokens * 0.001m : null;
+    public override LmModelInfo ModelInfo => new(ModelIdentity, TokenLimit, 256, new Costs.LmTokenPrices(1000m, 1000m), LmCapabilities.Batch);
 
     public override int EstimateTokensInPrompt(LmPrompt prompt) => 1;
 

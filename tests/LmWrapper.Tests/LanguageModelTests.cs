@@ -220,9 +220,9 @@ public sealed class LanguageModelTests : IDisposable
         int boom = 0;
         lm.Intercept = p => p.Text switch
         {
-            "throws" when Interlocked.Increment(ref boom) == 1 => throw new HttpRequestException("connection reset"),
-            "rejected" => LmPrediction.FromError(p, "prompt is too long", permanent: true),
-            "transient" => LmPrediction.FromError(p, "server overloaded"),
+            "throws" when Interlocked.Increment(ref boom) == 1 => throw new LmProviderException(new LmError(LmErrorKind.Transport, "connection reset")),
+            "rejected" => LmPrediction.FromError(p, new LmError(LmErrorKind.ContextLength, "prompt is too long", 400)),
+            "transient" => LmPrediction.FromError(p, new LmError(LmErrorKind.Server, "server overloaded", 503)),
             _ => null,
         };
         string[] texts = ["ok1", "throws", "rejected", "transient", "ok2"];
@@ -230,6 +230,7 @@ public sealed class LanguageModelTests : IDisposable
         Assert.Equal(["ok1|s0", "", "", "", "ok2|s0"], first.Select(r => r.CompletionText));
         Assert.Equal([false, true, true, true, false], first.Select(r => r.HasErrors));
         Assert.Contains("connection reset", first[1].ErrorMessage, StringComparison.Ordinal);
+        Assert.Equal(LmErrorKind.Transport, first[1].Error!.Kind);
         Assert.Equal("prompt is too long", first[2].ErrorMessage);
 
         int before = lm.CallCount;
@@ -240,6 +241,22 @@ public sealed class LanguageModelTests : IDisposable
         Assert.True(second[2].HasErrors);
         Assert.True(second[2].WasCached);
         Assert.True(second[3].HasErrors);
+    }
+
+    [Fact]
+    public async Task OnlyProviderErrorsBecomeDataAProgrammingErrorPropagates()
+    {
+        var lm = Model();
+        lm.Intercept = p => p.Text switch
+        {
+            "bug" => throw new NullReferenceException("a provider bug"),
+            "refused" => throw new LmProviderException(new LmError(LmErrorKind.InvalidRequest, "bad", 400)),
+            _ => null,
+        };
+        var refused = await lm.PredictAsync(new LmPrompt("refused"));
+        Assert.Equal(LmErrorKind.InvalidRequest, refused.Error!.Kind);
+        await Assert.ThrowsAsync<NullReferenceException>(() => lm.PredictAsync(new LmPrompt("bug")));
+        Assert.Throws<NullReferenceException>(() => lm.PredictMany([new LmPrompt("ok"), new LmPrompt("bug")]).ToList());
     }
 
     [Fact]

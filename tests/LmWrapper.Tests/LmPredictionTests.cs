@@ -26,7 +26,7 @@ public class LmPredictionTests
         Assert.Contains("CompletionLogprobs", e.Message, StringComparison.Ordinal);
         Assert.Contains("did not provide", e.Message, StringComparison.Ordinal);
         Assert.Contains("Echo", Assert.Throws<LmPredictionDataUnavailableException>(() => p.PromptLogprobs).Message, StringComparison.Ordinal);
-        Assert.Contains("Logprobs > 1", Assert.Throws<LmPredictionDataUnavailableException>(() => p.TopTokenLogprobs).Message, StringComparison.Ordinal);
+        Assert.Contains("did not provide", Assert.Throws<LmPredictionDataUnavailableException>(() => p.TopTokenLogprobs).Message, StringComparison.Ordinal);
         var none = new LmPrediction { CompletionText = "x", Prompt = new LmPrompt("a") { Logprobs = 0 } };
         Assert.Contains("Logprobs is 0", Assert.Throws<LmPredictionDataUnavailableException>(() => none.CompletionLogprobs).Message, StringComparison.Ordinal);
         Assert.Throws<LmPredictionDataUnavailableException>(() => p.CompletionTokens);
@@ -75,10 +75,11 @@ public class LmPredictionTests
         Assert.Equal(["one", "two"], multi.Completions.Select(c => c.CompletionText));
         Assert.Equal("ann", multi.Prompt.Chat![1].Name);
 
-        var err = LmPrediction.FromJson(LmPrediction.FromError(new LmPrompt("x"), "too long", permanent: true).ToJson());
+        var err = LmPrediction.FromJson(LmPrediction.FromError(new LmPrompt("x"), new LmError(LmErrorKind.ContextLength, "too long", 400, "context_length_exceeded", "req_1")).ToJson());
         Assert.True(err.HasErrors);
         Assert.True(err.IsErrorPermanent);
         Assert.Equal("too long", err.ErrorMessage);
+        Assert.Equal(new LmError(LmErrorKind.ContextLength, "too long", 400, "context_length_exceeded", "req_1"), err.Error);
         Assert.Contains("failed", Assert.Throws<LmPredictionDataUnavailableException>(() => err.CompletionTokens).Message, StringComparison.Ordinal);
     }
 
@@ -106,6 +107,30 @@ public class LmPredictionTests
 
         var fromText = new LmPrediction { CompletionText = " Paris", Prompt = new LmPrompt("Capital of France?") }.MakeReplyPrompt(LmChatTurn.User("Germany?"));
         Assert.Equal("user: Capital of France?\nassistant:  Paris\nuser: Germany?\nassistant:", fromText.GetTextAsStringDefaultForm());
-        Assert.Throws<InvalidOperationException>(() => LmPrediction.FromError(new LmPrompt("x"), "boom").MakeReplyPrompt("y"));
+        Assert.Throws<InvalidOperationException>(() => LmPrediction.FromError(new LmPrompt("x"), new LmError(LmErrorKind.Server, "boom")).MakeReplyPrompt("y"));
     }
+
+    [Fact]
+    public void AnErrorStoredBeforeErrorsWereTypedReadsAsAPermanentInvalidRequest()
+    {
+        const string old = """{"completion_text":"","error":"prompt is too long","error_permanent":true}""";
+        var p = Serialization.PredictionJson.DeserializePayload(System.Text.Encoding.UTF8.GetBytes(old), new LmPrompt("x"), wasCached: true);
+        Assert.Equal(LmErrorKind.InvalidRequest, p.Error!.Kind);
+        Assert.Equal("prompt is too long", p.ErrorMessage);
+        Assert.True(p.IsErrorPermanent);
+    }
+
+    [Theory]
+    [InlineData(LmErrorKind.InvalidRequest, 400, true)]
+    [InlineData(LmErrorKind.InvalidRequest, 422, true)]
+    [InlineData(LmErrorKind.InvalidRequest, 405, false)]
+    [InlineData(LmErrorKind.ContextLength, 400, true)]
+    [InlineData(LmErrorKind.ContentFilter, null, true)]
+    [InlineData(LmErrorKind.NotFound, 404, false)]
+    [InlineData(LmErrorKind.RateLimitExhausted, 429, false)]
+    [InlineData(LmErrorKind.Server, 500, false)]
+    [InlineData(LmErrorKind.Transport, null, false)]
+    [InlineData(LmErrorKind.MalformedResponse, 200, false)]
+    public void ThePermanenceTable(LmErrorKind kind, int? status, bool permanent) =>
+        Assert.Equal(permanent, new LmError(kind, "m", status).IsPermanent);
 }

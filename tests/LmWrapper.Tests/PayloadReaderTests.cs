@@ -33,7 +33,7 @@ public class PayloadReaderTests
             Completions = [Sample("a", double.NaN), Sample("b", -2)],
             Usage = new LmUsage(1, 2),
         };
-        foreach (var p in new[] { Sample(" time, there", -0.25), original, LmPrediction.FromError(Prompt, "too long", permanent: true) })
+        foreach (var p in new[] { Sample(" time, there", -0.25), original, LmPrediction.FromError(Prompt, new LmError(LmErrorKind.ContextLength, "too long", 400, "context_length_exceeded")) })
         {
             var payload = PredictionJson.SerializePayload(p);
             Assert.True(PredictionJson.DeserializePayload(payload, Prompt, wasCached: true).WasCached);

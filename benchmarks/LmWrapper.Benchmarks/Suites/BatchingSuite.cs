@@ -62,7 +62,7 @@ public sealed class BatchingSuite : IBenchmarkSuite
             using var cache = LmCache.Open(Path.Combine(root, "cache.sqlite"));
             var options = new OpenAiOptions
             {
-                BaseUrl = server.BaseUrl,
+                BaseUrl = new Uri(server.BaseUrl),
                 ModelOptions = new LanguageModelOptions
                 {
                     Cache = cache,
@@ -144,7 +144,7 @@ public sealed class BatchingSuite : IBenchmarkSuite
             var progress = new Progress(count, clock, submittedAt);
             var options = new OpenAiOptions
             {
-                BaseUrl = server.BaseUrl,
+                BaseUrl = new Uri(server.BaseUrl),
                 ModelOptions = new LanguageModelOptions
                 {
                     Cache = cache,
@@ -271,7 +271,7 @@ public sealed class BatchingSuite : IBenchmarkSuite
         await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { SendRateLimitHeaders = false }, cancellationToken);
         var options = new OpenAiOptions
         {
-            BaseUrl = server.BaseUrl,
+            BaseUrl = new Uri(server.BaseUrl),
             ModelOptions = new LanguageModelOptions
             {
                 Cache = LmCache.OpenInMemory(),

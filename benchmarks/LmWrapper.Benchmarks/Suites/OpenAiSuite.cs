@@ -29,7 +29,7 @@ public sealed class OpenAiSuite : IBenchmarkSuite
         await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { RecordRequests = false, SendRateLimitHeaders = false }, cancellationToken);
         var options = new OpenAiOptions
         {
-            BaseUrl = server.BaseUrl,
+            BaseUrl = new Uri(server.BaseUrl),
             ModelOptions = new LanguageModelOptions { CacheByDefault = false, Cache = Caching.LmCache.OpenInMemory() },
         };
         using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: options);
@@ -39,7 +39,7 @@ public sealed class OpenAiSuite : IBenchmarkSuite
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            OpenAiRequestWriter.WriteChat(writer, lm.Model, prompt, 1, prompt.MaxTokens!.Value);
+            OpenAiRequestWriter.WriteChat(writer, lm.Info, prompt, 1, prompt.MaxTokens!.Value, legacyMaxTokens: false);
         }
 
         byte[] body = buffer.WrittenSpan.ToArray();
@@ -119,7 +119,7 @@ public sealed class OpenAiSuite : IBenchmarkSuite
         {
             var b = new ArrayBufferWriter<byte>(512);
             using var w = new Utf8JsonWriter(b);
-            OpenAiRequestWriter.WriteChat(w, lm.Model, prompt, 1, 10);
+            OpenAiRequestWriter.WriteChat(w, lm.Info, prompt, 1, 10, legacyMaxTokens: false);
         });
         double parseUs = CpuMicroseconds(() => OpenAiChatResponseParser.Parse(responseBody, prompt, 1));
         double clientUsMedian = Median(clientUs);

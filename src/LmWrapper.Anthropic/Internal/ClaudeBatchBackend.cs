@@ -6,7 +6,7 @@ using System.Text;
 using System.Text.Json;
 using LmWrapper.Batching;
 using Microsoft.Extensions.Logging;
-using LmWrapper.Retry;
+using LmWrapper.Http;
 
 namespace LmWrapper.Anthropic.Internal;
 
@@ -47,7 +47,7 @@ namespace LmWrapper.Anthropic.Internal;
 /// exists (deleted by someone else; 404) is <see cref="BatchState.Failed"/>, and results that are gone (deleted, or
 /// archived after 29 days) are no results, so its prompts are submitted again instead of failing every rerun. Results:
 /// <c>succeeded</c> → the same parsing as a single call (marked with <c>"batch_id"</c> in
-/// <see cref="LmPrediction.ProviderData"/>, which <see cref="ClaudeLm.GetCost"/> bills at the batch discount);
+/// <see cref="LmPrediction.ProviderData"/>, which <see cref="LanguageModel.CostOf"/> bills at the batch discount);
 /// <c>errored</c> with <c>invalid_request_error</c> → a permanent failed prediction (cached, not retried); any other
 /// error, <c>canceled</c> and <c>expired</c> → no result, so the orchestration resubmits the prompt.
 /// </para>
@@ -67,17 +67,15 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
     private readonly AnthropicHttp _http;
     private readonly ClaudeModelInfo _model;
     private readonly Uri _baseUrl;
-    private readonly LmRetryPolicy _retry;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, string?> _resultsUrls = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _unverified = new(StringComparer.Ordinal);
 
-    public ClaudeBatchBackend(AnthropicHttp http, ClaudeModelInfo model, Uri baseUrl, LmRetryPolicy retry, ILogger logger)
+    public ClaudeBatchBackend(AnthropicHttp http, ClaudeModelInfo model, Uri baseUrl, ILogger logger)
     {
         _http = http;
         _model = model;
         _baseUrl = baseUrl;
-        _retry = retry;
         _logger = logger;
     }
 
@@ -140,39 +138,30 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
                 $"The batch would hold {lines} requests ({requestCount} prompts with their samples); a message batch holds at most {DefaultLimits.MaxRequests}.");
         }
 
-        TimeSpan waited = TimeSpan.Zero;
-        for (int attempt = 0; ; attempt++)
+        var startedAt = DateTimeOffset.UtcNow;
+        var call = _http.Call(HttpMethod.Post, BatchesPath, () => new BatchRequestsContent(requestFile, tag)) with
         {
-            var startedAt = DateTimeOffset.UtcNow;
-            try
-            {
-                var response = await _http.SendAsync(
-                    HttpMethod.Post, BatchesPath, () => new BatchRequestsContent(requestFile, tag), _retry, cancellationToken, retryWithoutResponse: false).ConfigureAwait(false);
-                using var doc = JsonDocument.Parse(response.Body);
-                return ReadBatchId(doc.RootElement);
-            }
-            catch (LmRateLimitException e)
-            {
-                throw new LmBatchQueueFullException(e.Message, e);
-            }
-            catch (ClaudeApiException e) when (e.StatusCode is null)
-            {
-                // No answer: the batch may or may not exist. Look before creating it again.
-                _logger.LogWarning(e, "Creating a message batch got no answer; looking for it before trying again.");
-                string? found = await FindCoreAsync(tag, startedAt, lines, exactCount: true, cancellationToken).ConfigureAwait(false);
-                if (found is not null)
+            SafeToRetry = false, // a second create would run (and bill) the batch twice
+        };
+        try
+        {
+            var response = await _http.SendAsync(
+                call,
+                cancellationToken,
+                async token =>
                 {
-                    return found;
-                }
-
-                if (_retry.GetDelay(attempt + 1, null, waited) is not { } delay)
-                {
-                    throw;
-                }
-
-                waited += delay;
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-            }
+                    // No clear answer: the batch may or may not exist. Look before creating it again.
+                    _logger.LogWarning("Creating a message batch got no clear answer; looking for it before trying again.");
+                    return await FindCoreAsync(tag, startedAt, lines, exactCount: true, token).ConfigureAwait(false) is { } found
+                        ? new AnthropicResponse(200, JsonSerializer.SerializeToUtf8Bytes(new { id = found }), null)
+                        : null;
+                }).ConfigureAwait(false);
+            using var doc = JsonDocument.Parse(response.Body);
+            return ReadBatchId(doc.RootElement);
+        }
+        catch (LmRateLimitException e)
+        {
+            throw new LmBatchQueueFullException(e.Message, e);
         }
     }
 
@@ -189,9 +178,9 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
         AnthropicResponse response;
         try
         {
-            response = await _http.SendAsync(HttpMethod.Get, BatchPath(batchId), (byte[]?)null, _retry, cancellationToken).ConfigureAwait(false);
+            response = await _http.SendAsync(HttpMethod.Get, BatchPath(batchId), null, cancellationToken).ConfigureAwait(false);
         }
-        catch (ClaudeApiException e) when (e.StatusCode == 404)
+        catch (LmProviderException e) when (e.Error.StatusCode == 404)
         {
             // Deleted by someone else: nothing more will come of it, so its prompts are submitted again.
             return new BatchJobStatus(BatchState.Failed, Message: "the batch no longer exists at Anthropic");
@@ -213,7 +202,7 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
             "ended" when counts.Canceled > 0 => BatchState.Cancelled,
             "ended" when counts.Expired > 0 => BatchState.Expired,
             "ended" => BatchState.Completed,
-            _ => throw new ClaudeApiException($"Message batch {batchId} has an unknown processing_status \"{status}\"."),
+            _ => throw new LmProviderException(new LmError(LmErrorKind.MalformedResponse, $"Message batch {batchId} has an unknown processing_status \"{status}\".")),
         };
         string? message = status == "ended" && (counts.Errored + counts.Canceled + counts.Expired) > 0
             ? $"{counts.Succeeded} succeeded, {counts.Errored} errored, {counts.Canceled} canceled, {counts.Expired} expired"
@@ -233,9 +222,9 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
         HttpResponseMessage? opened;
         try
         {
-            opened = await _http.GetStreamingAsync(path, _retry, cancellationToken).ConfigureAwait(false);
+            opened = await _http.GetStreamingAsync(path, cancellationToken).ConfigureAwait(false);
         }
-        catch (ClaudeApiException e) when (e.StatusCode == 404)
+        catch (LmProviderException e) when (e.Error.StatusCode == 404)
         {
             // Deleted, or archived (results are kept 29 days): no results, so the orchestration submits its prompts again.
             _logger.LogWarning("The results of message batch {BatchId} are gone ({Message}); its prompts will be submitted again.", batchId, e.Message);
@@ -301,10 +290,6 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
         }
     }
 
-    /// <inheritdoc/>
-    public async Task CancelAsync(string batchId, CancellationToken cancellationToken) =>
-        await _http.SendAsync(HttpMethod.Post, BatchPath(batchId) + "/cancel", (byte[]?)null, _retry, cancellationToken).ConfigureAwait(false);
-
     /// <summary>Deletes the batch (Anthropic allows it once the batch has ended); one already gone is fine.</summary>
     public async Task CleanupAsync(string batchId, CancellationToken cancellationToken)
     {
@@ -316,9 +301,9 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
 
         try
         {
-            await _http.SendAsync(HttpMethod.Delete, BatchPath(batchId), (byte[]?)null, _retry, cancellationToken).ConfigureAwait(false);
+            await _http.SendAsync(HttpMethod.Delete, BatchPath(batchId), null, cancellationToken).ConfigureAwait(false);
         }
-        catch (ClaudeApiException e) when (e.StatusCode == 404)
+        catch (LmProviderException e) when (e.Error.StatusCode == 404)
         {
             // Already deleted.
         }
@@ -356,7 +341,7 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
                 if (type == "invalid_request_error")
                 {
                     // The request itself is wrong: it would fail again, so it is a failed prediction, cached.
-                    return new BatchLineResult(customId, [LmPrediction.FromError(prompt, $"{type}: {text ?? "(no message)"}", permanent: true)]);
+                    return new BatchLineResult(customId, [LmPrediction.FromError(prompt, LmHttpErrors.ToError("The Anthropic API", 400, new LmHttpErrorBody(text, type, null, null), null))]);
                 }
 
                 _logger.LogInformation("Request {CustomId} of message batch {BatchId} errored ({ErrorType}: {Message}); it will be resubmitted.", customId, batchId, type, text);
@@ -375,7 +360,7 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
         while (true)
         {
             string path = BatchesPath + "?limit=100" + (afterId is null ? string.Empty : "&after_id=" + Uri.EscapeDataString(afterId));
-            var response = await _http.SendAsync(HttpMethod.Get, path, (byte[]?)null, _retry, cancellationToken).ConfigureAwait(false);
+            var response = await _http.SendAsync(HttpMethod.Get, path, null, cancellationToken).ConfigureAwait(false);
             var page = new List<(string Id, DateTimeOffset Created, string Status, long Total, string? ResultsUrl)>();
             bool hasMore;
             using (var doc = JsonDocument.Parse(response.Body))
@@ -455,7 +440,7 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
         try
         {
             string path = await ResultsPathAsync(batchId, cancellationToken).ConfigureAwait(false);
-            using var response = await _http.GetStreamingAsync(path, _retry, cancellationToken).ConfigureAwait(false);
+            using var response = await _http.GetStreamingAsync(path, cancellationToken).ConfigureAwait(false);
             using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             using var reader = new StreamReader(stream, Encoding.UTF8);
             while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
@@ -469,7 +454,7 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
                 return GetString(doc.RootElement, "custom_id") is { } id && ClaudeBatchIds.TryParse(id, out _, out _, out string tag) ? tag : null;
             }
         }
-        catch (Exception e) when (e is ClaudeApiException or JsonException)
+        catch (Exception e) when (e is LmProviderException or JsonException)
         {
             _logger.LogInformation(e, "Could not read the results of message batch {BatchId} to check whose it is.", batchId);
         }
@@ -484,11 +469,11 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
         {
             try
             {
-                var response = await _http.SendAsync(HttpMethod.Get, BatchPath(batchId), (byte[]?)null, _retry, cancellationToken).ConfigureAwait(false);
+                var response = await _http.SendAsync(HttpMethod.Get, BatchPath(batchId), null, cancellationToken).ConfigureAwait(false);
                 using var doc = JsonDocument.Parse(response.Body);
                 url = GetString(doc.RootElement, "results_url");
             }
-            catch (ClaudeApiException e) when (e.StatusCode == 404)
+            catch (LmProviderException e) when (e.Error.StatusCode == 404)
             {
                 url = null; // the documented path will answer 404 too
             }
@@ -508,7 +493,7 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
     private static string BatchPath(string batchId) => BatchesPath + "/" + Uri.EscapeDataString(batchId);
 
     private static string ReadBatchId(JsonElement batch) =>
-        GetString(batch, "id") ?? throw new ClaudeApiException("The Anthropic API created a message batch but answered without its id.");
+        GetString(batch, "id") ?? throw new LmProviderException(new LmError(LmErrorKind.MalformedResponse, "The Anthropic API created a message batch but answered without its id."));
 
     private static (string? Type, string? Message) ReadError(JsonElement result)
     {

@@ -16,7 +16,7 @@ internal static class ClaudeResponseParser
     {
         if (message.ValueKind != JsonValueKind.Object)
         {
-            throw new ClaudeApiException($"The Anthropic API answered a {message.ValueKind} where a message object was expected.", requestId: requestId);
+            throw Malformed($"The Anthropic API answered a {message.ValueKind} where a message object was expected.", requestId);
         }
 
         var text = new StringBuilder();
@@ -34,7 +34,7 @@ internal static class ClaudeResponseParser
         }
         else
         {
-            throw new ClaudeApiException("The Anthropic API answered a message without a content array.", requestId: requestId);
+            throw Malformed("The Anthropic API answered a message without a content array.", requestId);
         }
 
         var data = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -77,27 +77,9 @@ internal static class ClaudeResponseParser
         };
     }
 
-    /// <summary>Reads an Anthropic error body <c>{"type":"error","error":{"type","message"}}</c>; nulls when the body is not one.</summary>
-    public static (string? Type, string? Message) ParseError(ReadOnlySpan<byte> body)
-    {
-        try
-        {
-            var reader = new Utf8JsonReader(body);
-            using var doc = JsonDocument.ParseValue(ref reader);
-            if (doc.RootElement.ValueKind == JsonValueKind.Object
-                && doc.RootElement.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object)
-            {
-                string? type = error.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-                string? message = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
-                return (type, message);
-            }
-        }
-        catch (JsonException)
-        {
-        }
-
-        return (null, null);
-    }
+    /// <summary>A response LmWrapper cannot read: a <see cref="LmErrorKind.MalformedResponse"/> error.</summary>
+    public static LmProviderException Malformed(string message, string? requestId, Exception? inner = null) =>
+        new(new LmError(LmErrorKind.MalformedResponse, message, 200, RequestId: requestId), inner);
 
     private static void AddString(JsonElement obj, string name, Dictionary<string, string> data)
     {

@@ -1,3 +1,5 @@
+using LmWrapper.Http;
+using LmWrapper.Retry;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
@@ -38,6 +40,7 @@ public sealed partial class HuggingFaceHub : IDisposable
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> BlobLocks = new(StringComparer.Ordinal);
 
     private readonly HttpClient _http;
+    private readonly LmHttpPipeline _pipeline;
 
     /// <summary>Creates a hub client.</summary>
     /// <param name="options">Where to cache and download from; read from the environment when null.</param>
@@ -51,6 +54,19 @@ public sealed partial class HuggingFaceHub : IDisposable
         };
         _http = new HttpClient(handler, disposeHandler: Options.HttpHandler is null) { Timeout = TimeSpan.FromMinutes(5) };
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("lmwrapper/0.1");
+        _pipeline = new LmHttpPipeline(_http, new LmHttpPipelineSettings
+        {
+            ProviderName = $"The Hugging Face hub ({Options.Endpoint})",
+            Retry = new LmRetryPolicy
+            {
+                MaxRetries = Options.MaxRetries,
+                InitialDelay = Options.RetryDelay,
+                MaxDelay = Options.RetryDelay * 64,
+                MaxTotalWait = TimeSpan.FromHours(1),
+                Jitter = 0,
+            },
+            RequestTimeout = Timeout.InfiniteTimeSpan, // the client's own 5 minutes
+        });
     }
 
     /// <summary>The options in force.</summary>
@@ -343,35 +359,18 @@ public sealed partial class HuggingFaceHub : IDisposable
         return req;
     }
 
-    /// <summary>Sends a metadata request, retrying dropped connections, 429 and 5xx with backoff.</summary>
+    /// <summary>Sends a metadata request through the core's resilience layer (dropped connections, 429 and 5xx retried with backoff); any final answer is the caller's to read.</summary>
     private async Task<HttpResponseMessage> SendWithRetryAsync(Func<HttpRequestMessage> make, string repo, CancellationToken ct)
     {
-        for (int attempt = 0; ; attempt++)
+        try
         {
-            HttpResponseMessage? resp = null;
-            try
-            {
-                resp = await _http.SendAsync(make(), HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
-                int code = (int)resp.StatusCode;
-                if ((code >= 500 || code == 429) && attempt < Options.MaxRetries)
-                {
-                    resp.Dispose();
-                    await Task.Delay(Backoff(attempt), ct).ConfigureAwait(false);
-                    continue;
-                }
-                return resp;
-            }
-            catch (HttpRequestException ex) when (!ct.IsCancellationRequested)
-            {
-                resp?.Dispose();
-                if (attempt >= Options.MaxRetries)
-                    throw new HuggingFaceHubException($"Could not reach the hub at {Options.Endpoint} after {attempt + 1} attempts: {ex.Message}. Check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only.", repo, null, ex);
-                await Task.Delay(Backoff(attempt), ct).ConfigureAwait(false);
-            }
+            return await _pipeline.SendAsync(new LmHttpCall(make) { Completion = HttpCompletionOption.ResponseHeadersRead, ThrowOnErrorStatus = false }, ct).ConfigureAwait(false);
+        }
+        catch (LmProviderException ex)
+        {
+            throw new HuggingFaceHubException($"{ex.Message}. Check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only.", repo, null, ex);
         }
     }
-
-    private TimeSpan Backoff(int attempt) => Options.RetryDelay * Math.Pow(2, Math.Min(attempt, 6));
 
     private async Task<(string Commit, List<string> Siblings)> GetRevisionInfoAsync(string repo, string rev, CancellationToken ct)
     {
@@ -543,30 +542,31 @@ public sealed partial class HuggingFaceHub : IDisposable
     {
         Directory.CreateDirectory(Path.GetDirectoryName(blob)!);
         string incomplete = blob + ".incomplete";
-        for (int attempt = 0; ; attempt++)
+        bool finishedElsewhere = false;
+        try
         {
-            if (File.Exists(blob)) return; // another process finished it meanwhile
-            long have = File.Exists(incomplete) ? new FileInfo(incomplete).Length : 0;
-            if (meta.Size is long total && have > total)
+            await _pipeline.ExecuteAsync($"downloading '{file}' of '{repo}'", async token =>
             {
-                File.Delete(incomplete);
-                have = 0;
-            }
-            if (meta.Size is long done && have == done && done > 0) break;
-            try
-            {
-                bool finished = await DownloadOnceAsync(repo, file, meta, incomplete, have, progress, ct).ConfigureAwait(false);
-                if (finished) break;
-            }
-            catch (Exception ex) when (ex is IOException or HttpRequestException && !ct.IsCancellationRequested)
-            {
-                if (attempt >= Options.MaxRetries)
-                    throw new HuggingFaceHubException($"Downloading '{file}' of '{repo}' failed after {attempt + 1} attempts: {ex.Message}. The partial file is kept; run again to resume.", repo, null, ex);
-            }
-            if (attempt >= Options.MaxRetries)
-                throw new HuggingFaceHubException($"Downloading '{file}' of '{repo}' failed after {attempt + 1} attempts (the hub kept answering with errors). The partial file is kept; run again to resume.", repo);
-            await Task.Delay(Backoff(attempt), ct).ConfigureAwait(false);
+                if (File.Exists(blob))
+                {
+                    finishedElsewhere = true; // another process finished it meanwhile
+                    return true;
+                }
+                long have = File.Exists(incomplete) ? new FileInfo(incomplete).Length : 0;
+                if (meta.Size is long total && have > total)
+                {
+                    File.Delete(incomplete);
+                    have = 0;
+                }
+                if (meta.Size is long done && have == done && done > 0) return true;
+                return await DownloadOnceAsync(repo, file, meta, incomplete, have, progress, token).ConfigureAwait(false);
+            }, null, ct).ConfigureAwait(false);
         }
+        catch (LmProviderException ex)
+        {
+            throw new HuggingFaceHubException($"{ex.Message} The partial file is kept; run again to resume.", repo, null, ex.InnerException ?? ex);
+        }
+        if (finishedElsewhere) return;
 
         long length = new FileInfo(incomplete).Length;
         if (meta.Size is long expected && length != expected)

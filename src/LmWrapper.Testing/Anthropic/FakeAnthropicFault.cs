@@ -68,6 +68,9 @@ public sealed record FakeAnthropicFault
     /// <summary>Does what the request asks (creates the batch, …), then closes the connection without answering.</summary>
     public static FakeAnthropicFault DropAfterHandling() => new(FakeAnthropicFaultKind.DropAfterHandling);
 
+    /// <summary>Answers 200 with a whole body that is not JSON.</summary>
+    public static FakeAnthropicFault MalformedBody() => new(FakeAnthropicFaultKind.MalformedBody);
+
     /// <summary>Sends half a JSON body, then closes the connection.</summary>
     public static FakeAnthropicFault TruncatedBody() => new(FakeAnthropicFaultKind.TruncatedBody);
 }

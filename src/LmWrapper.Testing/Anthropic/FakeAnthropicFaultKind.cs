@@ -15,6 +15,9 @@ public enum FakeAnthropicFaultKind
     /// <summary>Starts a successful JSON answer and closes the connection halfway through the body.</summary>
     TruncatedBody,
 
+    /// <summary>Answers 200 with a complete body that is not JSON (HTML from a misconfigured proxy).</summary>
+    MalformedBody,
+
     /// <summary>
     /// Handles the request fully (a batch is created, a message generated), then closes the connection without
     /// answering: the client cannot tell whether the request took effect.

@@ -313,6 +313,11 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
                     case FakeAnthropicFaultKind.Delay:
                         await Task.Delay(fault.Delay, ctx.RequestAborted).ConfigureAwait(false);
                         break;
+                    case FakeAnthropicFaultKind.MalformedBody:
+                        ctx.Response.StatusCode = 200;
+                        ctx.Response.ContentType = "text/html";
+                        await ctx.Response.WriteAsync("<html><body>502 Bad Gateway (but sent as 200)</body></html>", ctx.RequestAborted).ConfigureAwait(false);
+                        return;
                     case FakeAnthropicFaultKind.TruncatedBody:
                         ctx.Response.StatusCode = 200;
                         ctx.Response.ContentType = "application/json";

@@ -100,6 +100,9 @@ public sealed record FakeOpenAiFault
     /// <summary>Closes the connection without answering.</summary>
     public static FakeOpenAiFault DropConnection() => new() { Kind = FakeOpenAiFaultKind.DropConnection };
 
+    /// <summary>Answers 200 with a whole body that is not JSON.</summary>
+    public static FakeOpenAiFault MalformedBody() => new() { Kind = FakeOpenAiFaultKind.MalformedBody };
+
     /// <summary>Sends half of the response body, then closes the connection.</summary>
     public static FakeOpenAiFault TruncatedBody() => new() { Kind = FakeOpenAiFaultKind.TruncatedBody };
 }

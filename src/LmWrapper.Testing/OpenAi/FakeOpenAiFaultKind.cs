@@ -14,4 +14,7 @@ public enum FakeOpenAiFaultKind
 
     /// <summary>Serves the request but sends only the first half of the body, then closes the connection.</summary>
     TruncatedBody,
+
+    /// <summary>Answers 200 with a complete body that is not a response (HTML from a misconfigured proxy).</summary>
+    MalformedBody,
 }

@@ -313,6 +313,11 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
                 case FakeOpenAiFaultKind.DropConnection:
                     context.Abort();
                     return;
+                case FakeOpenAiFaultKind.MalformedBody:
+                    response.StatusCode = 200;
+                    response.ContentType = "text/html";
+                    await response.WriteAsync("<html><body>502 Bad Gateway (but sent as 200)</body></html>", context.RequestAborted).ConfigureAwait(false);
+                    return;
             }
         }
 

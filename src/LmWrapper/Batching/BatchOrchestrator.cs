@@ -195,7 +195,7 @@ internal sealed class BatchOrchestrator(
                         }
                         else
                         {
-                            foreach (var r in FailChunk(chunk, "the provider's queue of enqueued tokens has no room even for this single request"))
+                            foreach (var r in FailChunk(chunk, new LmError(LmErrorKind.RateLimitExhausted, "could not submit a batch: the provider's queue of enqueued tokens has no room even for this single request")))
                             {
                                 failedCount++;
                                 yield return r;
@@ -222,9 +222,7 @@ internal sealed class BatchOrchestrator(
                         {
                             if (!_done[r])
                             {
-                                MarkDone(r);
-                                failedCount++;
-                                yield return Error(r, "no batch covers this request (internal error)");
+                                throw new InvalidOperationException($"No batch covers request {r} (an internal error of the batch orchestration).");
                             }
                         }
                     }
@@ -343,9 +341,11 @@ internal sealed class BatchOrchestrator(
                     {
                         MarkDone(r);
                         failedCount++;
-                        yield return Error(r, $"batch {due.ProviderId} ended {status.State.ToString().ToLowerInvariant()}" +
+                        yield return Error(r, new LmError(
+                            LmErrorKind.Server,
+                            $"batch {due.ProviderId} ended {status.State.ToString().ToLowerInvariant()}" +
                             (status.Message is null ? string.Empty : $" ({status.Message})") +
-                            $" without answering this request, after {_attempt[r]} attempt(s)");
+                            $" without answering this request, after {_attempt[r]} attempt(s)"));
                     }
                 }
 
@@ -489,14 +489,14 @@ internal sealed class BatchOrchestrator(
     }
 
     /// <summary>A failed answer for request <paramref name="r"/>, carrying the batches that delivered some of its samples.</summary>
-    private LmUncachedResult Error(int r, string message)
+    private LmUncachedResult Error(int r, LmError error)
     {
         _got.Remove(r);
         string[] contributors = _contributors.Remove(r, out var earlier) ? [.. earlier] : [];
-        return Answer(r, [LmPrediction.FromError(_table.PromptAt(r), message)], contributors, held: contributors.Length);
+        return Answer(r, [LmPrediction.FromError(_table.PromptAt(r), error)], contributors, held: contributors.Length);
     }
 
-    private IEnumerable<LmUncachedResult> FailChunk(Chunk chunk, string why)
+    private IEnumerable<LmUncachedResult> FailChunk(Chunk chunk, LmError why)
     {
         TryDelete(chunk.File);
         journal?.DeleteBatchJob(chunk.LocalId);
@@ -507,12 +507,12 @@ internal sealed class BatchOrchestrator(
             if (!_done[r] && Uncovered(r) > 0)
             {
                 MarkDone(r);
-                yield return Error(r, "could not submit a batch: " + why);
+                yield return Error(r, why);
             }
         }
     }
 
-    private async Task<(Job? Job, bool QueueFull, string? Error)> SubmitAsync(Chunk chunk, CancellationToken ct)
+    private async Task<(Job? Job, bool QueueFull, LmError? Error)> SubmitAsync(Chunk chunk, CancellationToken ct)
     {
         // The journal learns of the batch before the provider does: a crash from here on cannot make a rerun pay twice.
         journal?.AddBatchJob(
@@ -543,10 +543,12 @@ internal sealed class BatchOrchestrator(
             logger.LogWarning("The provider's batch queue is full ({Message}); waiting before submitting {Count} requests.", e.Message, chunk.Count);
             return (null, true, null);
         }
-        catch (Exception e) when (e is not (OperationCanceledException or LmAuthenticationException))
+        catch (LmProviderException e)
         {
+            // Only what the provider refused becomes failed predictions; anything else (a bug, a disk fault) propagates.
             logger.LogError(e, "Submitting a batch of {Count} requests failed.", chunk.Count);
-            return (null, false, $"{e.GetType().Name}: {e.Message}");
+            // The refusal is about the batch, not one prompt: never cached.
+            return (null, false, e.Error with { Message = "could not submit a batch: " + e.Error.Message, IsPermanent = false });
         }
     }
 
@@ -701,7 +703,7 @@ internal sealed class BatchOrchestrator(
             {
                 await backend.CleanupAsync(providerId, ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (LmProviderException e)
             {
                 logger.LogWarning(e, "Could not delete the files of batch {BatchId}; they stay at the provider.", providerId);
                 return; // keep the journal entry so a later run tries again

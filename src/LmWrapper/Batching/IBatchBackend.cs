@@ -68,11 +68,6 @@ public interface IBatchBackend
     IAsyncEnumerable<BatchLineResult> ReadResultsAsync(
         string batchId, Func<string, (LmPrompt Prompt, int NumCompletions)?> lookup, CancellationToken cancellationToken);
 
-    /// <summary>Asks the provider to cancel a batch.</summary>
-    /// <param name="batchId">The provider's batch id.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
-    Task CancelAsync(string batchId, CancellationToken cancellationToken);
-
     /// <summary>Deletes the batch's input and output files from the provider (called once its results are cached).</summary>
     /// <param name="batchId">The provider's batch id.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

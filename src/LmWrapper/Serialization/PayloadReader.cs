@@ -54,6 +54,22 @@ internal static class PayloadReader
             {
                 d.ErrorPermanent = NextBool(ref r);
             }
+            else if (r.ValueTextEquals("error_kind"u8))
+            {
+                d.ErrorKind = NextString(ref r);
+            }
+            else if (r.ValueTextEquals("error_status"u8))
+            {
+                d.ErrorStatus = NextNullableInt(ref r);
+            }
+            else if (r.ValueTextEquals("error_code"u8))
+            {
+                d.ErrorCode = NextString(ref r);
+            }
+            else if (r.ValueTextEquals("error_request_id"u8))
+            {
+                d.ErrorRequestId = NextString(ref r);
+            }
             else if (r.ValueTextEquals("top_token_logprobs"u8))
             {
                 d.TopTokenLogprobs = NextTopLogprobs(ref r);
@@ -119,6 +135,8 @@ internal static class PayloadReader
     private static string? NextString(ref Utf8JsonReader r) => Next(ref r) == JsonTokenType.Null ? null : r.GetString();
 
     private static bool? NextBool(ref Utf8JsonReader r) => Next(ref r) == JsonTokenType.Null ? null : r.GetBoolean();
+
+    private static int? NextNullableInt(ref Utf8JsonReader r) => Next(ref r) == JsonTokenType.Null ? null : r.GetInt32();
 
     private static double Double(ref Utf8JsonReader r) => r.TokenType == JsonTokenType.String
         ? r.GetString() switch

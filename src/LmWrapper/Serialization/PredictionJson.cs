@@ -120,8 +120,12 @@ internal static class PredictionJson
     {
         Prompt = includePrompt ? ToDto(p.Prompt) : null,
         CompletionText = p.CompletionText,
-        Error = p.ErrorMessage,
+        Error = p.Error?.Message,
         ErrorPermanent = p.IsErrorPermanent ? true : null,
+        ErrorKind = p.Error is { } e ? ErrorKindName(e.Kind) : null,
+        ErrorStatus = p.Error?.StatusCode,
+        ErrorCode = p.Error?.ProviderCode,
+        ErrorRequestId = p.Error?.RequestId,
         FinishReason = p.FinishReason,
         CompletionTokens = AsArray(p.RawCompletionTokens),
         CompletionTokenOffsets = AsArray(p.RawCompletionTokenOffsets),
@@ -136,14 +140,55 @@ internal static class PredictionJson
         Completions = p.RawCompletions?.Select(c => ToDto(c, includePrompt: false)).ToList(),
     };
 
+    /// <summary>
+    /// The error of a stored prediction. Entries written before errors were typed carry only "error" and
+    /// "error_permanent" (and only permanent errors were stored): those read as <see cref="LmErrorKind.InvalidRequest"/>.
+    /// </summary>
+    private static LmError? ErrorOf(PredictionDto d)
+    {
+        if (d.Error is null && d.ErrorKind is null)
+        {
+            return null;
+        }
+
+        var kind = d.ErrorKind is { } name && ParseErrorKind(name) is { } k ? k : d.ErrorPermanent == true || d.ErrorKind is null ? LmErrorKind.InvalidRequest : LmErrorKind.Server;
+        return new LmError(kind, d.Error ?? string.Empty, d.ErrorStatus, d.ErrorCode, d.ErrorRequestId) { IsPermanent = d.ErrorPermanent ?? false };
+    }
+
+    /// <summary>The stored name of an error kind (snake_case, stable across renames of the enum).</summary>
+    internal static string ErrorKindName(LmErrorKind kind) => kind switch
+    {
+        LmErrorKind.InvalidRequest => "invalid_request",
+        LmErrorKind.ContentFilter => "content_filter",
+        LmErrorKind.ContextLength => "context_length",
+        LmErrorKind.RateLimitExhausted => "rate_limit_exhausted",
+        LmErrorKind.Server => "server",
+        LmErrorKind.Transport => "transport",
+        LmErrorKind.NotFound => "not_found",
+        LmErrorKind.MalformedResponse => "malformed_response",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
+    private static LmErrorKind? ParseErrorKind(string name) => name switch
+    {
+        "invalid_request" => LmErrorKind.InvalidRequest,
+        "content_filter" => LmErrorKind.ContentFilter,
+        "context_length" => LmErrorKind.ContextLength,
+        "rate_limit_exhausted" => LmErrorKind.RateLimitExhausted,
+        "server" => LmErrorKind.Server,
+        "transport" => LmErrorKind.Transport,
+        "not_found" => LmErrorKind.NotFound,
+        "malformed_response" => LmErrorKind.MalformedResponse,
+        _ => null,
+    };
+
     private static T[]? AsArray<T>(IReadOnlyList<T>? list) => list is null ? null : list as T[] ?? [.. list];
 
     private static LmPrediction FromDto(PredictionDto d, LmPrompt prompt, bool wasCached) => new()
     {
         CompletionText = d.CompletionText ?? string.Empty,
         Prompt = prompt,
-        ErrorMessage = d.Error,
-        IsErrorPermanent = d.ErrorPermanent ?? false,
+        Error = ErrorOf(d),
         FinishReason = d.FinishReason,
         CompletionTokens = d.CompletionTokens!,
         CompletionTokenOffsets = d.CompletionTokenOffsets!,
@@ -166,6 +211,10 @@ internal sealed class PredictionDto
     [JsonPropertyName("completion_text")] public string? CompletionText { get; set; }
     [JsonPropertyName("error")] public string? Error { get; set; }
     [JsonPropertyName("error_permanent")] public bool? ErrorPermanent { get; set; }
+    [JsonPropertyName("error_kind")] public string? ErrorKind { get; set; }
+    [JsonPropertyName("error_status")] public int? ErrorStatus { get; set; }
+    [JsonPropertyName("error_code")] public string? ErrorCode { get; set; }
+    [JsonPropertyName("error_request_id")] public string? ErrorRequestId { get; set; }
     [JsonPropertyName("finish_reason")] public string? FinishReason { get; set; }
     [JsonPropertyName("completion_tokens")] public string[]? CompletionTokens { get; set; }
     [JsonPropertyName("completion_token_offsets")] public int[]? CompletionTokenOffsets { get; set; }

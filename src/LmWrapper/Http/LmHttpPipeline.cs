@@ -1,0 +1,307 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using LmWrapper.Retry;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LmWrapper.Http;
+
+/// <summary>
+/// The one resilience layer every LmWrapper HTTP call goes through (OpenAI, Anthropic, both batch APIs, the Hugging Face
+/// hub): a per-attempt timeout, retries of passing failures (429, 408, 409, 5xx, dropped connections, timeouts) that
+/// honour the server's hints (<see cref="LmRetryHints"/>) within the policy's total-wait budget, the model's rate limiter
+/// (held back while one request waits out a 429), no blind retry of a call that is not safe to repeat, and one mapping
+/// of final failures (<see cref="LmHttpErrors"/>): <see cref="LmAuthenticationException"/> for 401/403,
+/// <see cref="LmRateLimitException"/> for an exhausted 429 and <see cref="LmProviderException"/> for the rest.
+/// </summary>
+public sealed class LmHttpPipeline
+{
+    private readonly HttpClient _http;
+    private readonly LmHttpPipelineSettings _settings;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates the pipeline over a client (whose own <see cref="HttpClient.Timeout"/> also applies; the pipeline does not dispose it).</summary>
+    /// <param name="http">The client to send through.</param>
+    /// <param name="settings">Retries, timeout, headers and messages.</param>
+    public LmHttpPipeline(HttpClient http, LmHttpPipelineSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Retry.Validate();
+        if (settings.RequestTimeout <= TimeSpan.Zero && settings.RequestTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(settings), settings.RequestTimeout, "RequestTimeout must be positive (or infinite).");
+        }
+
+        _http = http;
+        _settings = settings;
+        _logger = settings.Logger ?? NullLogger.Instance;
+        _time = settings.TimeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>The settings the pipeline was made with.</summary>
+    public LmHttpPipelineSettings Settings => _settings;
+
+    /// <summary>
+    /// Sends a call and returns its successful response (or, with <see cref="LmHttpCall.ThrowOnErrorStatus"/> false, its
+    /// final answer whatever the status). The caller disposes the response.
+    /// </summary>
+    /// <param name="call">The call.</param>
+    /// <param name="cancellationToken">Cancels the call and every wait.</param>
+    /// <exception cref="LmAuthenticationException">HTTP 401 or 403.</exception>
+    /// <exception cref="LmRateLimitException">429 on every attempt the budget allowed (or retrying was off).</exception>
+    /// <exception cref="LmProviderException">Any other failure that retrying did not mend.</exception>
+    public Task<HttpResponseMessage> SendAsync(LmHttpCall call, CancellationToken cancellationToken) =>
+        SendCoreAsync(call, static (response, _) => Task.FromResult(response), recover: null, cancellationToken, disposeResponse: false);
+
+    /// <summary>
+    /// Sends a call and reads its successful response with <paramref name="read"/> inside the attempt (a body cut off
+    /// while being read is a passing failure, retried like a dropped connection).
+    /// </summary>
+    /// <typeparam name="T">What the response is read into.</typeparam>
+    /// <param name="call">The call.</param>
+    /// <param name="read">Reads the response (which the pipeline disposes afterwards).</param>
+    /// <param name="recover">
+    /// For a call that is not <see cref="LmHttpCall.SafeToRetry"/>: after an attempt that may have taken effect, finds what
+    /// it did (for example the batch it created) and returns it, or null when it took no effect, so the call is sent
+    /// again. Without it such a call is not retried after an unclear outcome.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call and every wait.</param>
+    /// <exception cref="LmAuthenticationException">HTTP 401 or 403.</exception>
+    /// <exception cref="LmRateLimitException">429 on every attempt the budget allowed (or retrying was off).</exception>
+    /// <exception cref="LmProviderException">Any other failure that retrying did not mend.</exception>
+    public Task<T> SendAsync<T>(
+        LmHttpCall call,
+        Func<HttpResponseMessage, CancellationToken, Task<T>> read,
+        Func<CancellationToken, Task<T?>>? recover,
+        CancellationToken cancellationToken)
+        where T : class =>
+        SendCoreAsync(call, read, recover, cancellationToken, disposeResponse: true);
+
+    /// <summary>
+    /// Runs an operation that is not one HTTP request (a resumable download) under the same retry policy: it is run again
+    /// while it returns false (not done yet) or throws a passing failure (<see cref="HttpRequestException"/>,
+    /// <see cref="IOException"/>, or what <paramref name="isTransient"/> accepts), within the policy's retries and budget.
+    /// </summary>
+    /// <param name="what">What the operation does, for messages ("downloading model.safetensors").</param>
+    /// <param name="operation">One attempt; true when done.</param>
+    /// <param name="isTransient">Which other exceptions are passing failures; null for none.</param>
+    /// <param name="cancellationToken">Cancels the operation and every wait.</param>
+    /// <exception cref="LmProviderException">The operation did not finish within the retries (<see cref="LmErrorKind.Transport"/>).</exception>
+    public async Task ExecuteAsync(string what, Func<CancellationToken, Task<bool>> operation, Func<Exception, bool>? isTransient, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(operation);
+        var policy = _settings.Retry;
+        TimeSpan waited = TimeSpan.Zero;
+        for (int attempt = 1; ; attempt++)
+        {
+            Exception? fault = null;
+            try
+            {
+                if (await operation(cancellationToken).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested
+                && (e is HttpRequestException or IOException || (isTransient?.Invoke(e) ?? false)))
+            {
+                fault = e;
+            }
+
+            var delay = policy.GetDelay(attempt, null, waited)
+                ?? throw new LmProviderException(
+                    new LmError(LmErrorKind.Transport, $"{_settings.ProviderName}: {what} did not finish after {attempt} attempt(s){(fault is null ? "." : ": " + fault.Message)}"),
+                    fault);
+            _logger.LogInformation(fault, "{Provider}: {What} did not finish (attempt {Attempt}); again in {Delay} ms.", _settings.ProviderName, what, attempt, (long)delay.TotalMilliseconds);
+            waited += delay;
+            await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<T> SendCoreAsync<T>(
+        LmHttpCall call,
+        Func<HttpResponseMessage, CancellationToken, Task<T>> read,
+        Func<CancellationToken, Task<T?>>? recover,
+        CancellationToken cancellationToken,
+        bool disposeResponse)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        ArgumentNullException.ThrowIfNull(read);
+        var policy = call.Retry ?? _settings.Retry;
+        var limiter = call.UsesRateLimiter ? _settings.RateLimiter : null;
+        TimeSpan waited = TimeSpan.Zero;
+        for (int attempt = 1; ; attempt++)
+        {
+            if (limiter?.RemainingPause is { } pause && pause > TimeSpan.Zero)
+            {
+                // Another request of this model was told to wait: sending now would only earn another 429.
+                if (waited + pause > policy.MaxTotalWait)
+                {
+                    throw new LmRateLimitException(
+                        $"{_settings.ProviderName} is rate limiting this model: it is paused for {Seconds(pause)} s more, past the retry budget ({Seconds(policy.MaxTotalWait)} s in all).", pause);
+                }
+
+                await Task.Delay(pause, _time, cancellationToken).ConfigureAwait(false);
+                waited += pause;
+            }
+
+            Failure failure;
+            using (var timeout = _settings.RequestTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(_settings.RequestTimeout, _time))
+            using (var linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token))
+            {
+                var token = linked?.Token ?? cancellationToken;
+                HttpResponseMessage? response = null;
+                try
+                {
+                    using (var request = call.CreateRequest())
+                    {
+                        _settings.PrepareRequest?.Invoke(request);
+                        response = await _http.SendAsync(request, call.Completion, token).ConfigureAwait(false);
+                    }
+
+                    if (limiter is not null)
+                    {
+                        ObserveLimits(limiter, response.Headers);
+                    }
+
+                    int status = (int)response.StatusCode;
+                    if (response.IsSuccessStatusCode)
+                    {
+                        var result = await read(response, token).ConfigureAwait(false);
+                        if (!disposeResponse)
+                        {
+                            response = null; // the caller's now
+                        }
+
+                        return result;
+                    }
+
+                    byte[] bytes = call.ThrowOnErrorStatus || call.Completion == HttpCompletionOption.ResponseContentRead
+                        ? await ReadBodyAsync(response, token).ConfigureAwait(false)
+                        : [];
+                    var body = LmHttpErrors.ReadBody(bytes);
+                    var hint = LmRetryHints.FromHeaders(response.Headers, _time.GetUtcNow());
+                    bool retry = LmHttpErrors.ShouldRetry(status, body, response.Headers) && (status != 429 || call.RetryOnRateLimit);
+                    if (!call.ThrowOnErrorStatus && (!retry || policy.GetDelay(attempt, hint, waited) is null))
+                    {
+                        // The caller reads the final answer itself (its own messages for 404s, gated repositories, …).
+                        var given = response;
+                        response = null;
+                        return await read(given, token).ConfigureAwait(false);
+                    }
+
+                    failure = new Failure(status, body, LmHttpErrors.RequestId(response.Headers), hint, null, retry);
+                }
+                catch (Exception e) when (!cancellationToken.IsCancellationRequested
+                    && (e is HttpRequestException or IOException || (e is OperationCanceledException && timeout?.IsCancellationRequested == true)))
+                {
+                    string what = e is OperationCanceledException
+                        ? $"no answer within {Seconds(_settings.RequestTimeout)} s"
+                        : $"{e.GetType().Name}: {e.Message}";
+                    failure = new Failure(null, null, null, null, new LmProviderException(new LmError(LmErrorKind.Transport, what), e), Retry: true);
+                }
+                finally
+                {
+                    response?.Dispose();
+                }
+            }
+
+            if (failure.Status is { } s && LmHttpErrors.IsAuthenticationStatus(s))
+            {
+                // The provider's own message is left out: it may echo part of the key.
+                throw new LmAuthenticationException(
+                    $"{_settings.ProviderName} rejected the API key{(_settings.KeySource is null ? string.Empty : " from " + _settings.KeySource)} "
+                    + $"(HTTP {s.ToString(CultureInfo.InvariantCulture)}{(failure.Body!.Code ?? failure.Body.Type) switch { null => string.Empty, var c => ", " + c }}). "
+                    + (_settings.AuthenticationHint ?? "Check the key and its permissions."));
+            }
+
+            // A call that is not safe to repeat may have taken effect when the answer is unclear (none, or a failure status
+            // other than 429, which is never acted on): look before sending it again.
+            bool unclear = !call.SafeToRetry && (failure.Status is null || failure.Status != 429);
+            if (failure.Retry && unclear)
+            {
+                if (recover is null)
+                {
+                    throw Final(failure, attempt);
+                }
+
+                if (await recover(cancellationToken).ConfigureAwait(false) is { } found)
+                {
+                    return found;
+                }
+            }
+
+            var delay = failure.Retry ? policy.GetDelay(attempt, failure.Hint, waited) : null;
+            if (delay is null)
+            {
+                throw Final(failure, attempt);
+            }
+
+            if (failure.Status == 429)
+            {
+                limiter?.Pause(delay.Value); // the whole model holds back, not just this request
+            }
+
+            _logger.LogInformation(
+                "{Provider}: attempt {Attempt} failed ({Failure}); retrying in {Delay} ms.",
+                _settings.ProviderName, attempt, failure.Describe(), (long)delay.Value.TotalMilliseconds);
+            waited += delay.Value;
+            await Task.Delay(delay.Value, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private LmProviderException Final(Failure failure, int attempts)
+    {
+        if (failure.Transport is { } transport)
+        {
+            var e = transport.Error;
+            return new LmProviderException(
+                e with { Message = $"{_settings.ProviderName} could not be reached{(attempts > 1 ? $" after {attempts} attempts" : string.Empty)}: {e.Message}" },
+                transport.InnerException);
+        }
+
+        var error = LmHttpErrors.ToError(_settings.ProviderName, failure.Status!.Value, failure.Body!, failure.RequestId, attempts);
+        return error.Kind == LmErrorKind.RateLimitExhausted
+            ? new LmRateLimitException(
+                failure.Hint is { } h && failure.Retry ? error with { Message = error.Message + $" It asked to wait {Seconds(h)} s, past the retry budget." } : error,
+                failure.Hint)
+            : new LmProviderException(error);
+    }
+
+    private static async Task<byte[]> ReadBodyAsync(HttpResponseMessage response, CancellationToken token)
+    {
+        try
+        {
+            return await response.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>Teaches the limiter the account's limits: OpenAI's x-ratelimit-limit-* and Anthropic's anthropic-ratelimit-requests-limit.</summary>
+    private static void ObserveLimits(RateLimiting.LmRateLimiter limiter, HttpResponseHeaders headers)
+    {
+        long? requests = Read(headers, "x-ratelimit-limit-requests") ?? Read(headers, "anthropic-ratelimit-requests-limit");
+        long? tokens = Read(headers, "x-ratelimit-limit-tokens");
+        if (requests is not null || tokens is not null)
+        {
+            limiter.Observe(requests is > int.MaxValue ? int.MaxValue : (int?)requests, tokens);
+        }
+
+        static long? Read(HttpResponseHeaders h, string name) =>
+            h.TryGetValues(name, out var v) && long.TryParse(v.FirstOrDefault(), NumberStyles.Integer, CultureInfo.InvariantCulture, out long n) ? n : null;
+    }
+
+    private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
+
+    private sealed record Failure(int? Status, LmHttpErrorBody? Body, string? RequestId, TimeSpan? Hint, LmProviderException? Transport, bool Retry)
+    {
+        public string Describe() => Transport?.Message
+            ?? $"HTTP {Status?.ToString(CultureInfo.InvariantCulture)}: {Body?.Message ?? "(no message)"}";
+    }
+}

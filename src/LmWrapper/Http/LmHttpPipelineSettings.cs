@@ -1,0 +1,36 @@
+using LmWrapper.RateLimiting;
+using LmWrapper.Retry;
+using Microsoft.Extensions.Logging;
+
+namespace LmWrapper.Http;
+
+/// <summary>How an <see cref="LmHttpPipeline"/> sends: its client, retries, timeout and what it says in errors.</summary>
+public sealed record LmHttpPipelineSettings
+{
+    /// <summary>The provider's name in messages ("OpenAI", "The Anthropic API", "The Hugging Face hub").</summary>
+    public required string ProviderName { get; init; }
+
+    /// <summary>When and how long to wait before retrying, and the total-wait budget. Default <see cref="LmRetryPolicy.Default"/>.</summary>
+    public LmRetryPolicy Retry { get; init; } = LmRetryPolicy.Default;
+
+    /// <summary>The limit for one attempt (until the whole body is in, or the headers for a streamed call); <see cref="Timeout.InfiniteTimeSpan"/> for none.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Adds the headers every request carries (the key, versions), after <see cref="LmHttpCall.CreateRequest"/>.</summary>
+    public Action<HttpRequestMessage>? PrepareRequest { get; init; }
+
+    /// <summary>Where the key came from ("the OPENAI_API_KEY environment variable"), for the message of a 401/403; never the key.</summary>
+    public string? KeySource { get; init; }
+
+    /// <summary>What to do about a rejected key, appended to the message of a 401/403.</summary>
+    public string? AuthenticationHint { get; init; }
+
+    /// <summary>The model's rate limiter, for calls with <see cref="LmHttpCall.UsesRateLimiter"/>; null for none.</summary>
+    public LmRateLimiter? RateLimiter { get; init; }
+
+    /// <summary>Where retries are logged. Null means nowhere.</summary>
+    public ILogger? Logger { get; init; }
+
+    /// <summary>The clock for waits and timeouts. Null means the system's.</summary>
+    public TimeProvider? TimeProvider { get; init; }
+}

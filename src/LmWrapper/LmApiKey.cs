@@ -1,0 +1,73 @@
+namespace LmWrapper;
+
+/// <summary>
+/// An API key and where it came from. <see cref="Resolve"/> is the one key lookup every provider uses at <c>Get</c>:
+/// the apiKey argument, else the provider's environment variable, else a file in the home folder (as the Python
+/// lmwrapper does). <see cref="ToString"/> never shows the key.
+/// </summary>
+public sealed class LmApiKey
+{
+    private LmApiKey(string value, string source)
+    {
+        Value = value;
+        Source = source;
+    }
+
+    /// <summary>The key itself. Never log it.</summary>
+    public string Value { get; }
+
+    /// <summary>Where the key came from ("the apiKey argument", "the OPENAI_API_KEY environment variable", a file path).</summary>
+    public string Source { get; }
+
+    /// <summary>Finds a key, or throws with where it looked.</summary>
+    /// <param name="explicitKey">The apiKey argument, or null.</param>
+    /// <param name="provider">The provider's name for the message ("OpenAI", "Anthropic").</param>
+    /// <param name="environmentVariable">The environment variable to read ("OPENAI_API_KEY").</param>
+    /// <param name="keyFileName">The file in the home folder to read ("oai_key.txt").</param>
+    /// <param name="keysUrl">Where keys are made, for the message.</param>
+    /// <param name="options">The provider's options (their environment and home folder).</param>
+    /// <exception cref="LmAuthenticationException">No key was found, or the key file could not be read.</exception>
+    internal static LmApiKey Resolve(string? explicitKey, string provider, string environmentVariable, string keyFileName, string keysUrl, LmProviderOptions options) =>
+        TryResolve(explicitKey, environmentVariable, keyFileName, options, out string looked) ?? throw new LmAuthenticationException(
+            $"No {provider} API key found. Looked at: {looked}. Pass apiKey, set {environmentVariable}, or put the key in ~/{keyFileName} (keys are at {keysUrl}).");
+
+    /// <summary>Finds a key, or returns null with where it looked.</summary>
+    internal static LmApiKey? TryResolve(string? explicitKey, string environmentVariable, string keyFileName, LmProviderOptions options, out string looked)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        looked = string.Empty;
+        if (!string.IsNullOrWhiteSpace(explicitKey))
+        {
+            return new LmApiKey(explicitKey.Trim(), "the apiKey argument");
+        }
+
+        if (options.Environment(environmentVariable) is { } fromEnvironment)
+        {
+            return new LmApiKey(fromEnvironment, $"the {environmentVariable} environment variable");
+        }
+
+        string home = options.HomeDirectory ?? System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile);
+        string file = Path.Combine(home, keyFileName);
+        string fileState;
+        try
+        {
+            string text = File.Exists(file) ? File.ReadAllText(file).Trim() : string.Empty;
+            if (text.Length > 0)
+            {
+                return new LmApiKey(text, "the file " + file);
+            }
+
+            fileState = "missing or empty";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            fileState = "unreadable: " + e.Message;
+        }
+
+        looked = $"the apiKey argument (not given), the {environmentVariable} environment variable (not set) and the file {file} ({fileState})";
+        return null;
+    }
+
+    /// <summary>Where the key came from; never the key.</summary>
+    public override string ToString() => "API key from " + Source;
+}

@@ -1,0 +1,27 @@
+namespace LmWrapper;
+
+/// <summary>What a model can do beyond plain text completion; a prompt that needs a missing one is an <see cref="LmPromptException"/>.</summary>
+[Flags]
+public enum LmCapabilities
+{
+    /// <summary>Nothing beyond completing text.</summary>
+    None = 0,
+
+    /// <summary>Takes chat dialogs natively (system, user and assistant turns).</summary>
+    Chat = 1,
+
+    /// <summary>Returns the logprobs of the tokens it generates (and alternatives, up to its limit).</summary>
+    Logprobs = 2,
+
+    /// <summary>Can echo the prompt with its logprobs (<see cref="LmPrompt.Echo"/>).</summary>
+    Echo = 4,
+
+    /// <summary>Continues a last assistant turn (a prefill) rather than answering after it.</summary>
+    Prefill = 8,
+
+    /// <summary>Has a batch API (<see cref="CompletionWindow.BatchAny"/> at a discount) or batched local inference.</summary>
+    Batch = 16,
+
+    /// <summary>Returns hidden states and attention weights (<see cref="LmPrompt.Internals"/>).</summary>
+    Internals = 32,
+}

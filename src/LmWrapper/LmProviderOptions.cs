@@ -1,0 +1,60 @@
+using LmWrapper.Retry;
+
+namespace LmWrapper;
+
+/// <summary>
+/// The settings every HTTP provider shares (OpenAI, Claude): where the API is, how to send (an <see cref="HttpClient"/>
+/// or a handler), retries, the per-attempt timeout, and the model settings (cache, concurrency, logger). Each provider's
+/// options derive from it and add their own.
+/// </summary>
+public abstract record LmProviderOptions
+{
+    /// <summary>
+    /// The API's address (a proxy, a compatible server, a fake server in tests). Null means the provider's environment
+    /// variable when set, else its public address. A custom address becomes part of <see cref="LanguageModel.ModelIdentity"/>,
+    /// so answers cached from different servers never mix.
+    /// </summary>
+    public Uri? BaseUrl { get; init; }
+
+    /// <summary>
+    /// The client to send through (not disposed by the model; its own Timeout applies as well as <see cref="RequestTimeout"/>).
+    /// Null means the model makes a light one over a connection pool shared by its models (or over <see cref="HttpMessageHandler"/>).
+    /// </summary>
+    public HttpClient? HttpClient { get; init; }
+
+    /// <summary>The handler for the client the model makes (ignored when <see cref="HttpClient"/> is set; not disposed by the model).</summary>
+    public HttpMessageHandler? HttpMessageHandler { get; init; }
+
+    /// <summary>When and how long to retry passing failures (429, 5xx, 408, 409, dropped connections, timeouts). Default <see cref="LmRetryPolicy.Default"/>.</summary>
+    public LmRetryPolicy Retry { get; init; } = LmRetryPolicy.Default;
+
+    /// <summary>The limit for one attempt of one request; an attempt that runs past it is retried as a passing failure. Default 10 minutes.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Caching, concurrency, rate limits and logging, shared by every model kind. Null means the defaults.</summary>
+    public LanguageModelOptions? ModelOptions { get; init; }
+
+    /// <summary>Reads an environment variable (key and base URL lookup). Null means the process environment; tests set their own.</summary>
+    internal Func<string, string?>? GetEnvironmentVariable { get; init; }
+
+    /// <summary>The home folder searched for key files. Null means the user's profile folder; tests set their own.</summary>
+    internal string? HomeDirectory { get; init; }
+
+    /// <summary>Reads an environment variable through <see cref="GetEnvironmentVariable"/> (null or blank as null).</summary>
+    internal string? Environment(string name)
+    {
+        string? value = (GetEnvironmentVariable ?? System.Environment.GetEnvironmentVariable)(name);
+        return string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+    }
+
+    /// <summary>Checks the shared settings, naming the first that is out of range.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
+    protected internal void ValidateShared()
+    {
+        Retry.Validate();
+        if (RequestTimeout <= TimeSpan.Zero && RequestTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RequestTimeout), RequestTimeout, "RequestTimeout must be positive (or Timeout.InfiniteTimeSpan).");
+        }
+    }
+}
