@@ -218,7 +218,7 @@ internal static unsafe class Gemm
         y[((long)t * ldy) + o] = s + (bias is null ? 0f : bias[o]);
     }
 
-    /// <summary>4 half-precision rows × 1 token, widened in registers.</summary>
+    /// <summary>4 half-precision rows × 1 token, widened in registers (one loop per format, so nothing branches inside).</summary>
     private static void Half4x1(WeightMatrix w, int o, float* x, float* bias, float* y)
     {
         int k = w.Cols;
@@ -227,13 +227,27 @@ internal static unsafe class Gemm
         bool f16 = w.Type == WeightType.F16;
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         int i = 0;
-        for (; i + 16 <= k; i += 16)
+        if (f16)
         {
-            var v = Vector512.Load(x + i);
-            a0 = Avx512F.FusedMultiplyAdd(Widen(Vector256.Load(w0 + i), f16), v, a0);
-            a1 = Avx512F.FusedMultiplyAdd(Widen(Vector256.Load(w1 + i), f16), v, a1);
-            a2 = Avx512F.FusedMultiplyAdd(Widen(Vector256.Load(w2 + i), f16), v, a2);
-            a3 = Avx512F.FusedMultiplyAdd(Widen(Vector256.Load(w3 + i), f16), v, a3);
+            for (; i + 16 <= k; i += 16)
+            {
+                var v = Vector512.Load(x + i);
+                a0 = Avx512F.FusedMultiplyAdd(F16(Vector256.Load(w0 + i)), v, a0);
+                a1 = Avx512F.FusedMultiplyAdd(F16(Vector256.Load(w1 + i)), v, a1);
+                a2 = Avx512F.FusedMultiplyAdd(F16(Vector256.Load(w2 + i)), v, a2);
+                a3 = Avx512F.FusedMultiplyAdd(F16(Vector256.Load(w3 + i)), v, a3);
+            }
+        }
+        else
+        {
+            for (; i + 16 <= k; i += 16)
+            {
+                var v = Vector512.Load(x + i);
+                a0 = Avx512F.FusedMultiplyAdd(Bf16(Vector256.Load(w0 + i)), v, a0);
+                a1 = Avx512F.FusedMultiplyAdd(Bf16(Vector256.Load(w1 + i)), v, a1);
+                a2 = Avx512F.FusedMultiplyAdd(Bf16(Vector256.Load(w2 + i)), v, a2);
+                a3 = Avx512F.FusedMultiplyAdd(Bf16(Vector256.Load(w3 + i)), v, a3);
+            }
         }
 
         y[o] = HalfTail(a0, w0, x, i, k, f16) + (bias is null ? 0f : bias[o]);
@@ -251,7 +265,8 @@ internal static unsafe class Gemm
         int i = 0;
         for (; i + 16 <= k; i += 16)
         {
-            a = Avx512F.FusedMultiplyAdd(Widen(Vector256.Load(w0 + i), f16), Vector512.Load(x + i), a);
+            var h = Vector256.Load(w0 + i);
+            a = Avx512F.FusedMultiplyAdd(f16 ? F16(h) : Bf16(h), Vector512.Load(x + i), a);
         }
 
         y[o] = HalfTail(a, w0, x, i, k, f16) + (bias is null ? 0f : bias[o]);
@@ -270,19 +285,22 @@ internal static unsafe class Gemm
     }
 
     /// <summary>16 F16 or BF16 values widened exactly to float32.</summary>
+    public static Vector512<float> Widen(Vector256<ushort> h, bool f16) => f16 ? F16(h) : Bf16(h);
+
+    /// <summary>16 bfloat16 values widened to float32: each is the upper half of a float32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Widen(Vector256<ushort> h, bool f16)
+    private static Vector512<float> Bf16(Vector256<ushort> h) => Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512UInt32(h), 16).AsSingle();
+
+    /// <summary>
+    /// 16 IEEE halves widened exactly to float32: exponent and mantissa moved into place and rescaled by 2^112
+    /// (subnormals included), infinities and NaNs given the all-ones exponent, then the sign.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> F16(Vector256<ushort> h)
     {
         var v = Avx512F.ConvertToVector512UInt32(h);
-        if (!f16)
-        {
-            return (v << 16).AsSingle();
-        }
-
-        // Half → float: move exponent and mantissa into place and rescale by 2^112 (exact, subnormals included);
-        // infinities and NaNs get the all-ones exponent; then the sign.
-        var sign = (v & Vector512.Create(0x8000u)) << 16;
-        var mag = (v & Vector512.Create(0x7FFFu)) << 13;
+        var sign = Avx512F.ShiftLeftLogical(v & Vector512.Create(0x8000u), 16);
+        var mag = Avx512F.ShiftLeftLogical(v & Vector512.Create(0x7FFFu), 13);
         var f = mag.AsSingle() * Vector512.Create(BitConverter.Int32BitsToSingle(239 << 23));
         var special = Vector512.Equals(v & Vector512.Create(0x7C00u), Vector512.Create(0x7C00u));
         f = Vector512.ConditionalSelect(special.AsSingle(), (mag | Vector512.Create(0x7F800000u)).AsSingle(), f);
