@@ -49,7 +49,8 @@ public sealed class HuggingFaceLm : LanguageModel
         ModelIdentity = identity + (options.TopK > 0 ? $";top_k={options.TopK}" : "") + (_chatMode != (tokenizer.ChatTemplate is not null) ? $";chat={_chatMode}" : "");
         EosTokenIds = [.. eos];
         BosTokenId = tokenizer.BosTokenId ?? (model.Config.BosTokenId is int b && tokenizer.IdToToken(b) is not null ? b : null);
-        _generator = new Generator(model, (context, id) => tokenizer.DecodeNext(context, id, skipSpecialTokens: true), EosTokenIds);
+        TokenText = new TokenText(tokenizer);
+        _generator = new Generator(model, (context, id) => TokenText.Next(context, id, skipSpecialTokens: true), EosTokenIds);
     }
 
     /// <summary>The local folder the model was loaded from (a hub snapshot folder for a hub id).</summary>
@@ -86,6 +87,8 @@ public sealed class HuggingFaceLm : LanguageModel
     internal long WeightBytesPerToken => _model.Weights.MatrixBytes;
 
     internal CausalTransformer Transformer => _model;
+
+    internal TokenText TokenText { get; }
 
     /// <inheritdoc/>
     protected override bool SupportsInternals => true;
@@ -290,7 +293,7 @@ public sealed class HuggingFaceLm : LanguageModel
         for (int i = 0; i < requests.Count; i++)
         {
             var prompt = requests[i].Prompt;
-            output[i] = new LmUncachedResult(requests[i].Index, [.. results[i].Samples.Select(s => PredictionBuilder.Build(prompt, encodings[i], results[i], s, Tokenizer))]);
+            output[i] = new LmUncachedResult(requests[i].Index, [.. results[i].Samples.Select(s => PredictionBuilder.Build(prompt, encodings[i], results[i], s, Tokenizer, TokenText))]);
         }
 
         return output;

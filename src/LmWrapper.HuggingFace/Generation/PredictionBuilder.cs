@@ -6,7 +6,7 @@ namespace LmWrapper.HuggingFace.Generation;
 /// </summary>
 internal static class PredictionBuilder
 {
-    public static LmPrediction Build(LmPrompt prompt, PromptEncoding encoding, GenerationResult result, GeneratedSample sample, HuggingFaceTokenizer tokenizer)
+    public static LmPrediction Build(LmPrompt prompt, PromptEncoding encoding, GenerationResult result, GeneratedSample sample, HuggingFaceTokenizer tokenizer, TokenText tokenText)
     {
         var pieces = sample.Pieces;
         var offsets = new int[pieces.Count];
@@ -37,8 +37,7 @@ internal static class PredictionBuilder
                 var map = new Dictionary<string, double>(StringComparer.Ordinal);
                 foreach (var (id, lp) in alternatives[i])
                 {
-                    string key = tokenizer.DecodeNext(context, id);
-                    map.TryAdd(key.Length == 0 ? tokenizer.IdToToken(id) ?? string.Empty : key, lp);
+                    map.TryAdd(tokenText.Label(context, id), lp);
                 }
 
                 top.Add(map);

@@ -307,6 +307,37 @@ internal static unsafe class Gemm
         return (f.AsUInt32() | sign).AsSingle();
     }
 
+    /// <summary>Scaled dot products of one query with keys start..end (head size a multiple of 16).</summary>
+    public static void AttendHead(float* q, float* keys, float* values, int stride, int start, int end, int hd, float scale, float* scores, float* output)
+    {
+        for (int j = start; j <= end; j++)
+        {
+            float* k = keys + ((long)j * stride);
+            Vector512<float> acc = default;
+            for (int i = 0; i < hd; i += 16)
+            {
+                acc = Avx512F.FusedMultiplyAdd(Vector512.Load(q + i), Vector512.Load(k + i), acc);
+            }
+
+            scores[j] = Vector512.Sum(acc) * scale;
+        }
+    }
+
+    /// <summary><c>output = Σⱼ weights[j] · values[j]</c> for j in start..end (head size a multiple of 16).</summary>
+    public static void WeightedSum(float* values, int stride, int start, int end, int hd, float* weights, float* output)
+    {
+        for (int i = 0; i < hd; i += 16)
+        {
+            Vector512<float> acc = default;
+            for (int j = start; j <= end; j++)
+            {
+                acc = Avx512F.FusedMultiplyAdd(Vector512.Create(weights[j]), Vector512.Load(values + ((long)j * stride) + i), acc);
+            }
+
+            acc.Store(output + i);
+        }
+    }
+
     /// <summary>Without AVX-512: a converted row at a time and System.Numerics.Tensors' dot product.</summary>
     private static void Portable(WeightMatrix w, float* x, int tokens, float* bias, float* y, int o0, int o1)
     {

@@ -40,6 +40,13 @@ internal interface IInferenceKernels
     /// <summary><c>y += x</c>.</summary>
     void Add(Span<float> y, ReadOnlySpan<float> x);
 
+    /// <summary>
+    /// One attention head for one query: <c>scores[j] = q · keys[j] × scale</c> for j in [start, end], softmax over them,
+    /// and <c>output = Σ scores[j] · values[j]</c>. Key and value j start at <c>j × stride</c>; each is <c>q.Length</c>
+    /// wide. <paramref name="scores"/> holds at least end + 1 values; entries before start are left alone.
+    /// </summary>
+    void AttendHead(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int stride, int start, int end, float scale, Span<float> scores, Span<float> output);
+
     /// <summary>Runs <paramref name="body"/> for each index in [0, count) on the kernels' threads.</summary>
     void ParallelFor(int count, Action<int> body);
 }

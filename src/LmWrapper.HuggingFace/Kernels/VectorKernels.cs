@@ -66,6 +66,38 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
         _team.For(count, body);
     }
 
+    public void AttendHead(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int stride, int start, int end, float scale, Span<float> scores, Span<float> output)
+    {
+        int hd = q.Length;
+        if ((long)end * stride + hd > keys.Length || (long)end * stride + hd > values.Length || scores.Length <= end || output.Length < hd)
+        {
+            throw new ArgumentException("AttendHead: a span is too short for the positions asked for.");
+        }
+
+        fixed (float* pq = q, pk = keys, pv = values, ps = scores, po = output)
+        {
+            if (Gemm.Accelerated && hd % 16 == 0)
+            {
+                Gemm.AttendHead(pq, pk, pv, stride, start, end, hd, scale, ps, po);
+                Softmax(scores[start..(end + 1)]);
+                Gemm.WeightedSum(pv, stride, start, end, hd, ps, po);
+                return;
+            }
+        }
+
+        for (int j = start; j <= end; j++)
+        {
+            scores[j] = TensorPrimitives.Dot(q, keys.Slice(j * stride, hd)) * scale;
+        }
+
+        Softmax(scores[start..(end + 1)]);
+        output[..hd].Clear();
+        for (int j = start; j <= end; j++)
+        {
+            TensorPrimitives.MultiplyAdd(values.Slice(j * stride, hd), scores[j], output[..hd], output[..hd]);
+        }
+    }
+
     public void Dispose() => _team.Dispose();
 
     public void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y)

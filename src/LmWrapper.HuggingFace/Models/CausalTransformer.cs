@@ -299,18 +299,8 @@ internal sealed class CausalTransformer
                 int kvh = hh / group;
                 var qh = q.AsSpan((t * qWidth) + (hh * hd), hd);
                 var s = scores.AsSpan(0, pos + 1);
-                for (int j = start; j <= pos; j++)
-                {
-                    s[j] = _k.Dot(qh, keys.AsSpan((j * kvWidth) + (kvh * hd), hd)) * scale;
-                }
-
-                _k.Softmax(s[start..]);
                 var outH = att.AsSpan((t * qWidth) + (hh * hd), hd);
-                outH.Clear();
-                for (int j = start; j <= pos; j++)
-                {
-                    _k.AddScaled(outH, values.AsSpan((j * kvWidth) + (kvh * hd), hd), s[j]);
-                }
+                _k.AttendHead(qh, keys.AsSpan(kvh * hd), values.AsSpan(kvh * hd), kvWidth, start, pos, scale, s, outH);
 
                 if (observe)
                 {

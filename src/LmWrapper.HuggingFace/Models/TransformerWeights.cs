@@ -235,32 +235,45 @@ internal sealed class TransformerWeights
             {
                 var values = info.DType == SafetensorsDType.F32 ? null : checkpoint.ReadAsFloat32(name);
                 var t = WeightMatrix.AllocatePinned<float>((long)inputs * outputs);
-                fixed (float* pv = values)
+                fixed (float* pv = values, pt = t)
                 {
-                    float* s = values is null ? (float*)src : pv;
-                    for (int i = 0; i < inputs; i++)
-                    {
-                        for (int o = 0; o < outputs; o++)
-                        {
-                            t[((long)o * inputs) + i] = s[((long)i * outputs) + o];
-                        }
-                    }
+                    Transpose(values is null ? (float*)src : pv, pt, inputs, outputs);
                 }
 
                 return WeightMatrix.FromArray(t, outputs, inputs);
             }
 
             var h = WeightMatrix.AllocatePinned<ushort>((long)inputs * outputs);
-            ushort* hs = (ushort*)src;
-            for (int i = 0; i < inputs; i++)
+            fixed (ushort* ph = h)
             {
-                for (int o = 0; o < outputs; o++)
-                {
-                    h[((long)o * inputs) + i] = hs[((long)i * outputs) + o];
-                }
+                Transpose((ushort*)src, ph, inputs, outputs);
             }
 
             return WeightMatrix.FromArray(h, outputs, inputs, TypeOf(info.DType));
+        }
+
+        /// <summary>[rows, cols] → [cols, rows], in cache-sized tiles, on all cores.</summary>
+        private static void Transpose<T>(T* source, T* target, int rows, int cols)
+            where T : unmanaged
+        {
+            const int Tile = 64;
+            T* s = source, d = target;
+            Parallel.For(0, (cols + Tile - 1) / Tile, cb =>
+            {
+                int c0 = cb * Tile, c1 = Math.Min(cols, c0 + Tile);
+                for (int r0 = 0; r0 < rows; r0 += Tile)
+                {
+                    int r1 = Math.Min(rows, r0 + Tile);
+                    for (int c = c0; c < c1; c++)
+                    {
+                        T* to = d + ((long)c * rows);
+                        for (int r = r0; r < r1; r++)
+                        {
+                            to[r] = s[((long)r * cols) + c];
+                        }
+                    }
+                }
+            });
         }
 
         private static WeightType TypeOf(SafetensorsDType t) => t switch

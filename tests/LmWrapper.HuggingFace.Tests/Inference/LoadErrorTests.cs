@@ -182,3 +182,54 @@ public sealed class LoadErrorTests
         Assert.Contains("is I8", Fails(folder).Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary>A model with more embedding rows than its tokenizer has ids (a padded vocabulary).</summary>
+public sealed class PaddedVocabularyTests
+{
+    [Fact]
+    public void IdsTheTokenizerLacksDecodeToNothingInsteadOfFailing()
+    {
+        using var dir = new TempDir();
+        var spec = RandomModels.Specs["llama"] with { VocabSize = 32064, Seed = 77 };
+        string folder = RandomModelWriter.Write(dir.Path, spec);
+        var prompt = new LmPrompt("Once upon a time") { MaxTokens = 3, Temperature = 0, Logprobs = 3 };
+        float[] h;
+        using (var probe = RandomModels.Load(folder))
+        {
+            var inside = probe.Predict(prompt with { MaxTokens = 1, Internals = new LmWrapper.Internals.ModelInternalsRequest { HiddenStates = true, Layers = [-1] } });
+            var states = inside.Internals!.HiddenStates[0];
+            h = states.Row(states.Shape[0] - 1).ToArray();
+        }
+
+        // Make id 32050 (no such token in the tokenizer) the certain first choice: its head row points along the final hidden state.
+        using (var checkpoint = SafetensorsCheckpoint.Open(folder))
+        {
+            var writer = new SafetensorsWriter();
+            foreach (var name in checkpoint.TensorNames.ToList())
+            {
+                var values = checkpoint.ReadAsFloat32(name);
+                if (name == "lm_head.weight")
+                {
+                    double norm2 = h.Sum(v => (double)v * v);
+                    for (int d = 0; d < h.Length; d++)
+                    {
+                        values[(32050 * h.Length) + d] = (float)(h[d] * 100 / norm2);
+                    }
+                }
+
+                writer.Add(name, values, [.. checkpoint.GetTensor(name).Shape]);
+            }
+
+            writer.Save(Path.Combine(dir.Path, "patched.safetensors"));
+        }
+
+        File.Move(Path.Combine(dir.Path, "patched.safetensors"), Path.Combine(folder, "model.safetensors"), overwrite: true);
+        using var lm = RandomModels.Load(folder);
+        var p = lm.Predict(prompt);
+        Assert.Equal(3, p.CompletionTokens.Count);
+        Assert.Equal("", p.CompletionTokens[0]);
+        Assert.True(p.CompletionLogprobs[0] > -0.01);
+        Assert.Contains("<id 32050>", p.TopTokenLogprobs[0].Keys);
+        Assert.Equal(string.Concat(p.CompletionTokens), p.CompletionText);
+    }
+}

@@ -136,6 +136,58 @@ public sealed class VectorKernelsTests
         }
     }
 
+    [Theory]
+    [InlineData(64, 0, 40)]
+    [InlineData(64, 13, 40)]
+    [InlineData(12, 3, 9)]
+    [InlineData(128, 0, 0)]
+    public void AttendHeadMatchesScalarAttention(int hd, int start, int end)
+    {
+        var r = new Random(hd + end);
+        int stride = hd * 3;
+        var q = RandomFloats(r, hd);
+        var keys = RandomFloats(r, (end + 1) * stride);
+        var values = RandomFloats(r, (end + 1) * stride);
+        float scale = 1f / MathF.Sqrt(hd);
+        var scores = Enumerable.Repeat(-7f, end + 1).ToArray();
+        var output = new float[hd];
+        new VectorKernels(1).AttendHead(q, keys, values, stride, start, end, scale, scores, output);
+        var expected = new double[end + 1];
+        for (int j = start; j <= end; j++)
+        {
+            for (int i = 0; i < hd; i++)
+            {
+                expected[j] += (double)q[i] * keys[(j * stride) + i];
+            }
+
+            expected[j] *= scale;
+        }
+
+        double max = expected.Skip(start).Max();
+        double sum = expected.Skip(start).Sum(e => Math.Exp(e - max));
+        for (int j = 0; j <= end; j++)
+        {
+            if (j < start)
+            {
+                Assert.Equal(-7f, scores[j]);
+                continue;
+            }
+
+            Assert.Equal(Math.Exp(expected[j] - max) / sum, scores[j], 1e-5);
+        }
+
+        for (int i = 0; i < hd; i++)
+        {
+            double o = 0;
+            for (int j = start; j <= end; j++)
+            {
+                o += Math.Exp(expected[j] - max) / sum * values[(j * stride) + i];
+            }
+
+            Assert.Equal(o, output[i], 1e-5);
+        }
+    }
+
     [Fact]
     public void Bf16WideningIsExactAtOddLengths()
     {
