@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace LmWrapper.HuggingFace.Generation;
 
 /// <summary>
@@ -145,17 +147,29 @@ internal static class Sampler
         return best;
     }
 
-    /// <summary>log Σ exp(logits), in double.</summary>
+    /// <summary>log Σ exp(logits): the largest logit plus the log of the shifted exponentials' sum (vectorized float32 exponentials, summed in double).</summary>
     public static double LogSumExp(ReadOnlySpan<float> logits)
     {
-        float max = System.Numerics.Tensors.TensorPrimitives.Max(logits);
-        double sum = 0;
-        for (int i = 0; i < logits.Length; i++)
+        float max = TensorPrimitives.Max(logits);
+        var buffer = System.Buffers.ArrayPool<float>.Shared.Rent(Math.Min(logits.Length, 8192));
+        try
         {
-            sum += Math.Exp(logits[i] - (double)max);
-        }
+            double sum = 0;
+            for (int i = 0; i < logits.Length; i += buffer.Length)
+            {
+                var slice = logits.Slice(i, Math.Min(buffer.Length, logits.Length - i));
+                var t = buffer.AsSpan(0, slice.Length);
+                TensorPrimitives.Subtract(slice, max, t);
+                TensorPrimitives.Exp(t, t);
+                sum += TensorPrimitives.Sum(t);
+            }
 
-        return max + Math.Log(sum);
+            return max + Math.Log(sum);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>The <paramref name="k"/> most likely ids and their logprobs, most likely first.</summary>

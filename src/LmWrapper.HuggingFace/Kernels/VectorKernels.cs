@@ -129,21 +129,51 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
 
     public void GeluNew(Span<float> x)
     {
-        // 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))
+        // 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))), vectorized in slices through a scratch buffer.
         const float C = 0.7978845608028654f;
-        for (int i = 0; i < x.Length; i++)
+        var buffer = System.Buffers.ArrayPool<float>.Shared.Rent(Math.Min(x.Length, 4096));
+        try
         {
-            float v = x[i];
-            x[i] = 0.5f * v * (1f + MathF.Tanh(C * (v + (0.044715f * v * v * v))));
+            for (int i = 0; i < x.Length; i += buffer.Length)
+            {
+                var v = x.Slice(i, Math.Min(buffer.Length, x.Length - i));
+                var t = buffer.AsSpan(0, v.Length);
+                TensorPrimitives.Multiply(v, v, t);                       // x²
+                TensorPrimitives.Multiply(t, 0.044715f, t);
+                TensorPrimitives.Add(t, 1f, t);                           // 1 + 0.044715 x²
+                TensorPrimitives.Multiply(t, v, t);                       // x + 0.044715 x³
+                TensorPrimitives.Multiply(t, C, t);
+                TensorPrimitives.Tanh(t, t);
+                TensorPrimitives.Add(t, 1f, t);
+                TensorPrimitives.Multiply(t, v, t);
+                TensorPrimitives.Multiply(t, 0.5f, v);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(buffer);
         }
     }
 
     public void SiluMul(Span<float> gate, ReadOnlySpan<float> up)
     {
-        for (int i = 0; i < gate.Length; i++)
+        // silu(g) · u = g · sigmoid(g) · u
+        var buffer = System.Buffers.ArrayPool<float>.Shared.Rent(Math.Min(gate.Length, 4096));
+        try
         {
-            float g = gate[i];
-            gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
+            for (int i = 0; i < gate.Length; i += buffer.Length)
+            {
+                int n = Math.Min(buffer.Length, gate.Length - i);
+                var g = gate.Slice(i, n);
+                var t = buffer.AsSpan(0, n);
+                TensorPrimitives.Sigmoid(g, t);
+                TensorPrimitives.Multiply(g, t, t);
+                TensorPrimitives.Multiply(t, up.Slice(i, n), g);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(buffer);
         }
     }
 
