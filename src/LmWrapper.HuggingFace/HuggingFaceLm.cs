@@ -46,7 +46,7 @@ public sealed class HuggingFaceLm : LanguageModel
         _model = model;
         _options = options;
         _chatMode = options.UseChatMode ?? tokenizer.ChatTemplate is not null;
-        ModelIdentity = identity + (options.TopK > 0 ? $";top_k={options.TopK}" : "") + (_chatMode != (tokenizer.ChatTemplate is not null) ? $";chat={_chatMode}" : "");
+        ModelIdentity = identity + (options.Quantization == WeightQuantization.Int8 ? ";q8" : "") + (options.TopK > 0 ? $";top_k={options.TopK}" : "") + (_chatMode != (tokenizer.ChatTemplate is not null) ? $";chat={_chatMode}" : "");
         EosTokenIds = [.. eos];
         BosTokenId = tokenizer.BosTokenId ?? (model.Config.BosTokenId is int b && tokenizer.IdToToken(b) is not null ? b : null);
         TokenText = new TokenText(tokenizer);
@@ -124,6 +124,11 @@ public sealed class HuggingFaceLm : LanguageModel
         if (options.Threads < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "HuggingFaceLmOptions.Threads must be at least 1.");
+        }
+
+        if (!Enum.IsDefined(options.Quantization))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Quantization, "Unknown HuggingFaceLmOptions.Quantization.");
         }
 
         if (options.MaxBatchSize < 1 || options.TopK < 0)
@@ -333,7 +338,7 @@ public sealed class HuggingFaceLm : LanguageModel
 
         try
         {
-            var weights = TransformerWeights.Load(config, checkpoint, options.ConvertWeightsToFloat32);
+            var weights = TransformerWeights.Load(config, checkpoint, options.ConvertWeightsToFloat32, options.Quantization == WeightQuantization.Int8);
             var model = new CausalTransformer(weights, new VectorKernels(options.Threads));
             var eos = new SortedSet<int>(config.EosTokenIds);
             if (tokenizer.EosTokenId is int tokEos)

@@ -23,6 +23,9 @@ public sealed record HuggingFaceLmOptions
     /// </summary>
     public bool ConvertWeightsToFloat32 { get; init; }
 
+    /// <summary>Quantize the matrices when loading (<see cref="WeightQuantization.Int8"/>); none by default.</summary>
+    public WeightQuantization Quantization { get; init; }
+
     /// <summary>Sample only among the k most likely tokens when sampling (transformers' <c>top_k</c>); 0, the default, for no limit.</summary>
     public int TopK { get; init; }
 

@@ -22,7 +22,7 @@ public sealed class KernelsSuite : IBenchmarkSuite
 
         // Decoding shapes of a 135M Llama: the whole layer stack's matrices, about 400 MB in F32.
         const int Rows = 1536, Cols = 576, Matrices = 120;
-        foreach (var type in new[] { WeightType.F32, WeightType.F16, WeightType.BF16 })
+        foreach (var type in new[] { WeightType.F32, WeightType.F16, WeightType.BF16, WeightType.Q8 })
         {
             var matrices = new WeightMatrix[Matrices];
             for (int m = 0; m < Matrices; m++)
@@ -47,6 +47,7 @@ public sealed class KernelsSuite : IBenchmarkSuite
             string name = type.ToString().ToLowerInvariant();
             results[$"matvec_{name}_gb_per_s"] = matrices.Sum(m => (double)m.ByteLength) / best / 1e9;
             results[$"matvec_{name}_us_per_matrix"] = best / Matrices * 1e6;
+            results[$"matvec_{name}_gweights_per_s"] = (double)Matrices * Rows * Cols / best / 1e9;
         }
 
         foreach (int tokens in new[] { 8, 64, 512 })
@@ -77,6 +78,11 @@ public sealed class KernelsSuite : IBenchmarkSuite
 
     private static WeightMatrix Make(WeightType type, int rows, int cols, Random r)
     {
+        if (type == WeightType.Q8)
+        {
+            return WeightMatrix.Quantize([.. Enumerable.Range(0, rows * cols).Select(_ => (float)(r.NextDouble() - 0.5))], rows, cols);
+        }
+
         if (type == WeightType.F32)
         {
             var a = WeightMatrix.AllocatePinned<float>((long)rows * cols);

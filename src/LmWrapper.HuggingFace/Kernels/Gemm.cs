@@ -307,6 +307,94 @@ internal static unsafe class Gemm
         return (f.AsUInt32() | sign).AsSingle();
     }
 
+    /// <summary>
+    /// Quantizes input rows for a <see cref="WeightType.Q8"/> product, as llama.cpp's Q8_0 does: per block of 32 values,
+    /// scale = max |x| / 127 and q = round(x / scale); stored as |q| (bytes), a mask of the negative ones, and the scales.
+    /// </summary>
+    public static void QuantizeInput(float* x, int tokens, int cols, byte* abs, sbyte* negative, float* scales)
+    {
+        int blocks = cols / WeightMatrix.Q8Block;
+        for (int t = 0; t < tokens; t++)
+        {
+            for (int b = 0; b < blocks; b++)
+            {
+                float* v = x + ((long)t * cols) + (b * WeightMatrix.Q8Block);
+                float amax = 0;
+                for (int i = 0; i < WeightMatrix.Q8Block; i++)
+                {
+                    amax = MathF.Max(amax, MathF.Abs(v[i]));
+                }
+
+                float scale = amax / 127f;
+                float inv = scale > 0 ? 1f / scale : 0f;
+                scales[(t * blocks) + b] = scale;
+                long at = ((long)t * cols) + (b * WeightMatrix.Q8Block);
+                for (int i = 0; i < WeightMatrix.Q8Block; i++)
+                {
+                    int q = Math.Clamp((int)MathF.Round(v[i] * inv), -127, 127);
+                    abs[at + i] = (byte)Math.Abs(q);
+                    negative[at + i] = q < 0 ? (sbyte)-1 : (sbyte)0;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rows [o0, o1) of a <see cref="WeightType.Q8"/> product with quantized inputs: integer dot products per 64
+    /// values (|x| × signed w with vpmaddubsw, widened with vpmaddwd — no overflow, as |q| ≤ 127), each block's sum
+    /// scaled by its weight and input scales into a float accumulator.
+    /// </summary>
+    public static void RowsQ8(WeightMatrix w, byte* abs, sbyte* negative, float* xScales, int tokens, float* bias, float* y, int o0, int o1)
+    {
+        int cols = w.Cols, rows = w.Rows, blocks = cols / WeightMatrix.Q8Block;
+        fixed (float* wScales = w.Scales)
+        {
+            for (int o = o0; o < o1; o++)
+            {
+                sbyte* row = (sbyte*)(w.Data + ((long)o * cols));
+                float* ws = wScales + ((long)o * blocks);
+                for (int t = 0; t < tokens; t++)
+                {
+                    long at = (long)t * cols;
+                    float s = DotQ8(row, abs + at, negative + at, ws, xScales + ((long)t * blocks), cols);
+                    y[((long)t * rows) + o] = s + (bias is null ? 0f : bias[o]);
+                }
+            }
+        }
+    }
+
+    private static float DotQ8(sbyte* w, byte* ax, sbyte* neg, float* ws, float* xs, int cols)
+    {
+        var ones = Vector512.Create((short)1);
+        Vector512<float> acc = default;
+        int c = 0;
+        for (; c + 64 <= cols; c += 64)
+        {
+            var wv = Vector512.Load(w + c);
+            var signed = Vector512.ConditionalSelect(Vector512.Load(neg + c), Vector512<sbyte>.Zero - wv, wv);
+            var pairs = Avx512BW.MultiplyAddAdjacent(Vector512.Load(ax + c), signed);
+            var sums = Avx512BW.MultiplyAddAdjacent(pairs, ones);
+            int b = c / WeightMatrix.Q8Block;
+            var scale = Vector512.Create(Vector256.Create(ws[b] * xs[b]), Vector256.Create(ws[b + 1] * xs[b + 1]));
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sums), scale, acc);
+        }
+
+        float total = Vector512.Sum(acc);
+        for (; c < cols; c += WeightMatrix.Q8Block)
+        {
+            int sum = 0;
+            for (int i = c; i < c + WeightMatrix.Q8Block; i++)
+            {
+                sum += (neg[i] != 0 ? -ax[i] : ax[i]) * w[i];
+            }
+
+            int b = c / WeightMatrix.Q8Block;
+            total = MathF.FusedMultiplyAdd(sum, ws[b] * xs[b], total);
+        }
+
+        return total;
+    }
+
     /// <summary>Scaled dot products of one query with keys start..end (head size a multiple of 16).</summary>
     public static void AttendHead(float* q, float* keys, float* values, int stride, int start, int end, int hd, float scale, float* scores, float* output)
     {

@@ -33,6 +33,12 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
         {
             float* cx = px, cy = py, cb = bias.Length != 0 ? pb : null;
             long work = (long)w.Rows * w.Cols * tokens;
+            if (w.Type == WeightType.Q8 && Gemm.Accelerated)
+            {
+                MatMulQ8(cx, tokens, w, cb, cy, work);
+                return;
+            }
+
             if (Threads == 1 || work < ParallelWork || w.Rows < 8)
             {
                 Gemm.Rows(w, cx, tokens, cb, cy, 0, w.Rows);
@@ -48,6 +54,40 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
                 int o0 = (int)((long)c * quads / chunks) * 4, o1 = Math.Min(rows, (int)((long)(c + 1) * quads / chunks) * 4);
                 Gemm.Rows(w, cx, tokens, cb, cy, o0, o1);
             });
+        }
+    }
+
+    private void MatMulQ8(float* x, int tokens, WeightMatrix w, float* bias, float* y, long work)
+    {
+        int n = tokens * w.Cols, blocks = tokens * (w.Cols / WeightMatrix.Q8Block);
+        var abs = System.Buffers.ArrayPool<byte>.Shared.Rent(n);
+        var negative = System.Buffers.ArrayPool<sbyte>.Shared.Rent(n);
+        var scales = System.Buffers.ArrayPool<float>.Shared.Rent(blocks);
+        try
+        {
+            fixed (byte* pa = abs)
+            fixed (sbyte* pn = negative)
+            fixed (float* ps = scales)
+            {
+                Gemm.QuantizeInput(x, tokens, w.Cols, pa, pn, ps);
+                byte* ca = pa;
+                sbyte* cn = pn;
+                float* cs = ps;
+                if (Threads == 1 || work < ParallelWork || w.Rows < 8)
+                {
+                    Gemm.RowsQ8(w, ca, cn, cs, tokens, bias, y, 0, w.Rows);
+                    return;
+                }
+
+                int rows = w.Rows, chunks = Math.Min(rows, Threads * 4);
+                _team.For(chunks, c => Gemm.RowsQ8(w, ca, cn, cs, tokens, bias, y, (int)((long)c * rows / chunks), (int)((long)(c + 1) * rows / chunks)));
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(abs);
+            System.Buffers.ArrayPool<sbyte>.Shared.Return(negative);
+            System.Buffers.ArrayPool<float>.Shared.Return(scales);
         }
     }
 

@@ -13,6 +13,12 @@ internal enum WeightType
 
     /// <summary>bfloat16.</summary>
     BF16,
+
+    /// <summary>
+    /// Signed 8-bit integers with one float32 scale per block of <see cref="WeightMatrix.Q8Block"/> values of a row
+    /// (llama.cpp's Q8_0 layout): w ≈ q × scale, |q| ≤ 127.
+    /// </summary>
+    Q8,
 }
 
 /// <summary>
@@ -46,10 +52,53 @@ internal sealed unsafe class WeightMatrix
     public WeightType Type { get; }
 
     /// <summary>Bytes per element.</summary>
-    public int ElementSize => Type == WeightType.F32 ? 4 : 2;
+    public int ElementSize => Type switch { WeightType.F32 => 4, WeightType.Q8 => 1, _ => 2 };
 
-    /// <summary>Bytes in the whole matrix.</summary>
-    public long ByteLength => (long)Rows * Cols * ElementSize;
+    /// <summary>Bytes in the whole matrix (with the scales of a quantized one).</summary>
+    public long ByteLength => ((long)Rows * Cols * ElementSize) + (Scales?.Length * 4L ?? 0);
+
+    /// <summary>Values per scale of a <see cref="WeightType.Q8"/> matrix.</summary>
+    public const int Q8Block = 32;
+
+    /// <summary>A <see cref="WeightType.Q8"/> matrix's scales, [Rows, Cols / Q8Block]; null otherwise.</summary>
+    public float[]? Scales { get; private init; }
+
+    /// <summary>
+    /// Quantizes a float32 matrix to <see cref="WeightType.Q8"/>: per block of 32 values of a row, scale = max |w| / 127
+    /// and q = round(w / scale). <paramref name="cols"/> must be a multiple of <see cref="Q8Block"/>.
+    /// </summary>
+    public static WeightMatrix Quantize(ReadOnlySpan<float> values, int rows, int cols)
+    {
+        if (cols % Q8Block != 0)
+        {
+            throw new ArgumentException($"A Q8 matrix needs a multiple of {Q8Block} columns, not {cols}.", nameof(cols));
+        }
+
+        int blocks = cols / Q8Block;
+        var q = AllocatePinned<sbyte>((long)rows * cols);
+        var scales = new float[rows * blocks];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int b = 0; b < blocks; b++)
+            {
+                var block = values.Slice((r * cols) + (b * Q8Block), Q8Block);
+                float amax = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(block);
+                amax = Math.Abs(amax);
+                float scale = amax / 127f;
+                float inv = scale > 0 ? 1f / scale : 0f;
+                scales[(r * blocks) + b] = scale;
+                for (int i = 0; i < Q8Block; i++)
+                {
+                    q[(r * cols) + (b * Q8Block) + i] = (sbyte)Math.Clamp((int)MathF.Round(block[i] * inv), -127, 127);
+                }
+            }
+        }
+
+        fixed (sbyte* p = q)
+        {
+            return new WeightMatrix(p, rows, cols, WeightType.Q8, q) { Scales = scales };
+        }
+    }
 
     /// <summary>Wraps a float array (pinned, kept alive by the matrix).</summary>
     public static WeightMatrix FromArray(float[] pinned, int rows, int cols)
@@ -81,6 +130,17 @@ internal sealed unsafe class WeightMatrix
             case WeightType.F16:
                 System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(p, Cols), destination);
                 break;
+            case WeightType.Q8:
+                {
+                    var q = new ReadOnlySpan<sbyte>(p, Cols);
+                    int blocks = Cols / Q8Block;
+                    for (int i = 0; i < Cols; i++)
+                    {
+                        destination[i] = q[i] * Scales![(row * blocks) + (i / Q8Block)];
+                    }
+
+                    break;
+                }
             default:
                 Bf16.ToSingle(new ReadOnlySpan<ushort>(p, Cols), destination);
                 break;

@@ -88,9 +88,9 @@ internal sealed class TransformerWeights
         Head.ByteLength + Layers.Sum(l => l.Q.ByteLength + (l.K?.ByteLength ?? 0) + (l.V?.ByteLength ?? 0) + l.O.ByteLength
             + (l.Gate?.ByteLength ?? 0) + l.Up.ByteLength + l.Down.ByteLength);
 
-    public static TransformerWeights Load(ModelConfig config, SafetensorsCheckpoint checkpoint, bool toFloat32)
+    public static TransformerWeights Load(ModelConfig config, SafetensorsCheckpoint checkpoint, bool toFloat32, bool quantize = false)
     {
-        var loader = new Loader(config, checkpoint, toFloat32);
+        var loader = new Loader(config, checkpoint, toFloat32, quantize);
         return config.Family == ModelFamily.Gpt2 ? LoadGpt2(config, loader) : LoadLlama(config, loader);
     }
 
@@ -175,7 +175,7 @@ internal sealed class TransformerWeights
     }
 
     /// <summary>Reads tensors with their shapes checked.</summary>
-    private sealed unsafe class Loader(ModelConfig config, SafetensorsCheckpoint checkpoint, bool toFloat32)
+    private sealed unsafe class Loader(ModelConfig config, SafetensorsCheckpoint checkpoint, bool toFloat32, bool quantize)
     {
         public bool Has(string name) => checkpoint.Contains(name);
 
@@ -213,6 +213,11 @@ internal sealed class TransformerWeights
         public WeightMatrix Matrix(string name, int rows, int cols)
         {
             var info = Info(name, rows, cols);
+            if (quantize && cols % WeightMatrix.Q8Block == 0)
+            {
+                return WeightMatrix.Quantize(checkpoint.ReadAsFloat32(name), rows, cols);
+            }
+
             if (toFloat32 && info.DType != SafetensorsDType.F32)
             {
                 var copy = WeightMatrix.AllocatePinned<float>((long)rows * cols);
@@ -231,7 +236,7 @@ internal sealed class TransformerWeights
             var info = Info(name, inputs, outputs);
             var file = checkpoint.FileOf(name);
             byte* src = WeightMatrix.PointerOf(file.GetBytes(name, 0, 1));
-            if (info.DType == SafetensorsDType.F32 || toFloat32)
+            if (info.DType == SafetensorsDType.F32 || toFloat32 || quantize)
             {
                 var values = info.DType == SafetensorsDType.F32 ? null : checkpoint.ReadAsFloat32(name);
                 var t = WeightMatrix.AllocatePinned<float>((long)inputs * outputs);
@@ -240,7 +245,9 @@ internal sealed class TransformerWeights
                     Transpose(values is null ? (float*)src : pv, pt, inputs, outputs);
                 }
 
-                return WeightMatrix.FromArray(t, outputs, inputs);
+                return quantize && inputs % WeightMatrix.Q8Block == 0
+                    ? WeightMatrix.Quantize(t, outputs, inputs)
+                    : WeightMatrix.FromArray(t, outputs, inputs);
             }
 
             var h = WeightMatrix.AllocatePinned<ushort>((long)inputs * outputs);
