@@ -48,7 +48,10 @@ public sealed class HuggingFaceLm : LanguageModel
         _chatMode = options.UseChatMode ?? tokenizer.ChatTemplate is not null;
         ModelIdentity = identity + (options.Quantization == WeightQuantization.Int8 ? ";q8" : "") + (options.TopK > 0 ? $";top_k={options.TopK}" : "") + (_chatMode != (tokenizer.ChatTemplate is not null) ? $";chat={_chatMode}" : "");
         EosTokenIds = [.. eos];
-        BosTokenId = tokenizer.BosTokenId ?? (model.Config.BosTokenId is int b && tokenizer.IdToToken(b) is not null ? b : null);
+        // config.json's bos_token_id only when the tokenizer's files say nothing about a BOS token (stories260K ships no
+        // tokenizer_config.json); an explicit "bos_token": null (Qwen) means none, as transformers reads it.
+        BosTokenId = tokenizer.BosTokenId
+            ?? (!TokenizerNamesBos(folder) && model.Config.BosTokenId is int b && tokenizer.IdToToken(b) is not null ? b : null);
         TokenText = new TokenText(tokenizer);
         _generator = new Generator(model, (context, id) => TokenText.Next(context, id, skipSpecialTokens: true), EosTokenIds);
     }
@@ -201,9 +204,14 @@ public sealed class HuggingFaceLm : LanguageModel
         | LmCapabilities.Logprobs | LmCapabilities.Echo | LmCapabilities.Batch | LmCapabilities.Internals);
 
     /// <inheritdoc/>
-    protected override async Task<IReadOnlyList<LmPrediction>> PredictUncachedAsync(LmPrompt prompt, int numCompletions, CancellationToken cancellationToken)
+    protected override Task<IReadOnlyList<LmPrediction>> PredictUncachedAsync(LmPrompt prompt, int numCompletions, CancellationToken cancellationToken) =>
+        PredictUncachedAsync(new LmUncachedRequest(0, prompt, numCompletions), cancellationToken);
+
+    /// <inheritdoc/>
+    protected override async Task<IReadOnlyList<LmPrediction>> PredictUncachedAsync(LmUncachedRequest request, CancellationToken cancellationToken)
     {
-        var results = await GenerateAsync([new LmUncachedRequest(0, prompt, numCompletions)], cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(request);
+        var results = await GenerateAsync([request with { Index = 0 }], cancellationToken).ConfigureAwait(false);
         return results[0].Predictions;
     }
 
@@ -246,9 +254,13 @@ public sealed class HuggingFaceLm : LanguageModel
         {
             // Unmapping the weights under a running generation would crash it: wait for it to finish.
             _gate.Wait();
-            _disposed = true;
-            _checkpoint.Dispose();
-            (_model.Kernels as IDisposable)?.Dispose();
+            if (!_disposed)
+            {
+                _disposed = true;
+                _checkpoint.Dispose();
+                (_model.Kernels as IDisposable)?.Dispose();
+            }
+
             _gate.Release();
         }
 
@@ -275,6 +287,7 @@ public sealed class HuggingFaceLm : LanguageModel
                 FrequencyPenalty = p.FrequencyPenalty,
                 Seed = p.Seed,
                 NumSamples = requests[i].NumCompletions,
+                FirstSample = requests[i].FirstSample,
                 TopLogprobs = p.Logprobs,
                 Echo = p.Echo,
                 Stop = p.Stop is { } stop ? [.. stop.OrderByDescending(s => s.Length)] : null,
@@ -336,10 +349,12 @@ public sealed class HuggingFaceLm : LanguageModel
             throw new HuggingFaceModelException(folder, $"its weights cannot be read: {e.Message}", e);
         }
 
+        VectorKernels? kernels = null;
         try
         {
             var weights = TransformerWeights.Load(config, checkpoint, options.ConvertWeightsToFloat32, options.Quantization == WeightQuantization.Int8);
-            var model = new CausalTransformer(weights, new VectorKernels(options.Threads));
+            kernels = new VectorKernels(options.Threads);
+            var model = new CausalTransformer(weights, kernels);
             var eos = new SortedSet<int>(config.EosTokenIds);
             if (tokenizer.EosTokenId is int tokEos)
             {
@@ -355,9 +370,38 @@ public sealed class HuggingFaceLm : LanguageModel
         }
         catch
         {
+            kernels?.Dispose();
             checkpoint.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Whether tokenizer_config.json or special_tokens_map.json has a "bos_token" entry (null included).</summary>
+    private static bool TokenizerNamesBos(string folder)
+    {
+        foreach (var file in new[] { "tokenizer_config.json", "special_tokens_map.json" })
+        {
+            string path = Path.Combine(folder, file);
+            if (!File.Exists(path))
+            {
+                continue;
+            }
+
+            try
+            {
+                using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+                if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("bos_token", out _))
+                {
+                    return true;
+                }
+            }
+            catch (JsonException)
+            {
+                // The tokenizer's own loading reports a malformed file.
+            }
+        }
+
+        return false;
     }
 
     private static IEnumerable<int> GenerationConfigEos(string folder)

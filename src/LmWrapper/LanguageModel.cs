@@ -15,7 +15,7 @@ namespace LmWrapper;
 /// </summary>
 /// <remarks>
 /// The base class owns validation, caching, de-duplication and ordering. A provider implements only
-/// <see cref="PredictUncachedAsync"/> (one prompt the cache could not answer) and, where it has something better than
+/// <see cref="PredictUncachedAsync(LmPrompt, int, CancellationToken)"/> (one prompt the cache could not answer) and, where it has something better than
 /// concurrent single calls (a batch API, batched forward passes), <see cref="PredictManyUncachedAsync"/>.
 /// </remarks>
 public abstract class LanguageModel : IDisposable
@@ -216,7 +216,8 @@ public abstract class LanguageModel : IDisposable
         if (missing > 0)
         {
             await WaitForRateLimitAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
-            var predictions = await PredictUncachedOrErrorAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
+            var request = new LmUncachedRequest(0, prompt, missing) { CacheKey = key, FirstSample = Array.FindIndex(samples, x => x is null) };
+            var predictions = await PredictUncachedOrErrorAsync(request, cancellationToken).ConfigureAwait(false);
             CheckCount(predictions, missing);
             var toStore = new List<(CacheKey, int, byte[])>(missing);
             PredictManyRun.FillEmpty(samples, predictions, key, toStore);
@@ -343,8 +344,21 @@ public abstract class LanguageModel : IDisposable
         LmPrompt prompt, int numCompletions, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Asks the model for the new samples of one request. The default calls
+    /// <see cref="PredictUncachedAsync(LmPrompt, int, CancellationToken)"/>; a provider that needs to know which sample
+    /// numbers are wanted (<see cref="LmUncachedRequest.FirstSample"/>, for seeded sampling) overrides this instead.
+    /// </summary>
+    /// <param name="request">The prompt, how many samples, and the first sample's number.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    protected virtual Task<IReadOnlyList<LmPrediction>> PredictUncachedAsync(LmUncachedRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return PredictUncachedAsync(request.Prompt, request.NumCompletions, cancellationToken);
+    }
+
+    /// <summary>
     /// Runs the requests the cache could not answer and yields each result, in any order, as it arrives. The default
-    /// runs <see cref="PredictUncachedAsync"/> with up to <see cref="LanguageModelOptions.MaxConcurrency"/> requests at
+    /// runs <see cref="PredictUncachedAsync(LmPrompt, int, CancellationToken)"/> with up to <see cref="LanguageModelOptions.MaxConcurrency"/> requests at
     /// once, turning a failure of one request into a failed prediction for that request. Providers with a batch API
     /// supply a <see cref="BatchBackend"/> instead of overriding this.
     /// </summary>
@@ -409,7 +423,7 @@ public abstract class LanguageModel : IDisposable
     private async Task<IReadOnlyList<LmPrediction>> PredictOneForManyAsync(LmUncachedRequest request, CancellationToken token)
     {
         await WaitForRateLimitAsync(request.Prompt, request.NumCompletions, token).ConfigureAwait(false);
-        return await PredictUncachedOrErrorAsync(request.Prompt, request.NumCompletions, token).ConfigureAwait(false);
+        return await PredictUncachedOrErrorAsync(request, token).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -417,11 +431,12 @@ public abstract class LanguageModel : IDisposable
     /// rate limits included) is a failed prediction; anything else (a bad key, cancellation, a cache fault, a bug)
     /// propagates.
     /// </summary>
-    private async Task<IReadOnlyList<LmPrediction>> PredictUncachedOrErrorAsync(LmPrompt prompt, int numCompletions, CancellationToken token)
+    private async Task<IReadOnlyList<LmPrediction>> PredictUncachedOrErrorAsync(LmUncachedRequest request, CancellationToken token)
     {
+        var prompt = request.Prompt;
         try
         {
-            return await PredictUncachedAsync(prompt, numCompletions, token).ConfigureAwait(false);
+            return await PredictUncachedAsync(request, token).ConfigureAwait(false);
         }
         catch (LmProviderException e)
         {

@@ -10,6 +10,13 @@ public sealed record LmUncachedRequest(int Index, LmPrompt Prompt, int NumComple
 {
     /// <summary>The prompt's cache key, or null when the prompt does not use the cache.</summary>
     public CacheKey? CacheKey { get; init; }
+
+    /// <summary>
+    /// The sample number of the first new sample (the cache holds those before it): a provider that derives each
+    /// sample's randomness from <see cref="LmPrompt.Seed"/> and the sample's number uses <c>FirstSample + i</c>, so that
+    /// asking for 5 samples after 3 were cached makes samples 3 and 4, not copies of 0 and 1.
+    /// </summary>
+    public int FirstSample { get; init; }
 }
 
 /// <summary>A provider's answer to one <see cref="LmUncachedRequest"/>.</summary>

@@ -254,7 +254,7 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
 
     /// <summary>A request as providers see it (made on each call; the run does not keep them).</summary>
     public LmUncachedRequest this[int index] =>
-        new(index, PromptAt(index), _requestSamples[index]) { CacheKey = TryGetKey(index, out var key) ? key : null };
+        new(index, PromptAt(index), _requestSamples[index]) { CacheKey = TryGetKey(index, out var key) ? key : null, FirstSample = FirstMissing(_requestGroup[index]) };
 
     /// <inheritdoc/>
     public LmPrompt PromptAt(int request) => _prompts[_requestPrompt[request]];
@@ -578,6 +578,19 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
 
     /// <summary>Samples group <paramref name="g"/> lacks: its widest prompt's count, less those the cache holds.</summary>
     private int MissingCount(int g) => Width(g) - CachedSamples(g).Length;
+
+    /// <summary>The lowest sample number group <paramref name="g"/>'s cached samples leave out.</summary>
+    private int FirstMissing(int g)
+    {
+        var cached = CachedSamples(g);
+        int s = 0;
+        while (cached.Contains(s))
+        {
+            s++;
+        }
+
+        return s;
+    }
 
     /// <summary>How many samples group <paramref name="g"/> holds: its widest prompt's <see cref="LmPrompt.NumCompletions"/>.</summary>
     private int Width(int g) => _slots[g] is LmPrediction?[] samples ? samples.Length : 1;

@@ -31,6 +31,9 @@ internal sealed class GenerationRequest
 
     public required int NumSamples { get; init; }
 
+    /// <summary>The sample number of the first sample (seeded samples draw from a stream per sample number).</summary>
+    public int FirstSample { get; init; }
+
     /// <summary>Alternatives to report per position (0 or 1: none).</summary>
     public int TopLogprobs { get; init; }
 

@@ -207,7 +207,7 @@ internal sealed class Generator
             Cache = cache;
             PromptCollector = promptCollector;
             Context = [.. request.PromptIds];
-            Random = request.Temperature == 0 ? null : request.Seed is int seed ? new Random(MixSeed(seed, index)) : new Random();
+            Random = request.Temperature == 0 ? null : request.Seed is int seed ? new Random(MixSeed(seed, request.FirstSample + index)) : new Random();
             Sample = new GeneratedSample
             {
                 Tokens = [],

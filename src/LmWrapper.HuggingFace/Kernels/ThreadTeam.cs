@@ -11,6 +11,9 @@ internal sealed class ThreadTeam : IDisposable
     /// <summary>How long an idle worker spins before it sleeps.</summary>
     private const int SpinIterations = 20_000;
 
+    [ThreadStatic]
+    private static bool t_inRun;
+
     private readonly Thread[] _workers;
     private readonly SemaphoreSlim[] _wake;
     private readonly int[] _sleeping;
@@ -45,12 +48,14 @@ internal sealed class ThreadTeam : IDisposable
     /// </summary>
     public void Run(Action<int> body)
     {
-        if (Size == 1 || !_runGate.TryEnter())
+        // Inside a run (on the caller or a worker), or while another thread runs one: this body runs here alone.
+        if (Size == 1 || t_inRun || !_runGate.TryEnter())
         {
             body(0);
             return;
         }
 
+        t_inRun = true;
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -90,6 +95,7 @@ internal sealed class ThreadTeam : IDisposable
         }
         finally
         {
+            t_inRun = false;
             _runGate.Exit();
         }
     }
@@ -156,6 +162,7 @@ internal sealed class ThreadTeam : IDisposable
             seen = Volatile.Read(ref _generation);
             try
             {
+                t_inRun = true;
                 _work?.Invoke(index + 1);
             }
             catch (Exception e)
@@ -164,6 +171,7 @@ internal sealed class ThreadTeam : IDisposable
             }
             finally
             {
+                t_inRun = false;
                 Interlocked.Decrement(ref _pending);
             }
         }

@@ -274,7 +274,8 @@ internal sealed record ModelConfig
             window = type == "mistral" && !root.TryGetProperty("sliding_window", out _) ? 4096 : null;
         }
 
-        if (window is null)
+        // Qwen2/Qwen3 configs drop the window unless use_sliding_window says otherwise (whatever layer_types says).
+        if (window is null || (type is "qwen2" or "qwen3" && !r.Bool("use_sliding_window", false)))
         {
             return windows;
         }
@@ -304,7 +305,7 @@ internal sealed record ModelConfig
         {
             Array.Fill(windows, window);
         }
-        else if (type is "qwen2" or "qwen3" && r.Bool("use_sliding_window", false))
+        else if (type is "qwen2" or "qwen3")
         {
             int from = r.OptionalInt("max_window_layers") ?? 28;
             for (int i = from; i < layers; i++)

@@ -53,3 +53,64 @@ public sealed class DisposeTests
         Assert.Throws<ObjectDisposedException>(() => lm.Predict(new LmPrompt("Once") { MaxTokens = 2, Temperature = 0 }));
     }
 }
+
+/// <summary>Fixes found in review: seeded samples after a partial cache hit, an explicit "no BOS", nested parallel runs.</summary>
+public sealed class ReviewFindingsTests
+{
+    [Fact]
+    public void SeededSamplesAfterAPartialCacheHitAreTheMissingSamplesNotCopies()
+    {
+        using var dir = new TempDir();
+        using var cache = LmWrapper.Caching.LmCache.Open(dir.File("cache.sqlite3"));
+        string folder = HfFormatsFixtures.Path("models", "stories260K");
+        using var cached = RandomModels.Load(folder, new LanguageModelOptions { Cache = cache });
+        using var fresh = RandomModels.Load(folder);
+        var prompt = new LmPrompt("Once upon a time") { MaxTokens = 12, Temperature = 1.5, Seed = 7 };
+        var all = fresh.Predict(prompt with { NumCompletions = 3 }).Completions.Select(c => c.CompletionText).ToList();
+        Assert.Equal(3, all.Distinct().Count());
+        cached.Predict(prompt with { NumCompletions = 2 });
+        var three = cached.Predict(prompt with { NumCompletions = 3 });
+        Assert.Equal(all, three.Completions.Select(c => c.CompletionText));
+        Assert.True(three.Completions[0].WasCached);
+        Assert.False(three.Completions[2].WasCached);
+
+        // The same through PredictMany.
+        cached.PredictMany([prompt with { NumCompletions = 4 }]).ToList();
+        var four = cached.PredictMany([prompt with { NumCompletions = 4 }]).Single();
+        Assert.Equal(all, four.Completions.Take(3).Select(c => c.CompletionText));
+        Assert.Equal(fresh.Predict(prompt with { NumCompletions = 4 }).Completions[3].CompletionText, four.Completions[3].CompletionText);
+    }
+
+    [Fact]
+    public void AnExplicitNullBosTokenMeansNoneEvenWhenTheConfigNamesOne()
+    {
+        using var dir = new TempDir();
+        foreach (var file in Directory.GetFiles(HfFormatsFixtures.Path("models", "stories260K")))
+        {
+            File.Copy(file, dir.File(Path.GetFileName(file)));
+        }
+
+        using (var withBos = RandomModels.Load(dir.Path))
+        {
+            Assert.Equal(1, withBos.BosTokenId);
+            Assert.Equal(2, withBos.EstimateTokensInPrompt(new LmPrompt("Once")));
+        }
+
+        File.WriteAllText(dir.File("tokenizer_config.json"), """{"bos_token": null, "eos_token": "</s>"}""");
+        using var lm = RandomModels.Load(dir.Path);
+        Assert.Null(lm.BosTokenId);
+        Assert.Equal(1, lm.EstimateTokensInPrompt(new LmPrompt("Once") { AddSpecialTokens = false })); // nothing added by LmWrapper
+        Assert.Equal(2, lm.EstimateTokensInPrompt(new LmPrompt("Once")));                             // the tokenizer's own <s> stays
+        Assert.Throws<LmPromptException>(() => lm.Predict(new LmPrompt("") { AddSpecialTokens = false }));
+    }
+
+    [Fact]
+    public async Task ANestedParallelRunCompletesOnTheCallingThread()
+    {
+        using var team = new LmWrapper.HuggingFace.Kernels.ThreadTeam(2);
+        int inner = 0;
+        var run = Task.Run(() => team.For(4, _ => team.For(16, _ => Interlocked.Increment(ref inner))));
+        Assert.Same(run, await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(20))));
+        Assert.Equal(64, inner);
+    }
+}
