@@ -20,7 +20,8 @@ namespace LmWrapper;
 /// </remarks>
 public abstract class LanguageModel : IDisposable
 {
-    private readonly Lazy<LmCache> _cache;
+    private readonly Lock _cacheLock = new();
+    private LmCache? _cache;
 
     /// <summary>Creates the model with shared settings.</summary>
     /// <param name="options">Caching, concurrency and logging settings; null for the defaults.</param>
@@ -34,7 +35,6 @@ public abstract class LanguageModel : IDisposable
 
         Logger = Options.Logger ?? NullLogger.Instance;
         RateLimiter = Options.RateLimiter ?? new LmRateLimiter(Options.RequestsPerMinute, Options.TokensPerMinute);
-        _cache = new Lazy<LmCache>(() => Options.Cache ?? LmCache.ForProject(), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The settings this model was created with.</summary>
@@ -65,8 +65,31 @@ public abstract class LanguageModel : IDisposable
     /// </summary>
     public LmRateLimiter RateLimiter { get; }
 
-    /// <summary>The response cache this model uses (opened on first use).</summary>
-    public LmCache Cache => _cache.Value;
+    /// <summary>
+    /// The response cache this model uses: <see cref="LanguageModelOptions.Cache"/>, else the project's shared cache
+    /// (<see cref="LmCache.ForProject"/>), opened on first use. A failed open throws and is tried again on the next use.
+    /// </summary>
+    /// <exception cref="LmCacheException">The cache file cannot be opened.</exception>
+    public LmCache Cache
+    {
+        get
+        {
+            if (Volatile.Read(ref _cache) is { } cache)
+            {
+                return cache;
+            }
+
+            lock (_cacheLock)
+            {
+                // Only a successful open is remembered; an exception leaves the field empty for the next use.
+                _cache ??= Options.Cache ?? OpenProjectCache();
+                return _cache;
+            }
+        }
+    }
+
+    /// <summary>Opens the project's shared cache; tests replace it to simulate a failing open.</summary>
+    internal Func<LmCache> OpenProjectCache { get; set; } = () => LmCache.ForProject();
 
     /// <summary>
     /// What the model says about itself, with one meaning for every provider: name, context window, max output, prices
