@@ -192,11 +192,19 @@ public abstract class LanguageModel : IDisposable
         return EstimateTokensInPrompt(prompt) + (prompt.MaxTokens ?? DefaultTokensGenerated) > TokenLimit;
     }
 
-    /// <summary>Completes <paramref name="text"/> with at most 100 tokens (as the Python lmwrapper's <c>predict("…")</c> does).</summary>
+    /// <summary>
+    /// Completes <paramref name="text"/> with at most 100 tokens (as the Python lmwrapper's <c>predict("…")</c> does).
+    /// Blocks the calling thread until the answer is there and cannot be cancelled; async code uses
+    /// <see cref="PredictAsync(string, CancellationToken)"/>.
+    /// </summary>
     /// <param name="text">The prompt text.</param>
     public LmPrediction Predict(string text) => Predict(DefaultPrompt(text));
 
-    /// <summary>Runs one prompt (from the cache when it can). The synchronous twin of <see cref="PredictAsync(LmPrompt, CancellationToken)"/>.</summary>
+    /// <summary>
+    /// Runs one prompt (from the cache when it can). The synchronous twin of
+    /// <see cref="PredictAsync(LmPrompt, CancellationToken)"/>, kept because the Python original has it: Blocks the
+    /// calling thread until the answer is there and cannot be cancelled; async code uses the twin.
+    /// </summary>
     /// <param name="prompt">The prompt.</param>
     /// <exception cref="LmPromptException">The prompt is invalid for this model; nothing was sent.</exception>
     public LmPrediction Predict(LmPrompt prompt) => PredictAsync(prompt, CancellationToken.None).GetAwaiter().GetResult();
@@ -251,7 +259,8 @@ public abstract class LanguageModel : IDisposable
 
     /// <summary>
     /// Runs many prompts and returns their predictions lazily, in input order. The synchronous twin of
-    /// <see cref="PredictManyAsync"/>; see there.
+    /// <see cref="PredictManyAsync"/>; see there. Blocks the calling thread while it waits for each prediction
+    /// and cannot be cancelled (stop enumerating to stop the run); async code uses the twin.
     /// </summary>
     /// <param name="prompts">The prompts.</param>
     /// <param name="window">How soon the answers are needed: <see cref="CompletionWindow.Asap"/> or the cheaper <see cref="CompletionWindow.BatchAny"/>.</param>
