@@ -9,7 +9,8 @@ using LmWrapper.HuggingFace;
 string cachePath = args.Length > 0 ? args[0] : LmCache.ResolveProjectCachePath();
 using var cache = LmCache.Open(cachePath);
 string folder = Path.Combine(AppContext.BaseDirectory, "models", "stories260K");
-using var lm = HuggingFaceLm.Get(folder, new HuggingFaceLmOptions { ModelOptions = new LanguageModelOptions { Cache = cache } });
+// Caching is opt-in (as in the Python original): CacheByDefault turns it on for every prompt of this model.
+using var lm = HuggingFaceLm.Get(folder, new HuggingFaceLmOptions { ModelOptions = new LanguageModelOptions { Cache = cache, CacheByDefault = true } });
 Console.WriteLine($"Model: {lm.ModelType}, {lm.NumLayers} layers, context {lm.TokenLimit} tokens ({lm.ModelIdentity})");
 
 // A story continuation, greedy (temperature 0), with the logprob of every generated token.

@@ -46,7 +46,7 @@ public sealed class ClaudeLm : LanguageModel
     private readonly ClaudeBatchBackend _batches;
 
     private ClaudeLm(ClaudeModelInfo model, LmApiKey apiKey, ClaudeOptions options)
-        : base(options.ModelOptions)
+        : base(options.ResolveModelOptions())
     {
         options.ValidateShared();
         ArgumentException.ThrowIfNullOrWhiteSpace(options.AnthropicVersion, nameof(options));

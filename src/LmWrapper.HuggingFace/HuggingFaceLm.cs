@@ -38,7 +38,7 @@ public sealed class HuggingFaceLm : LanguageModel
 
     private HuggingFaceLm(string folder, string identity, HuggingFaceTokenizer tokenizer, SafetensorsCheckpoint checkpoint,
         CausalTransformer model, IEnumerable<int> eos, HuggingFaceLmOptions options)
-        : base(options.ModelOptions)
+        : base(options.ResolveModelOptions())
     {
         Folder = folder;
         Tokenizer = tokenizer;

@@ -2,12 +2,12 @@ using LmWrapper.HuggingFace.Hub;
 
 namespace LmWrapper.HuggingFace;
 
-/// <summary>Settings of a local <see cref="HuggingFaceLm"/>.</summary>
-public sealed record HuggingFaceLmOptions
+/// <summary>
+/// Settings of a local <see cref="HuggingFaceLm"/>. <see cref="LmOptions.ModelOptions"/> and <see cref="LmOptions.Logger"/>
+/// are set as for every other model.
+/// </summary>
+public sealed record HuggingFaceLmOptions : LmOptions
 {
-    /// <summary>Caching, logging and the other settings every model shares; null for the defaults.</summary>
-    public LanguageModelOptions? ModelOptions { get; init; }
-
     /// <summary>Threads for the matrix products. Default: every core (<see cref="Environment.ProcessorCount"/>).</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
 

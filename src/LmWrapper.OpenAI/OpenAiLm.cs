@@ -58,7 +58,7 @@ public sealed class OpenAiLm : LanguageModel
     private OpenAiBatchBackend? _batches;
 
     private OpenAiLm(OpenAiModelInfo model, string? apiKey, bool retryOnRateLimit, OpenAiOptions options)
-        : base(options.ModelOptions)
+        : base(options.ResolveModelOptions())
     {
         options.ValidateShared();
         Info = model;

@@ -51,6 +51,30 @@ public static class OpenAiModelNames
     /// <summary>o4-mini: a small reasoning model.</summary>
     public const string O4Mini = "o4-mini";
 
+    /// <summary>The GPT-4o snapshot of 2024-05-13 (the first GPT-4o; 4k output, its own higher prices).</summary>
+    public const string Gpt4o20240513 = "gpt-4o-2024-05-13";
+
+    /// <summary>The GPT-4o snapshot of 2024-11-20.</summary>
+    public const string Gpt4o20241120 = "gpt-4o-2024-11-20";
+
+    /// <summary>The GPT-4o mini snapshot of 2024-07-18 (what <see cref="Gpt4oMini"/> points to).</summary>
+    public const string Gpt4oMini20240718 = "gpt-4o-mini-2024-07-18";
+
+    /// <summary>The GPT-4 Turbo preview of 2023-11-06 (128k context, 4k output).</summary>
+    public const string Gpt41106Preview = "gpt-4-1106-preview";
+
+    /// <summary>o1-preview: the first o1 release (a reasoning model).</summary>
+    public const string O1Preview = "o1-preview";
+
+    /// <summary>The o1-preview snapshot of 2024-09-12.</summary>
+    public const string O1Preview20240912 = "o1-preview-2024-09-12";
+
+    /// <summary>The o1-mini snapshot of 2024-09-12.</summary>
+    public const string O1Mini20240912 = "o1-mini-2024-09-12";
+
+    /// <summary>The o4-mini snapshot of 2025-04-16.</summary>
+    public const string O4Mini20250416 = "o4-mini-2025-04-16";
+
     /// <summary>GPT-3.5 Turbo: the original ChatGPT model (16k context).</summary>
     public const string Gpt35Turbo = "gpt-3.5-turbo";
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using LmWrapper.Costs;
 
 namespace LmWrapper.OpenAI;
@@ -21,6 +22,17 @@ public static class OpenAiModelRegistry
         [
             Chat(OpenAiModelNames.Gpt4o, 128_000, 16_384, O200k, 2.50m, 10.00m, 1.25m) with { BatchEnqueuedTokenLimit = 90_000 },
             Chat(OpenAiModelNames.Gpt4oMini, 128_000, 16_384, O200k, 0.15m, 0.60m, 0.075m) with { BatchEnqueuedTokenLimit = 2_000_000 },
+
+            // Dated snapshots (the ones the Python original lists): a pinned snapshot keeps its outputs, and cache keys, stable.
+            Chat(OpenAiModelNames.Gpt4o20240513, 128_000, 4_096, O200k, 5.00m, 15.00m, null) with { BatchEnqueuedTokenLimit = 90_000 },
+            Chat(OpenAiModelNames.Gpt4o20241120, 128_000, 16_384, O200k, 2.50m, 10.00m, 1.25m) with { BatchEnqueuedTokenLimit = 90_000 },
+            Chat(OpenAiModelNames.Gpt4oMini20240718, 128_000, 16_384, O200k, 0.15m, 0.60m, 0.075m) with { BatchEnqueuedTokenLimit = 2_000_000 },
+            Chat(OpenAiModelNames.Gpt41106Preview, 128_000, 4_096, Cl100k, 10.00m, 30.00m, null) with { BatchEnqueuedTokenLimit = 90_000 },
+            Reasoning(OpenAiModelNames.O1Preview, 128_000, 32_768, 15.00m, 60.00m, 7.50m),
+            Reasoning(OpenAiModelNames.O1Preview20240912, 128_000, 32_768, 15.00m, 60.00m, 7.50m),
+            Reasoning(OpenAiModelNames.O1Mini20240912, 128_000, 65_536, 1.10m, 4.40m, 0.55m),
+            Reasoning(OpenAiModelNames.O4Mini20250416, 200_000, 100_000, 1.10m, 4.40m, 0.275m),
+
             Chat(OpenAiModelNames.Gpt41, 1_047_576, 32_768, O200k, 2.00m, 8.00m, 0.50m) with { BatchEnqueuedTokenLimit = 900_000 },
             Chat(OpenAiModelNames.Gpt41Mini, 1_047_576, 32_768, O200k, 0.40m, 1.60m, 0.10m) with { BatchEnqueuedTokenLimit = 2_000_000 },
             Chat(OpenAiModelNames.Gpt41Nano, 1_047_576, 32_768, O200k, 0.10m, 0.40m, 0.025m) with { BatchEnqueuedTokenLimit = 2_000_000 },
@@ -62,11 +74,11 @@ public static class OpenAiModelRegistry
 
     /// <summary>Looks a model up by name.</summary>
     /// <param name="name">The model name.</param>
-    /// <param name="model">The model, when found.</param>
-    public static bool TryGet(string name, out OpenAiModelInfo model)
+    /// <param name="model">The model, when found; null otherwise.</param>
+    public static bool TryGet(string name, [NotNullWhen(true)] out OpenAiModelInfo? model)
     {
         ArgumentNullException.ThrowIfNull(name);
-        return Models.TryGetValue(name, out model!);
+        return Models.TryGetValue(name, out model);
     }
 
     /// <summary>Looks a model up by name.</summary>

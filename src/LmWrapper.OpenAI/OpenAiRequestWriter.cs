@@ -72,8 +72,10 @@ internal static class OpenAiRequestWriter
     {
         if (!model.IsReasoningModel)
         {
-            w.WriteNumber("temperature"u8, prompt.Temperature);
-            w.WriteNumber("top_p"u8, prompt.TopP);
+            // TopP 0 means greedy (as in the Python original): sent as temperature 0 with the default top_p.
+            bool greedy = prompt.TopP == 0;
+            w.WriteNumber("temperature"u8, greedy ? 0 : prompt.Temperature);
+            w.WriteNumber("top_p"u8, greedy ? 1 : prompt.TopP);
             if (prompt.PresencePenalty != 0)
             {
                 w.WriteNumber("presence_penalty"u8, prompt.PresencePenalty);

@@ -20,7 +20,8 @@ namespace LmWrapper;
 /// </remarks>
 public abstract class LanguageModel : IDisposable
 {
-    private readonly Lazy<LmCache> _cache;
+    private readonly Lock _cacheLock = new();
+    private LmCache? _cache;
 
     /// <summary>Creates the model with shared settings.</summary>
     /// <param name="options">Caching, concurrency and logging settings; null for the defaults.</param>
@@ -34,7 +35,6 @@ public abstract class LanguageModel : IDisposable
 
         Logger = Options.Logger ?? NullLogger.Instance;
         RateLimiter = Options.RateLimiter ?? new LmRateLimiter(Options.RequestsPerMinute, Options.TokensPerMinute);
-        _cache = new Lazy<LmCache>(() => Options.Cache ?? LmCache.ForProject(), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The settings this model was created with.</summary>
@@ -65,8 +65,31 @@ public abstract class LanguageModel : IDisposable
     /// </summary>
     public LmRateLimiter RateLimiter { get; }
 
-    /// <summary>The response cache this model uses (opened on first use).</summary>
-    public LmCache Cache => _cache.Value;
+    /// <summary>
+    /// The response cache this model uses: <see cref="LanguageModelOptions.Cache"/>, else the project's shared cache
+    /// (<see cref="LmCache.ForProject"/>), opened on first use. A failed open throws and is tried again on the next use.
+    /// </summary>
+    /// <exception cref="LmCacheException">The cache file cannot be opened.</exception>
+    public LmCache Cache
+    {
+        get
+        {
+            if (Volatile.Read(ref _cache) is { } cache)
+            {
+                return cache;
+            }
+
+            lock (_cacheLock)
+            {
+                // Only a successful open is remembered; an exception leaves the field empty for the next use.
+                _cache ??= Options.Cache ?? OpenProjectCache();
+                return _cache;
+            }
+        }
+    }
+
+    /// <summary>Opens the project's shared cache; tests replace it to simulate a failing open.</summary>
+    internal Func<LmCache> OpenProjectCache { get; set; } = () => LmCache.ForProject();
 
     /// <summary>
     /// What the model says about itself, with one meaning for every provider: name, context window, max output, prices
@@ -169,11 +192,19 @@ public abstract class LanguageModel : IDisposable
         return EstimateTokensInPrompt(prompt) + (prompt.MaxTokens ?? DefaultTokensGenerated) > TokenLimit;
     }
 
-    /// <summary>Completes <paramref name="text"/> with at most 100 tokens (as the Python lmwrapper's <c>predict("…")</c> does).</summary>
+    /// <summary>
+    /// Completes <paramref name="text"/> with at most 100 tokens (as the Python lmwrapper's <c>predict("…")</c> does).
+    /// Blocks the calling thread until the answer is there and cannot be cancelled; async code uses
+    /// <see cref="PredictAsync(string, CancellationToken)"/>.
+    /// </summary>
     /// <param name="text">The prompt text.</param>
     public LmPrediction Predict(string text) => Predict(DefaultPrompt(text));
 
-    /// <summary>Runs one prompt (from the cache when it can). The synchronous twin of <see cref="PredictAsync(LmPrompt, CancellationToken)"/>.</summary>
+    /// <summary>
+    /// Runs one prompt (from the cache when it can). The synchronous twin of
+    /// <see cref="PredictAsync(LmPrompt, CancellationToken)"/>, kept because the Python original has it: Blocks the
+    /// calling thread until the answer is there and cannot be cancelled; async code uses the twin.
+    /// </summary>
     /// <param name="prompt">The prompt.</param>
     /// <exception cref="LmPromptException">The prompt is invalid for this model; nothing was sent.</exception>
     public LmPrediction Predict(LmPrompt prompt) => PredictAsync(prompt, CancellationToken.None).GetAwaiter().GetResult();
@@ -229,7 +260,8 @@ public abstract class LanguageModel : IDisposable
 
     /// <summary>
     /// Runs many prompts and returns their predictions lazily, in input order. The synchronous twin of
-    /// <see cref="PredictManyAsync"/>; see there.
+    /// <see cref="PredictManyAsync"/>; see there. Blocks the calling thread while it waits for each prediction
+    /// and cannot be cancelled (stop enumerating to stop the run); async code uses the twin.
     /// </summary>
     /// <param name="prompts">The prompts.</param>
     /// <param name="window">How soon the answers are needed: <see cref="CompletionWindow.Asap"/> or the cheaper <see cref="CompletionWindow.BatchAny"/>.</param>

@@ -12,8 +12,13 @@ public sealed record LanguageModelOptions
     /// </summary>
     public LmCache? Cache { get; init; }
 
-    /// <summary>Whether prompts whose <see cref="LmPrompt.Cache"/> is null use the cache. Default true.</summary>
-    public bool CacheByDefault { get; init; } = true;
+    /// <summary>
+    /// Whether prompts whose <see cref="LmPrompt.Cache"/> is null use the cache. Default false: caching is opt-in, as in
+    /// the Python original (set <see cref="LmPrompt.Cache"/> = true on a prompt, or this to true for every prompt). A
+    /// cached prompt with <see cref="LmPrompt.Temperature"/> above 0 returns the same sample on every call rather than a
+    /// new one; ask for <see cref="LmPrompt.NumCompletions"/> to get several, or set <see cref="LmPrompt.Cache"/> = false.
+    /// </summary>
+    public bool CacheByDefault { get; init; }
 
     /// <summary>How many uncached requests <see cref="LanguageModel.PredictManyAsync"/> runs at once by default. Default 8.</summary>
     public int MaxConcurrency { get; init; } = 8;

@@ -179,10 +179,21 @@ public sealed class LmPrediction
 
     /// <summary>
     /// A prompt that continues this conversation: the prompt's dialog, this completion as an assistant turn, then
-    /// <paramref name="newTurns"/>. Every other prompt setting is kept (except <see cref="LmPrompt.Metadata"/>).
+    /// <paramref name="newTurns"/>. Every other prompt setting is kept, <see cref="LmPrompt.Metadata"/> included.
     /// </summary>
     /// <param name="newTurns">The turns to add after this completion (typically one user turn).</param>
-    public LmPrompt MakeReplyPrompt(params IReadOnlyList<LmChatTurn> newTurns)
+    /// <exception cref="InvalidOperationException">The prediction failed: there is no completion to continue from.</exception>
+    public LmPrompt MakeReplyPrompt(params IReadOnlyList<LmChatTurn> newTurns) => MakeReplyPrompt(newTurns, overrides: null);
+
+    /// <summary>
+    /// A prompt that continues this conversation (see <see cref="MakeReplyPrompt(IReadOnlyList{LmChatTurn})"/>) with
+    /// settings changed by <paramref name="overrides"/>, as the Python original's <c>make_reply_prompt(turns, **overrides)</c>:
+    /// for example <c>p =&gt; p with { Temperature = 0.5, MaxTokens = 100 }</c>.
+    /// </summary>
+    /// <param name="newTurns">The turns to add after this completion.</param>
+    /// <param name="overrides">Changes the continued prompt (it receives the prompt with every setting kept); null for none.</param>
+    /// <exception cref="InvalidOperationException">The prediction failed: there is no completion to continue from.</exception>
+    public LmPrompt MakeReplyPrompt(IReadOnlyList<LmChatTurn> newTurns, Func<LmPrompt, LmPrompt>? overrides)
     {
         ArgumentNullException.ThrowIfNull(newTurns);
         if (HasErrors)
@@ -191,12 +202,18 @@ public sealed class LmPrediction
         }
 
         List<LmChatTurn> turns = [.. Prompt.GetTextAsChat(), LmChatTurn.Assistant(CompletionText), .. newTurns];
-        return Prompt.WithDialog(turns);
+        var reply = Prompt.WithDialog(turns);
+        return overrides is null
+            ? reply
+            : overrides(reply) ?? throw new InvalidOperationException("The overrides function returned null instead of a prompt.");
     }
 
-    /// <summary>A prompt that continues this conversation with one more user message.</summary>
+    /// <summary>A prompt that continues this conversation with one more user message, settings kept or changed by <paramref name="overrides"/>.</summary>
     /// <param name="userMessage">What the user says next.</param>
-    public LmPrompt MakeReplyPrompt(string userMessage) => MakeReplyPrompt(LmChatTurn.User(userMessage));
+    /// <param name="overrides">Changes the continued prompt (for example <c>p =&gt; p with { Temperature = 0 }</c>); null for none.</param>
+    /// <exception cref="InvalidOperationException">The prediction failed: there is no completion to continue from.</exception>
+    public LmPrompt MakeReplyPrompt(string userMessage, Func<LmPrompt, LmPrompt>? overrides = null) =>
+        MakeReplyPrompt([LmChatTurn.User(userMessage)], overrides);
 
     /// <summary>
     /// The prediction as JSON: a stable, documented form that <see cref="FromJson"/> reads back (everything but

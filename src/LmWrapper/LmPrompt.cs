@@ -65,10 +65,9 @@ public sealed record LmPrompt
         : this(original)
     {
         _content = dialog;
-        Metadata = null;
     }
 
-    /// <summary>A copy of this prompt, with every setting kept, whose content is the given dialog (metadata is dropped).</summary>
+    /// <summary>A copy of this prompt, with every setting (metadata included) kept, whose content is the given dialog.</summary>
     internal LmPrompt WithDialog(IReadOnlyList<LmChatTurn> dialog) => new(this, [.. dialog]);
 
     /// <summary>The prompt text, or null when the prompt is a chat dialog (see <see cref="Chat"/>).</summary>
@@ -79,6 +78,13 @@ public sealed record LmPrompt
 
     /// <summary>Whether the prompt is a chat dialog rather than plain text.</summary>
     public bool IsChat => _content is LmChatTurn[];
+
+    /// <summary>
+    /// Whether the prompt asks for greedy decoding: <see cref="Temperature"/> 0 or <see cref="TopP"/> 0 (the Python
+    /// original's <c>is_deterministic_sampling</c>). Every provider decodes such a prompt greedily (a <see cref="TopP"/> of 0
+    /// is sent as temperature 0).
+    /// </summary>
+    public bool IsDeterministicSampling => Temperature == 0 || TopP == 0;
 
     /// <summary>The maximum number of tokens to generate. Null means the model's default (<see cref="LanguageModel.DefaultTokensGenerated"/>).</summary>
     public int? MaxTokens { get; init; }
@@ -99,7 +105,11 @@ public sealed record LmPrompt
     /// <summary>The sampling temperature, from 0 (greedy) to 2. Default 1.</summary>
     public double Temperature { get; init; } = 1.0;
 
-    /// <summary>Nucleus sampling: only tokens within this much probability mass are considered. In (0, 1]; default 1.</summary>
+    /// <summary>
+    /// Nucleus sampling: only tokens within this much probability mass are considered. In [0, 1]; default 1. 0 means
+    /// greedy, as in the Python original (<see cref="IsDeterministicSampling"/>): every provider then picks the most
+    /// likely token, as at <see cref="Temperature"/> 0.
+    /// </summary>
     public double TopP
     {
         get => _extras.TopP;
@@ -269,7 +279,7 @@ public sealed record LmPrompt
         }
 
         CheckRange(Temperature, 0, 2, nameof(Temperature), lowInclusive: true);
-        CheckRange(TopP, 0, 1, nameof(TopP), lowInclusive: false);
+        CheckRange(TopP, 0, 1, nameof(TopP), lowInclusive: true);
         CheckRange(PresencePenalty, -2, 2, nameof(PresencePenalty), lowInclusive: true);
         CheckRange(FrequencyPenalty, -2, 2, nameof(FrequencyPenalty), lowInclusive: true);
 
@@ -291,6 +301,18 @@ public sealed record LmPrompt
                 string.Create(CultureInfo.InvariantCulture, $"{name} must be in {range}, but was {value}."), name);
         }
     }
+
+    /// <summary>
+    /// The prompt as JSON (the same form as the "prompt" of <see cref="LmPrediction.ToJson"/>, snake_case field names as
+    /// in the Python original's <c>dict_serialize</c>), which <see cref="FromJson"/> reads back to an equal prompt. Every
+    /// field is kept except <see cref="Metadata"/>, which is the caller's own object.
+    /// </summary>
+    public string ToJson() => Serialization.PredictionJson.SerializePrompt(this);
+
+    /// <summary>Reads a prompt written by <see cref="ToJson"/> (fields left out take their defaults).</summary>
+    /// <param name="json">The JSON text.</param>
+    /// <exception cref="FormatException">The text is not a prompt in LmWrapper's JSON form.</exception>
+    public static LmPrompt FromJson(string json) => Serialization.PredictionJson.DeserializePrompt(json);
 
     /// <summary>Value equality over every field, comparing the dialog and stop sequences element by element.</summary>
     /// <param name="other">The prompt to compare with.</param>

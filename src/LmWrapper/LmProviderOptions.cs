@@ -4,10 +4,10 @@ namespace LmWrapper;
 
 /// <summary>
 /// The settings every HTTP provider shares (OpenAI, Claude): where the API is, how to send (an <see cref="HttpClient"/>
-/// or a handler), retries, the per-attempt timeout, and the model settings (cache, concurrency, logger). Each provider's
-/// options derive from it and add their own.
+/// or a handler), retries, the per-attempt timeout, and (from <see cref="LmOptions"/>) the model settings and logger.
+/// Each provider's options derive from it and add their own.
 /// </summary>
-public abstract record LmProviderOptions
+public abstract record LmProviderOptions : LmOptions
 {
     /// <summary>
     /// The API's address (a proxy, a compatible server, a fake server in tests). Null means the provider's environment
@@ -30,9 +30,6 @@ public abstract record LmProviderOptions
 
     /// <summary>The limit for one attempt of one request; an attempt that runs past it is retried as a passing failure. Default 10 minutes.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMinutes(10);
-
-    /// <summary>Caching, concurrency, rate limits and logging, shared by every model kind. Null means the defaults.</summary>
-    public LanguageModelOptions? ModelOptions { get; init; }
 
     /// <summary>Reads an environment variable (key and base URL lookup). Null means the process environment; tests set their own.</summary>
     internal Func<string, string?>? GetEnvironmentVariable { get; init; }

@@ -30,7 +30,7 @@ public abstract class ClaudeBatchTestBase : ClaudeTestBase, IDisposable
 
     /// <summary>A Claude model over the fake with this test's cache (so a second instance is a "rerun").</summary>
     protected ClaudeLm BatchModel(BatchOptions? batch = null) =>
-        Model(options: Options() with { ModelOptions = new LanguageModelOptions { Cache = Cache, Batch = batch ?? FastBatches } });
+        Model(options: Options() with { ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = Cache, Batch = batch ?? FastBatches } });
 
     protected static List<LmPrompt> Prompts(params string[] texts) => [.. texts.Select(t => new LmPrompt(t) { MaxTokens = 20, Temperature = 0 })];
 

@@ -73,7 +73,7 @@ public sealed class ClaudeBatchTests : ClaudeBatchTestBase
             Temperature = 0.3,
             Stop = ["\n\n", "Arr"],
         };
-        using (var single = Model(options: Options() with { ModelOptions = new LanguageModelOptions { Cache = LmCache.OpenInMemory() } }))
+        using (var single = Model(options: Options() with { ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = LmCache.OpenInMemory() } }))
         {
             single.Predict(prompt);
         }

@@ -81,7 +81,7 @@ public sealed class ClaudeCachingTests : ClaudeTestBase
             Interlocked.Decrement(ref inFlight);
             return new FakeAnthropicReply("x");
         };
-        var options = Options() with { ModelOptions = new LanguageModelOptions { Cache = Cache, MaxConcurrency = 2 } };
+        var options = Options() with { ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = Cache, MaxConcurrency = 2 } };
         using var lm = Model(options: options);
         var p = lm.Predict(new LmPrompt("s") { NumCompletions = 6 });
         Assert.Equal(6, p.Completions.Count);
@@ -116,7 +116,7 @@ public sealed class ClaudeCachingTests : ClaudeTestBase
             seen.Add(r.Messages[^1].Text);
             return new FakeAnthropicReply("done " + r.Messages[^1].Text);
         };
-        var options = Options() with { ModelOptions = new LanguageModelOptions { Cache = Cache, MaxConcurrency = 4 } };
+        var options = Options() with { ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = Cache, MaxConcurrency = 4 } };
         using var lm = Model(options: options);
         var prompts = Enumerable.Range(0, 12).Select(i => new LmPrompt($"item{i}")).ToList();
         var results = new List<LmPrediction>();

@@ -84,6 +84,20 @@ public sealed class ClaudeMappingTests : ClaudeTestBase
     }
 
     [Fact]
+    public void TopPZeroIsGreedySentAsTemperatureZeroAlone()
+    {
+        // Also on a 4.5 model, which refuses temperature and top_p together: greedy is one setting.
+        foreach (var model in new[] { ClaudeModelNames.ClaudeHaiku45, ClaudeModelNames.Claude35Haiku })
+        {
+            using var lm = Model(model);
+            var p = lm.Predict(new LmPrompt("q") { TopP = 0, Temperature = 0.7 });
+            Assert.False(p.HasErrors, p.ErrorMessage);
+            Assert.Equal(0, LastBody["temperature"]!.GetValue<double>());
+            Assert.Null(LastBody["top_p"]);
+        }
+    }
+
+    [Fact]
     public void OnAModelThatTakesOneSamplingSettingTopPAloneIsSentWithoutTemperature()
     {
         using var lm = Model(ClaudeModelNames.ClaudeHaiku45);

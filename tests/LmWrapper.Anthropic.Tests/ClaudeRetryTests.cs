@@ -223,7 +223,7 @@ public sealed class ClaudeRetryTests : ClaudeTestBase
     public void InPredictManyAFailureIsAFailedPredictionInItsPlace()
     {
         Server.InjectFault(FakeAnthropicFault.RateLimited());
-        var options = Options(LmRetryPolicy.None) with { ModelOptions = new LanguageModelOptions { Cache = Cache, MaxConcurrency = 1 } };
+        var options = Options(LmRetryPolicy.None) with { ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = Cache, MaxConcurrency = 1 } };
         using var lm = Model(options: options);
         var results = lm.PredictMany([new LmPrompt("a"), new LmPrompt("b"), new LmPrompt("c")]).ToList();
         Assert.True(results[0].HasErrors);

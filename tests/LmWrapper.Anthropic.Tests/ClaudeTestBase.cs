@@ -32,7 +32,7 @@ public abstract class ClaudeTestBase : IAsyncLifetime
     {
         BaseUrl = Server.BaseUrl,
         Retry = retry ?? FastRetry,
-        ModelOptions = new LanguageModelOptions { Cache = Cache },
+        ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = Cache },
         GetEnvironmentVariable = _ => null,
         HomeDirectory = Path.Combine(Path.GetTempPath(), "lmwrapper-no-home-" + Guid.NewGuid().ToString("N")),
     };

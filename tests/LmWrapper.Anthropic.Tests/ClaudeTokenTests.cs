@@ -94,7 +94,7 @@ public sealed class ClaudeTokenTests : ClaudeTestBase
     [Fact]
     public void WithATokensPerMinuteLimitPacingCountsOfflineAndSendsNoCountRequest()
     {
-        var options = Options() with { ModelOptions = new LanguageModelOptions { Cache = Cache, TokensPerMinute = 1_000_000 } };
+        var options = Options() with { ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = Cache, TokensPerMinute = 1_000_000 } };
         using var lm = Model(options: options);
         lm.Predict(new LmPrompt("paced prompt") { Temperature = 0 });
         lm.Predict(new LmPrompt("paced prompt") { Temperature = 0.5 });

@@ -27,7 +27,7 @@ public sealed class ClaudeValidationTests : ClaudeTestBase
         { "Chat", new LmPrompt([LmChatTurn.User("a"), LmChatTurn.System("late system")]) },
         { "Text", new LmPrompt(" \n ") },
         { "Text", new LmPrompt(string.Empty) },
-        { "TopP", new LmPrompt("q") { TopP = 0 } },
+        { "TopP", new LmPrompt("q") { TopP = 1.2 } },
     };
 
     [Theory]

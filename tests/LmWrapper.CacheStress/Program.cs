@@ -12,7 +12,7 @@ switch (args[0])
         int first = int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture);
         int count = int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture);
         string padding = new('x', int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture));
-        using var lm = new MockLm(p => p.Text + padding, name: "stress", options: new LanguageModelOptions { Cache = cache });
+        using var lm = new MockLm(p => p.Text + padding, name: "stress", options: new LanguageModelOptions { CacheByDefault = true, Cache = cache });
         for (int i = first; i < first + count; i++)
         {
             var p = lm.Predict(new LmPrompt($"p{i}") { MaxTokens = 5 });

@@ -4,6 +4,7 @@ using LmWrapper.OpenAI;
 using LmWrapper.Retry;
 using LmWrapper.Testing;
 using LmWrapper.Testing.Anthropic;
+using Microsoft.Extensions.Logging;
 
 namespace LmWrapper.Contract.Tests;
 
@@ -24,7 +25,7 @@ public abstract class Provider : IAsyncDisposable
     /// <summary>Requests the server has seen for predictions (single calls only).</summary>
     public abstract int PredictionRequests { get; }
 
-    public abstract LanguageModel Model(LmCache cache, TimeSpan? requestTimeout = null);
+    public abstract LanguageModel Model(LmCache cache, TimeSpan? requestTimeout = null, ILogger? logger = null);
 
     public abstract void RateLimitOnce();
 
@@ -66,13 +67,14 @@ public abstract class Provider : IAsyncDisposable
 
         public override int PredictionRequests => server.Requests.Count(r => r.Path.StartsWith("/v1/chat/completions", StringComparison.Ordinal));
 
-        public override LanguageModel Model(LmCache cache, TimeSpan? requestTimeout = null) =>
+        public override LanguageModel Model(LmCache cache, TimeSpan? requestTimeout = null, ILogger? logger = null) =>
             OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: new OpenAiOptions
             {
                 BaseUrl = new Uri(server.BaseUrl),
                 Retry = FastRetry,
                 RequestTimeout = requestTimeout ?? TimeSpan.FromMinutes(1),
                 ModelOptions = new LanguageModelOptions { Cache = cache, CacheByDefault = true },
+                Logger = logger,
                 GetEnvironmentVariable = _ => null,
             });
 
@@ -104,13 +106,14 @@ public abstract class Provider : IAsyncDisposable
 
         public override int PredictionRequests => Server.RequestsTo("/v1/messages").Count;
 
-        public override LanguageModel Model(LmCache cache, TimeSpan? requestTimeout = null) =>
+        public override LanguageModel Model(LmCache cache, TimeSpan? requestTimeout = null, ILogger? logger = null) =>
             ClaudeLm.Get(ClaudeModelNames.Claude35Haiku, FakeAnthropicServer.DefaultApiKey, new ClaudeOptions
             {
                 BaseUrl = Server.BaseUrl,
                 Retry = FastRetry,
                 RequestTimeout = requestTimeout ?? TimeSpan.FromMinutes(1),
                 ModelOptions = new LanguageModelOptions { Cache = cache, CacheByDefault = true },
+                Logger = logger,
                 GetEnvironmentVariable = _ => null,
             });
 

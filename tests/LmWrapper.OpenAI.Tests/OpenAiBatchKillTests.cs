@@ -111,7 +111,7 @@ public sealed class OpenAiBatchKillTests(Xunit.Abstractions.ITestOutputHelper ou
             BaseUrl = new Uri(_server.BaseUrl),
             GetEnvironmentVariable = _ => null,
             HomeDirectory = _dir,
-            ModelOptions = new LanguageModelOptions { Cache = cache },
+            ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = cache },
         });
         var all = lm.PredictMany(Enumerable.Range(0, Prompts).Select(i => new LmPrompt($"What is {i}+1?") { MaxTokens = 20, Temperature = 0 }), CompletionWindow.BatchAny).ToList();
         Assert.Equal(requests, _server.Requests.Count);

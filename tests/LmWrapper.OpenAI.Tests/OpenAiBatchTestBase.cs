@@ -39,7 +39,7 @@ public abstract class OpenAiBatchTestBase : OpenAiTestBase, IDisposable
     protected OpenAiLm BatchLm(string model = OpenAiModelNames.Gpt4oMini, BatchOptions? batch = null, LmCache? cache = null) =>
         OpenAiLm.Get(model, FakeOpenAiServer.DefaultApiKey, options: Options(cache ?? Cache) with
         {
-            ModelOptions = new LanguageModelOptions { Cache = cache ?? Cache, Batch = batch ?? FastBatches },
+            ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = cache ?? Cache, Batch = batch ?? FastBatches },
         });
 
     protected static List<LmPrompt> Prompts(params string[] texts) => [.. texts.Select(t => new LmPrompt(t) { MaxTokens = 20, Temperature = 0 })];

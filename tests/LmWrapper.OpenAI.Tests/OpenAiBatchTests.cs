@@ -128,7 +128,7 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
         using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options(Cache) with
         {
             BaseUrl = new Uri(server.BaseUrl),
-            ModelOptions = new LanguageModelOptions { Cache = Cache, Batch = FastBatches with { Limits = new BatchLimits(50_000, 200_000_000, 100) } },
+            ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = Cache, Batch = FastBatches with { Limits = new BatchLimits(50_000, 200_000_000, 100) } },
         });
         var results = lm.PredictMany(Sums(30), CompletionWindow.BatchAny).ToList();
         AssertSums(results);
@@ -144,7 +144,7 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
         using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options(Cache) with
         {
             BaseUrl = new Uri(server.BaseUrl),
-            ModelOptions = new LanguageModelOptions { Cache = Cache, Batch = FastBatches with { Limits = new BatchLimits(8, 200_000_000, null) } },
+            ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = Cache, Batch = FastBatches with { Limits = new BatchLimits(8, 200_000_000, null) } },
         });
         var results = lm.PredictMany(Sums(40), CompletionWindow.BatchAny).ToList();
         AssertSums(results);
@@ -187,7 +187,7 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
         using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options(Cache) with
         {
             BaseUrl = new Uri(server.BaseUrl),
-            ModelOptions = new LanguageModelOptions { Cache = Cache, Batch = FastBatches },
+            ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = Cache, Batch = FastBatches },
         });
         var results = lm.PredictMany(Sums(8), CompletionWindow.BatchAny).ToList();
         AssertSums(results);
@@ -273,7 +273,7 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
     {
         using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, "sk-wrong-key-000000000000", options: Options(Cache) with
         {
-            ModelOptions = new LanguageModelOptions { Cache = Cache, Batch = FastBatches },
+            ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = Cache, Batch = FastBatches },
         });
         var e = Assert.Throws<LmAuthenticationException>(() => lm.PredictMany(Sums(2), CompletionWindow.BatchAny).ToList());
         Assert.DoesNotContain("sk-wrong-key", e.Message, StringComparison.Ordinal);
@@ -297,7 +297,7 @@ public sealed class OpenAiBatchTests : OpenAiBatchTestBase
         OpenAiLm Make() => OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options(Cache) with
         {
             BaseUrl = new Uri(server.BaseUrl),
-            ModelOptions = new LanguageModelOptions { Cache = Cache, Batch = FastBatches with { Limits = new BatchLimits(5, 200_000_000) } },
+            ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = Cache, Batch = FastBatches with { Limits = new BatchLimits(5, 200_000_000) } },
         });
         using (var first = Make())
         {

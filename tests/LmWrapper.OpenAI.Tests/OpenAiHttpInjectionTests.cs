@@ -51,7 +51,7 @@ public sealed class OpenAiHttpInjectionTests : OpenAiTestBase
     {
         await using var server = await FakeOpenAiServer.StartNewAsync();
         using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey,
-            options: new OpenAiOptions { BaseUrl = new Uri(server.BaseUrl), ModelOptions = new LanguageModelOptions { Cache = Caching.LmCache.OpenInMemory() } });
+            options: new OpenAiOptions { BaseUrl = new Uri(server.BaseUrl), ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = Caching.LmCache.OpenInMemory() } });
         server.EnqueueFault(FakeOpenAiFault.RateLimit(TimeSpan.FromMilliseconds(20)));
         Assert.Equal("2+2 is equal to 4.", lm.Predict("What is 2+2?").CompletionText);
         Assert.Equal(100, server.Requests[^1].Json.GetProperty("max_completion_tokens").GetInt32());

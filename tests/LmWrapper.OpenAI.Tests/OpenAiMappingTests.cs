@@ -104,6 +104,19 @@ public sealed class OpenAiMappingTests : OpenAiTestBase
         Assert.Equal("16", p.ProviderData!["reasoning_tokens"]);
     }
 
+    [Theory]
+    [InlineData("gpt-4o-mini")]
+    [InlineData("davinci-002")]
+    public async Task TopPZeroIsGreedySentAsTemperatureZero(string model)
+    {
+        using var lm = Lm(model);
+        var p = await lm.PredictAsync(new LmPrompt("Say hi") { MaxTokens = 3, TopP = 0, Temperature = 0.9 });
+        Assert.False(p.HasErrors, p.ErrorMessage);
+        var b = LastRequest.Json;
+        Assert.Equal(0, b.GetProperty("temperature").GetDouble());
+        Assert.Equal(1, b.GetProperty("top_p").GetDouble());
+    }
+
     [Fact]
     public async Task CompletionModelMapsEveryFieldIncludingEcho()
     {

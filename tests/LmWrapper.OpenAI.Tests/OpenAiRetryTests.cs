@@ -256,7 +256,7 @@ public sealed class OpenAiRetryTests : OpenAiTestBase
 
         using var pinned = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options() with
         {
-            ModelOptions = new LanguageModelOptions { Cache = Caching.LmCache.OpenInMemory(), RequestsPerMinute = 60 },
+            ModelOptions = new LanguageModelOptions { CacheByDefault = true, Cache = Caching.LmCache.OpenInMemory(), RequestsPerMinute = 60 },
         });
         await pinned.PredictAsync(new LmPrompt("What is 2+2?") { MaxTokens = 5 });
         Assert.Equal(60, pinned.RateLimiter.RequestsPerMinute); // set explicitly: headers do not override it

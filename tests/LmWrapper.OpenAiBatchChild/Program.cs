@@ -26,6 +26,7 @@ var options = new OpenAiOptions
     ModelOptions = new LanguageModelOptions
     {
         Cache = cache,
+        CacheByDefault = true,
         Batch = new BatchOptions
         {
             PollInterval = TimeSpan.FromMilliseconds(5),

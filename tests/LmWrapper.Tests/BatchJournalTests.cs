@@ -157,6 +157,7 @@ public sealed class BatchJournalTests : IDisposable
             new LanguageModelOptions
             {
                 Cache = cache,
+                CacheByDefault = true,
                 Batch = new BatchOptions
                 {
                     PollInterval = TimeSpan.FromMilliseconds(1),

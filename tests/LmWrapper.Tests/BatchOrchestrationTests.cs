@@ -22,6 +22,7 @@ public sealed class BatchOrchestrationTests : IDisposable
         new LanguageModelOptions
         {
             Cache = _cache,
+            CacheByDefault = true,
             Batch = new BatchOptions
             {
                 PollInterval = TimeSpan.FromMilliseconds(1),
@@ -174,7 +175,7 @@ public sealed class BatchOrchestrationTests : IDisposable
 
         var small = new FakeBatchBackend();
         var lm2 = new BatchTestLm(
-            new LanguageModelOptions { Cache = LmCache.OpenInMemory(), Batch = new BatchOptions { PollInterval = TimeSpan.FromMilliseconds(1), Limits = new BatchLimits(1000, MaxFileBytes: 200) } },
+            new LanguageModelOptions { CacheByDefault = true, Cache = LmCache.OpenInMemory(), Batch = new BatchOptions { PollInterval = TimeSpan.FromMilliseconds(1), Limits = new BatchLimits(1000, MaxFileBytes: 200) } },
             small);
         lm2.PredictMany(Prompts([.. Enumerable.Range(0, 12).Select(i => $"prompt number {i}")]), CompletionWindow.BatchAny).ToList();
         Assert.True(small.Submissions >= 3, $"{small.Submissions} batches");
@@ -404,6 +405,7 @@ public sealed class BatchOrchestrationTests : IDisposable
             new LanguageModelOptions
             {
                 Cache = _cache,
+                CacheByDefault = true,
                 Batch = new BatchOptions
                 {
                     PollInterval = TimeSpan.FromMilliseconds(1),
@@ -424,6 +426,7 @@ public sealed class BatchOrchestrationTests : IDisposable
                             new LanguageModelOptions
                             {
                                 Cache = LmCache.OpenInMemory(),
+                                CacheByDefault = true,
                                 Batch = new BatchOptions { PollInterval = TimeSpan.FromMilliseconds(1), WorkingDirectory = work },
                             },
                             new FakeBatchBackend());

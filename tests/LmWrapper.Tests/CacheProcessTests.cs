@@ -40,7 +40,7 @@ public sealed class CacheProcessTests : IDisposable
 
             using var cache = LmCache.Open(file);
             Assert.Empty(cache.CheckIntegrity());
-            var lm = new MockLm(_ => throw new InvalidOperationException("should have been cached"), "stress", new LanguageModelOptions { Cache = cache });
+            var lm = new MockLm(_ => throw new InvalidOperationException("should have been cached"), "stress", new LanguageModelOptions { CacheByDefault = true, Cache = cache });
             var answers = lm.PredictMany(committed.Order().Select(i => new LmPrompt($"p{i}") { MaxTokens = 5 })).ToList();
             Assert.All(answers, a => Assert.True(a.WasCached, a.ErrorMessage));
             Assert.All(answers, a => Assert.StartsWith(a.Prompt.Text!, a.CompletionText, StringComparison.Ordinal));

@@ -8,7 +8,7 @@ public sealed class LanguageModelTests : IDisposable
 
     public void Dispose() => _cache.Dispose();
 
-    private CountingLm Model(string name = "counting") => new(new LanguageModelOptions { Cache = _cache }, name);
+    private CountingLm Model(string name = "counting") => new(new LanguageModelOptions { CacheByDefault = true, Cache = _cache }, name);
 
     [Fact]
     public void PredictOnAStringMeansMaxTokens100()
@@ -275,7 +275,7 @@ public sealed class LanguageModelTests : IDisposable
     [Fact]
     public async Task PredictManyRunsConcurrentlyWithinTheBoundAndYieldsInOrder()
     {
-        var lm = new CountingLm(new LanguageModelOptions { Cache = _cache, MaxConcurrency = 3 }) { Delay = TimeSpan.FromMilliseconds(30) };
+        var lm = new CountingLm(new LanguageModelOptions { CacheByDefault = true, Cache = _cache, MaxConcurrency = 3 }) { Delay = TimeSpan.FromMilliseconds(30) };
         var prompts = Enumerable.Range(0, 12).Select(i => new LmPrompt($"p{i}")).ToList();
         var seen = new List<string>();
         await foreach (var p in lm.PredictManyAsync(prompts, CompletionWindow.Asap, CancellationToken.None))
@@ -290,7 +290,7 @@ public sealed class LanguageModelTests : IDisposable
     [Fact]
     public async Task BreakingOutEarlyCancelsTheRestAndKeepsWhatFinished()
     {
-        var lm = new CountingLm(new LanguageModelOptions { Cache = _cache, MaxConcurrency = 1 }) { Delay = TimeSpan.FromMilliseconds(20) };
+        var lm = new CountingLm(new LanguageModelOptions { CacheByDefault = true, Cache = _cache, MaxConcurrency = 1 }) { Delay = TimeSpan.FromMilliseconds(20) };
         var prompts = Enumerable.Range(0, 50).Select(i => new LmPrompt($"p{i}")).ToList();
         await foreach (var p in lm.PredictManyAsync(prompts, CompletionWindow.Asap, CancellationToken.None))
         {
@@ -308,7 +308,7 @@ public sealed class LanguageModelTests : IDisposable
     [Fact]
     public async Task CancellationStopsTheRun()
     {
-        var lm = new CountingLm(new LanguageModelOptions { Cache = _cache, MaxConcurrency = 2 }) { Delay = TimeSpan.FromSeconds(5) };
+        var lm = new CountingLm(new LanguageModelOptions { CacheByDefault = true, Cache = _cache, MaxConcurrency = 2 }) { Delay = TimeSpan.FromSeconds(5) };
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
         {
@@ -383,7 +383,7 @@ public sealed class LanguageModelTests : IDisposable
         Assert.False(mock.Predict("one two three").WasCached); // no cache by default
         Assert.Throws<LmPredictionDataUnavailableException>(() => cut.CompletionLogprobs);
 
-        using var custom = new MockLm(p => p.Text!.ToUpperInvariant(), name: "upper", options: new LanguageModelOptions { Cache = _cache });
+        using var custom = new MockLm(p => p.Text!.ToUpperInvariant(), name: "upper", options: new LanguageModelOptions { CacheByDefault = true, Cache = _cache });
         Assert.Equal("HI", custom.Predict("hi").CompletionText);
         Assert.True(custom.Predict("hi").WasCached);
         Assert.Equal(1, custom.CallCount);

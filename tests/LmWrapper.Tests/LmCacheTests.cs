@@ -10,7 +10,7 @@ public sealed class LmCacheTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     private static MockLm Lm(LmCache cache, string name = "m") =>
-        new(p => "answer to " + p.Text, name, new LanguageModelOptions { Cache = cache });
+        new(p => "answer to " + p.Text, name, new LanguageModelOptions { CacheByDefault = true, Cache = cache });
 
     [Fact]
     public void TheProjectCacheIsFoundByWalkingUpToGitOrAMarker()
@@ -94,7 +94,7 @@ public sealed class LmCacheTests : IDisposable
     public void EvictionByCountAgeAndSize()
     {
         using var cache = LmCache.Open(_dir.File("e.sqlite3"));
-        var lm = new MockLm(p => p.Text + new string('z', 2000), "big", new LanguageModelOptions { Cache = cache });
+        var lm = new MockLm(p => p.Text + new string('z', 2000), "big", new LanguageModelOptions { CacheByDefault = true, Cache = cache });
         for (int i = 0; i < 200; i++)
         {
             lm.Predict($"p{i}");

@@ -102,8 +102,18 @@ public class LmPredictionTests
         Assert.Equal([LmChatRole.System, LmChatRole.User, LmChatRole.Assistant, LmChatRole.User], next.Chat!.Select(t => t.Role));
         Assert.Equal(5, next.MaxTokens);
         Assert.Equal(0, next.Temperature);
-        Assert.Null(next.Metadata);
+        Assert.Equal("m", next.Metadata); // kept, as in the Python original
         next.Validate();
+
+        // Overrides change the continued prompt's settings (the Python original's **override_prompt_params).
+        var hotter = first.MakeReplyPrompt("and 4+4?", p => p with { Temperature = 0.5, MaxTokens = 9 });
+        Assert.Equal(["math", "2+2?", "4", "and 4+4?"], hotter.Chat!.Select(t => t.Content));
+        Assert.Equal(0.5, hotter.Temperature);
+        Assert.Equal(9, hotter.MaxTokens);
+        Assert.Equal("m", hotter.Metadata);
+        var twoTurns = first.MakeReplyPrompt([LmChatTurn.User("a"), LmChatTurn.Assistant("b")], p => p with { Metadata = "n" });
+        Assert.Equal(["math", "2+2?", "4", "a", "b"], twoTurns.Chat!.Select(t => t.Content));
+        Assert.Equal("n", twoTurns.Metadata);
 
         var fromText = new LmPrediction { CompletionText = " Paris", Prompt = new LmPrompt("Capital of France?") }.MakeReplyPrompt(LmChatTurn.User("Germany?"));
         Assert.Equal("user: Capital of France?\nassistant:  Paris\nuser: Germany?\nassistant:", fromText.GetTextAsStringDefaultForm());

@@ -60,7 +60,7 @@ public class LmPromptTests
         { "Temperature", () => new LmPrompt("a") { Temperature = -0.1 } },
         { "Temperature", () => new LmPrompt("a") { Temperature = 2.01 } },
         { "Temperature", () => new LmPrompt("a") { Temperature = double.NaN } },
-        { "TopP", () => new LmPrompt("a") { TopP = 0 } },
+        { "TopP", () => new LmPrompt("a") { TopP = -0.01 } },
         { "TopP", () => new LmPrompt("a") { TopP = 1.5 } },
         { "PresencePenalty", () => new LmPrompt("a") { PresencePenalty = 2.5 } },
         { "FrequencyPenalty", () => new LmPrompt("a") { FrequencyPenalty = -3 } },
@@ -68,6 +68,17 @@ public class LmPromptTests
         { "Logprobs", () => new LmPrompt("a") { Logprobs = -1 } },
         { "Stop", () => new LmPrompt("a") { Stop = ["ok", ""] } },
     };
+
+    [Fact]
+    public void TopPZeroIsValidAndMeansGreedyAsInThePythonOriginal()
+    {
+        var p = new LmPrompt("a") { TopP = 0, Temperature = 0.8 };
+        p.Validate();
+        Assert.True(p.IsDeterministicSampling);
+        Assert.True(new LmPrompt("a") { Temperature = 0 }.IsDeterministicSampling);
+        Assert.False(new LmPrompt("a") { TopP = 0.01 }.IsDeterministicSampling);
+        Assert.False(new LmPrompt("a").IsDeterministicSampling);
+    }
 
     [Theory]
     [MemberData(nameof(InvalidPrompts))]

@@ -109,7 +109,7 @@ public class RateLimiterTests
         var time = new FakeTimeProvider(Start);
         var limiter = new LmRateLimiter(requestsPerMinute: 6, tokensPerMinute: null, timeProvider: time);
         using var cache = LmCache.OpenInMemory();
-        var lm = new CountingLm(new LanguageModelOptions { Cache = cache, MaxConcurrency = 8, RateLimiter = limiter });
+        var lm = new CountingLm(new LanguageModelOptions { CacheByDefault = true, Cache = cache, MaxConcurrency = 8, RateLimiter = limiter });
         var run = Task.Run(() => lm.PredictMany(Enumerable.Range(0, 12).Select(i => new LmPrompt($"p{i}")), CompletionWindow.Asap).ToList());
         var timeline = await Drive(time, limiter, TimeSpan.FromSeconds(130), TimeSpan.FromSeconds(1));
         var results = await run;

@@ -66,6 +66,7 @@ public sealed class BatchingSuite : IBenchmarkSuite
                 ModelOptions = new LanguageModelOptions
                 {
                     Cache = cache,
+                    CacheByDefault = true,
                     Batch = new BatchOptions
                     {
                         PollInterval = TimeSpan.FromMilliseconds(50),
@@ -148,6 +149,7 @@ public sealed class BatchingSuite : IBenchmarkSuite
                 ModelOptions = new LanguageModelOptions
                 {
                     Cache = cache,
+                    CacheByDefault = true,
                     Logger = Environment.GetEnvironmentVariable("LMW_BENCH_LOG") is null ? null : new StampLogger(clock),
                     Batch = new BatchOptions
                     {

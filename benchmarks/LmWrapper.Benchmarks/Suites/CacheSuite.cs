@@ -35,7 +35,7 @@ public sealed class CacheSuite : IBenchmarkSuite
             // 1. Fill the cache through the same code path a model's answers take, and time the inserts.
             string file = Path.Combine(dir, "cache.sqlite3");
             using var cache = LmCache.Open(file);
-            var lm = new BenchLm(new LanguageModelOptions { Cache = cache });
+            var lm = new BenchLm(new LanguageModelOptions { CacheByDefault = true, Cache = cache });
             long payloadBytes = 0;
             var sw = Stopwatch.StartNew();
             const int Chunk = 10_000;

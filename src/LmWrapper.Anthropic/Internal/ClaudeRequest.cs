@@ -140,7 +140,7 @@ internal sealed class ClaudeRequest
                 $"MaxTokens is {prompt.MaxTokens}, but {model.Name} generates at most {model.MaxOutputTokens} tokens.", nameof(LmPrompt.MaxTokens));
         }
 
-        if (!model.AcceptsTemperatureWithTopP && prompt.TopP != 1 && prompt.Temperature != 1)
+        if (!model.AcceptsTemperatureWithTopP && prompt.TopP is not (1 or 0) && prompt.Temperature != 1)
         {
             throw new LmPromptException(
                 $"{model.Name} takes temperature or top_p, not both; this prompt sets both (Temperature {prompt.Temperature.ToString(CultureInfo.InvariantCulture)}, TopP {prompt.TopP.ToString(CultureInfo.InvariantCulture)}). Leave one at its default of 1.",
@@ -158,11 +158,13 @@ internal sealed class ClaudeRequest
         };
         AddDialog(body);
 
-        bool sendTopP = prompt.TopP != 1;
+        // TopP 0 means greedy (as in the Python original): sent as temperature 0 alone.
+        bool greedy = prompt.TopP == 0;
+        bool sendTopP = prompt.TopP != 1 && !greedy;
         bool sendTemperature = !(sendTopP && !model.AcceptsTemperatureWithTopP && prompt.Temperature == 1);
         if (sendTemperature)
         {
-            body["temperature"] = prompt.Temperature;
+            body["temperature"] = greedy ? 0 : prompt.Temperature;
         }
 
         if (sendTopP)

@@ -27,7 +27,7 @@ internal static class Sampler
             }
         }
 
-        if (settings.Temperature == 0 || random is null)
+        if (settings.Temperature == 0 || settings.TopP == 0 || random is null)
         {
             return adjusted is null ? ArgMax(logits) : ArgMax(adjusted);
         }

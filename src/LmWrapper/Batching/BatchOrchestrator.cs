@@ -9,10 +9,12 @@ using Microsoft.Extensions.Logging;
 namespace LmWrapper.Batching;
 
 /// <summary>
-/// Runs cache misses through a provider's batch API: reattaches to batches a earlier run left behind (from the journal
+/// Runs cache misses through a provider's batch API: reattaches to batches an earlier run left behind (from the journal
 /// in the cache database), writes and splits request files, records every batch before it is submitted, waits with
 /// growing pauses, collects results, resubmits what expired, was cancelled or failed (a bounded number of times), and
-/// cleans up provider files once results are cached.
+/// cleans up provider files once results are cached. One method per phase (<see cref="ReattachAsync"/>,
+/// <see cref="Plan"/>, <see cref="SubmitAsync"/>, <see cref="PollAsync"/>, <see cref="CollectAsync"/>) over one
+/// <see cref="Run"/>; all time comes from <see cref="BatchOptions.TimeProvider"/>.
 /// </summary>
 /// <remarks>
 /// A run may hold a million requests, so the state kept per request is a few array slots indexed by the request's
@@ -22,412 +24,409 @@ namespace LmWrapper.Batching;
 internal sealed class BatchOrchestrator(
     IBatchBackend backend, LmCache? journal, string modelIdentity, BatchOptions options, ILogger logger, Func<LmPrediction, decimal?>? costOf = null)
 {
-    private decimal? _cost = costOf is null ? null : 0m;
-
     private readonly BatchLimits _limits = options.Limits ?? backend.Limits;
-    private readonly ConcurrentQueue<(string LocalId, CacheKey Key)> _answered = new();
 
-    // Results handed out but not yet stored by the caller, per batch: a batch is forgotten (journal entry and provider
-    // files) only once none are left, so a crash can never lose an answer that was paid for.
-    private readonly ConcurrentDictionary<string, int> _unstored = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _stored = new(0);
-
-    // Per request (by position in the table).
-    private IUncachedRequestTable _table = null!;
-    private int[] _covered = []; // samples that submitted (or about to be submitted) batches will deliver
-    private int[] _attempt = [];
-    private bool[] _done = [];
-    private int _remaining;
-
-    // Rare per-request extras: samples gathered from batches that delivered only some of them, and those batches.
-    private readonly Dictionary<int, List<LmPrediction>> _got = [];
-    private readonly Dictionary<int, List<string>> _contributors = [];
-
+    /// <summary>
+    /// Runs the requests of <paramref name="table"/> through batches and yields each result as it is known. The
+    /// orchestrator holds only settings; everything about one run lives in a <see cref="Run"/>, so one orchestrator can
+    /// serve several runs, one after another or at once.
+    /// </summary>
     public async IAsyncEnumerable<LmUncachedResult> RunAsync(
         IUncachedRequestTable table, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        _table = table;
-        int count = table.Count;
-        _covered = new int[count];
-        _attempt = new int[count];
-        _done = new bool[count];
-        _remaining = count;
-        Array.Fill(_attempt, 1);
-
-        var active = new List<Job>();
-        var collected = new List<(string LocalId, string? ProviderId)>();
-        var pendingChunks = new Queue<Chunk>();
-        int failedCount = 0;
-        int completedCount = 0;
-
-        // 1. Reattach to batches an earlier run submitted for these keys (and tidy the journal).
-        if (journal is not null)
-        {
-            var emptied = new List<BatchJournalEntry>();
-            foreach (var entry in journal.FindBatchJobs(backend.Name, modelIdentity, key => table.IndexOf(key) >= 0, emptied))
-            {
-                if (entry.Items.Count == 0)
-                {
-                    continue; // covers none of this run's prompts: left for the run that asks for them
-                }
-
-                string? providerId = entry.ProviderId
-                    ?? await backend.FindAsync(new BatchSubmissionRecord(entry.LocalId, entry.RecordedAt, entry.RequestCount), cancellationToken).ConfigureAwait(false);
-                if (providerId is null)
-                {
-                    // Recorded but never created at the provider (the process died before the upload finished).
-                    journal.DeleteBatchJob(entry.LocalId);
-                    continue;
-                }
-
-                if (entry.ProviderId is null)
-                {
-                    journal.SetBatchProviderId(entry.LocalId, providerId);
-                }
-
-                var requests = new List<int>(entry.Items.Count);
-                var samples = new List<int>(entry.Items.Count);
-                foreach (var (key, sampleCount) in entry.Items)
-                {
-                    int r = table.IndexOf(key);
-                    requests.Add(r);
-                    samples.Add(sampleCount);
-                    _covered[r] += sampleCount;
-                    _attempt[r] = Math.Max(_attempt[r], entry.Attempt);
-                }
-
-                var job = new Job(entry.LocalId, entry.EstimatedTokens, requests, samples) { ProviderId = providerId, NextPoll = Now };
-                active.Add(job);
-                logger.LogInformation("Reattached to batch {BatchId} ({Count} of this run's prompts).", providerId, job.Count);
-            }
-
-            foreach (var entry in emptied)
-            {
-                await CleanupAsync(entry.LocalId, entry.ProviderId, cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        // 2. Request files for everything no batch covers, each written just before it is submitted: a crash leaves
-        // at most one behind (and files a day old are removed at the start of a run).
-        // What each request needs beyond the reattached batches is fixed (and counted as covered) now, as when every
-        // file was written up front: a reattached batch that answers a request, or only some of its samples, before the
-        // request's file is written must not make it be asked for again.
-        DeleteStaleRequestFiles();
-        var freshSamples = new int[count];
-        for (int r = 0; r < count; r++)
-        {
-            freshSamples[r] = Math.Max(0, Uncovered(r));
-            _covered[r] += freshSamples[r];
-        }
-
-        using var fresh = WriteChunks(Enumerable.Range(0, count).Where(r => freshSamples[r] > 0), attempt: 1, reserved: freshSamples).GetEnumerator();
-        bool freshLeft = true;
+        using var run = new Run(table, costOf is null ? null : 0m);
+        await ReattachAsync(run, cancellationToken).ConfigureAwait(false);
+        run.Fresh = Plan(run).GetEnumerator();
         try
         {
-            while (_remaining > 0)
+            while (run.Remaining > 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-
-                // 3. Submit what the provider's token queue has room for.
-                while (true)
+                await foreach (var failed in SubmitAsync(run, cancellationToken).ConfigureAwait(false))
                 {
-                    if (pendingChunks.Count == 0 && freshLeft)
-                    {
-                        if (fresh.MoveNext())
-                        {
-                            pendingChunks.Enqueue(fresh.Current);
-                        }
-                        else
-                        {
-                            freshLeft = false;
-                        }
-                    }
-
-                    if (pendingChunks.Count == 0)
-                    {
-                        break;
-                    }
-
-                    var chunk = pendingChunks.Peek();
-                    long enqueued = active.Sum(j => j.EstimatedTokens);
-                    if (_limits.MaxEnqueuedTokens is { } cap && active.Count > 0 && enqueued + chunk.EstimatedTokens > cap)
-                    {
-                        break; // wait for a running batch to finish
-                    }
-
-                    pendingChunks.Dequeue();
-                    var outcome = await SubmitAsync(chunk, cancellationToken).ConfigureAwait(false);
-                    if (outcome.Job is { } job)
-                    {
-                        active.Add(job);
-                    }
-                    else if (outcome.QueueFull)
-                    {
-                        if (active.Count > 0)
-                        {
-                            var requeue = new Queue<Chunk>([chunk, .. pendingChunks]);
-                            pendingChunks.Clear();
-                            foreach (var c in requeue)
-                            {
-                                pendingChunks.Enqueue(c);
-                            }
-
-                            break;
-                        }
-
-                        if (chunk.Count > 1)
-                        {
-                            // Nothing is running and it still does not fit: halve it.
-                            journal?.DeleteBatchJob(chunk.LocalId);
-                            TryDelete(chunk.File);
-                            for (int i = 0; i < chunk.Count; i++)
-                            {
-                                _covered[chunk.Requests[i]] -= chunk.Samples[i];
-                            }
-
-                            var halves = WriteChunks(chunk.Requests, chunk.Attempt, Math.Max(1, chunk.Count / 2)).ToList();
-                            var rest = pendingChunks.ToList();
-                            pendingChunks.Clear();
-                            foreach (var c in halves.Concat(rest))
-                            {
-                                pendingChunks.Enqueue(c);
-                            }
-                        }
-                        else
-                        {
-                            foreach (var r in FailChunk(chunk, new LmError(LmErrorKind.RateLimitExhausted, "could not submit a batch: the provider's queue of enqueued tokens has no room even for this single request")))
-                            {
-                                failedCount++;
-                                yield return r;
-                            }
-                        }
-                    }
-                    else
-                    {
-                        foreach (var r in FailChunk(chunk, outcome.Error!))
-                        {
-                            failedCount++;
-                            yield return r;
-                        }
-                    }
+                    yield return failed;
                 }
 
-                Report(active, completedCount, failedCount);
-                await ForgetCollectedAsync(collected, waitForAll: false, cancellationToken).ConfigureAwait(false);
-                if (active.Count == 0)
+                Report(run);
+                await ForgetCollectedAsync(run, waitForAll: false, cancellationToken).ConfigureAwait(false);
+                if (run.Active.Count == 0)
                 {
-                    if (pendingChunks.Count == 0 && !freshLeft)
-                    {
-                        for (int r = 0; r < count && _remaining > 0; r++)
-                        {
-                            if (!_done[r])
-                            {
-                                throw new InvalidOperationException($"No batch covers request {r} (an internal error of the batch orchestration).");
-                            }
-                        }
-                    }
-
+                    CheckEveryRequestIsCovered(run);
                     continue;
                 }
 
-                // 4. Wait for the next batch that is due a look, then look.
-                var due = active.MinBy(j => j.NextPoll)!;
-                var wait = due.NextPoll - Now;
-                if (wait > TimeSpan.Zero)
-                {
-                    FlushAnswered();
-                    await Task.Delay(wait, options.TimeProvider, cancellationToken).ConfigureAwait(false);
-                }
-
-                var status = await backend.GetStatusAsync(due.ProviderId!, cancellationToken).ConfigureAwait(false);
+                var (due, status) = await PollAsync(run, cancellationToken).ConfigureAwait(false);
                 if (!status.IsTerminal)
                 {
-                    due.PollDelay = due.PollDelay == TimeSpan.Zero ? options.PollInterval : TimeSpan.FromTicks(Math.Min(options.MaxPollInterval.Ticks, (long)(due.PollDelay.Ticks * 1.5)));
-                    due.NextPoll = Now + due.PollDelay;
                     continue;
                 }
 
-                // 5. Collect a finished batch.
-                active.Remove(due);
-                logger.LogInformation("Batch {BatchId} is {State}; collecting.", due.ProviderId, status.State);
-                var received = new bool[due.Count];
-                await foreach (var line in backend.ReadResultsAsync(due.ProviderId!, Lookup(due), cancellationToken).ConfigureAwait(false))
+                await foreach (var result in CollectAsync(run, due, status, cancellationToken).ConfigureAwait(false))
                 {
-                    int at = due.Find(RequestOf(line.CustomId));
-                    if (at < 0 || received[at])
-                    {
-                        continue;
-                    }
-
-                    received[at] = true;
-                    int r = due.Requests[at];
-                    if (_done[r])
-                    {
-                        continue;
-                    }
-
-                    if (line.Predictions.Count == 1 && line.Predictions[0].HasErrors)
-                    {
-                        MarkDone(r);
-                        failedCount++;
-                        yield return Result(r, due.LocalId, [line.Predictions[0]]);
-                        continue;
-                    }
-
-                    _covered[r] -= due.Samples[at];
-                    int wanted = table.NumCompletionsAt(r);
-                    _got.TryGetValue(r, out var earlier);
-                    if ((earlier?.Count ?? 0) + line.Predictions.Count >= wanted)
-                    {
-                        MarkDone(r);
-                        completedCount++;
-                        IReadOnlyList<LmPrediction> all = earlier is null
-                            ? line.Predictions.Count == wanted ? line.Predictions : line.Predictions.Take(wanted).ToList()
-                            : earlier.Concat(line.Predictions).Take(wanted).ToList();
-                        _got.Remove(r);
-                        yield return Result(r, due.LocalId, all);
-                    }
-                    else
-                    {
-                        // Some samples now, the rest from a later batch.
-                        if (earlier is null)
-                        {
-                            _got[r] = earlier = [];
-                        }
-
-                        earlier.AddRange(line.Predictions);
-                        if (!_contributors.TryGetValue(r, out var batches))
-                        {
-                            _contributors[r] = batches = [];
-                        }
-
-                        batches.Add(due.LocalId);
-
-                        // Held until the request is answered and stored: a crash before then leaves this batch in the
-                        // journal (and its results at the provider), so a rerun gets these paid-for samples back.
-                        _unstored.AddOrUpdate(due.LocalId, 1, (_, n) => n + 1);
-                    }
+                    yield return result;
                 }
-
-                // Requests the batch did not answer, or answered with fewer samples than asked (expired, cancelled,
-                // failed): resubmit what is missing, or give up.
-                var retry = new List<int>();
-                int retryAttempt = 0;
-                for (int at = 0; at < due.Count; at++)
-                {
-                    int r = due.Requests[at];
-                    if (_done[r])
-                    {
-                        continue;
-                    }
-
-                    if (!received[at])
-                    {
-                        _covered[r] -= due.Samples[at];
-                    }
-
-                    if (Uncovered(r) <= 0)
-                    {
-                        continue; // another batch still covers it
-                    }
-
-                    if (_attempt[r] < options.MaxAttempts)
-                    {
-                        _attempt[r]++;
-                        retryAttempt = Math.Max(retryAttempt, _attempt[r]);
-                        retry.Add(r);
-                    }
-                    else
-                    {
-                        MarkDone(r);
-                        failedCount++;
-                        yield return Error(r, new LmError(
-                            LmErrorKind.Server,
-                            $"batch {due.ProviderId} ended {status.State.ToString().ToLowerInvariant()}" +
-                            (status.Message is null ? string.Empty : $" ({status.Message})") +
-                            $" without answering this request, after {_attempt[r]} attempt(s)"));
-                    }
-                }
-
-                if (retry.Count > 0)
-                {
-                    logger.LogWarning("Batch {BatchId} ended {State} with {Count} requests unanswered; resubmitting them.", due.ProviderId, status.State, retry.Count);
-                    foreach (var chunk in WriteChunks(retry, retryAttempt))
-                    {
-                        pendingChunks.Enqueue(chunk);
-                    }
-                }
-
-                collected.Add((due.LocalId, due.ProviderId));
             }
 
-            await ForgetCollectedAsync(collected, waitForAll: true, cancellationToken).ConfigureAwait(false);
+            await ForgetCollectedAsync(run, waitForAll: true, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            foreach (var chunk in pendingChunks)
+            foreach (var chunk in run.Pending)
             {
                 TryDelete(chunk.File);
             }
 
-            FlushAnswered();
+            FlushAnswered(run);
         }
 
-        Report(active, completedCount, failedCount);
+        Report(run);
+    }
+
+    /// <summary>Phase 1: reattaches to batches an earlier run submitted for these keys (and tidies the journal).</summary>
+    private async Task ReattachAsync(Run run, CancellationToken cancellationToken)
+    {
+        if (journal is null)
+        {
+            return;
+        }
+
+        var table = run.Table;
+        var emptied = new List<BatchJournalEntry>();
+        foreach (var entry in journal.FindBatchJobs(backend.Name, modelIdentity, key => table.IndexOf(key) >= 0, emptied))
+        {
+            if (entry.Items.Count == 0)
+            {
+                continue; // covers none of this run's prompts: left for the run that asks for them
+            }
+
+            string? providerId = entry.ProviderId
+                ?? await backend.FindAsync(new BatchSubmissionRecord(entry.LocalId, entry.RecordedAt, entry.RequestCount), cancellationToken).ConfigureAwait(false);
+            if (providerId is null)
+            {
+                // Recorded but never created at the provider (the process died before the upload finished).
+                journal.DeleteBatchJob(entry.LocalId);
+                continue;
+            }
+
+            if (entry.ProviderId is null)
+            {
+                journal.SetBatchProviderId(entry.LocalId, providerId);
+            }
+
+            var requests = new List<int>(entry.Items.Count);
+            var samples = new List<int>(entry.Items.Count);
+            foreach (var (key, sampleCount) in entry.Items)
+            {
+                int r = table.IndexOf(key);
+                requests.Add(r);
+                samples.Add(sampleCount);
+                run.Covered[r] += sampleCount;
+                run.Attempt[r] = Math.Max(run.Attempt[r], entry.Attempt);
+            }
+
+            var job = new Job(entry.LocalId, entry.EstimatedTokens, requests, samples) { ProviderId = providerId, NextPoll = Now };
+            run.Active.Add(job);
+            logger.LogInformation("Reattached to batch {BatchId} ({Count} of this run's prompts).", providerId, job.Count);
+        }
+
+        foreach (var entry in emptied)
+        {
+            await CleanupAsync(run, entry.LocalId, entry.ProviderId, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Phase 2: plans the request files for everything no reattached batch covers, each written only when the submit
+    /// phase asks for the next (a crash leaves at most one behind, and files a day old are removed now). What each
+    /// request needs beyond the reattached batches is fixed (and counted as covered) here, as if every file were written
+    /// up front: a reattached batch that answers a request, or only some of its samples, before the request's file is
+    /// written must not make it be asked for again.
+    /// </summary>
+    private IEnumerable<Chunk> Plan(Run run)
+    {
+        DeleteStaleRequestFiles();
+        int count = run.Table.Count;
+        var freshSamples = new int[count];
+        for (int r = 0; r < count; r++)
+        {
+            freshSamples[r] = Math.Max(0, run.Uncovered(r));
+            run.Covered[r] += freshSamples[r];
+        }
+
+        return WriteChunks(run, Enumerable.Range(0, count).Where(r => freshSamples[r] > 0), attempt: 1, reserved: freshSamples);
+    }
+
+    /// <summary>
+    /// Phase 3: submits what the provider's token queue has room for, planned files first come first. Yields the
+    /// requests that fail for good (a refused submission, or one request too large for an empty queue).
+    /// </summary>
+    private async IAsyncEnumerable<LmUncachedResult> SubmitAsync(Run run, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var pending = run.Pending;
+        while (true)
+        {
+            if (pending.Count == 0 && run.FreshLeft)
+            {
+                if (run.Fresh!.MoveNext())
+                {
+                    pending.Enqueue(run.Fresh.Current);
+                }
+                else
+                {
+                    run.FreshLeft = false;
+                }
+            }
+
+            if (pending.Count == 0)
+            {
+                yield break;
+            }
+
+            var chunk = pending.Peek();
+            long enqueued = run.Active.Sum(j => j.EstimatedTokens);
+            if (_limits.MaxEnqueuedTokens is { } cap && run.Active.Count > 0 && enqueued + chunk.EstimatedTokens > cap)
+            {
+                yield break; // wait for a running batch to finish
+            }
+
+            pending.Dequeue();
+            var outcome = await SubmitChunkAsync(run, chunk, cancellationToken).ConfigureAwait(false);
+            if (outcome.Job is { } job)
+            {
+                run.Active.Add(job);
+            }
+            else if (outcome.QueueFull)
+            {
+                if (run.Active.Count > 0)
+                {
+                    var requeue = new Queue<Chunk>([chunk, .. pending]);
+                    pending.Clear();
+                    foreach (var c in requeue)
+                    {
+                        pending.Enqueue(c);
+                    }
+
+                    yield break;
+                }
+
+                if (chunk.Count > 1)
+                {
+                    // Nothing is running and it still does not fit: halve it.
+                    journal?.DeleteBatchJob(chunk.LocalId);
+                    TryDelete(chunk.File);
+                    for (int i = 0; i < chunk.Count; i++)
+                    {
+                        run.Covered[chunk.Requests[i]] -= chunk.Samples[i];
+                    }
+
+                    var halves = WriteChunks(run, chunk.Requests, chunk.Attempt, Math.Max(1, chunk.Count / 2)).ToList();
+                    var rest = pending.ToList();
+                    pending.Clear();
+                    foreach (var c in halves.Concat(rest))
+                    {
+                        pending.Enqueue(c);
+                    }
+                }
+                else
+                {
+                    foreach (var r in FailChunk(run, chunk, new LmError(LmErrorKind.RateLimitExhausted, "could not submit a batch: the provider's queue of enqueued tokens has no room even for this single request")))
+                    {
+                        run.Failed++;
+                        yield return r;
+                    }
+                }
+            }
+            else
+            {
+                foreach (var r in FailChunk(run, chunk, outcome.Error!))
+                {
+                    run.Failed++;
+                    yield return r;
+                }
+            }
+        }
+    }
+
+    /// <summary>With nothing running, nothing planned and nothing pending, every request must be answered.</summary>
+    private static void CheckEveryRequestIsCovered(Run run)
+    {
+        if (run.Pending.Count > 0 || run.FreshLeft)
+        {
+            return;
+        }
+
+        for (int r = 0; r < run.Table.Count && run.Remaining > 0; r++)
+        {
+            if (!run.Done[r])
+            {
+                throw new InvalidOperationException($"No batch covers request {r} (an internal error of the batch orchestration).");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Phase 4: waits for the running batch that is due a look, then looks. A batch still running is given its next,
+    /// longer pause; a finished one is taken off the active list for <see cref="CollectAsync"/>.
+    /// </summary>
+    private async Task<(Job Due, BatchJobStatus Status)> PollAsync(Run run, CancellationToken cancellationToken)
+    {
+        var due = run.Active.MinBy(j => j.NextPoll)!;
+        var wait = due.NextPoll - Now;
+        if (wait > TimeSpan.Zero)
+        {
+            FlushAnswered(run);
+            await Task.Delay(wait, options.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+
+        var status = await backend.GetStatusAsync(due.ProviderId!, cancellationToken).ConfigureAwait(false);
+        if (!status.IsTerminal)
+        {
+            due.PollDelay = due.PollDelay == TimeSpan.Zero ? options.PollInterval : TimeSpan.FromTicks(Math.Min(options.MaxPollInterval.Ticks, (long)(due.PollDelay.Ticks * 1.5)));
+            due.NextPoll = Now + due.PollDelay;
+        }
+        else
+        {
+            run.Active.Remove(due);
+        }
+
+        return (due, status);
+    }
+
+    /// <summary>
+    /// Phase 5: collects a finished batch: yields each request it answered (or the request's error line), gathers the
+    /// samples of requests it answered only in part, and resubmits (or, after the last attempt, fails) what it left
+    /// unanswered.
+    /// </summary>
+    private async IAsyncEnumerable<LmUncachedResult> CollectAsync(
+        Run run, Job due, BatchJobStatus status, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var table = run.Table;
+        logger.LogInformation("Batch {BatchId} is {State}; collecting.", due.ProviderId, status.State);
+        var received = new bool[due.Count];
+        await foreach (var line in backend.ReadResultsAsync(due.ProviderId!, Lookup(run, due), cancellationToken).ConfigureAwait(false))
+        {
+            int at = due.Find(run.RequestOf(line.CustomId));
+            if (at < 0 || received[at])
+            {
+                continue;
+            }
+
+            received[at] = true;
+            int r = due.Requests[at];
+            if (run.Done[r])
+            {
+                continue;
+            }
+
+            if (line.Predictions.Count == 1 && line.Predictions[0].HasErrors)
+            {
+                run.MarkDone(r);
+                run.Failed++;
+                yield return Result(run, r, due.LocalId, [line.Predictions[0]]);
+                continue;
+            }
+
+            run.Covered[r] -= due.Samples[at];
+            int wanted = table.NumCompletionsAt(r);
+            run.Got.TryGetValue(r, out var earlier);
+            if ((earlier?.Count ?? 0) + line.Predictions.Count >= wanted)
+            {
+                run.MarkDone(r);
+                run.Completed++;
+                IReadOnlyList<LmPrediction> all = earlier is null
+                    ? line.Predictions.Count == wanted ? line.Predictions : line.Predictions.Take(wanted).ToList()
+                    : earlier.Concat(line.Predictions).Take(wanted).ToList();
+                run.Got.Remove(r);
+                yield return Result(run, r, due.LocalId, all);
+            }
+            else
+            {
+                // Some samples now, the rest from a later batch.
+                if (earlier is null)
+                {
+                    run.Got[r] = earlier = [];
+                }
+
+                earlier.AddRange(line.Predictions);
+                if (!run.Contributors.TryGetValue(r, out var batches))
+                {
+                    run.Contributors[r] = batches = [];
+                }
+
+                batches.Add(due.LocalId);
+
+                // Held until the request is answered and stored: a crash before then leaves this batch in the
+                // journal (and its results at the provider), so a rerun gets these paid-for samples back.
+                run.Unstored.AddOrUpdate(due.LocalId, 1, (_, n) => n + 1);
+            }
+        }
+
+        // Requests the batch did not answer, or answered with fewer samples than asked (expired, cancelled,
+        // failed): resubmit what is missing, or give up.
+        var retry = new List<int>();
+        int retryAttempt = 0;
+        for (int at = 0; at < due.Count; at++)
+        {
+            int r = due.Requests[at];
+            if (run.Done[r])
+            {
+                continue;
+            }
+
+            if (!received[at])
+            {
+                run.Covered[r] -= due.Samples[at];
+            }
+
+            if (run.Uncovered(r) <= 0)
+            {
+                continue; // another batch still covers it
+            }
+
+            if (run.Attempt[r] < options.MaxAttempts)
+            {
+                run.Attempt[r]++;
+                retryAttempt = Math.Max(retryAttempt, run.Attempt[r]);
+                retry.Add(r);
+            }
+            else
+            {
+                run.MarkDone(r);
+                run.Failed++;
+                yield return Error(run, r, new LmError(
+                    LmErrorKind.Server,
+                    $"batch {due.ProviderId} ended {status.State.ToString().ToLowerInvariant()}" +
+                    (status.Message is null ? string.Empty : $" ({status.Message})") +
+                    $" without answering this request, after {run.Attempt[r]} attempt(s)"));
+            }
+        }
+
+        if (retry.Count > 0)
+        {
+            logger.LogWarning("Batch {BatchId} ended {State} with {Count} requests unanswered; resubmitting them.", due.ProviderId, status.State, retry.Count);
+            foreach (var chunk in WriteChunks(run, retry, retryAttempt))
+            {
+                run.Pending.Enqueue(chunk);
+            }
+        }
+
+        run.Collected.Add((due.LocalId, due.ProviderId));
     }
 
     private DateTimeOffset Now => options.TimeProvider.GetUtcNow();
 
-    /// <summary>Samples of request <paramref name="r"/> that no batch delivered or will deliver.</summary>
-    private int Uncovered(int r) =>
-        _table.NumCompletionsAt(r) - (_got.TryGetValue(r, out var got) ? got.Count : 0) - _covered[r];
-
-    private void MarkDone(int r)
+    private LmUncachedResult Result(Run run, int r, string batchLocalId, IReadOnlyList<LmPrediction> predictions)
     {
-        if (!_done[r])
-        {
-            _done[r] = true;
-            _remaining--;
-        }
-    }
-
-    /// <summary>The custom id the provider echoes back: the key's 32 hex digits, or "u" and the position.</summary>
-    private string CustomIdOf(int r) =>
-        _table.TryGetKey(r, out var key) ? key.ToString() : "u" + r.ToString(CultureInfo.InvariantCulture);
-
-    /// <summary>The request a custom id names, or -1. Only the exact forms <see cref="CustomIdOf"/> writes are accepted.</summary>
-    private int RequestOf(string customId)
-    {
-        if (customId.Length == 32
-            && ulong.TryParse(customId.AsSpan(0, 16), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong high)
-            && ulong.TryParse(customId.AsSpan(16), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong low))
-        {
-            int r = _table.IndexOf(new CacheKey(high, low));
-            return r >= 0 && string.Equals(CustomIdOf(r), customId, StringComparison.Ordinal) ? r : -1;
-        }
-
-        if (customId.Length > 1 && customId[0] == 'u'
-            && int.TryParse(customId.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int index)
-            && index < _table.Count && !_table.TryGetKey(index, out _))
-        {
-            return string.Equals(CustomIdOf(index), customId, StringComparison.Ordinal) ? index : -1;
-        }
-
-        return -1;
-    }
-
-    private LmUncachedResult Result(int r, string batchLocalId, IReadOnlyList<LmPrediction> predictions)
-    {
-        if (_cost is not null)
+        if (run.Cost is not null)
         {
             foreach (var p in predictions)
             {
-                _cost = p.HasErrors || _cost is null ? _cost : costOf!(p) is { } c ? _cost + c : null;
+                run.Cost = p.HasErrors || run.Cost is null ? run.Cost : costOf!(p) is { } c ? run.Cost + c : null;
             }
         }
 
-        string[] contributors = _contributors.Remove(r, out var earlier) ? [.. earlier, batchLocalId] : [batchLocalId];
-        return Answer(r, predictions, contributors, held: contributors.Length - 1);
+        string[] contributors = run.Contributors.Remove(r, out var earlier) ? [.. earlier, batchLocalId] : [batchLocalId];
+        return Answer(run, r, predictions, contributors, held: contributors.Length - 1);
     }
 
     /// <summary>
@@ -435,15 +434,15 @@ internal sealed class BatchOrchestrator(
     /// caller has stored the result; the first <paramref name="held"/> contributors are held already (since they
     /// delivered some of its samples).
     /// </summary>
-    private LmUncachedResult Answer(int r, IReadOnlyList<LmPrediction> predictions, string[] contributors, int held)
+    private LmUncachedResult Answer(Run run, int r, IReadOnlyList<LmPrediction> predictions, string[] contributors, int held)
     {
         foreach (var localId in contributors.AsSpan(held))
         {
-            _unstored.AddOrUpdate(localId, 1, (_, n) => n + 1);
+            run.Unstored.AddOrUpdate(localId, 1, (_, n) => n + 1);
         }
 
-        bool keyed = _table.TryGetKey(r, out var key);
-        return new(_table.ResultIndexAt(r), predictions)
+        bool keyed = run.Table.TryGetKey(r, out var key);
+        return new(run.Table.ResultIndexAt(r), predictions)
         {
             OnStored = contributors.Length == 0 ? null : () =>
             {
@@ -451,13 +450,13 @@ internal sealed class BatchOrchestrator(
                 {
                     if (keyed && journal is not null)
                     {
-                        _answered.Enqueue((localId, key));
+                        run.Answered.Enqueue((localId, key));
                     }
 
-                    _unstored.AddOrUpdate(localId, 0, (_, n) => n - 1);
+                    run.Unstored.AddOrUpdate(localId, 0, (_, n) => n - 1);
                 }
 
-                _stored.Release();
+                run.Stored.Release();
             },
         };
     }
@@ -466,16 +465,17 @@ internal sealed class BatchOrchestrator(
     /// Cleans up collected batches whose results the caller has all stored; with <paramref name="waitForAll"/>, waits
     /// (asynchronously, so the caller can store them meanwhile) until every collected batch can be cleaned up.
     /// </summary>
-    private async Task ForgetCollectedAsync(List<(string LocalId, string? ProviderId)> collected, bool waitForAll, CancellationToken ct)
+    private async Task ForgetCollectedAsync(Run run, bool waitForAll, CancellationToken ct)
     {
+        var collected = run.Collected;
         while (collected.Count > 0)
         {
             foreach (var batch in collected.ToList())
             {
-                if (_unstored.GetValueOrDefault(batch.LocalId) <= 0)
+                if (run.Unstored.GetValueOrDefault(batch.LocalId) <= 0)
                 {
                     collected.Remove(batch);
-                    await CleanupAsync(batch.LocalId, batch.ProviderId, ct).ConfigureAwait(false);
+                    await CleanupAsync(run, batch.LocalId, batch.ProviderId, ct).ConfigureAwait(false);
                 }
             }
 
@@ -484,35 +484,35 @@ internal sealed class BatchOrchestrator(
                 return;
             }
 
-            await _stored.WaitAsync(ct).ConfigureAwait(false);
+            await run.Stored.WaitAsync(ct).ConfigureAwait(false);
         }
     }
 
     /// <summary>A failed answer for request <paramref name="r"/>, carrying the batches that delivered some of its samples.</summary>
-    private LmUncachedResult Error(int r, LmError error)
+    private LmUncachedResult Error(Run run, int r, LmError error)
     {
-        _got.Remove(r);
-        string[] contributors = _contributors.Remove(r, out var earlier) ? [.. earlier] : [];
-        return Answer(r, [LmPrediction.FromError(_table.PromptAt(r), error)], contributors, held: contributors.Length);
+        run.Got.Remove(r);
+        string[] contributors = run.Contributors.Remove(r, out var earlier) ? [.. earlier] : [];
+        return Answer(run, r, [LmPrediction.FromError(run.Table.PromptAt(r), error)], contributors, held: contributors.Length);
     }
 
-    private IEnumerable<LmUncachedResult> FailChunk(Chunk chunk, LmError why)
+    private IEnumerable<LmUncachedResult> FailChunk(Run run, Chunk chunk, LmError why)
     {
         TryDelete(chunk.File);
         journal?.DeleteBatchJob(chunk.LocalId);
         for (int i = 0; i < chunk.Count; i++)
         {
             int r = chunk.Requests[i];
-            _covered[r] -= chunk.Samples[i];
-            if (!_done[r] && Uncovered(r) > 0)
+            run.Covered[r] -= chunk.Samples[i];
+            if (!run.Done[r] && run.Uncovered(r) > 0)
             {
-                MarkDone(r);
-                yield return Error(r, why);
+                run.MarkDone(r);
+                yield return Error(run, r, why);
             }
         }
     }
 
-    private async Task<(Job? Job, bool QueueFull, LmError? Error)> SubmitAsync(Chunk chunk, CancellationToken ct)
+    private async Task<(Job? Job, bool QueueFull, LmError? Error)> SubmitChunkAsync(Run run, Chunk chunk, CancellationToken ct)
     {
         // The journal learns of the batch before the provider does: a crash from here on cannot make a rerun pay twice.
         journal?.AddBatchJob(
@@ -522,10 +522,11 @@ internal sealed class BatchOrchestrator(
             chunk.Attempt,
             chunk.EstimatedTokens,
             chunk.Count,
-            KeyedItems(chunk));
+            KeyedItems(run, chunk),
+            Now);
         try
         {
-            RewriteIfRemoved(chunk);
+            RewriteIfRemoved(run, chunk);
             string providerId = await backend.SubmitAsync(chunk.LocalId, chunk.File, chunk.Count, ct).ConfigureAwait(false);
             journal?.SetBatchProviderId(chunk.LocalId, providerId);
             TryDelete(chunk.File);
@@ -556,7 +557,7 @@ internal sealed class BatchOrchestrator(
     /// Writes a chunk's file again when it is gone: one that waited long for room in the provider's queue may have been
     /// removed meanwhile as stale (by another run's <see cref="DeleteStaleRequestFiles"/>, or a temp-file cleaner).
     /// </summary>
-    private void RewriteIfRemoved(Chunk chunk)
+    private void RewriteIfRemoved(Run run, Chunk chunk)
     {
         if (File.Exists(chunk.File))
         {
@@ -570,16 +571,16 @@ internal sealed class BatchOrchestrator(
         for (int i = 0; i < chunk.Count; i++)
         {
             int r = chunk.Requests[i];
-            WriteLine(line, r, _table.PromptAt(r), chunk.Samples[i]);
+            WriteLine(run, line, r, run.Table.PromptAt(r), chunk.Samples[i]);
             stream.Write(line.WrittenSpan);
         }
     }
 
-    private IEnumerable<(CacheKey Key, int SampleCount)> KeyedItems(Chunk chunk)
+    private static IEnumerable<(CacheKey Key, int SampleCount)> KeyedItems(Run run, Chunk chunk)
     {
         for (int i = 0; i < chunk.Count; i++)
         {
-            if (_table.TryGetKey(chunk.Requests[i], out var key))
+            if (run.Table.TryGetKey(chunk.Requests[i], out var key))
             {
                 yield return (key, chunk.Samples[i]);
             }
@@ -602,7 +603,7 @@ internal sealed class BatchOrchestrator(
 
         foreach (var file in Directory.EnumerateFiles(WorkingDirectory, "lmw_*.jsonl"))
         {
-            if (File.GetLastWriteTimeUtc(file) < DateTime.UtcNow - StaleRequestFileAge)
+            if (File.GetLastWriteTimeUtc(file) < (Now - StaleRequestFileAge).UtcDateTime)
             {
                 logger.LogInformation("Removing {File}, a request file an earlier run left behind.", file);
                 TryDelete(file);
@@ -614,11 +615,12 @@ internal sealed class BatchOrchestrator(
     internal static readonly TimeSpan StaleRequestFileAge = TimeSpan.FromDays(1);
 
     /// <summary>Writes request files for <paramref name="todo"/>, one at a time as the caller asks for the next.</summary>
+    /// <param name="run">The run.</param>
     /// <param name="todo">The requests.</param>
     /// <param name="attempt">The attempt the files are.</param>
     /// <param name="maxRequests">At most this many requests per file.</param>
     /// <param name="reserved">Samples to ask for each request, already counted as covered; null: those uncovered now.</param>
-    private IEnumerable<Chunk> WriteChunks(IEnumerable<int> todo, int attempt, int maxRequests = int.MaxValue, int[]? reserved = null)
+    private IEnumerable<Chunk> WriteChunks(Run run, IEnumerable<int> todo, int attempt, int maxRequests = int.MaxValue, int[]? reserved = null)
     {
         string dir = WorkingDirectory;
         Directory.CreateDirectory(dir);
@@ -630,14 +632,14 @@ internal sealed class BatchOrchestrator(
         {
             foreach (int r in todo)
             {
-                int count = reserved?[r] ?? Uncovered(r);
-                if (count <= 0 || _done[r])
+                int count = reserved?[r] ?? run.Uncovered(r);
+                if (count <= 0 || run.Done[r])
                 {
                     continue;
                 }
 
-                var prompt = _table.PromptAt(r);
-                WriteLine(line, r, prompt, count);
+                var prompt = run.Table.PromptAt(r);
+                WriteLine(run, line, r, prompt, count);
                 long tokens = backend.EstimateEnqueuedTokens(prompt, count);
                 if (chunk is not null && (chunk.Count >= perChunk
                     || chunk.Bytes + line.WrittenCount > _limits.MaxFileBytes
@@ -663,7 +665,7 @@ internal sealed class BatchOrchestrator(
                 chunk.Samples.Add(count);
                 if (reserved is null)
                 {
-                    _covered[r] += count;
+                    run.Covered[r] += count;
                 }
             }
 
@@ -685,17 +687,17 @@ internal sealed class BatchOrchestrator(
     }
 
     /// <summary>Puts request <paramref name="r"/>'s line of a request file, with its newline, in <paramref name="line"/>.</summary>
-    private void WriteLine(ArrayBufferWriter<byte> line, int r, LmPrompt prompt, int samples)
+    private void WriteLine(Run run, ArrayBufferWriter<byte> line, int r, LmPrompt prompt, int samples)
     {
         line.ResetWrittenCount();
-        backend.WriteRequestLine(line, CustomIdOf(r), prompt, samples);
+        backend.WriteRequestLine(line, run.CustomIdOf(r), prompt, samples);
         line.Write("\n"u8);
     }
 
-    private Func<string, (LmPrompt Prompt, int NumCompletions)?> Lookup(Job job) =>
-        customId => job.Find(RequestOf(customId)) is int at and >= 0 ? (_table.PromptAt(job.Requests[at]), job.Samples[at]) : null;
+    private static Func<string, (LmPrompt Prompt, int NumCompletions)?> Lookup(Run run, Job job) =>
+        customId => job.Find(run.RequestOf(customId)) is int at and >= 0 ? (run.Table.PromptAt(job.Requests[at]), job.Samples[at]) : null;
 
-    private async Task CleanupAsync(string localId, string? providerId, CancellationToken ct)
+    private async Task CleanupAsync(Run run, string localId, string? providerId, CancellationToken ct)
     {
         if (providerId is not null && options.DeleteProviderFiles)
         {
@@ -712,20 +714,20 @@ internal sealed class BatchOrchestrator(
 
         if (journal is not null)
         {
-            FlushAnswered();
+            FlushAnswered(run);
             journal.DeleteBatchJob(localId);
         }
     }
 
-    private void FlushAnswered()
+    private void FlushAnswered(Run run)
     {
-        if (journal is null || _answered.IsEmpty)
+        if (journal is null || run.Answered.IsEmpty)
         {
             return;
         }
 
         var done = new List<(string, CacheKey)>();
-        while (_answered.TryDequeue(out var item))
+        while (run.Answered.TryDequeue(out var item))
         {
             done.Add(item);
         }
@@ -733,9 +735,9 @@ internal sealed class BatchOrchestrator(
         journal.RemoveBatchItems(done);
     }
 
-    private void Report(List<Job> active, int completed, int failed) =>
+    private void Report(Run run) =>
         options.Progress?.Report(new BatchProgress(
-            _table.Count, active.Sum(j => j.Count) + completed + failed, completed, failed, active.Count, _table.CachedPrompts, _cost));
+            run.Table.Count, run.Active.Sum(j => j.Count) + run.Completed + run.Failed, run.Completed, run.Failed, run.Active.Count, run.Table.CachedPrompts, run.Cost));
 
     private static void TryDelete(string file)
     {
@@ -746,6 +748,119 @@ internal sealed class BatchOrchestrator(
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>
+    /// Everything one run knows. A run may hold a million requests, so the state kept per request is a few array slots
+    /// indexed by the request's position; batches list their requests as integer arrays.
+    /// </summary>
+    private sealed class Run : IDisposable
+    {
+        public Run(IUncachedRequestTable table, decimal? cost)
+        {
+            Table = table;
+            Covered = new int[table.Count];
+            Attempt = new int[table.Count];
+            Done = new bool[table.Count];
+            Remaining = table.Count;
+            Array.Fill(Attempt, 1);
+            Cost = cost;
+        }
+
+        public IUncachedRequestTable Table { get; }
+
+        /// <summary>Per request: samples that submitted (or about to be submitted) batches will deliver.</summary>
+        public int[] Covered { get; }
+
+        /// <summary>Per request: the attempt it is on.</summary>
+        public int[] Attempt { get; }
+
+        /// <summary>Per request: whether it was answered (or failed for good).</summary>
+        public bool[] Done { get; }
+
+        /// <summary>Requests not done yet.</summary>
+        public int Remaining { get; private set; }
+
+        /// <summary>Rare per-request extras: samples gathered from batches that delivered only some of them…</summary>
+        public Dictionary<int, List<LmPrediction>> Got { get; } = [];
+
+        /// <summary>…and those batches.</summary>
+        public Dictionary<int, List<string>> Contributors { get; } = [];
+
+        /// <summary>Batches at the provider that this run waits for.</summary>
+        public List<Job> Active { get; } = [];
+
+        /// <summary>Collected batches, forgotten (journal entry and provider files) once the caller stored all their results.</summary>
+        public List<(string LocalId, string? ProviderId)> Collected { get; } = [];
+
+        /// <summary>Request files written and waiting for room in the provider's queue.</summary>
+        public Queue<Chunk> Pending { get; } = new();
+
+        /// <summary>The planned request files, written one at a time as the submit phase asks for them.</summary>
+        public IEnumerator<Chunk>? Fresh { get; set; }
+
+        /// <summary>Whether <see cref="Fresh"/> may have more.</summary>
+        public bool FreshLeft { get; set; } = true;
+
+        /// <summary>Answers the caller stored, whose journal items can go.</summary>
+        public ConcurrentQueue<(string LocalId, CacheKey Key)> Answered { get; } = new();
+
+        /// <summary>
+        /// Results handed out but not yet stored by the caller, per batch: a batch is forgotten only once none are left,
+        /// so a crash can never lose an answer that was paid for.
+        /// </summary>
+        public ConcurrentDictionary<string, int> Unstored { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Released each time the caller stores a result.</summary>
+        public SemaphoreSlim Stored { get; } = new(0);
+
+        public int Completed { get; set; }
+
+        public int Failed { get; set; }
+
+        /// <summary>What the answered requests cost so far; null when unknown.</summary>
+        public decimal? Cost { get; set; }
+
+        /// <summary>Samples of request <paramref name="r"/> that no batch delivered or will deliver.</summary>
+        public int Uncovered(int r) =>
+            Table.NumCompletionsAt(r) - (Got.TryGetValue(r, out var got) ? got.Count : 0) - Covered[r];
+
+        public void MarkDone(int r)
+        {
+            if (!Done[r])
+            {
+                Done[r] = true;
+                Remaining--;
+            }
+        }
+
+        /// <summary>The custom id the provider echoes back: the key's 32 hex digits, or "u" and the position.</summary>
+        public string CustomIdOf(int r) =>
+            Table.TryGetKey(r, out var key) ? key.ToString() : "u" + r.ToString(CultureInfo.InvariantCulture);
+
+        /// <summary>The request a custom id names, or -1. Only the exact forms <see cref="CustomIdOf"/> writes are accepted.</summary>
+        public int RequestOf(string customId)
+        {
+            if (customId.Length == 32
+                && ulong.TryParse(customId.AsSpan(0, 16), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong high)
+                && ulong.TryParse(customId.AsSpan(16), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong low))
+            {
+                int r = Table.IndexOf(new CacheKey(high, low));
+                return r >= 0 && string.Equals(CustomIdOf(r), customId, StringComparison.Ordinal) ? r : -1;
+            }
+
+            if (customId.Length > 1 && customId[0] == 'u'
+                && int.TryParse(customId.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int index)
+                && index < Table.Count && !Table.TryGetKey(index, out _))
+            {
+                return string.Equals(CustomIdOf(index), customId, StringComparison.Ordinal) ? index : -1;
+            }
+
+            return -1;
+        }
+
+        // Stored is not disposed: the caller may still report a stored result after a run stopped early.
+        public void Dispose() => Fresh?.Dispose();
     }
 
     /// <summary>A request file being written or waiting to be submitted.</summary>

@@ -6,8 +6,13 @@ namespace LmWrapper.Caching;
 /// <summary>The batch journal: which provider batches were created for which cache keys, so a rerun resumes them.</summary>
 public sealed partial class LmCache
 {
-    /// <summary>Records a batch about to be submitted, with the keys it covers. Written before the upload starts.</summary>
-    internal void AddBatchJob(string localId, string backend, string modelIdentity, int attempt, long estimatedTokens, int requestCount, IEnumerable<(CacheKey Key, int SampleCount)> items)
+    /// <summary>
+    /// Records a batch about to be submitted, with the keys it covers. Written before the upload starts. The batch
+    /// orchestrator passes <paramref name="created"/> from its <see cref="TimeProvider"/>; null means the system clock.
+    /// </summary>
+    internal void AddBatchJob(
+        string localId, string backend, string modelIdentity, int attempt, long estimatedTokens, int requestCount,
+        IEnumerable<(CacheKey Key, int SampleCount)> items, DateTimeOffset? created = null)
     {
         lock (_lock)
         {
@@ -32,7 +37,7 @@ public sealed partial class LmCache
                     job.Parameters.AddWithValue("$a", attempt);
                     job.Parameters.AddWithValue("$t", estimatedTokens);
                     job.Parameters.AddWithValue("$r", requestCount);
-                    job.Parameters.AddWithValue("$c", DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+                    job.Parameters.AddWithValue("$c", (created ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds());
                     jobId = (long)job.ExecuteScalar()!;
                 }
 

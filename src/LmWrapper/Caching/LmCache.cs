@@ -143,7 +143,9 @@ public sealed partial class LmCache : IDisposable
     /// </summary>
     /// <param name="filePath">The SQLite file to use.</param>
     /// <exception cref="LmCacheException">The file is corrupted, is not an LmWrapper cache, or was made by a newer LmWrapper.</exception>
-    public static LmCache Open(string filePath)
+    public static LmCache Open(string filePath) => OpenFile(filePath, shared: false);
+
+    private static LmCache OpenFile(string filePath, bool shared)
     {
         ArgumentException.ThrowIfNullOrEmpty(filePath);
         string full = Path.GetFullPath(filePath);
@@ -161,7 +163,9 @@ public sealed partial class LmCache : IDisposable
             Pooling = false,
             DefaultTimeout = 60,
         }.ToString();
-        return OpenConnection(full, cs, inMemory: false);
+        var cache = OpenConnection(full, cs, inMemory: false);
+        cache.IsShared = shared;
+        return cache;
     }
 
     /// <summary>Opens a private cache that lives in memory only (for tests and throwaway runs).</summary>
@@ -170,18 +174,41 @@ public sealed partial class LmCache : IDisposable
 
     /// <summary>
     /// The process-wide shared cache for the project that contains <paramref name="startDirectory"/> (default: the
-    /// working directory); see <see cref="ResolveProjectCachePath(string?)"/>. Do not dispose it.
+    /// working directory); see <see cref="ResolveProjectCachePath(string?)"/>. The instance is shared
+    /// (<see cref="IsShared"/>): disposing it does nothing, so no caller can close it under another.
     /// </summary>
     /// <param name="startDirectory">Where to start looking for the project root.</param>
+    /// <exception cref="LmCacheException">The file cannot be opened; the next call tries again.</exception>
     public static LmCache ForProject(string? startDirectory = null) => Shared(ResolveProjectCachePath(startDirectory));
 
-    /// <summary>The process-wide shared instance for one cache file (opened once, never disposed).</summary>
+    /// <summary>
+    /// The process-wide shared instance for one cache file, opened on the first call that succeeds (a failed open is
+    /// not remembered: the next call tries again) and never closed: its <see cref="Dispose"/> does nothing.
+    /// </summary>
     /// <param name="filePath">The cache file.</param>
+    /// <exception cref="LmCacheException">The file cannot be opened; the next call tries again.</exception>
     public static LmCache Shared(string filePath)
     {
         string full = Path.GetFullPath(filePath);
-        return SharedCaches.GetOrAdd(full, p => new Lazy<LmCache>(() => Open(p))).Value;
+        var lazy = SharedCaches.GetOrAdd(full, p => new Lazy<LmCache>(() => OpenFile(p, shared: true)));
+        try
+        {
+            return lazy.Value;
+        }
+        catch
+        {
+            // A faulted Lazy keeps its exception: drop it so that the next call opens the file afresh.
+            SharedCaches.TryRemove(KeyValuePair.Create(full, lazy));
+            throw;
+        }
     }
+
+    /// <summary>
+    /// Whether this is a process-wide shared instance (<see cref="ForProject"/>, <see cref="Shared"/>). A shared instance
+    /// is not owned by any caller: its <see cref="Dispose"/> does nothing. An instance from <see cref="Open"/> or
+    /// <see cref="OpenInMemory"/> belongs to its caller, who disposes it.
+    /// </summary>
+    public bool IsShared { get; private set; }
 
     /// <summary>
     /// Where the default cache lives: <c>$LMWRAPPER_CACHE_DIR/cache.sqlite3</c> when that variable is set; else
@@ -567,12 +594,15 @@ public sealed partial class LmCache : IDisposable
         }
     }
 
-    /// <inheritdoc/>
+    /// <summary>
+    /// Closes the cache file. Does nothing on a shared instance (<see cref="IsShared"/>), which lives as long as the
+    /// process, so a <c>using</c> around <see cref="ForProject"/> cannot close it for every other model.
+    /// </summary>
     public void Dispose()
     {
         lock (_lock)
         {
-            if (_disposed)
+            if (_disposed || IsShared)
             {
                 return;
             }

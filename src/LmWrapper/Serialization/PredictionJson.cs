@@ -13,23 +13,38 @@ internal static class PredictionJson
     /// <summary>Reads the public form back.</summary>
     public static LmPrediction Deserialize(string json)
     {
-        ArgumentNullException.ThrowIfNull(json);
-        PredictionDto? dto;
-        try
-        {
-            dto = JsonSerializer.Deserialize(json, LmJsonContext.Default.PredictionDto);
-        }
-        catch (JsonException e)
-        {
-            throw new FormatException($"Not a prediction in LmWrapper's JSON form: {e.Message}", e);
-        }
-
+        var dto = Parse(json, LmJsonContext.Default.PredictionDto, "prediction");
         if (dto?.Prompt is null)
         {
             throw new FormatException("Not a prediction in LmWrapper's JSON form: it has no \"prompt\".");
         }
 
         return FromDto(dto, FromDto(dto.Prompt), dto.WasCached ?? false);
+    }
+
+    /// <summary>Serializes a prompt on its own (the public form of <see cref="LmPrompt.ToJson"/>).</summary>
+    public static string SerializePrompt(LmPrompt p) =>
+        JsonSerializer.Serialize(ToDto(p, includeInternals: true), LmJsonContext.Default.PromptDto);
+
+    /// <summary>Reads a prompt written by <see cref="SerializePrompt"/> (or the "prompt" of a serialized prediction).</summary>
+    public static LmPrompt DeserializePrompt(string json)
+    {
+        var dto = Parse(json, LmJsonContext.Default.PromptDto, "prompt");
+        return dto is null ? throw new FormatException("Not a prompt in LmWrapper's JSON form: it is null.") : FromDto(dto);
+    }
+
+    /// <summary>Reads JSON into a DTO; JSON that does not fit is a <see cref="FormatException"/> naming <paramref name="what"/>.</summary>
+    private static T? Parse<T>(string json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info, string what)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        try
+        {
+            return JsonSerializer.Deserialize(json, info);
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"Not a {what} in LmWrapper's JSON form: {e.Message}", e);
+        }
     }
 
     /// <summary>The cache's payload for one sample: the prediction without its prompt (the caller supplies that).</summary>
@@ -52,8 +67,8 @@ internal static class PredictionJson
         return FromDto(dto, prompt, wasCached);
     }
 
-    /// <summary>Serializes a prompt (without its metadata).</summary>
-    public static PromptDto ToDto(LmPrompt p) => new()
+    /// <summary>Serializes a prompt (without its metadata; internals only on request, since predictions never stored them).</summary>
+    public static PromptDto ToDto(LmPrompt p, bool includeInternals = false) => new()
     {
         Text = p.Text,
         Chat = p.Chat?.Select(t => new ChatTurnDto { Role = t.RoleName, Content = t.Content, Name = t.Name }).ToList(),
@@ -70,6 +85,17 @@ internal static class PredictionJson
         AddBosToken = p.AddBosToken,
         AddSpecialTokens = p.AddSpecialTokens,
         Seed = p.Seed,
+        Internals = includeInternals && p.Internals is { } i
+            ? new InternalsDto
+            {
+                HiddenStates = i.HiddenStates,
+                Attentions = i.Attentions,
+                Layers = i.Layers?.ToList(),
+                LayerFractions = i.LayerFractions?.ToList(),
+                Positions = i.Positions == Internals.LmInternalsPositions.All ? null
+                    : i.Positions == Internals.LmInternalsPositions.Prompt ? "prompt" : "generated",
+            }
+            : null,
     };
 
     /// <summary>Reads a serialized prompt.</summary>
@@ -104,6 +130,22 @@ internal static class PredictionJson
             AddBosToken = d.AddBosToken,
             AddSpecialTokens = d.AddSpecialTokens,
             Seed = d.Seed,
+            Internals = d.Internals is { } i
+                ? new Internals.ModelInternalsRequest
+                {
+                    HiddenStates = i.HiddenStates,
+                    Attentions = i.Attentions,
+                    Layers = i.Layers,
+                    LayerFractions = i.LayerFractions,
+                    Positions = i.Positions switch
+                    {
+                        null => Internals.LmInternalsPositions.All,
+                        "prompt" => Internals.LmInternalsPositions.Prompt,
+                        "generated" => Internals.LmInternalsPositions.Generated,
+                        _ => throw new FormatException($"Unknown internals positions \"{i.Positions}\" in a serialized prompt."),
+                    },
+                }
+                : null,
         };
     }
 
@@ -255,6 +297,17 @@ internal sealed class PromptDto
     [JsonPropertyName("add_bos_token")] public bool? AddBosToken { get; set; }
     [JsonPropertyName("add_special_tokens")] public bool? AddSpecialTokens { get; set; }
     [JsonPropertyName("seed")] public int? Seed { get; set; }
+    [JsonPropertyName("internals")] public InternalsDto? Internals { get; set; }
+}
+
+/// <summary>The JSON shape of a prompt's request for model internals.</summary>
+internal sealed class InternalsDto
+{
+    [JsonPropertyName("hidden_states")] public bool HiddenStates { get; set; }
+    [JsonPropertyName("attentions")] public bool Attentions { get; set; }
+    [JsonPropertyName("layers")] public List<int>? Layers { get; set; }
+    [JsonPropertyName("layer_fractions")] public List<double>? LayerFractions { get; set; }
+    [JsonPropertyName("positions")] public string? Positions { get; set; }
 }
 
 /// <summary>The JSON shape of a chat turn.</summary>

@@ -49,6 +49,10 @@ public sealed class HuggingFaceLmTests
         var tiny = lm.Predict(new LmPrompt("Once upon a time") { MaxTokens = 25, Temperature = 1.0, TopP = 1e-6, Seed = 99 });
         Assert.Equal(greedy.CompletionText, tiny.CompletionText);
 
+        // Top-p 0 is greedy (as in the Python original), whatever the temperature and seed.
+        var zero = lm.Predict(new LmPrompt("Once upon a time") { MaxTokens = 25, Temperature = 1.5, TopP = 0, Seed = 7 });
+        Assert.Equal(greedy.CompletionText, zero.CompletionText);
+
         using var topOne = HuggingFaceLm.Get(Stories, new HuggingFaceLmOptions { TopK = 1, ModelOptions = new LanguageModelOptions { CacheByDefault = false } });
         Assert.Equal(greedy.CompletionText, topOne.Predict(new LmPrompt("Once upon a time") { MaxTokens = 25, Temperature = 1.5, Seed = 5 }).CompletionText);
         Assert.NotEqual(lm.ModelIdentity, topOne.ModelIdentity);
@@ -205,7 +209,7 @@ public sealed class HuggingFaceLmTests
     {
         using var dir = new TempDir();
         using var cache = LmCache.Open(dir.File("cache.sqlite3"));
-        using var lm = RandomModels.Load(Stories, new LanguageModelOptions { Cache = cache });
+        using var lm = RandomModels.Load(Stories, new LanguageModelOptions { Cache = cache, CacheByDefault = true });
         var prompt = new LmPrompt("Once upon a time") { MaxTokens = 3, Temperature = 0, Internals = new ModelInternalsRequest { HiddenStates = true, Attentions = true } };
         var p = lm.Predict(prompt);
         var i = p.Internals!;
@@ -277,7 +281,7 @@ public sealed class HuggingFaceLmTests
     {
         using var dir = new TempDir();
         using var cache = LmCache.Open(dir.File("cache.sqlite3"));
-        using var lm = RandomModels.Load(Stories, new LanguageModelOptions { Cache = cache });
+        using var lm = RandomModels.Load(Stories, new LanguageModelOptions { Cache = cache, CacheByDefault = true });
         var prompt = new LmPrompt("Once upon a time") { MaxTokens = 6, Temperature = 0, Echo = true, Logprobs = 3 };
         var first = lm.Predict(prompt);
         var again = lm.Predict(prompt);
