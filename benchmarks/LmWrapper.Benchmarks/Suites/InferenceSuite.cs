@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime;
 using System.Text;
+using System.Text.Json;
 using LmWrapper.HuggingFace;
+using LmWrapper.HuggingFace.Generation;
 using LmWrapper.HuggingFace.Models;
 using LmWrapper.HuggingFace.Safetensors;
 
@@ -31,6 +33,19 @@ namespace LmWrapper.Benchmarks.Suites;
 /// <item><c>memory_bandwidth_gb_per_s</c>: copying a 512 MB float array into another (split over the threads, and on one thread), read + write bytes
 /// counted, best of 5 of either way; <c>decode_bandwidth_ratio</c> = matrix bytes read per token × decode tokens/s ÷ that.</item>
 /// </list>
+/// <para>
+/// With <c>--peer</c> (off by default: it installs an npm package and takes a minute or two more), the Llama model is also run by
+/// llama.cpp, back to back with ours on the same weights: each folder (F32, then its F16 copy) is converted to GGUF by
+/// <c>benchmarks/peers/hf_to_gguf.py</c> and measured by <c>benchmarks/peers/llamacpp_bench.mjs</c> (node-llama-cpp's prebuilt CPU binary,
+/// installed into <c>benchmarks/peers/node_modules</c> by <c>npm ci</c> on first use) right before ours. Its figures are the medians of
+/// <c>--peer-reps</c> (default <c>--runs</c>) runs of its "exact" profile (no flash attention, F32 KV cache):
+/// <c>llamacpp_prefill_512_tokens_per_s</c> (512 ids in one evaluation), <c>llamacpp_decode[_f16]_tokens_per_s</c> (<c>--peer-tg</c> single-token steps
+/// after BOS); its "default" profile (flash attention, F16 KV cache) is reported as <c>llamacpp_default_*</c>. The ratios are ours ÷ llama.cpp's.
+/// <c>greedy_agrees_with_llamacpp</c> is 1 when our greedy ids, from the prompt ids of llama.cpp's greedy oracle (BOS + 20 ids), equal its
+/// <c>--peer-oracle-n</c> ids; <c>greedy_agreeing_steps</c> counts the leading steps that agree and <c>greedy_min_margin</c> is llama.cpp's smallest
+/// top-1 − top-2 logit gap over the steps (random weights can have near-ties, where either token is a correct answer).
+/// Without node ≥ 20, npm, python3 or a working install the suite says why on stdout and reports our figures only.
+/// </para>
 /// </remarks>
 public sealed class InferenceSuite : IBenchmarkSuite
 {
@@ -45,7 +60,7 @@ public sealed class InferenceSuite : IBenchmarkSuite
 
     public string Name => "inference";
 
-    public string Description => "HuggingFaceLm on random GPT-2-small / SmolLM-135M-shaped models: load, prefill, decode (batch 1/8, F32/F16/BF16), memory, bandwidth";
+    public string Description => "HuggingFaceLm on random GPT-2-small / SmolLM-135M-shaped models: load, prefill, decode (batch 1/8, F32/F16/BF16), memory, bandwidth; --peer: llama.cpp on the same Llama weights, ratios and greedy agreement";
 
     public Task<IReadOnlyDictionary<string, double>> RunAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
     {
@@ -64,8 +79,29 @@ public sealed class InferenceSuite : IBenchmarkSuite
             throw new ArgumentException("--runs must be at least 1 and --decode-tokens at least 2.");
         }
 
+        bool usePeer = args.Contains("--peer");
+        int peerReps = IntOption(args, "--peer-reps", runs);
+        int peerTg = IntOption(args, "--peer-tg", quick ? 16 : Math.Clamp(decodeTokens, 64, 128));
+        int peerOracleSteps = IntOption(args, "--peer-oracle-n", quick ? 16 : 64);
+        if (peerReps < 1 || peerTg < 2 || peerOracleSteps < 1)
+        {
+            throw new ArgumentException("--peer-reps and --peer-oracle-n must be at least 1 and --peer-tg at least 2.");
+        }
+
         var results = new Dictionary<string, double>();
         string repo = FindRepoRoot();
+
+        // The peer's tools and install come first, so that an npm install is not part of any measured stretch.
+        LlamaCppPeer? peer = null;
+        if (usePeer && which == "gpt2")
+        {
+            Console.WriteLine("peer: llama.cpp runs the Llama model only (--model gpt2 was given); skipped");
+        }
+        else if (usePeer)
+        {
+            peer = LlamaCppPeer.Prepare(Path.Combine(repo, "benchmarks", "peers"), threads, peerReps, peerTg, peerOracleSteps, cancellationToken);
+        }
+
         string tokenizers = Path.Combine(repo, "tests", "fixtures", "tokenizers");
         string dir = Path.Combine(Path.GetTempPath(), "lmwrapper-inference-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
@@ -131,13 +167,22 @@ public sealed class InferenceSuite : IBenchmarkSuite
                 Console.WriteLine($"llama: SmolLM-135M shape but vocab {spec.VocabSize} (llama2 tokenizer; SmolLM has 49152), hidden {spec.HiddenSize}, {spec.NumLayers} layers, {spec.NumHeads} heads / {spec.NumKvHeads} KV heads, intermediate {spec.IntermediateSize}, tied");
                 results["llama_vocab_size"] = spec.VocabSize;
                 string f32 = Write(Path.Combine(dir, "llama-f32"), spec);
-                bench.Model("llama", f32, full: true);
+                var peerF32 = peer?.Run(f32, "f32", cancellationToken);
+                bench.Model("llama", f32, full: true, afterRuns: peerF32?.Oracle is { } o32 ? lm => CompareGreedy(lm, o32, results, "", cancellationToken) : null);
                 Directory.Delete(f32, recursive: true);
+                PeerFigures? peerF16 = null;
                 foreach (var (tag, dtype) in new[] { ("f16", SafetensorsDType.F16), ("bf16", SafetensorsDType.BF16) })
                 {
                     string half = Write(Path.Combine(dir, "llama-" + tag), spec with { DType = dtype });
-                    bench.Model("llama", half, full: false, variant: tag);
+                    var peerHalf = tag == "f16" ? peer?.Run(half, tag, cancellationToken) : null;
+                    peerF16 ??= peerHalf;
+                    bench.Model("llama", half, full: false, variant: tag, afterRuns: peerHalf?.Oracle is { } o16 ? lm => CompareGreedy(lm, o16, results, tag + "_", cancellationToken) : null);
                     Directory.Delete(half, recursive: true);
+                }
+
+                if (peer is not null)
+                {
+                    ReportPeer(results, peerF32, peerF16);
                 }
             }
         }
@@ -173,7 +218,8 @@ public sealed class InferenceSuite : IBenchmarkSuite
     /// <summary>Runs and records the figures of one model folder.</summary>
     private sealed class Bench(Dictionary<string, double> results, int runs, int decodeTokens, int threads, double bandwidth, CancellationToken ct)
     {
-        public void Model(string prefix, string folder, bool full, string? variant = null)
+        /// <summary>Loads, measures and records one model; <paramref name="afterRuns"/> (the greedy check against the peer) then runs on it, untimed.</summary>
+        public void Model(string prefix, string folder, bool full, string? variant = null, Action<HuggingFaceLm>? afterRuns = null)
         {
             string p = variant is null ? prefix + "_" : $"{prefix}_{variant}_";
             var options = new HuggingFaceLmOptions
@@ -307,6 +353,7 @@ public sealed class InferenceSuite : IBenchmarkSuite
                 Console.WriteLine($"  other processes used {Math.Max(0, others / (phase.Elapsed.TotalSeconds * Environment.ProcessorCount)):P0} of the CPU time during these {phase.Elapsed.TotalSeconds:F0} s");
             }
 
+            afterRuns?.Invoke(model);
             ReleaseMemory();
         }
 
@@ -316,6 +363,361 @@ public sealed class InferenceSuite : IBenchmarkSuite
             {
                 throw new InvalidOperationException($"The model returned an error: {error}");
             }
+        }
+    }
+
+    /// <summary>Records llama.cpp's figures and the ratios of ours to them.</summary>
+    private static void ReportPeer(Dictionary<string, double> results, PeerFigures? f32, PeerFigures? f16)
+    {
+        if (f32 is not null)
+        {
+            results["llamacpp_prefill_512_tokens_per_s"] = f32.Prefill;
+            results["llamacpp_decode_tokens_per_s"] = f32.Decode;
+            results["llamacpp_decode_after_pp512_tokens_per_s"] = f32.DecodeAfterPrefill;
+            results["llamacpp_load_ms"] = f32.LoadMs;
+            if (f32.DefaultPrefill is { } dp)
+            {
+                results["llamacpp_default_prefill_512_tokens_per_s"] = dp;
+            }
+
+            if (f32.DefaultDecode is { } dd)
+            {
+                results["llamacpp_default_decode_tokens_per_s"] = dd;
+            }
+        }
+
+        if (f16 is not null)
+        {
+            results["llamacpp_prefill_512_f16_tokens_per_s"] = f16.Prefill;
+            results["llamacpp_decode_f16_tokens_per_s"] = f16.Decode;
+            if (f16.DefaultDecode is { } dd)
+            {
+                results["llamacpp_default_decode_f16_tokens_per_s"] = dd;
+            }
+        }
+
+        var lines = new List<string>();
+        void Ratio(string name, string ours, string theirs)
+        {
+            if (results.TryGetValue(ours, out double a) && results.TryGetValue(theirs, out double b) && b > 0)
+            {
+                results[name] = a / b;
+                lines.Add($"{name} = {a:F1} / {b:F1} = {a / b:F3}");
+            }
+        }
+
+        Ratio("decode_vs_llamacpp_ratio", "llama_decode_tokens_per_s", "llamacpp_decode_tokens_per_s");
+        Ratio("decode_f16_vs_llamacpp_ratio", "llama_decode_f16_tokens_per_s", "llamacpp_decode_f16_tokens_per_s");
+        Ratio("prefill_vs_llamacpp_ratio", "llama_prefill_512_tokens_per_s", "llamacpp_prefill_512_tokens_per_s");
+        Console.WriteLine(lines.Count > 0 ? "ours ÷ llama.cpp (exact profile): " + string.Join("; ", lines) : "peer: no llama.cpp figures to compare with");
+    }
+
+    /// <summary>
+    /// Our greedy ids from the peer oracle's prompt ids (no EOS, so exactly as many ids as it generated) against its ids: whether all agree,
+    /// how many leading steps agree, the smallest margin, and the largest difference of the chosen token's log-probability while they agree.
+    /// </summary>
+    private static void CompareGreedy(HuggingFaceLm lm, PeerOracle oracle, Dictionary<string, double> results, string variant, CancellationToken ct)
+    {
+        var generator = new Generator(lm.Transformer, null, []);
+        var request = new GenerationRequest { PromptIds = oracle.PromptIds, MaxNewTokens = oracle.Ids.Length, NumSamples = 1, TopLogprobs = 2 };
+        var sample = generator.Run([request], ct)[0].Samples[0];
+        var ours = sample.Tokens;
+        int n = oracle.Ids.Length;
+        int agree = 0;
+        while (agree < Math.Min(n, ours.Count) && ours[agree] == oracle.Ids[agree])
+        {
+            agree++;
+        }
+
+        double maxDiff = 0;
+        for (int i = 0; i < agree; i++)
+        {
+            maxDiff = Math.Max(maxDiff, Math.Abs(sample.Logprobs[i] - oracle.ChosenLogprobs[i]));
+        }
+
+        int minAt = Array.IndexOf(oracle.Margins, oracle.Margins.Min());
+        string p = "greedy_" + variant;
+        results[p + "agrees_with_llamacpp"] = agree == n && ours.Count == n ? 1 : 0;
+        results[p + "agreeing_steps"] = agree;
+        results[p + "steps"] = n;
+        results[p + "min_margin"] = oracle.Margins[minAt];
+        results[p + "max_logprob_diff_vs_llamacpp"] = maxDiff;
+        string head = $"  greedy vs llama.cpp ({oracle.PromptIds.Length} prompt ids, {n} steps; llama.cpp's smallest top-1 − top-2 logit margin {oracle.Margins[minAt]:G4} at step {minAt})";
+        if (agree == n && ours.Count == n)
+        {
+            Console.WriteLine($"{head}: all {n} ids agree; chosen tokens' log-probabilities differ by at most {maxDiff:G3}");
+            return;
+        }
+
+        if (agree < n)
+        {
+            results[p + "first_disagreement_step"] = agree;
+            results[p + "first_disagreement_margin"] = oracle.Margins[agree];
+        }
+
+        string ourMargin = agree < sample.Top!.Count && sample.Top[agree].Length > 1 ? (sample.Top[agree][0].Logprob - sample.Top[agree][1].Logprob).ToString("G4", CultureInfo.InvariantCulture) : "n/a";
+        Console.WriteLine($"{head}: DISAGREE at step {agree} (first {agree} agree; chosen log-probabilities differ by at most {maxDiff:G3} before it): "
+            + $"ours {(agree < ours.Count ? ours[agree].ToString(CultureInfo.InvariantCulture) : "none")} (our margin {ourMargin}), "
+            + $"llama.cpp {oracle.Ids[agree]} (its margin {oracle.Margins[agree]:G4})");
+    }
+
+    /// <summary>One GGUF's llama.cpp figures: medians of the exact profile, the default profile's where it ran, and the greedy oracle.</summary>
+    private sealed record PeerFigures(double Prefill, double Decode, double DecodeAfterPrefill, double? DefaultPrefill, double? DefaultDecode, double LoadMs, PeerOracle? Oracle);
+
+    /// <summary>llama.cpp's greedy ids from <see cref="PromptIds"/>, each step's top-1 − top-2 logit margin and the chosen token's log-softmax.</summary>
+    private sealed record PeerOracle(int[] PromptIds, int[] Ids, double[] Margins, double[] ChosenLogprobs);
+
+    /// <summary>
+    /// llama.cpp through <c>benchmarks/peers</c>: converts a model folder to GGUF (python3, stdlib only) and runs <c>llamacpp_bench.mjs</c> on it
+    /// (node ≥ 20, with node-llama-cpp installed by <c>npm ci</c> into <c>benchmarks/peers/node_modules</c> on first use).
+    /// </summary>
+    private sealed class LlamaCppPeer
+    {
+        private readonly string _dir;
+        private readonly int _threads;
+        private readonly int _reps;
+        private readonly int _tg;
+        private readonly int _oracleSteps;
+
+        private LlamaCppPeer(string dir, int threads, int reps, int tg, int oracleSteps)
+        {
+            _dir = dir;
+            _threads = threads;
+            _reps = reps;
+            _tg = tg;
+            _oracleSteps = oracleSteps;
+        }
+
+        /// <summary>Checks the tools and installs node-llama-cpp if needed; null (with the reason on stdout) when the peer cannot run.</summary>
+        public static LlamaCppPeer? Prepare(string dir, int threads, int reps, int tg, int oracleSteps, CancellationToken ct)
+        {
+            static void Skip(string why) => Console.WriteLine($"peer: SKIPPED llama.cpp ({why}); our figures only");
+
+            if (!File.Exists(Path.Combine(dir, "llamacpp_bench.mjs")) || !File.Exists(Path.Combine(dir, "hf_to_gguf.py")))
+            {
+                Skip($"{dir} lacks llamacpp_bench.mjs or hf_to_gguf.py");
+                return null;
+            }
+
+            if (!OperatingSystem.IsLinux() || System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.X64)
+            {
+                Skip("benchmarks/peers/package-lock.json pins node-llama-cpp's linux-x64 binaries; this is not linux-x64");
+                return null;
+            }
+
+            string? nodeVersion = Version("node", "--version");
+            if (nodeVersion is null)
+            {
+                Skip("node not found on PATH");
+                return null;
+            }
+
+            if (!int.TryParse(nodeVersion.TrimStart('v').Split('.')[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out int major) || major < 20)
+            {
+                Skip($"node {nodeVersion} is older than node-llama-cpp 3's minimum, 20");
+                return null;
+            }
+
+            string? python = Version("python3", "--version");
+            if (python is null)
+            {
+                Skip("python3 not found on PATH (the GGUF converter needs it)");
+                return null;
+            }
+
+            string modules = Path.Combine(dir, "node_modules");
+            if (!File.Exists(Path.Combine(modules, "node-llama-cpp", "package.json")) || !Directory.Exists(Path.Combine(modules, "@node-llama-cpp", "linux-x64")))
+            {
+                string? npm = Version("npm", "--version");
+                if (npm is null)
+                {
+                    Skip("npm not found on PATH, and node-llama-cpp is not installed in " + modules);
+                    return null;
+                }
+
+                Console.WriteLine($"peer: installing node-llama-cpp (npm {npm} ci --omit=optional, prebuilt CPU binaries only, ~85 MB) into {modules} ...");
+                var sw = Stopwatch.StartNew();
+                var r = RunProcess("npm", ["ci", "--omit=optional", "--no-audit", "--no-fund"], dir, 420, ct, new() { ["NODE_LLAMA_CPP_SKIP_DOWNLOAD"] = "true" });
+                if (r.ExitCode != 0 || !Directory.Exists(Path.Combine(modules, "@node-llama-cpp", "linux-x64")))
+                {
+                    Skip($"npm ci {(r.TimedOut ? "timed out" : "failed with exit code " + r.ExitCode)}: {Tail(r.Stderr + r.Stdout)}");
+                    return null;
+                }
+
+                Console.WriteLine($"peer: installed in {sw.Elapsed.TotalSeconds:F0} s");
+            }
+
+            string version = "?";
+            try
+            {
+                using var pkg = JsonDocument.Parse(File.ReadAllText(Path.Combine(modules, "node-llama-cpp", "package.json")));
+                version = pkg.RootElement.GetProperty("version").GetString() ?? "?";
+            }
+            catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+            }
+
+            Console.WriteLine($"peer: llama.cpp via node-llama-cpp {version} (node {nodeVersion}, {python}); {threads} threads, {reps} rep(s), pp 512, tg {tg}, greedy oracle of {oracleSteps} steps");
+            return new LlamaCppPeer(dir, threads, reps, tg, oracleSteps);
+        }
+
+        /// <summary>
+        /// Converts <paramref name="folder"/> to GGUF (next to it, deleted afterwards) and benchmarks it; null (with the reason on stdout) when
+        /// either step fails. The oracle file is left next to the folder.
+        /// </summary>
+        public PeerFigures? Run(string folder, string outType, CancellationToken ct)
+        {
+            string parent = Path.GetDirectoryName(Path.GetFullPath(folder))!;
+            string gguf = Path.Combine(parent, Path.GetFileName(folder) + ".gguf");
+            string oracleFile = Path.Combine(parent, Path.GetFileName(folder) + ".greedy.json");
+            try
+            {
+                var sw = Stopwatch.StartNew();
+                var conv = RunProcess("python3", [Path.Combine(_dir, "hf_to_gguf.py"), "-q", folder, gguf, "--outtype", outType], _dir, 600, ct);
+                if (conv.ExitCode != 0 || !File.Exists(gguf))
+                {
+                    Console.WriteLine($"peer: SKIPPED {Path.GetFileName(folder)}: hf_to_gguf.py {(conv.TimedOut ? "timed out" : "failed with exit code " + conv.ExitCode)}: {Tail(conv.Stderr + conv.Stdout)}");
+                    return null;
+                }
+
+                Console.WriteLine($"peer: converted {Path.GetFileName(folder)} to GGUF {outType.ToUpperInvariant()} ({new FileInfo(gguf).Length / 1e6:F0} MB) in {sw.Elapsed.TotalSeconds:F1} s");
+                ReleaseMemory();
+                sw.Restart();
+                string[] args =
+                [
+                    Path.Combine(_dir, "llamacpp_bench.mjs"), "--gguf", gguf, "--threads", Str(_threads), "--pp", "512", "--tg", Str(_tg),
+                    "--reps", Str(_reps), "--profiles", "default,exact", "--oracle-n", Str(_oracleSteps), "--oracle-out", oracleFile,
+                ];
+                var bench = RunProcess("node", args, _dir, 600, ct);
+                string? line = bench.Stdout.Split('\n').LastOrDefault(l => l.StartsWith("{\"suite\":\"llamacpp\"", StringComparison.Ordinal));
+                if (bench.ExitCode != 0 || line is null)
+                {
+                    Console.WriteLine($"peer: SKIPPED {Path.GetFileName(folder)}: llamacpp_bench.mjs {(bench.TimedOut ? "timed out" : "failed with exit code " + bench.ExitCode)}: {Tail(bench.Stderr + bench.Stdout)}");
+                    return null;
+                }
+
+                return Parse(line, oracleFile, Path.GetFileName(folder), sw.Elapsed.TotalSeconds);
+            }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or IOException or System.ComponentModel.Win32Exception)
+            {
+                Console.WriteLine($"peer: SKIPPED {Path.GetFileName(folder)}: {e.GetType().Name}: {e.Message}");
+                return null;
+            }
+            finally
+            {
+                File.Delete(gguf);
+            }
+        }
+
+        private PeerFigures Parse(string line, string oracleFile, string name, double seconds)
+        {
+            using var doc = JsonDocument.Parse(line);
+            var r = doc.RootElement.GetProperty("results");
+            var profiles = r.GetProperty("profiles");
+            double Median(JsonElement profile, string key) => profile.GetProperty(key).GetProperty("median").GetDouble();
+            string pp = "pp512_tok_s", tg = $"tg{_tg}_tok_s", after = $"tg{_tg}_after_pp512_tok_s";
+            var exact = profiles.GetProperty("exact");
+            double? defPp = null, defTg = null;
+            if (profiles.TryGetProperty("default", out var def))
+            {
+                defPp = Median(def, pp);
+                defTg = Median(def, tg);
+            }
+
+            var engine = r.GetProperty("engine");
+            double load = r.GetProperty("load_ms").GetProperty("model").GetDouble();
+            var figures = new PeerFigures(Median(exact, pp), Median(exact, tg), Median(exact, after), defPp, defTg, load, File.Exists(oracleFile) ? ReadOracle(oracleFile) : null);
+            Console.WriteLine($"peer: llama.cpp {engine.GetProperty("llama_cpp_release").GetString()} ({engine.GetProperty("cpu_backend").GetString()}) on {name}, {seconds:F0} s, medians of {_reps}: "
+                + $"exact (no flash attention, F32 KV) pp512 {figures.Prefill:F1}, tg{_tg} {figures.Decode:F1}, tg{_tg} after pp512 {figures.DecodeAfterPrefill:F1} tokens/s; "
+                + $"default (flash attention, F16 KV) pp512 {defPp?.ToString("F1", CultureInfo.InvariantCulture) ?? "-"}, tg{_tg} {defTg?.ToString("F1", CultureInfo.InvariantCulture) ?? "-"} tokens/s; model load {load:F0} ms");
+            return figures;
+        }
+
+        private static PeerOracle ReadOracle(string file)
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(file));
+            var o = doc.RootElement;
+            int[] Ints(string key) => [.. o.GetProperty(key).EnumerateArray().Select(e => e.GetInt32())];
+            double[] margins = [.. o.GetProperty("top1_minus_top2_logit").EnumerateArray().Select(e => e.GetDouble())];
+            // top5_logprobs: per step [[id, log-softmax], ...], highest first; the first is the greedy (chosen) token.
+            double[] chosen = [.. o.GetProperty("top5_logprobs").EnumerateArray().Select(step => step[0][1].GetDouble())];
+            return new PeerOracle(Ints("prompt_ids"), Ints("greedy_ids"), margins, chosen);
+        }
+
+        private static string Str(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+        private static string? Version(string tool, string arg)
+        {
+            try
+            {
+                var r = RunProcess(tool, [arg], Directory.GetCurrentDirectory(), 60, CancellationToken.None);
+                return r.ExitCode == 0 ? (r.Stdout + r.Stderr).Trim().Split('\n')[0].Trim() : null;
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                return null;
+            }
+        }
+
+        /// <summary>A tool's failure in a line: its first few lines that mention an error, else the end of its output.</summary>
+        private static string Tail(string text)
+        {
+            var errors = text.Split('\n').Select(l => l.Trim()).Where(l => l.Contains("error", StringComparison.OrdinalIgnoreCase)).Take(3).ToList();
+            string t = errors.Count > 0 ? string.Join(" | ", errors) : text.Trim().Replace('\n', ' ');
+            return t.Length > 600 ? "..." + t[^600..] : t;
+        }
+
+        /// <summary>Runs a tool to the end (or kills it and its children after <paramref name="timeoutS"/> seconds), capturing its output.</summary>
+        private static (int ExitCode, string Stdout, string Stderr, bool TimedOut) RunProcess(
+            string file, IEnumerable<string> args, string workDir, int timeoutS, CancellationToken ct, Dictionary<string, string>? env = null)
+        {
+            var psi = new ProcessStartInfo(file)
+            {
+                WorkingDirectory = workDir,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (string a in args)
+            {
+                psi.ArgumentList.Add(a);
+            }
+
+            foreach (var (k, v) in env ?? [])
+            {
+                psi.Environment[k] = v;
+            }
+
+            using var process = Process.Start(psi) ?? throw new InvalidOperationException($"{file} did not start");
+            var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+            var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+            bool exited = false;
+            try
+            {
+                exited = process.WaitForExitAsync(ct).Wait(TimeSpan.FromSeconds(timeoutS), CancellationToken.None);
+            }
+            catch (AggregateException e) when (e.InnerException is OperationCanceledException)
+            {
+            }
+
+            if (!exited)
+            {
+                try
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+                catch (InvalidOperationException)
+                {
+                    // it exited meanwhile
+                }
+
+                process.WaitForExit();
+                ct.ThrowIfCancellationRequested();
+                return (-1, stdout.Result, stderr.Result, true);
+            }
+
+            process.WaitForExit(); // lets the output readers finish
+            return (process.ExitCode, stdout.Result, stderr.Result, false);
         }
     }
 
@@ -457,10 +859,29 @@ public sealed class InferenceSuite : IBenchmarkSuite
         return process.WorkingSet64 / 1e6;
     }
 
+    /// <summary>
+    /// This process's CPU seconds plus those of its finished children (cutime + cstime from /proc/self/stat: npm, python3 and node of the
+    /// peer), so that the peer is not counted as another process.
+    /// </summary>
     private static double OwnCpu()
     {
         using var process = Process.GetCurrentProcess();
-        return process.TotalProcessorTime.TotalSeconds;
+        return process.TotalProcessorTime.TotalSeconds + ChildrenCpu();
+    }
+
+    private static double ChildrenCpu()
+    {
+        try
+        {
+            string stat = File.ReadAllText("/proc/self/stat");
+            string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // f[0] is field 3 (state); cutime and cstime are fields 16 and 17, in clock ticks.
+            return (double.Parse(f[13], CultureInfo.InvariantCulture) + double.Parse(f[14], CultureInfo.InvariantCulture)) / 100;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
+        {
+            return 0;
+        }
     }
 
     /// <summary>All cores' busy time from /proc/stat (user, nice, system, irq, softirq, steal), in clock ticks; null off Linux.</summary>

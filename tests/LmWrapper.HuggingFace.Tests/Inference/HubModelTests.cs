@@ -63,7 +63,7 @@ public sealed class ReviewFindingsTests
         using var dir = new TempDir();
         using var cache = LmWrapper.Caching.LmCache.Open(dir.File("cache.sqlite3"));
         string folder = HfFormatsFixtures.Path("models", "stories260K");
-        using var cached = RandomModels.Load(folder, new LanguageModelOptions { Cache = cache });
+        using var cached = RandomModels.Load(folder, new LanguageModelOptions { Cache = cache, CacheByDefault = true });
         using var fresh = RandomModels.Load(folder);
         var prompt = new LmPrompt("Once upon a time") { MaxTokens = 12, Temperature = 1.5, Seed = 7 };
         var all = fresh.Predict(prompt with { NumCompletions = 3 }).Completions.Select(c => c.CompletionText).ToList();
