@@ -169,6 +169,12 @@ public sealed class InferenceSuite : IBenchmarkSuite
                 string f32 = Write(Path.Combine(dir, "llama-f32"), spec);
                 var peerF32 = peer?.Run(f32, "f32", cancellationToken);
                 bench.Model("llama", f32, full: true, afterRuns: peerF32?.Oracle is { } o32 ? lm => CompareGreedy(lm, o32, results, "", cancellationToken) : null);
+                bench.Model("llama", f32, full: false, variant: "q8", quantization: WeightQuantization.Int8);
+                if (results.TryGetValue("llama_decode_q8_tokens_per_s", out double q8) && results.TryGetValue("llama_decode_tokens_per_s", out double f32Decode))
+                {
+                    results["llama_q8_vs_f32_decode_ratio"] = q8 / f32Decode;
+                }
+
                 Directory.Delete(f32, recursive: true);
                 PeerFigures? peerF16 = null;
                 foreach (var (tag, dtype) in new[] { ("f16", SafetensorsDType.F16), ("bf16", SafetensorsDType.BF16) })
@@ -219,12 +225,13 @@ public sealed class InferenceSuite : IBenchmarkSuite
     private sealed class Bench(Dictionary<string, double> results, int runs, int decodeTokens, int threads, double bandwidth, CancellationToken ct)
     {
         /// <summary>Loads, measures and records one model; <paramref name="afterRuns"/> (the greedy check against the peer) then runs on it, untimed.</summary>
-        public void Model(string prefix, string folder, bool full, string? variant = null, Action<HuggingFaceLm>? afterRuns = null)
+        public void Model(string prefix, string folder, bool full, string? variant = null, Action<HuggingFaceLm>? afterRuns = null, WeightQuantization quantization = WeightQuantization.None)
         {
             string p = variant is null ? prefix + "_" : $"{prefix}_{variant}_";
             var options = new HuggingFaceLmOptions
             {
                 Threads = threads,
+                Quantization = quantization,
                 UseChatMode = false,
                 ModelOptions = new LanguageModelOptions { CacheByDefault = false },
             };
