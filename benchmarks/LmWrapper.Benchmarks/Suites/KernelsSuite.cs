@@ -32,8 +32,9 @@ public sealed class KernelsSuite : IBenchmarkSuite
 
             var x = Enumerable.Range(0, Cols).Select(_ => (float)r.NextDouble()).ToArray();
             var y = new float[Rows];
+            // Enough repetitions that the tiered JIT has compiled the kernels fully before the best one.
             double best = double.MaxValue;
-            for (int rep = 0; rep < 7; rep++)
+            for (int rep = 0; rep < 40; rep++)
             {
                 var sw = Stopwatch.StartNew();
                 foreach (var w in matrices)

@@ -97,14 +97,6 @@ public sealed partial class HuggingFaceHub : IDisposable
     /// <returns>The full path (which may not exist yet).</returns>
     public string RepoCachePath(string repoId) => Path.Combine(Options.CacheDirectory, RepoFolderName(repoId));
 
-    /// <summary>Synchronous <see cref="ResolveModelAsync"/>.</summary>
-    /// <param name="pathOrRepoId">A model folder, or a hub id such as <c>openai-community/gpt2</c>.</param>
-    /// <param name="revision">A branch, tag or commit; <c>main</c> when null.</param>
-    /// <param name="progress">Receives download progress.</param>
-    /// <returns>The local folder holding the model's files.</returns>
-    public string ResolveModel(string pathOrRepoId, string? revision = null, IProgress<HubDownloadProgress>? progress = null) =>
-        ResolveModelAsync(pathOrRepoId, revision, progress).GetAwaiter().GetResult();
-
     /// <summary>
     /// Turns a folder path or a hub id into a local folder with the model's files (<see cref="CausalLmFiles"/> that
     /// exist in the repository, plus every shard of a sharded checkpoint), downloading what the cache lacks.

@@ -67,7 +67,7 @@ public class HuggingFaceHubTests
         File.WriteAllBytes(Path.Combine(snap, "model.safetensors"), HubTestKit.Weights());
 
         using var hub = new HuggingFaceHub(HubTestKit.Options(fake, cache, offline: true));
-        Assert.Equal(snap, hub.ResolveModel("gpt2"));
+        Assert.Equal(snap, await hub.ResolveModelAsync("gpt2", cancellationToken: Ct));
         Assert.Equal(snap, await hub.ResolveModelAsync("gpt2", commit, cancellationToken: Ct));
         Assert.Equal(Path.Combine(snap, "config.json"), hub.TryGetCachedFile("gpt2", "config.json"));
         Assert.Null(hub.TryGetCachedFile("gpt2", "tokenizer.json"));

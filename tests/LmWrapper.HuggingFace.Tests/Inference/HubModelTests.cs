@@ -114,3 +114,23 @@ public sealed class ReviewFindingsTests
         Assert.Equal(64, inner);
     }
 }
+
+/// <summary>Trimming a local model's prompt to a budget of its own tokens.</summary>
+public sealed class TrimmingTests
+{
+    [Fact]
+    public void TheTrimmerKeepsTheEndWithinTheModelsTokenBudget()
+    {
+        using var lm = RandomModels.Load(HfFormatsFixtures.Path("models", "stories260K"));
+        var tokenizer = new HuggingFaceTrimmingTokenizer(lm.Tokenizer);
+        string text = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
+        var pieces = tokenizer.Tokenize(text);
+        Assert.Equal(text, string.Concat(pieces));
+        Assert.Equal(lm.Tokenizer.CountTokens(text), pieces.Count);
+        var trimmer = new LmWrapper.PromptTrimming.TokenPromptTrimmer(10, tokenizer);
+        string kept = trimmer.TrimText(text);
+        Assert.EndsWith("in the park.", kept, StringComparison.Ordinal);
+        Assert.Equal(string.Concat(pieces.Skip(pieces.Count - 10)), kept); // the last 10 of the model's own tokens
+        Assert.True(kept.Length < text.Length);
+    }
+}
