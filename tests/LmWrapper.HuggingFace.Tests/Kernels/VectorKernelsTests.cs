@@ -188,6 +188,48 @@ public sealed class VectorKernelsTests
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void HalfMatrixVectorProductsWidenEveryHalfExactly(bool withInfinity)
+    {
+        // Zeros of both signs, subnormals, the extremes and ordinary values; and an infinity, which must come through.
+        ushort[] special = [0x0000, 0x8000, 0x0001, 0x83FF, 0x0400, 0x7BFF, 0xFBFF, 0x3C00, 0xBC00, 0x3555];
+        int rows = 8, cols = 48;
+        var r = new Random(9);
+        var h = WeightMatrix.AllocatePinned<ushort>(rows * cols);
+        for (int i = 0; i < h.Length; i++)
+        {
+            h[i] = i < special.Length * 4 ? special[i % special.Length] : BitConverter.HalfToUInt16Bits((Half)(r.NextDouble() - 0.5));
+        }
+
+        if (withInfinity)
+        {
+            h[(5 * cols) + 7] = 0x7C00;
+        }
+
+        var matrix = WeightMatrix.FromArray(h, rows, cols, WeightType.F16);
+        var x = RandomFloats(r, cols);
+        var y = new float[rows];
+        new VectorKernels(1).MatMul(x, 1, matrix, [], y);
+        for (int o = 0; o < rows; o++)
+        {
+            double expected = 0;
+            for (int i = 0; i < cols; i++)
+            {
+                expected += (double)(float)BitConverter.UInt16BitsToHalf(h[(o * cols) + i]) * x[i];
+            }
+
+            if (double.IsInfinity(expected))
+            {
+                Assert.True(float.IsInfinity(y[o]) || float.IsNaN(y[o]));
+                continue;
+            }
+
+            Assert.True(Math.Abs(expected - y[o]) <= 1e-3 * Math.Max(1, Math.Abs(expected)), $"row {o}: {expected} vs {y[o]}");
+        }
+    }
+
     [Fact]
     public void Bf16WideningIsExactAtOddLengths()
     {
