@@ -49,15 +49,28 @@ public sealed class ClaudeLm : LanguageModel
         : base(options.ResolveModelOptions())
     {
         options.ValidateShared();
-        ArgumentException.ThrowIfNullOrWhiteSpace(options.AnthropicVersion, nameof(options));
+        if (string.IsNullOrWhiteSpace(options.AnthropicVersion))
+        {
+            throw new ArgumentException(
+                $"AnthropicVersion (the anthropic-version header) must not be empty; leave it unset for the default \"{new ClaudeOptions().AnthropicVersion}\".",
+                nameof(ClaudeOptions.AnthropicVersion));
+        }
+
+        LmApiKey.CheckHeaderValue(options.AnthropicVersion, nameof(ClaudeOptions.AnthropicVersion));
         Info = model;
         ApiKeySource = apiKey.Source;
         string? fromEnvironment = options.Environment(ClaudeOptions.BaseUrlEnvironmentVariable);
-        var baseUrl = options.BaseUrl
-            ?? (fromEnvironment is null ? ClaudeOptions.DefaultBaseUrl : new Uri(fromEnvironment, UriKind.RelativeOrAbsolute));
-        if (!baseUrl.IsAbsoluteUri)
+        string setting = options.BaseUrl is null && fromEnvironment is not null ? ClaudeOptions.BaseUrlEnvironmentVariable : nameof(options.BaseUrl);
+        Uri? baseUrl = options.BaseUrl;
+        if (baseUrl is null && fromEnvironment is not null && !Uri.TryCreate(fromEnvironment, UriKind.Absolute, out baseUrl))
         {
-            throw new ArgumentException($"BaseUrl must be an absolute URL, but was \"{baseUrl}\".", nameof(options));
+            throw new ArgumentException($"{setting} must be an absolute http(s) URL such as \"{ClaudeOptions.DefaultBaseUrl}\", but was \"{fromEnvironment}\".", setting);
+        }
+
+        baseUrl ??= ClaudeOptions.DefaultBaseUrl;
+        if (!baseUrl.IsAbsoluteUri || (baseUrl.Scheme != Uri.UriSchemeHttp && baseUrl.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new ArgumentException($"{setting} must be an absolute http(s) URL such as \"{ClaudeOptions.DefaultBaseUrl}\", but was \"{baseUrl}\".", setting);
         }
 
         string trimmed = baseUrl.AbsoluteUri.TrimEnd('/');
@@ -76,7 +89,8 @@ public sealed class ClaudeLm : LanguageModel
     /// <param name="model">The model (see <see cref="ClaudeModelNames"/>).</param>
     /// <param name="apiKey">The API key, or null to look it up.</param>
     /// <param name="options">Settings (base URL, retries, cache, …); null for the defaults.</param>
-    /// <exception cref="LmAuthenticationException">No key was found; the message says where LmWrapper looked.</exception>
+    /// <exception cref="LmAuthenticationException">No key was found, or the key holds a control character; the message says where LmWrapper looked.</exception>
+    /// <exception cref="ArgumentException">A setting is invalid (the base URL is not http(s), <see cref="ClaudeOptions.AnthropicVersion"/> is empty, …); the message names it.</exception>
     public static ClaudeLm Get(ClaudeModelInfo model, string? apiKey = null, ClaudeOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);

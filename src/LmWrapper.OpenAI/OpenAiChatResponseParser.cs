@@ -137,11 +137,11 @@ internal static class OpenAiChatResponseParser
                 {
                     if (reader.ValueTextEquals("content"u8))
                     {
-                        c.Text = ReadString(ref reader);
+                        c.Text = ReadStringOrNull(ref reader, "message.content");
                     }
                     else if (reader.ValueTextEquals("refusal"u8))
                     {
-                        c.Refusal = ReadString(ref reader);
+                        c.Refusal = ReadStringOrNull(ref reader, "message.refusal");
                     }
                     else
                     {
@@ -360,6 +360,18 @@ internal static class OpenAiChatResponseParser
 
         reader.Skip();
         return null;
+    }
+
+    /// <summary>A string or null; anything else is an answer of the wrong shape (a <see cref="JsonException"/>, reported as malformed).</summary>
+    private static string? ReadStringOrNull(ref Utf8JsonReader reader, string field)
+    {
+        reader.Read();
+        return reader.TokenType switch
+        {
+            JsonTokenType.String => reader.GetString(),
+            JsonTokenType.Null => null,
+            _ => throw new JsonException($"{field} is a {reader.TokenType}, not a string"),
+        };
     }
 
     private static void AddIfSet(Dictionary<string, string> data, string name, string? value)

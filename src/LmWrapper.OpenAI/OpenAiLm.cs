@@ -97,6 +97,8 @@ public sealed class OpenAiLm : LanguageModel
         _authorization = options.UseApiKeyHeader ? key?.Value ?? "no-key" : "Bearer " + (key?.Value ?? "no-key");
         _organization = options.Organization ?? options.Environment(OpenAiOptions.OrganizationEnvironmentVariable);
         _project = options.Project ?? options.Environment(OpenAiOptions.ProjectEnvironmentVariable);
+        LmApiKey.CheckHeaderValue(_organization, options.Organization is null ? OpenAiOptions.OrganizationEnvironmentVariable : nameof(OpenAiOptions.Organization));
+        LmApiKey.CheckHeaderValue(_project, options.Project is null ? OpenAiOptions.ProjectEnvironmentVariable : nameof(OpenAiOptions.Project));
         if (options.HttpClient is { } client)
         {
             _http = client;
@@ -163,8 +165,8 @@ public sealed class OpenAiLm : LanguageModel
     /// <param name="apiKey">The API key; null looks in OPENAI_API_KEY, then ~/oai_key.txt (now, at Get).</param>
     /// <param name="retryOnRateLimit">Whether to wait and retry on 429 (true) or give up at once with an <see cref="LmErrorKind.RateLimitExhausted"/> error.</param>
     /// <param name="options">Endpoint, retries, HTTP and caching settings; null for the defaults.</param>
-    /// <exception cref="ArgumentException">The model is unknown.</exception>
-    /// <exception cref="LmAuthenticationException">No key was found (and <see cref="OpenAiOptions.RequireApiKey"/> is true); the message says where LmWrapper looked.</exception>
+    /// <exception cref="ArgumentException">The model is unknown, or a setting is invalid (the message names it).</exception>
+    /// <exception cref="LmAuthenticationException">No key was found (and <see cref="OpenAiOptions.RequireApiKey"/> is true), or the key holds a control character; the message says where LmWrapper looked.</exception>
     public static OpenAiLm Get(string modelName, string? apiKey = null, bool retryOnRateLimit = true, OpenAiOptions? options = null) =>
         Get(OpenAiModelRegistry.Get(modelName), apiKey, retryOnRateLimit, options);
 
@@ -173,7 +175,8 @@ public sealed class OpenAiLm : LanguageModel
     /// <param name="apiKey">The API key; null looks in OPENAI_API_KEY, then ~/oai_key.txt (now, at Get).</param>
     /// <param name="retryOnRateLimit">Whether to wait and retry on 429 (true) or give up at once with an <see cref="LmErrorKind.RateLimitExhausted"/> error.</param>
     /// <param name="options">Endpoint, retries, HTTP and caching settings; null for the defaults.</param>
-    /// <exception cref="LmAuthenticationException">No key was found (and <see cref="OpenAiOptions.RequireApiKey"/> is true).</exception>
+    /// <exception cref="ArgumentException">A setting is invalid (the message names it).</exception>
+    /// <exception cref="LmAuthenticationException">No key was found (and <see cref="OpenAiOptions.RequireApiKey"/> is true), or the key holds a control character.</exception>
     public static OpenAiLm Get(OpenAiModelInfo model, string? apiKey = null, bool retryOnRateLimit = true, OpenAiOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);

@@ -9,6 +9,13 @@ public sealed class LmApiKey
 {
     private LmApiKey(string value, string source)
     {
+        // A key goes into an HTTP header: a control character (a CR/LF from a two-line key file) would inject headers.
+        if (ContainsControlCharacter(value))
+        {
+            throw new LmAuthenticationException(
+                $"The API key from {source} contains a control character (a line break, tab or similar), which cannot be sent in an HTTP header. Check it holds just the one key, on one line.");
+        }
+
         Value = value;
         Source = source;
     }
@@ -66,6 +73,36 @@ public sealed class LmApiKey
 
         looked = $"the apiKey argument (not given), the {environmentVariable} environment variable (not set) and the file {file} ({fileState})";
         return null;
+    }
+
+    /// <summary>Whether <paramref name="value"/> holds a control character (CR, LF, NUL, tab, DEL, C1 …).</summary>
+    internal static bool ContainsControlCharacter(string value)
+    {
+        foreach (char c in value)
+        {
+            if (char.IsControl(c))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Checks a setting that is sent as an HTTP header value (an organization, a project, an API version): it must hold no
+    /// control character, so it cannot inject headers.
+    /// </summary>
+    /// <param name="value">The value, or null (nothing to check).</param>
+    /// <param name="setting">The setting's name for the message ("Organization", "OPENAI_PROJECT").</param>
+    /// <exception cref="ArgumentException">The value holds a control character; the message names the setting, not the value.</exception>
+    internal static void CheckHeaderValue(string? value, string setting)
+    {
+        if (value is not null && ContainsControlCharacter(value))
+        {
+            throw new ArgumentException(
+                $"{setting} contains a control character (a line break, tab or similar), which cannot be sent in an HTTP header.", setting);
+        }
     }
 
     /// <summary>Where the key came from; never the key.</summary>

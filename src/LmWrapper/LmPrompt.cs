@@ -215,7 +215,7 @@ public sealed record LmPrompt
     /// Checks every field and throws an <see cref="LmPromptException"/> naming the first problem found.
     /// Models call this before any request.
     /// </summary>
-    /// <exception cref="LmPromptException">A field is out of range or the dialog is malformed.</exception>
+    /// <exception cref="LmPromptException">A field is out of range, the dialog is malformed, or a text holds a lone UTF-16 surrogate.</exception>
     public void Validate() => ValidateFields(allowEmptyText: false);
 
     /// <summary>Checks every field; an empty text is allowed when <paramref name="allowEmptyText"/> (a local model that starts from BOS).</summary>
@@ -227,6 +227,8 @@ public sealed record LmPrompt
             {
                 throw new LmPromptException("The prompt text is empty.", nameof(Text));
             }
+
+            CheckNoLoneSurrogate(text, "The prompt text", nameof(Text));
         }
         else
         {
@@ -247,6 +249,12 @@ public sealed record LmPrompt
                 if (string.IsNullOrEmpty(turn.Content))
                 {
                     throw new LmPromptException($"Chat turn {i} ({turn.RoleName}) is empty.", nameof(Chat));
+                }
+
+                CheckNoLoneSurrogate(turn.Content, $"Chat turn {i} ({turn.RoleName})", nameof(Chat));
+                if (turn.Name is { } name)
+                {
+                    CheckNoLoneSurrogate(name, $"The name of chat turn {i}", nameof(Chat));
                 }
 
                 if (turn.Role == LmChatRole.System && i != 0)
@@ -270,6 +278,8 @@ public sealed record LmPrompt
                 {
                     throw new LmPromptException($"Stop sequence {i} is null or empty.", nameof(Stop));
                 }
+
+                CheckNoLoneSurrogate(stop[i], $"Stop sequence {i}", nameof(Stop));
             }
         }
 
@@ -289,6 +299,39 @@ public sealed record LmPrompt
         }
 
         _extras.Internals?.Validate();
+    }
+
+    /// <summary>
+    /// Refuses a lone (unpaired) UTF-16 surrogate: it has no UTF-8 form, so it would be sent as U+FFFD and its cache key
+    /// would collide with the prompt that really holds U+FFFD.
+    /// </summary>
+    private static void CheckNoLoneSurrogate(string text, string what, string field)
+    {
+        var span = text.AsSpan();
+        int i = span.IndexOfAnyInRange('\uD800', '\uDFFF');
+        if (i < 0)
+        {
+            return;
+        }
+
+        for (; i < span.Length; i++)
+        {
+            char c = span[i];
+            if (!char.IsSurrogate(c))
+            {
+                continue;
+            }
+
+            if (char.IsHighSurrogate(c) && i + 1 < span.Length && char.IsLowSurrogate(span[i + 1]))
+            {
+                i++;
+                continue;
+            }
+
+            throw new LmPromptException(
+                string.Create(CultureInfo.InvariantCulture, $"{what} holds a lone UTF-16 surrogate (U+{(int)c:X4}) at index {i}: it is not valid Unicode and cannot be sent. Check how the text was cut or decoded."),
+                field);
+        }
     }
 
     private static void CheckRange(double value, double low, double high, string name, bool lowInclusive)

@@ -114,4 +114,58 @@ public sealed class ClaudeKeyTests : ClaudeTestBase, IDisposable
         Assert.Single(MessageRequests);
         Assert.Contains("@", lm.ModelIdentity, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void ATwoLineKeyFileIsRefusedAtGetNamingTheFileNotTheKey()
+    {
+        WriteKeyFile("sk-ant-4444\nX-Injected: evil-6666");
+        var e = Assert.Throws<LmAuthenticationException>(() => ClaudeLm.Get(ClaudeModelNames.Claude35Haiku, null, Lookup(null)));
+        Assert.Contains("anthropic_key.txt", e.Message, StringComparison.Ordinal);
+        Assert.Contains("control character", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("4444", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("6666", e.Message, StringComparison.Ordinal);
+        Assert.Empty(MessageRequests);
+    }
+
+    [Fact]
+    public void AKeyArgumentWithCrLfIsRefused()
+    {
+        var e = Assert.Throws<LmAuthenticationException>(() => ClaudeLm.Get(ClaudeModelNames.Claude35Haiku, "sk-ant-7777\r\nX-Injected: 1", Lookup(null)));
+        Assert.Contains("the apiKey argument", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("7777", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("  ")]
+    [InlineData("2023-06-01\r\nX-Injected: 1")]
+    public void ABadAnthropicVersionIsRefusedNamingTheSetting(string version)
+    {
+        var e = Assert.Throws<ArgumentException>(() => ClaudeLm.Get(ClaudeModelNames.Claude35Haiku, FakeAnthropicServer.DefaultApiKey, Options() with { AnthropicVersion = version }));
+        Assert.Equal("AnthropicVersion", e.ParamName);
+        Assert.Contains("AnthropicVersion", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ftp://example.com/")]
+    [InlineData("not a url")]
+    [InlineData("file:///etc/passwd")]
+    public void ANonHttpAnthropicBaseUrlIsRefusedAtGetNamingTheVariable(string url)
+    {
+        var e = Assert.Throws<ArgumentException>(() => ClaudeLm.Get(ClaudeModelNames.Claude35Haiku, FakeAnthropicServer.DefaultApiKey, Options() with
+        {
+            BaseUrl = null,
+            GetEnvironmentVariable = name => name == "ANTHROPIC_BASE_URL" ? url : null,
+        }));
+        Assert.Equal("ANTHROPIC_BASE_URL", e.ParamName);
+        Assert.Contains("http", e.Message, StringComparison.Ordinal);
+        Assert.Empty(MessageRequests);
+    }
+
+    [Fact]
+    public void ANonHttpBaseUrlOptionIsRefusedNamingBaseUrl()
+    {
+        var e = Assert.Throws<ArgumentException>(() => ClaudeLm.Get(ClaudeModelNames.Claude35Haiku, FakeAnthropicServer.DefaultApiKey, Options() with { BaseUrl = new Uri("ftp://example.com/") }));
+        Assert.Equal("BaseUrl", e.ParamName);
+    }
 }

@@ -87,4 +87,68 @@ public sealed class OpenAiKeyTests : OpenAiTestBase, IDisposable
         Assert.Equal("1111", LastRequest.ApiKeySuffix);
         Assert.False(LastRequest.Headers.ContainsKey("openai-organization"));
     }
+
+    [Fact]
+    public void ATwoLineKeyFileIsRefusedAtGetNamingTheFileNotTheKey()
+    {
+        var e = Assert.Throws<LmAuthenticationException>(() => LmWith(null, null, "sk-file-3333\nX-Injected: evil-5555"));
+        Assert.Contains(Path.Combine(_home, "oai_key.txt"), e.Message);
+        Assert.Contains("control character", e.Message);
+        Assert.DoesNotContain("3333", e.Message);
+        Assert.DoesNotContain("5555", e.Message);
+        Assert.Empty(Server.Requests);
+    }
+
+    [Theory]
+    [InlineData("sk-explicit-1111\r\nX-Injected: 1")]
+    [InlineData("sk-explicit-1111\u0000")]
+    public void AKeyArgumentWithAControlCharacterIsRefused(string key)
+    {
+        var e = Assert.Throws<LmAuthenticationException>(() => LmWith(key, null, null));
+        Assert.Contains("the apiKey argument", e.Message);
+        Assert.DoesNotContain("1111", e.Message);
+    }
+
+    [Fact]
+    public void AControlCharacterInAnEnvironmentKeyIsRefused()
+    {
+        var e = Assert.Throws<LmAuthenticationException>(() => LmWith(null, "sk-env-2222\rX: y", null));
+        Assert.Contains("OPENAI_API_KEY", e.Message);
+        Assert.DoesNotContain("2222", e.Message);
+    }
+
+    [Fact]
+    public void OrganizationAndProjectWithLineBreaksAreRefusedNamingTheSetting()
+    {
+        var org = Assert.Throws<ArgumentException>(() => OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, "sk-explicit-1111", options: Options() with { Organization = "org-abc\r\nX-Injected: 1" }));
+        Assert.Equal("Organization", org.ParamName);
+        Assert.DoesNotContain("X-Injected", org.Message);
+        var project = Assert.Throws<ArgumentException>(() => OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, "sk-explicit-1111", options: Options() with { Project = "proj\n" + "x" }));
+        Assert.Equal("Project", project.ParamName);
+        var fromEnvironment = Assert.Throws<ArgumentException>(() => OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, "sk-explicit-1111", options: Options() with
+        {
+            GetEnvironmentVariable = name => name == "OPENAI_ORGANIZATION" ? "org\nX: 1" : null,
+        }));
+        Assert.Equal("OPENAI_ORGANIZATION", fromEnvironment.ParamName);
+        Assert.Empty(Server.Requests);
+    }
+
+    [Fact]
+    public void InvalidRetryAndTimeoutSettingsAreRefusedAtGetNamingTheSetting()
+    {
+        var delay = Assert.Throws<ArgumentOutOfRangeException>(() => OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, "sk-explicit-1111", options: Options() with
+        {
+            Retry = Retry.LmRetryPolicy.Default with { InitialDelay = TimeSpan.FromSeconds(-1) },
+        }));
+        Assert.Equal("InitialDelay", delay.ParamName);
+        var jitter = Assert.Throws<ArgumentOutOfRangeException>(() => OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, "sk-explicit-1111", options: Options() with
+        {
+            Retry = Retry.LmRetryPolicy.Default with { Jitter = double.NaN },
+        }));
+        Assert.Equal("Jitter", jitter.ParamName);
+        var timeout = Assert.Throws<ArgumentOutOfRangeException>(() => OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, "sk-explicit-1111", options: Options() with { RequestTimeout = TimeSpan.Zero }));
+        Assert.Equal("RequestTimeout", timeout.ParamName);
+        Assert.Contains("RequestTimeout", timeout.Message);
+        Assert.Empty(Server.Requests);
+    }
 }

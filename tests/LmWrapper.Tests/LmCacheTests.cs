@@ -107,8 +107,9 @@ public sealed class LmCacheTests : IDisposable
         Assert.False(lm.Predict("p0").WasCached);
 
         Assert.Equal(0, cache.EvictOlderThan(TimeSpan.FromHours(1)));
-        Assert.Equal(51, cache.EvictOlderThan(TimeSpan.FromSeconds(-5)));
-        Assert.Equal(0, cache.GetStats().Entries);
+        Assert.Throws<ArgumentOutOfRangeException>(() => cache.EvictOlderThan(TimeSpan.FromSeconds(-5)));
+        Assert.Equal(51, cache.GetStats().Entries);
+        Assert.Equal(51, cache.Clear());
 
         for (int i = 0; i < 300; i++)
         {
@@ -178,6 +179,74 @@ public sealed class LmCacheTests : IDisposable
         using var count = check.CreateCommand();
         count.CommandText = "SELECT count(*) FROM sqlite_master";
         Assert.Equal(1L, count.ExecuteScalar());
+    }
+
+    [Fact]
+    public void AForeignSqliteDatabaseIsLeftInItsJournalMode()
+    {
+        string file = _dir.File("foreign-journal.db");
+        using (var conn = new SqliteConnection($"Data Source={file};Pooling=False"))
+        {
+            conn.Open();
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = "PRAGMA journal_mode = DELETE; CREATE TABLE invoices(id INTEGER PRIMARY KEY, total REAL);";
+            cmd.ExecuteNonQuery();
+        }
+
+        byte[] before = File.ReadAllBytes(file);
+        Assert.Throws<LmCacheException>(() => LmCache.Open(file));
+        SqliteConnection.ClearAllPools();
+        // The header's bytes 18 and 19 are 2 in WAL mode, 1 in rollback mode: the file is byte for byte as it was.
+        Assert.Equal(before, File.ReadAllBytes(file));
+        Assert.False(File.Exists(file + "-wal"));
+        using var check = new SqliteConnection($"Data Source={file};Pooling=False;Mode=ReadOnly");
+        check.Open();
+        using var mode = check.CreateCommand();
+        mode.CommandText = "PRAGMA journal_mode";
+        Assert.Equal("delete", mode.ExecuteScalar());
+    }
+
+    [Fact]
+    public void ACacheFileThatCannotBeOpenedGivesACacheExceptionNamingThePath()
+    {
+        // A folder where the file should be: SQLite cannot open it (SQLITE_CANTOPEN, as for an unwritable folder).
+        string folder = _dir.File("is-a-folder.sqlite3");
+        Directory.CreateDirectory(folder);
+        var e = Assert.Throws<LmCacheException>(() => LmCache.Open(folder));
+        Assert.Equal(folder, e.FilePath);
+        Assert.Contains(folder, e.Message, StringComparison.Ordinal);
+        Assert.IsType<SqliteException>(e.InnerException);
+
+        // A file where the folder should be.
+        string blocker = _dir.File("a-file");
+        File.WriteAllText(blocker, "x");
+        string under = Path.Combine(blocker, "cache.sqlite3");
+        var e2 = Assert.Throws<LmCacheException>(() => LmCache.Open(under));
+        Assert.Equal(under, e2.FilePath);
+        Assert.Contains(under, e2.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AnUnwritableFolderGivesACacheExceptionNamingThePath()
+    {
+        if (OperatingSystem.IsWindows() || Environment.UserName == "root")
+        {
+            return; // root writes anywhere; the folder-as-file case above covers the same error
+        }
+
+        string folder = _dir.File("read-only");
+        Directory.CreateDirectory(folder);
+        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        try
+        {
+            string file = Path.Combine(folder, "cache.sqlite3");
+            var e = Assert.Throws<LmCacheException>(() => LmCache.Open(file));
+            Assert.Contains(file, e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
     }
 
     [Fact]

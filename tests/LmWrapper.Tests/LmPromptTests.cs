@@ -134,4 +134,51 @@ public class LmPromptTests
         Assert.Equal(original, copy with { TopP = 0.5, PresencePenalty = 0, FrequencyPenalty = 0, Cache = null, Echo = false, AddBosToken = null, AddSpecialTokens = null, Seed = null, Stop = ["x"], Metadata = "m" });
         Assert.Equal(new LmPrompt("a"), new LmPrompt("a") with { TopP = 1 });
     }
+
+    // Built in code: an attribute's string argument is stored as UTF-8, which turns a lone surrogate into U+FFFD.
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ALoneSurrogateIsRefusedNamingTheFieldAndIndex(int which)
+    {
+        string text = which switch
+        {
+            0 => "abc" + '\uD800',
+            1 => '\uDC00' + "abc",
+            2 => "a" + '\uDBFF' + '\uDBFF' + "b",
+            _ => "a" + '\uDC00' + '\uD800' + "b",
+        };
+        var e = Assert.Throws<LmPromptException>(() => new LmPrompt(text).Validate());
+        Assert.Equal(nameof(LmPrompt.Text), e.FieldName);
+        Assert.Contains("surrogate", e.Message, StringComparison.Ordinal);
+
+        var chat = Assert.Throws<LmPromptException>(() => new LmPrompt(new[] { LmChatTurn.User("ok"), LmChatTurn.Assistant(text) }).Validate());
+        Assert.Equal(nameof(LmPrompt.Chat), chat.FieldName);
+        Assert.Contains("turn 1", chat.Message, StringComparison.Ordinal);
+
+        var stop = Assert.Throws<LmPromptException>(() => new LmPrompt("ok") { Stop = ["fine", text] }.Validate());
+        Assert.Equal(nameof(LmPrompt.Stop), stop.FieldName);
+    }
+
+    [Fact]
+    public void PairedSurrogatesAndReplacementCharactersAreFine()
+    {
+        new LmPrompt("emoji \uD83D\uDE00 and \uFFFD").Validate();
+        new LmPrompt("\uD83D\uDE00").Validate();
+        new LmPrompt(new[] { LmChatTurn.User("\uD83D\uDE00\uD83D\uDE00") }).Validate();
+    }
+
+    [Fact]
+    public void ALoneSurrogateNeverGetsTheCachedAnswerOfTheReplacementCharacterPrompt()
+    {
+        using var cache = Caching.LmCache.OpenInMemory();
+        int calls = 0;
+        var lm = new MockLm(p => { calls++; return "answer to " + p.Text; }, "m", new LanguageModelOptions { Cache = cache, CacheByDefault = true });
+        Assert.False(lm.Predict("x\uFFFD").HasErrors);
+        Assert.Throws<LmPromptException>(() => lm.Predict("x\uD800"));
+        Assert.Equal(1, calls);
+        Assert.Equal(1, cache.GetStats().Entries);
+    }
 }

@@ -103,6 +103,16 @@ public sealed record FakeOpenAiFault
     /// <summary>Answers 200 with a whole body that is not JSON.</summary>
     public static FakeOpenAiFault MalformedBody() => new() { Kind = FakeOpenAiFaultKind.MalformedBody };
 
+    /// <summary>
+    /// The body <see cref="FakeOpenAiFaultKind.MalformedBody"/> sends instead of its HTML page (as <c>application/json</c>),
+    /// or null for the page.
+    /// </summary>
+    public string? Body { get; init; }
+
+    /// <summary>Answers 200 with <paramref name="json"/> as the whole body (a response of the wrong shape, say).</summary>
+    /// <param name="json">The body to send, as <c>application/json</c>.</param>
+    public static FakeOpenAiFault RawBody(string json) => new() { Kind = FakeOpenAiFaultKind.MalformedBody, Body = json };
+
     /// <summary>Sends half of the response body, then closes the connection.</summary>
     public static FakeOpenAiFault TruncatedBody() => new() { Kind = FakeOpenAiFaultKind.TruncatedBody };
 }

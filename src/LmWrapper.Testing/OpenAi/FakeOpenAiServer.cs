@@ -315,8 +315,8 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
                     return;
                 case FakeOpenAiFaultKind.MalformedBody:
                     response.StatusCode = 200;
-                    response.ContentType = "text/html";
-                    await response.WriteAsync("<html><body>502 Bad Gateway (but sent as 200)</body></html>", context.RequestAborted).ConfigureAwait(false);
+                    response.ContentType = fault.Body is null ? "text/html" : "application/json";
+                    await response.WriteAsync(fault.Body ?? "<html><body>502 Bad Gateway (but sent as 200)</body></html>", context.RequestAborted).ConfigureAwait(false);
                     return;
             }
         }

@@ -142,7 +142,7 @@ public sealed partial class LmCache : IDisposable
     /// several instances, in this or other processes, may share one file.
     /// </summary>
     /// <param name="filePath">The SQLite file to use.</param>
-    /// <exception cref="LmCacheException">The file is corrupted, is not an LmWrapper cache, or was made by a newer LmWrapper.</exception>
+    /// <exception cref="LmCacheException">The file is corrupted, is not an LmWrapper cache, was made by a newer LmWrapper, or cannot be opened for writing (its folder is not writable); the message names the path.</exception>
     public static LmCache Open(string filePath) => OpenFile(filePath, shared: false);
 
     private static LmCache OpenFile(string filePath, bool shared)
@@ -152,7 +152,14 @@ public sealed partial class LmCache : IDisposable
         var dir = Path.GetDirectoryName(full);
         if (!string.IsNullOrEmpty(dir))
         {
-            Directory.CreateDirectory(dir);
+            try
+            {
+                Directory.CreateDirectory(dir);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw CannotOpen(full, e);
+            }
         }
 
         CheckHeader(full);
@@ -459,9 +466,11 @@ public sealed partial class LmCache : IDisposable
     public int Clear() => Execute("DELETE FROM responses");
 
     /// <summary>Removes entries stored longer ago than <paramref name="maxAge"/>. Returns how many were removed.</summary>
-    /// <param name="maxAge">The oldest an entry may be.</param>
+    /// <param name="maxAge">The oldest an entry may be; zero or more.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxAge"/> is negative (which would remove every entry).</exception>
     public int EvictOlderThan(TimeSpan maxAge)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxAge, TimeSpan.Zero);
         long cutoff = DateTimeOffset.UtcNow.Add(-maxAge).ToUnixTimeSeconds();
         return Execute("DELETE FROM responses WHERE created < $c", ("$c", cutoff));
     }
@@ -737,9 +746,17 @@ public sealed partial class LmCache : IDisposable
             conn.Open();
             using (var cmd = conn.CreateCommand())
             {
-                cmd.CommandText = inMemory
-                    ? "PRAGMA busy_timeout = 60000;"
-                    : "PRAGMA busy_timeout = 60000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -32768;";
+                cmd.CommandText = "PRAGMA busy_timeout = 60000;";
+                cmd.ExecuteNonQuery();
+            }
+
+            // Another program's database is refused before anything changes it (switching to WAL mode is a change).
+            var (appId, version, tables) = ReadIdentity(conn);
+            CheckIdentity(path, appId, version, tables);
+            if (!inMemory)
+            {
+                using var cmd = conn.CreateCommand();
+                cmd.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -32768;";
                 cmd.ExecuteNonQuery();
             }
 
@@ -756,12 +773,23 @@ public sealed partial class LmCache : IDisposable
             conn.Dispose();
             throw Corrupted(path, e);
         }
+        catch (SqliteException e) when ((e.SqliteErrorCode & 0xFF) is 14 /* SQLITE_CANTOPEN */ or 8 /* SQLITE_READONLY */ or 23 /* SQLITE_AUTH */ or 3 /* SQLITE_PERM */)
+        {
+            conn.Dispose();
+            throw CannotOpen(path, e);
+        }
         catch
         {
             conn.Dispose();
             throw;
         }
     }
+
+    private static LmCacheException CannotOpen(string path, Exception e) => new(
+        path,
+        $"The LmWrapper cache file '{path}' cannot be opened for writing ({e.Message}). Check that its folder exists, is a " +
+        $"folder and is writable, or point LmWrapper at another file (LmCache.Open or {DirectoryEnvironmentVariable}).",
+        e);
 
     private static void Migrate(string path, SqliteConnection conn)
     {

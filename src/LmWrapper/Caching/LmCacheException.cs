@@ -1,6 +1,6 @@
 namespace LmWrapper.Caching;
 
-/// <summary>The cache file cannot be used: it is corrupted, belongs to another program, or was made by a newer LmWrapper.</summary>
+/// <summary>The cache file cannot be used: it is corrupted, belongs to another program, was made by a newer LmWrapper, or cannot be opened for writing.</summary>
 public sealed class LmCacheException : LmException
 {
     /// <summary>Creates the exception.</summary>
