@@ -28,6 +28,15 @@ public sealed class ChatTemplate
         _time = time;
     }
 
+    /// <summary>How deeply a template may nest blocks, parentheses and unary operators (counted together); deeper is a <see cref="ChatTemplateLimitException"/> at <see cref="Parse"/>.</summary>
+    public const int MaxNestingDepth = 300;
+
+    /// <summary>The most steps (statements run and loop iterations) one render may take; more is a <see cref="ChatTemplateLimitException"/>.</summary>
+    public const long MaxRenderSteps = 10_000_000;
+
+    /// <summary>The most characters a render may output, or one string (or list) built by repetition may hold; more is a <see cref="ChatTemplateLimitException"/>.</summary>
+    public const int MaxOutputChars = 64 * 1024 * 1024;
+
     /// <summary>The template text.</summary>
     public string Source { get; }
 
@@ -36,6 +45,7 @@ public sealed class ChatTemplate
     /// <param name="timeProvider">The clock behind <c>strftime_now</c> (local time, as transformers uses); the system clock by default.</param>
     /// <returns>The parsed template, ready to render many times.</returns>
     /// <exception cref="ChatTemplateSyntaxException">The template is not valid, with the line and column.</exception>
+    /// <exception cref="ChatTemplateLimitException">The template nests deeper than <see cref="MaxNestingDepth"/>.</exception>
     public static ChatTemplate Parse(string template, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(template);
@@ -52,15 +62,18 @@ public sealed class ChatTemplate
     /// <c>date_string</c>. Values may be strings, numbers, booleans, null, lists, dictionaries,
     /// <see cref="JsonElement"/>s or plain objects (read as their JSON form).
     /// </param>
+    /// <param name="cancellationToken">Stops a long render (an <see cref="OperationCanceledException"/>).</param>
     /// <returns>The rendered prompt.</returns>
     /// <exception cref="ChatTemplateRaisedException">The template called <c>raise_exception</c>.</exception>
+    /// <exception cref="ChatTemplateLimitException">The render passed <see cref="MaxRenderSteps"/> or <see cref="MaxOutputChars"/>.</exception>
     /// <exception cref="ChatTemplateException">The template failed while rendering.</exception>
     public string Render(
         IReadOnlyList<LmChatTurn> messages,
         bool addGenerationPrompt = true,
         string? bosToken = null,
         string? eosToken = null,
-        IReadOnlyDictionary<string, object?>? extraVariables = null)
+        IReadOnlyDictionary<string, object?>? extraVariables = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var vars = new Dictionary<string, object?>(StringComparer.Ordinal)
@@ -76,22 +89,24 @@ public sealed class ChatTemplate
         vars["add_generation_prompt"] = addGenerationPrompt;
         if (bosToken is not null) vars["bos_token"] = bosToken;
         if (eosToken is not null) vars["eos_token"] = eosToken;
-        return RenderVariables(vars);
+        return RenderVariables(vars, cancellationToken);
     }
 
     /// <summary>Renders with exactly the given variables (for messages richer than <see cref="LmChatTurn"/>, such as tool calls).</summary>
     /// <param name="variables">All template variables, e.g. <c>messages</c> as a list of dictionaries or a <see cref="JsonElement"/> array.</param>
+    /// <param name="cancellationToken">Stops a long render (an <see cref="OperationCanceledException"/>).</param>
     /// <returns>The rendered text.</returns>
     /// <exception cref="ChatTemplateRaisedException">The template called <c>raise_exception</c>.</exception>
+    /// <exception cref="ChatTemplateLimitException">The render passed <see cref="MaxRenderSteps"/> or <see cref="MaxOutputChars"/>.</exception>
     /// <exception cref="ChatTemplateException">The template failed while rendering.</exception>
-    public string RenderVariables(IReadOnlyDictionary<string, object?> variables)
+    public string RenderVariables(IReadOnlyDictionary<string, object?> variables, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(variables);
         var converted = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (var kv in variables) converted[kv.Key] = Py.FromClr(kv.Value);
         try
         {
-            return new JinjaInterpreter(() => _time.GetLocalNow().DateTime, _frameLocals).Render(_program, converted);
+            return new JinjaInterpreter(() => _time.GetLocalNow().DateTime, _frameLocals, cancellationToken).Render(_program, converted);
         }
         catch (InvalidCastException ex)
         {

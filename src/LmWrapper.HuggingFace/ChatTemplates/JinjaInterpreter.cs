@@ -9,12 +9,29 @@ internal sealed class JinjaInterpreter
 
     private readonly Func<DateTime> _now;
     private readonly Dictionary<List<Stmt>, string[]> _frameLocals;
+    private readonly CancellationToken _cancellationToken;
     private int _depth;
+    private long _steps;
 
-    public JinjaInterpreter(Func<DateTime> now, Dictionary<List<Stmt>, string[]> frameLocals)
+    public JinjaInterpreter(Func<DateTime> now, Dictionary<List<Stmt>, string[]> frameLocals, CancellationToken cancellationToken = default)
     {
         _now = now;
         _frameLocals = frameLocals;
+        _cancellationToken = cancellationToken;
+    }
+
+    /// <summary>Counts one step (a statement or a loop iteration): past <see cref="ChatTemplate.MaxRenderSteps"/> it throws; now and then it checks for cancellation.</summary>
+    private void Step()
+    {
+        if (++_steps > ChatTemplate.MaxRenderSteps)
+            throw new ChatTemplateLimitException($"The template ran more than {ChatTemplate.MaxRenderSteps:N0} steps (statements and loop iterations) in one render; it is looping without bound.");
+        if ((_steps & 1023) == 0) _cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    private static void CheckOutput(StringBuilder sb)
+    {
+        if (sb.Length > ChatTemplate.MaxOutputChars)
+            throw new ChatTemplateLimitException($"The template's output passed {ChatTemplate.MaxOutputChars:N0} characters.");
     }
 
     /// <summary>Enters a frame: a new scope with jinja2's declared-but-unassigned locals of that body.</summary>
@@ -35,6 +52,7 @@ internal sealed class JinjaInterpreter
         var context = new Scope(globals);
         foreach (var kv in variables) context.Set(kv.Key, kv.Value);
         var sb = new StringBuilder();
+        _cancellationToken.ThrowIfCancellationRequested();
         Exec(template, Enter(context, template), sb);
         return sb.ToString();
     }
@@ -93,7 +111,9 @@ internal sealed class JinjaInterpreter
             Flow f;
             try
             {
+                Step();
                 f = ExecOne(stmt, scope, sb);
+                CheckOutput(sb);
             }
             catch (ChatTemplateException ex) when (ex.Line is null && ex is not ChatTemplateRaisedException)
             {
@@ -200,6 +220,7 @@ internal sealed class JinjaInterpreter
         for (int i = 0; i < items.Count; i++)
         {
             // Each iteration is a fresh scope, as in jinja2: a set inside the body does not carry to the next iteration.
+            Step();
             var loopScope = Enter(scope, f.Body);
             loopScope.Set("loop", loop);
             loop.Index0 = i;

@@ -12,7 +12,20 @@ internal sealed class JinjaParser
     // break and continue elsewhere are errors, as they are when jinja2 compiles the template.
     private int _loopDepth;
 
+    // How deeply blocks, parentheses and unary operators nest here: bounded so that a hostile template cannot overflow the stack.
+    private int _nesting;
+
     private JinjaParser(List<JinjaToken> tokens) => _tokens = tokens;
+
+    /// <summary>Enters one more level of nesting, or throws when the template nests deeper than <see cref="ChatTemplate.MaxNestingDepth"/>.</summary>
+    private void Nest()
+    {
+        if (++_nesting > ChatTemplate.MaxNestingDepth || !System.Runtime.CompilerServices.RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        {
+            var at = Current;
+            throw new ChatTemplateLimitException($"The template nests blocks or expressions more than {ChatTemplate.MaxNestingDepth} deep (template line {at.Line}, column {at.Column}).");
+        }
+    }
 
     public static List<Stmt> Parse(string source)
     {
@@ -109,36 +122,44 @@ internal sealed class JinjaParser
 
     private Stmt ParseStatement(string[] outerEndTags)
     {
-        var t = Next();
-        switch (t.Value)
+        Nest();
+        try
         {
-            case "if": return ParseIf(t);
-            case "for": return ParseFor(t);
-            case "set": return ParseSet(t);
-            case "macro": return ParseMacro(t);
-            case "call": return ParseCallBlock(t);
-            case "filter": return ParseFilterBlock(t);
-            case "with": return ParseWith(t);
-            case "break":
-                if (_loopDepth == 0) throw Error("'break' outside loop.", t);
-                Expect(TokenKind.BlockEnd);
-                return new BreakStmt(t.Line);
-            case "continue":
-                if (_loopDepth == 0) throw Error("'continue' not properly in loop.", t);
-                Expect(TokenKind.BlockEnd);
-                return new ContinueStmt(t.Line);
-            case "generation":
-                {
-                    // transformers' AssistantTracker tag: renders its body unchanged.
+            var t = Next();
+            switch (t.Value)
+            {
+                case "if": return ParseIf(t);
+                case "for": return ParseFor(t);
+                case "set": return ParseSet(t);
+                case "macro": return ParseMacro(t);
+                case "call": return ParseCallBlock(t);
+                case "filter": return ParseFilterBlock(t);
+                case "with": return ParseWith(t);
+                case "break":
+                    if (_loopDepth == 0) throw Error("'break' outside loop.", t);
                     Expect(TokenKind.BlockEnd);
-                    var (body, _) = ParseBody(["endgeneration"]);
+                    return new BreakStmt(t.Line);
+                case "continue":
+                    if (_loopDepth == 0) throw Error("'continue' not properly in loop.", t);
                     Expect(TokenKind.BlockEnd);
-                    return new BlockStmt(body, t.Line);
-                }
-            default:
-                if (outerEndTags.Length > 0)
-                    throw Error($"Encountered unknown tag '{t.Value}'. Jinja was looking for the following tags: {string.Join(" or ", outerEndTags.Select(x => $"'{x}'"))}.", t);
-                throw Error($"Encountered unknown tag '{t.Value}'.", t);
+                    return new ContinueStmt(t.Line);
+                case "generation":
+                    {
+                        // transformers' AssistantTracker tag: renders its body unchanged.
+                        Expect(TokenKind.BlockEnd);
+                        var (body, _) = ParseBody(["endgeneration"]);
+                        Expect(TokenKind.BlockEnd);
+                        return new BlockStmt(body, t.Line);
+                    }
+                default:
+                    if (outerEndTags.Length > 0)
+                        throw Error($"Encountered unknown tag '{t.Value}'. Jinja was looking for the following tags: {string.Join(" or ", outerEndTags.Select(x => $"'{x}'"))}.", t);
+                    throw Error($"Encountered unknown tag '{t.Value}'.", t);
+            }
+        }
+        finally
+        {
+            _nesting--;
         }
     }
 
@@ -335,24 +356,32 @@ internal sealed class JinjaParser
 
     private Expr ParseTuple(bool withCondExpr = true, string? extraEnd = null, bool explicitParens = false)
     {
-        var start = Current;
-        var args = new List<Expr>();
-        bool isTuple = false;
-        while (true)
+        Nest();
+        try
         {
-            if (args.Count > 0) Expect(TokenKind.Operator, ",");
-            if (Current.Kind is TokenKind.VariableEnd or TokenKind.BlockEnd || Current.IsOp(")") || (extraEnd is not null && Current.IsName(extraEnd)))
-                break;
-            args.Add(withCondExpr ? ParseExpression() : ParseOr());
-            if (Current.IsOp(",")) isTuple = true;
-            else break;
+            var start = Current;
+            var args = new List<Expr>();
+            bool isTuple = false;
+            while (true)
+            {
+                if (args.Count > 0) Expect(TokenKind.Operator, ",");
+                if (Current.Kind is TokenKind.VariableEnd or TokenKind.BlockEnd || Current.IsOp(")") || (extraEnd is not null && Current.IsName(extraEnd)))
+                    break;
+                args.Add(withCondExpr ? ParseExpression() : ParseOr());
+                if (Current.IsOp(",")) isTuple = true;
+                else break;
+            }
+            if (!isTuple)
+            {
+                if (args.Count > 0) return args[0];
+                if (!explicitParens) throw Error($"Expected an expression, got {Current}.");
+            }
+            return new TupleExpr(args, start.Line, start.Column);
         }
-        if (!isTuple)
+        finally
         {
-            if (args.Count > 0) return args[0];
-            if (!explicitParens) throw Error($"Expected an expression, got {Current}.");
+            _nesting--;
         }
-        return new TupleExpr(args, start.Line, start.Column);
     }
 
     private Expr ParseExpression()
@@ -392,12 +421,20 @@ internal sealed class JinjaParser
 
     private Expr ParseNot()
     {
-        if (Current.IsName("not"))
+        Nest();
+        try
         {
-            var t = Next();
-            return new UnaryExpr("not", ParseNot(), t.Line, t.Column);
+            if (Current.IsName("not"))
+            {
+                var t = Next();
+                return new UnaryExpr("not", ParseNot(), t.Line, t.Column);
+            }
+            return ParseCompare();
         }
-        return ParseCompare();
+        finally
+        {
+            _nesting--;
+        }
     }
 
     private Expr ParseCompare()
@@ -472,14 +509,22 @@ internal sealed class JinjaParser
 
     private Expr ParseUnary(bool withFilter = true)
     {
-        var t = Current;
-        Expr node;
-        if (t.IsOp("-")) { Next(); node = new UnaryExpr("-", ParseUnary(false), t.Line, t.Column); }
-        else if (t.IsOp("+")) { Next(); node = new UnaryExpr("+", ParseUnary(false), t.Line, t.Column); }
-        else node = ParsePrimary();
-        node = ParsePostfix(node);
-        if (withFilter) node = ParseFilterExpr(node);
-        return node;
+        Nest();
+        try
+        {
+            var t = Current;
+            Expr node;
+            if (t.IsOp("-")) { Next(); node = new UnaryExpr("-", ParseUnary(false), t.Line, t.Column); }
+            else if (t.IsOp("+")) { Next(); node = new UnaryExpr("+", ParseUnary(false), t.Line, t.Column); }
+            else node = ParsePrimary();
+            node = ParsePostfix(node);
+            if (withFilter) node = ParseFilterExpr(node);
+            return node;
+        }
+        finally
+        {
+            _nesting--;
+        }
     }
 
     private Expr ParsePrimary()

@@ -407,6 +407,8 @@ internal static class Py
         {
             if (a is string s && b is long or bool) return Repeat(s, ToLong(b));
             if (b is string s2 && a is long or bool) return Repeat(s2, ToLong(a));
+            if ((a is List<object?> or object?[] && b is long or bool && ToLong(b) > ChatTemplate.MaxOutputChars) || (b is List<object?> or object?[] && a is long or bool && ToLong(a) > ChatTemplate.MaxOutputChars))
+                throw new ChatTemplateLimitException($"A list repeated more than {ChatTemplate.MaxOutputChars:N0} times is past the template limits.");
             if (a is List<object?> l && b is long or bool) return Enumerable.Repeat(l, (int)Math.Max(0, ToLong(b))).SelectMany(x => x).ToList();
             if (b is List<object?> l2 && a is long or bool) return Enumerable.Repeat(l2, (int)Math.Max(0, ToLong(a))).SelectMany(x => x).ToList();
             if (a is object?[] t1 && b is long or bool) return Enumerable.Repeat(t1, (int)Math.Max(0, ToLong(b))).SelectMany(x => x).ToArray();
@@ -461,7 +463,13 @@ internal static class Py
         }
     }
 
-    private static string Repeat(string s, long n) => n <= 0 ? "" : new StringBuilder(s.Length * (int)n).Insert(0, s, (int)n).ToString();
+    private static string Repeat(string s, long n)
+    {
+        if (n <= 0 || s.Length == 0) return "";
+        if (n > ChatTemplate.MaxOutputChars / s.Length)
+            throw new ChatTemplateLimitException($"A string repeated {n:N0} times would pass {ChatTemplate.MaxOutputChars:N0} characters.");
+        return new StringBuilder(s.Length * (int)n).Insert(0, s, (int)n).ToString();
+    }
 
     /// <summary>Python's printf-style <c>str % args</c>: flags, width, precision and the common conversion types.</summary>
     private static string PercentFormat(string fmt, object? args)

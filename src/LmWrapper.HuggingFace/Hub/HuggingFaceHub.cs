@@ -208,8 +208,13 @@ public sealed partial class HuggingFaceHub : IDisposable
     /// <param name="fileName">The file, relative to the repository root.</param>
     /// <param name="revision">A branch, tag or commit; <c>main</c> when null.</param>
     /// <returns>The path inside <c>snapshots/{commit}</c>, or null.</returns>
+    /// <exception cref="HuggingFaceHubException">The id is not a hub id, or the file name is absolute or has <c>..</c>, <c>.</c> or empty parts (it could leave the cache folder).</exception>
     public string? TryGetCachedFile(string repoId, string fileName, string? revision = null)
     {
+        ArgumentNullException.ThrowIfNull(repoId);
+        ArgumentNullException.ThrowIfNull(fileName);
+        if (!IsRepoId(repoId)) throw new HuggingFaceHubException($"'{repoId}' is not a hub model id (like 'org/name').");
+        CheckFileName(fileName);
         string repoDir = RepoCachePath(repoId);
         string? commit = CommitFromCache(repoDir, CheckRevision(revision ?? "main"));
         if (commit is null) return null;

@@ -74,6 +74,35 @@ public class HuggingFaceHubTests
         Assert.Empty(fake.Requests);
     }
 
+    [Theory]
+    [InlineData("../../../secret.txt")]
+    [InlineData("../main")]
+    [InlineData("sub/../../x.txt")]
+    [InlineData("/etc/passwd")]
+    [InlineData("./config.json")]
+    [InlineData("")]
+    public void ACachedFileNameThatWouldLeaveTheSnapshotIsRefused(string fileName)
+    {
+        using var cache = new TempDir();
+        const string commit = "0123456789abcdef0123456789abcdef01234567";
+        string repoDir = Path.Combine(cache.Path, "models--gpt2");
+        Directory.CreateDirectory(Path.Combine(repoDir, "refs"));
+        File.WriteAllText(Path.Combine(repoDir, "refs", "main"), commit);
+        string snap = Path.Combine(repoDir, "snapshots", commit);
+        Directory.CreateDirectory(snap);
+        File.WriteAllText(Path.Combine(snap, "config.json"), "{}");
+        // Files that the escaping names would reach.
+        File.WriteAllText(Path.Combine(cache.Path, "secret.txt"), "secret");
+        Directory.CreateDirectory(Path.Combine(snap, "sub"));
+        File.WriteAllText(Path.Combine(repoDir, "snapshots", "x.txt"), "x");
+
+        using var hub = new HuggingFaceHub(new HuggingFaceHubOptions { CacheDirectory = cache.Path, Offline = true });
+        var e = Assert.Throws<HuggingFaceHubException>(() => hub.TryGetCachedFile("gpt2", fileName));
+        Assert.Contains("not a valid file name", e.Message, StringComparison.Ordinal);
+        Assert.Throws<HuggingFaceHubException>(() => hub.TryGetCachedFile("../gpt2", "config.json"));
+        Assert.Equal(Path.Combine(snap, "config.json"), hub.TryGetCachedFile("gpt2", "config.json"));
+    }
+
     [Fact]
     public async Task OfflineMissSaysWhatToDo()
     {
