@@ -29,7 +29,7 @@ internal static class Sampler
 
         if (settings.Temperature == 0 || settings.TopP == 0 || random is null)
         {
-            return adjusted is null ? ArgMax(logits) : ArgMax(adjusted);
+            return adjusted is null ? ArgMax(logits) : ArgMax<double>(adjusted);
         }
 
         int n = logits.Length;
@@ -119,21 +119,8 @@ internal static class Sampler
     }
 
     /// <summary>The index of the largest value (the first of equals, as torch.argmax).</summary>
-    public static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++)
-        {
-            if (values[i] > values[best])
-            {
-                best = i;
-            }
-        }
-
-        return best;
-    }
-
-    private static int ArgMax(double[] values)
+    public static int ArgMax<T>(ReadOnlySpan<T> values)
+        where T : System.Numerics.IComparisonOperators<T, T, bool>
     {
         int best = 0;
         for (int i = 1; i < values.Length; i++)

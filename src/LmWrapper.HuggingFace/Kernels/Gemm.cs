@@ -284,9 +284,6 @@ internal static unsafe class Gemm
         return s;
     }
 
-    /// <summary>16 F16 or BF16 values widened exactly to float32.</summary>
-    public static Vector512<float> Widen(Vector256<ushort> h, bool f16) => f16 ? F16(h) : Bf16(h);
-
     /// <summary>16 bfloat16 values widened to float32: each is the upper half of a float32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Bf16(Vector256<ushort> h) => Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512UInt32(h), 16).AsSingle();

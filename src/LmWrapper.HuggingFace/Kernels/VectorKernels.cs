@@ -32,32 +32,36 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
         fixed (float* px = x, py = y, pb = bias)
         {
             float* cx = px, cy = py, cb = bias.Length != 0 ? pb : null;
-            long work = (long)w.Rows * w.Cols * tokens;
             if (w.Type == WeightType.Q8 && Gemm.Accelerated)
             {
-                MatMulQ8(cx, tokens, w, cb, cy, work);
+                MatMulQ8(cx, tokens, w, cb, cy);
                 return;
             }
 
-            if (Threads == 1 || work < ParallelWork || w.Rows < 8)
-            {
-                Gemm.Rows(w, cx, tokens, cb, cy, 0, w.Rows);
-                return;
-            }
-
-            // Ranges of whole 4-row tiles, a few per thread, handed out as threads come free.
-            int quads = (w.Rows + 3) / 4;
-            int chunks = Math.Min(quads, Threads * 4);
-            int rows = w.Rows;
-            _team.For(chunks, c =>
-            {
-                int o0 = (int)((long)c * quads / chunks) * 4, o1 = Math.Min(rows, (int)((long)(c + 1) * quads / chunks) * 4);
-                Gemm.Rows(w, cx, tokens, cb, cy, o0, o1);
-            });
+            ForRowRanges(w, tokens, (o0, o1) => Gemm.Rows(w, cx, tokens, cb, cy, o0, o1));
         }
     }
 
-    private void MatMulQ8(float* x, int tokens, WeightMatrix w, float* bias, float* y, long work)
+    /// <summary>
+    /// Runs <paramref name="rows"/> over the matrix's output rows: on the calling thread for a small product, else in
+    /// ranges of whole 4-row tiles, a few per thread, handed out as threads come free.
+    /// </summary>
+    private void ForRowRanges(WeightMatrix w, int tokens, Action<int, int> rows)
+    {
+        long work = (long)w.Rows * w.Cols * tokens;
+        if (Threads == 1 || work < ParallelWork || w.Rows < 8)
+        {
+            rows(0, w.Rows);
+            return;
+        }
+
+        int quads = (w.Rows + 3) / 4;
+        int chunks = Math.Min(quads, Threads * 4);
+        int total = w.Rows;
+        _team.For(chunks, c => rows((int)((long)c * quads / chunks) * 4, Math.Min(total, (int)((long)(c + 1) * quads / chunks) * 4)));
+    }
+
+    private void MatMulQ8(float* x, int tokens, WeightMatrix w, float* bias, float* y)
     {
         int n = tokens * w.Cols, blocks = tokens * (w.Cols / WeightMatrix.Q8Block);
         var abs = System.Buffers.ArrayPool<byte>.Shared.Rent(n);
@@ -73,14 +77,7 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
                 byte* ca = pa;
                 sbyte* cn = pn;
                 float* cs = ps;
-                if (Threads == 1 || work < ParallelWork || w.Rows < 8)
-                {
-                    Gemm.RowsQ8(w, ca, cn, cs, tokens, bias, y, 0, w.Rows);
-                    return;
-                }
-
-                int rows = w.Rows, chunks = Math.Min(rows, Threads * 4);
-                _team.For(chunks, c => Gemm.RowsQ8(w, ca, cn, cs, tokens, bias, y, (int)((long)c * rows / chunks), (int)((long)(c + 1) * rows / chunks)));
+                ForRowRanges(w, tokens, (o0, o1) => Gemm.RowsQ8(w, ca, cn, cs, tokens, bias, y, o0, o1));
             }
         }
         finally

@@ -128,7 +128,7 @@ internal sealed unsafe class WeightMatrix
                 new ReadOnlySpan<float>(p, Cols).CopyTo(destination);
                 break;
             case WeightType.F16:
-                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(p, Cols), destination);
+                Safetensors.HalfConversion.F16ToFloat(new ReadOnlySpan<ushort>(p, Cols), destination);
                 break;
             case WeightType.Q8:
                 {
@@ -142,7 +142,7 @@ internal sealed unsafe class WeightMatrix
                     break;
                 }
             default:
-                Bf16.ToSingle(new ReadOnlySpan<ushort>(p, Cols), destination);
+                Safetensors.HalfConversion.Bf16ToFloat(new ReadOnlySpan<ushort>(p, Cols), destination);
                 break;
         }
     }

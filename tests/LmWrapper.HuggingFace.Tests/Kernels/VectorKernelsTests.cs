@@ -238,7 +238,7 @@ public sealed class VectorKernelsTests
         {
             var bits = Enumerable.Range(0, n).Select(_ => (ushort)r.Next(0, 0x7f80)).ToArray();
             var dst = new float[n];
-            Bf16.ToSingle(bits, dst);
+            LmWrapper.HuggingFace.Safetensors.HalfConversion.Bf16ToFloat(bits, dst);
             for (int i = 0; i < n; i++)
             {
                 Assert.Equal(BitConverter.UInt32BitsToSingle((uint)bits[i] << 16), dst[i]);
