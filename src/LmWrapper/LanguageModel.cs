@@ -246,40 +246,45 @@ public abstract class LanguageModel : IDisposable
         using var call = Telemetry.StartCall(prompt, Spend);
         try
         {
-            CacheKey? key = CacheFor(prompt) is not null ? CacheKey.Compute(ModelIdentity, prompt) : null;
-            var samples = new LmPrediction?[prompt.NumCompletions];
-            int missing = samples.Length;
-            if (key is { } k)
-            {
-                var found = new List<(int Sample, byte[] Payload)>(prompt.NumCompletions);
-                Cache.GetSamples(k, prompt.NumCompletions, found);
-                foreach (var (sample, payload) in found)
-                {
-                    samples[sample] = PredictionJson.DeserializePayload(payload, prompt, wasCached: true);
-                    missing--;
-                }
-
-                call.Missed(missing);
-            }
-
-            if (missing > 0)
-            {
-                await WaitForRateLimitAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
-                var request = new LmUncachedRequest(0, prompt, missing) { CacheKey = key, FirstSample = Array.FindIndex(samples, x => x is null) };
-                var predictions = await PredictUncachedOrErrorAsync(request, cancellationToken).ConfigureAwait(false);
-                CheckCount(predictions, missing);
-                call.Received(predictions);
-                var toStore = new List<(CacheKey, int, byte[])>(missing);
-                PredictManyRun.FillEmpty(samples, predictions, key, toStore);
-                Store(toStore);
-            }
-
-            return call.Complete(PredictManyRun.AssembleSamples(samples, prompt));
+            return call.Complete(await PredictCoreAsync(prompt, call, cancellationToken).ConfigureAwait(false));
         }
         catch (Exception e) when (call.Fail(e))
         {
             throw; // never reached: the filter only records the failure
         }
+    }
+
+    private async Task<LmPrediction> PredictCoreAsync(LmPrompt prompt, PredictCall call, CancellationToken cancellationToken)
+    {
+        CacheKey? key = CacheFor(prompt) is not null ? CacheKey.Compute(ModelIdentity, prompt) : null;
+        var samples = new LmPrediction?[prompt.NumCompletions];
+        int missing = samples.Length;
+        if (key is { } k)
+        {
+            var found = new List<(int Sample, byte[] Payload)>(prompt.NumCompletions);
+            Cache.GetSamples(k, prompt.NumCompletions, found);
+            foreach (var (sample, payload) in found)
+            {
+                samples[sample] = PredictionJson.DeserializePayload(payload, prompt, wasCached: true);
+                missing--;
+            }
+
+            call.Missed(missing);
+        }
+
+        if (missing > 0)
+        {
+            await WaitForRateLimitAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
+            var request = new LmUncachedRequest(0, prompt, missing) { CacheKey = key, FirstSample = Array.FindIndex(samples, x => x is null) };
+            var predictions = await PredictUncachedOrErrorAsync(request, cancellationToken).ConfigureAwait(false);
+            CheckCount(predictions, missing);
+            call.Received(predictions);
+            var toStore = new List<(CacheKey, int, byte[])>(missing);
+            PredictManyRun.FillEmpty(samples, predictions, key, toStore);
+            Store(toStore);
+        }
+
+        return PredictManyRun.AssembleSamples(samples, prompt);
     }
 
     /// <summary>
