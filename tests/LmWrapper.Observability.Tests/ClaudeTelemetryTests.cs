@@ -30,6 +30,48 @@ public sealed class ClaudeTelemetryTests : IAsyncLifetime
         });
 
     [Fact]
+    public async Task A_claude_batch_run_counts_its_batch_and_saves_the_discount()
+    {
+        using var t = new TelemetryCollector();
+        using var cache = LmCache.OpenInMemory();
+        string work = Path.Combine(Path.GetTempPath(), "lmwrapper-obs-claude-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var lm = ClaudeLm.Get(ClaudeModelNames.Claude35Haiku, FakeAnthropicServer.DefaultApiKey, new ClaudeOptions
+            {
+                BaseUrl = _server.BaseUrl,
+                ModelOptions = new LanguageModelOptions
+                {
+                    CacheByDefault = true,
+                    Cache = cache,
+                    MeterFactory = t.MeterFactory,
+                    Batch = new Batching.BatchOptions { PollInterval = TimeSpan.FromMilliseconds(1), MaxPollInterval = TimeSpan.FromMilliseconds(5), WorkingDirectory = work },
+                },
+            });
+            var prompts = new[] { "Name a colour", "Name a fruit", "Name a tree" }.Select(s => new LmPrompt(s) { MaxTokens = 20, Temperature = 0 }).ToList();
+            var results = lm.PredictMany(prompts, CompletionWindow.BatchAny).ToList();
+
+            Assert.All(results, p => Assert.False(p.HasErrors, p.ErrorMessage));
+            decimal cost = results.Sum(lm.CostOf);
+            var spend = lm.Spend.Snapshot();
+            Assert.True(cost > 0m);
+            Assert.Equal(cost, spend.Cost);
+            Assert.Equal(cost, spend.BatchSavings);
+            Assert.Equal(3, t.Sum("lmwrapper.batch.requests", m => m.Tag("lmwrapper.batch.state") == "completed" && m.Tag("gen_ai.provider.name") == "anthropic"));
+            Assert.Equal(1, t.Sum("lmwrapper.batch.jobs", m => m.Tag("lmwrapper.batch.state") == "completed"));
+            var run = Assert.Single(t.Activities, a => a.DisplayName == "predict_many " + lm.ModelName);
+            Assert.Single(t.Activities, a => a.DisplayName == "batch " + lm.ModelName && a.ParentSpanId == run.SpanId);
+        }
+        finally
+        {
+            if (Directory.Exists(work))
+            {
+                Directory.Delete(work, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_claude_call_after_an_overloaded_answer_is_one_chat_activity_with_a_retry_and_its_cost_in_spend()
     {
         using var t = new TelemetryCollector();

@@ -186,6 +186,30 @@ public sealed class OpenAiTelemetryTests : IAsyncLifetime, IDisposable
         Assert.Equal(3, t.Sum("lmwrapper.cache.hits"));
     }
 
+    [Fact]
+    public async Task An_expired_batch_is_counted_as_expired_its_activity_fails_and_the_resubmission_completes()
+    {
+        using var t = new TelemetryCollector();
+        using var cache = LmCache.OpenInMemory();
+        using var lm = Lm(t, cache);
+        int created = 0;
+        _server.BatchPlanner = _ => Interlocked.Increment(ref created) == 1 ? FakeOpenAiBatchPlan.Expire(answered: 2) : null;
+        var prompts = Enumerable.Range(0, 4).Select(i => new LmPrompt($"What is {i}+7?") { MaxTokens = 20, Temperature = 0 }).ToList();
+        var results = lm.PredictMany(prompts, CompletionWindow.BatchAny).ToList();
+
+        Assert.All(results, p => Assert.False(p.HasErrors, p.ErrorMessage));
+        Assert.Equal(2, t.Sum("lmwrapper.batch.jobs", m => m.Tag("lmwrapper.batch.state") == "submitted"));
+        Assert.Equal(1, t.Sum("lmwrapper.batch.jobs", m => m.Tag("lmwrapper.batch.state") == "expired"));
+        Assert.Equal(1, t.Sum("lmwrapper.batch.jobs", m => m.Tag("lmwrapper.batch.state") == "completed"));
+        Assert.Equal(4 + 2, t.Sum("lmwrapper.batch.requests", m => m.Tag("lmwrapper.batch.state") == "submitted"));
+        Assert.Equal(4, t.Sum("lmwrapper.batch.requests", m => m.Tag("lmwrapper.batch.state") == "completed"));
+        var batches = t.Activities.Where(a => a.DisplayName == "batch gpt-4o-mini").ToList();
+        Assert.Equal(2, batches.Count);
+        var expired = Assert.Single(batches, a => a.Status == ActivityStatusCode.Error);
+        Assert.Equal("expired", expired.GetTagItem("error.type"));
+        Assert.Equal(4, lm.Spend.Snapshot().Requests); // each request is paid once, whichever batch answered it
+    }
+
     private sealed class SyncProgress<T>(List<T> reports) : IProgress<T>
     {
         public void Report(T value)
