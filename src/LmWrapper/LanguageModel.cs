@@ -274,6 +274,7 @@ public abstract class LanguageModel : IDisposable
 
         if (missing > 0)
         {
+            call.Sending();
             await WaitForRateLimitAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
             var request = new LmUncachedRequest(0, prompt, missing) { CacheKey = key, FirstSample = Array.FindIndex(samples, x => x is null) };
             var predictions = await PredictUncachedOrErrorAsync(request, cancellationToken).ConfigureAwait(false);
@@ -492,6 +493,7 @@ public abstract class LanguageModel : IDisposable
         using var call = Telemetry.StartCall(request.Prompt, spend: null);
         try
         {
+            call.Sending();
             await WaitForRateLimitAsync(request.Prompt, request.NumCompletions, token).ConfigureAwait(false);
             var predictions = await PredictUncachedOrErrorAsync(request, token).ConfigureAwait(false);
             call.Received(predictions);

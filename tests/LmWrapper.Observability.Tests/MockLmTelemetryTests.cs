@@ -151,6 +151,19 @@ public sealed class MockLmTelemetryTests
         var a = Assert.Single(t.Activities);
         Assert.Equal(ActivityStatusCode.Error, a.Status);
         Assert.Equal(typeof(InvalidOperationException).FullName, a.GetTagItem("error.type"));
+        Assert.Equal(typeof(InvalidOperationException).FullName, Assert.Single(t.Of("lmwrapper.requests")).Tag("error.type"));
+    }
+
+    [Fact]
+    public async Task An_invalid_prompt_is_refused_before_any_activity_or_measurement()
+    {
+        using var t = new TelemetryCollector();
+        using var lm = Mock(t);
+        await Assert.ThrowsAsync<LmPromptException>(() => lm.PredictAsync(new LmPrompt("hello") { MaxTokens = -1 }));
+
+        Assert.Empty(t.Activities);
+        Assert.Empty(t.Measurements);
+        Assert.Equal(LmSpendSnapshot.Empty, lm.Spend.Snapshot());
     }
 
     [Fact]

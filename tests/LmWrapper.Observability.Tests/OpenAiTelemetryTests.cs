@@ -118,6 +118,9 @@ public sealed class OpenAiTelemetryTests : IAsyncLifetime, IDisposable
         var a = Assert.Single(t.Activities);
         Assert.Equal(ActivityStatusCode.Error, a.Status);
         Assert.Equal(typeof(LmAuthenticationException).FullName, a.GetTagItem("error.type"));
+        Assert.Equal(typeof(LmAuthenticationException).FullName, Assert.Single(t.Of("lmwrapper.requests")).Tag("error.type"));
+        Assert.Equal(typeof(LmAuthenticationException).FullName, Assert.Single(t.Of("gen_ai.client.operation.duration")).Tag("error.type"));
+        Assert.Equal(0, lm.Spend.Snapshot().Requests); // nothing answered, nothing paid
     }
 
     [Fact]

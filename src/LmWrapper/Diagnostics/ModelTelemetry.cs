@@ -304,7 +304,7 @@ internal sealed class ModelTelemetry
             return;
         }
 
-        activity.SetTag("error.type", error is OperationCanceledException ? "cancelled" : error.GetType().FullName);
+        activity.SetTag("error.type", ErrorType(error));
         activity.SetStatus(ActivityStatusCode.Error, error.GetType().Name);
     }
 
@@ -388,6 +388,9 @@ internal sealed class ModelTelemetry
         activity.SetTag("gen_ai.system", Provider);
         activity.SetTag("gen_ai.request.model", RequestModel);
     }
+
+    /// <summary>error.type for an exception: its type's full name, as the conventions ask.</summary>
+    internal static string ErrorType(Exception error) => error.GetType().FullName ?? error.GetType().Name;
 
     /// <summary>error.type for a failed prediction: its kind in snake case ("rate_limit_exhausted").</summary>
     internal static string ErrorType(LmError error) => error.Kind switch

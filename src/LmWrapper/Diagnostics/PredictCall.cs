@@ -12,7 +12,8 @@ internal sealed class PredictCall : IDisposable
 {
     private readonly ModelTelemetry _telemetry;
     private readonly LmSpend? _spend;
-    private readonly long _started = Stopwatch.GetTimestamp();
+    private long _started = Stopwatch.GetTimestamp();
+    private bool _sending;
 
     public PredictCall(ModelTelemetry telemetry, Activity? activity, LmSpend? spend)
     {
@@ -26,9 +27,17 @@ internal sealed class PredictCall : IDisposable
     /// <summary>Counts samples the cache lacked for a prompt that uses the cache.</summary>
     public void Missed(int samples) => _telemetry.RecordCacheMisses(samples);
 
+    /// <summary>A request is about to go to the provider (after the cache lookup): its duration starts now.</summary>
+    public void Sending()
+    {
+        _started = Stopwatch.GetTimestamp();
+        _sending = true;
+    }
+
     /// <summary>The provider answered (or failed, as data): its duration, and its spend when this call counts it.</summary>
     public void Received(IReadOnlyList<LmPrediction> fresh)
     {
+        _sending = false;
         var error = fresh.FirstOrDefault(p => p.HasErrors)?.Error;
         _telemetry.Metrics.OperationDuration.Record(
             Stopwatch.GetElapsedTime(_started).TotalSeconds, _telemetry.Tags(error is null ? null : ModelTelemetry.ErrorType(error)));
@@ -57,6 +66,15 @@ internal sealed class PredictCall : IDisposable
     public bool Fail(Exception error)
     {
         ModelTelemetry.SetError(Activity, error);
+        if (_sending)
+        {
+            // A request that ended in an exception (a rejected key, cancellation): counted and timed, with its type.
+            _sending = false;
+            var tags = _telemetry.Tags(ModelTelemetry.ErrorType(error));
+            _telemetry.Metrics.OperationDuration.Record(Stopwatch.GetElapsedTime(_started).TotalSeconds, tags);
+            _telemetry.Metrics.Requests.Add(1, tags);
+        }
+
         return false;
     }
 
