@@ -14,7 +14,8 @@ namespace LmWrapper.Extensions.AI;
 /// </summary>
 /// <remarks>
 /// <para>Messages become an <see cref="LmPrompt"/> dialog: leading system messages (and <see cref="ChatOptions.Instructions"/>)
-/// one system turn, then user, assistant and tool turns; <see cref="ChatOptions"/> fills the prompt's fields
+/// one system turn, then user, assistant and tool turns (for a model that is not a chat model, a lone user message
+/// becomes a text prompt, which it completes); <see cref="ChatOptions"/> fills the prompt's fields
 /// (<see cref="ChatOptions.MaxOutputTokens"/>, temperature, top-p, penalties, stop sequences, seed), and
 /// <see cref="ChatOptions.AdditionalProperties"/> the rest (<see cref="LmChatPropertyNames"/>). The call goes through
 /// the model's <see cref="LanguageModel.PredictAsync(LmPrompt, CancellationToken)"/>, with its validation, cache and rate
@@ -161,7 +162,10 @@ public sealed class LanguageModelChatClient : IChatClient
             turns.Insert(0, LmChatTurn.System(string.Join("\n\n", system)));
         }
 
-        var prompt = new LmPrompt(turns);
+        // A completion model (not a chat model) asked one user message completes that text, as a text prompt.
+        var prompt = !Model.IsChatModel && turns is [{ Role: LmChatRole.User, Name: null } only]
+            ? new LmPrompt(only.Content)
+            : new LmPrompt(turns);
         return options is null ? prompt : Apply(prompt, options);
     }
 

@@ -42,6 +42,17 @@ public sealed class LanguageModelChatClientTests
     }
 
     [Fact]
+    public void ACompletionModelGetsALoneUserMessageAsATextPromptAndAnythingMoreAsADialog()
+    {
+        using var completion = new MockLm(name: "completion", isChatModel: false);
+        var client = completion.AsChatClient();
+        Assert.Equal("Once upon a time", client.ToPrompt([new ChatMessage(ChatRole.User, "Once upon a time")]).Text);
+        Assert.True(client.ToPrompt([new ChatMessage(ChatRole.System, "Be kind."), new ChatMessage(ChatRole.User, "Once")]).IsChat);
+        using var chat = Mock();
+        Assert.True(chat.AsChatClient().ToPrompt([new ChatMessage(ChatRole.User, "Once upon a time")]).IsChat);
+    }
+
+    [Fact]
     public void OptionsBecomePromptFields()
     {
         using var lm = Mock();
