@@ -60,7 +60,7 @@ public sealed class ChatClientLanguageModel : LanguageModel
             throw new ArgumentOutOfRangeException(nameof(options), _options.MaxOutputTokens, "MaxOutputTokens must be at least 1 (or null).");
         }
 
-        IsChatModel = _options.IsChatModel;
+        IsChatModel = _options.IsChatModel ?? _inner?.IsChatModel ?? true;
         _capabilities = (_options.Capabilities ?? (_inner?.ModelInfo.Capabilities & (LmCapabilities.Logprobs | LmCapabilities.Echo)) ?? LmCapabilities.None)
             | (IsChatModel ? LmCapabilities.Chat : LmCapabilities.None);
 

@@ -21,8 +21,8 @@ public sealed record ChatClientLanguageModelOptions : LmOptions
     /// <summary>The most tokens one completion may generate (for <see cref="LanguageModel.ModelInfo"/>); null means <see cref="TokenLimit"/> / 16.</summary>
     public int? MaxOutputTokens { get; init; }
 
-    /// <summary>Whether the model is reported as a chat model. Default true (an <c>IChatClient</c> takes messages).</summary>
-    public bool IsChatModel { get; init; } = true;
+    /// <summary>Whether the model is reported as a chat model; null means the wrapped LmWrapper model's (for a client made by <c>AsChatClient</c>), else true (an <c>IChatClient</c> takes messages).</summary>
+    public bool? IsChatModel { get; init; }
 
     /// <summary>Dollars per million tokens, for <see cref="LanguageModel.EstimateCost"/> and <see cref="LanguageModel.CostOf"/>; null when unknown (costs then throw).</summary>
     public LmTokenPrices? Prices { get; init; }

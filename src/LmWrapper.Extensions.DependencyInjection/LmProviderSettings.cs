@@ -12,6 +12,8 @@ namespace LmWrapper.DependencyInjection;
 /// (by default <c>LmWrapperBuilder.HttpClientNameFor(name)</c>), so handlers, proxies and certificates are configured
 /// the usual way (<c>services.AddHttpClient(name).ConfigurePrimaryHttpMessageHandler(…)</c>). LmWrapper already retries
 /// with the server's hints and a bounded total wait (<see cref="LmRetryPolicy"/>); do not add a second retry handler.
+/// The model is a singleton and keeps its client for its lifetime, so the factory's handler rotation does not apply: to
+/// follow DNS changes, give the primary handler a <see cref="SocketsHttpHandler.PooledConnectionLifetime"/>.
 /// </remarks>
 public abstract class LmProviderSettings : LmModelSettings
 {

@@ -61,7 +61,8 @@ public sealed class LmWrapperBuilder
     /// then <paramref name="configure"/> runs; the settings are validated (<see cref="LmModelSettings.Validate"/>, an
     /// <see cref="OptionsValidationException"/> naming each problem, at host start or first use); for
     /// <see cref="LmProviderSettings"/> a named <c>IHttpClientFactory</c> client (<see cref="HttpClientNameFor"/>, no
-    /// client timeout: LmWrapper times each attempt itself) is registered. The model is made once, on first use.
+    /// client timeout: LmWrapper times each attempt itself) is registered. The model is made once, on first use, from the
+    /// settings as they are then (later configuration reloads do not change a model already made).
     /// </summary>
     /// <typeparam name="TSettings">The provider's settings.</typeparam>
     /// <param name="name">The name (service key) to register it under; unique within the application.</param>

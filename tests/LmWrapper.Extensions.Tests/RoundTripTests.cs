@@ -141,6 +141,32 @@ public sealed class RoundTripTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CancellingAChatClientCallIsThrownAndNothingIsCached()
+    {
+        using var cache = Caching.LmCache.OpenInMemory();
+        var client = new OpenAIClient(new ApiKeyCredential(FakeOpenAiServer.DefaultApiKey), new OpenAIClientOptions { Endpoint = new Uri(_server.BaseUrl) });
+        using var lm = client.GetChatClient("gpt-4o-mini").AsIChatClient().AsLanguageModel(new ChatClientLanguageModelOptions
+        {
+            ModelOptions = new LanguageModelOptions { Cache = cache, CacheByDefault = true },
+        });
+        _server.EnqueueFault(FakeOpenAiFault.Slow(TimeSpan.FromSeconds(5)));
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => lm.PredictAsync(new LmPrompt("What is 2+2?") { MaxTokens = 10 }, cts.Token));
+        Assert.Equal(0, cache.GetStats().Entries);
+    }
+
+    [Fact]
+    public async Task ACompletionModelKeepsItsKindThroughTheRoundTrip()
+    {
+        using var completion = new MockLm(p => p.Text is null ? "a dialog" : "a text", name: "completion", isChatModel: false);
+        using var lm = completion.AsChatClient().AsLanguageModel();
+        Assert.False(lm.IsChatModel);
+        Assert.False(lm.ModelInfo.Has(LmCapabilities.Chat));
+        Assert.Equal("a text", (await lm.PredictAsync(new LmPrompt("Once upon a"))).CompletionText);
+        Assert.Equal("a dialog", (await lm.PredictAsync(new LmPrompt(["Hi", "Hello", "Once upon a"]))).CompletionText);
+    }
+
+    [Fact]
     public async Task OpenAisClientWithARejectedKeyThrowsAnAuthenticationException()
     {
         var client = new OpenAIClient(new ApiKeyCredential("sk-not-the-right-key"), new OpenAIClientOptions { Endpoint = new Uri(_server.BaseUrl) });
