@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -106,7 +107,9 @@ public sealed class LmWrapperBuilder
             HttpClient? client = http
                 ? sp.GetRequiredService<IHttpClientFactory>().CreateClient(((LmProviderSettings)(object)settings).HttpClientName ?? HttpClientNameFor(name))
                 : null;
-            var context = new LmModelContext(name, sp, settings.ToModelOptions(logger), logger, client);
+            // The host's IMeterFactory (AddMetrics) owns the model's meter, so its instruments reach the host's listeners.
+            var modelOptions = settings.ToModelOptions(logger) with { MeterFactory = sp.GetService<IMeterFactory>() };
+            var context = new LmModelContext(name, sp, modelOptions, logger, client);
             return factory(settings, context) ?? throw new InvalidOperationException($"The factory for the LmWrapper model '{name}' returned null.");
         });
         return this;

@@ -73,6 +73,67 @@ public sealed class DependencyInjectionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheHostsMeterFactoryOwnsTheModelsMeter()
+    {
+        var meters = new RecordingMeterFactory();
+        var services = new ServiceCollection();
+        services.AddSingleton<System.Diagnostics.Metrics.IMeterFactory>(meters);
+        services.AddLmWrapper(b => b.AddOpenAi("fast", o =>
+        {
+            o.Model = OpenAiModelNames.Gpt4oMini;
+            o.ApiKey = FakeOpenAiServer.DefaultApiKey;
+            o.BaseUrl = new Uri(_openAi.BaseUrl);
+        }));
+        await using var provider = services.BuildServiceProvider();
+        var lm = provider.GetRequiredService<LanguageModel>();
+
+        long requests = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (meters.Created.Contains(instrument.Meter))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+        {
+            if (instrument.Name == "lmwrapper.requests")
+            {
+                Interlocked.Add(ref requests, value);
+            }
+        });
+        listener.Start();
+        Assert.False((await lm.PredictAsync(new LmPrompt("What is 2+2?") { MaxTokens = 10 })).HasErrors);
+
+        Assert.Contains(meters.Created, m => m.Name == "LmWrapper");
+        Assert.Equal(1, Interlocked.Read(ref requests));
+    }
+
+    private sealed class RecordingMeterFactory : System.Diagnostics.Metrics.IMeterFactory
+    {
+        public List<System.Diagnostics.Metrics.Meter> Created { get; } = [];
+
+        public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options)
+        {
+            var meter = new System.Diagnostics.Metrics.Meter(options.Name, options.Version, options.Tags, scope: this);
+            lock (Created)
+            {
+                Created.Add(meter);
+            }
+            return meter;
+        }
+
+        public void Dispose()
+        {
+            foreach (var m in Created)
+            {
+                m.Dispose();
+            }
+        }
+    }
+
+    [Fact]
     public async Task SetDefaultModelChoosesTheUnkeyedOneAndNoModelIsAClearError()
     {
         var services = new ServiceCollection();
