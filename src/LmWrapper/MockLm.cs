@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace LmWrapper;
 
 /// <summary>
@@ -121,6 +123,31 @@ public sealed class MockLm : LanguageModel
         }
 
         return results;
+    }
+
+    /// <summary>Streams each sample word by word (each word with its leading whitespace), then the sample's prediction.</summary>
+    /// <param name="request">The prompt and how many samples.</param>
+    /// <param name="cancellationToken">Cancels the stream between words.</param>
+    protected override async IAsyncEnumerable<LmStreamingUpdate> PredictUncachedStreamingAsync(
+        LmUncachedRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var predictions = await PredictUncachedAsync(request.Prompt, request.NumCompletions, cancellationToken).ConfigureAwait(false);
+        for (int i = 0; i < predictions.Count; i++)
+        {
+            var sample = predictions[i];
+            int given = 0;
+            foreach (string word in sample.CompletionTokens)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await Task.Yield();
+                given += word.Length;
+                yield return new LmStreamingUpdate { SampleIndex = i, Text = word, Tokens = [word] };
+            }
+
+            // The last update carries what follows the last word (trailing whitespace) and the finished sample.
+            yield return new LmStreamingUpdate { SampleIndex = i, Text = sample.CompletionText[given..], Prediction = sample };
+        }
     }
 
     /// <summary>Splits text into words that keep their leading whitespace (so the words concatenate back to the text, less trailing whitespace).</summary>
