@@ -108,6 +108,25 @@ internal abstract class LmSseStream : IAsyncDisposable
     /// <param name="data">The event's data (its <c>data:</c> lines joined).</param>
     protected abstract void OnEvent(string? name, string data);
 
+    /// <summary>
+    /// The failure an error event in the stream stands for: <see cref="LmErrorKind.Server"/> when passing (retried before
+    /// any text), else <see cref="LmErrorKind.InvalidRequest"/>; never cached, since the request was accepted.
+    /// </summary>
+    /// <param name="body">The event's error object.</param>
+    /// <param name="passing">Whether the failure is passing (overloaded, a server error).</param>
+    protected LmSseErrorEvent ErrorEvent(LmHttpErrorBody body, bool passing)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        string? code = body.Code ?? body.Type;
+        var error = new LmError(
+            passing ? LmErrorKind.Server : LmErrorKind.InvalidRequest,
+            $"{ProviderName} sent an error event in the stream{(code is null ? string.Empty : " (" + code + ")")}: {body.Message ?? "(no message)"}",
+            200,
+            code,
+            RequestId) { IsPermanent = false };
+        return new LmSseErrorEvent(error, passing);
+    }
+
     /// <summary>Queues an update for the caller.</summary>
     /// <param name="update">The update.</param>
     protected void Emit(LmStreamingUpdate update) => _ready.Enqueue(update);
@@ -213,13 +232,51 @@ internal abstract class LmSseStream : IAsyncDisposable
         }
     }
 
-    private ValueTask CloseAsync()
+    private async ValueTask CloseAsync()
     {
+        if (_reader is { } reader && !_ended)
+        {
+            await AbortAsync(reader.BaseStream).ConfigureAwait(false);
+        }
+
         _reader?.Dispose();
         _reader = null;
         _response?.Dispose();
         _response = null;
-        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Closes the connection of a stream left before its end. Disposing alone would drain the rest of the stream to reuse
+    /// the connection (the model would keep generating, and billing); a read cancelled in flight makes the handler drop
+    /// the connection instead. What is already buffered is read first, as any read would.
+    /// </summary>
+    private static async Task AbortAsync(Stream stream)
+    {
+        byte[] buffer = new byte[8192];
+        for (int i = 0; i < 256; i++)
+        {
+            using var cts = new CancellationTokenSource();
+            int read;
+            try
+            {
+                var pending = stream.ReadAsync(buffer, cts.Token);
+                if (!pending.IsCompleted)
+                {
+                    await cts.CancelAsync().ConfigureAwait(false);
+                }
+
+                read = await pending.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException or ObjectDisposedException)
+            {
+                return;
+            }
+
+            if (read == 0 || cts.IsCancellationRequested)
+            {
+                return;
+            }
+        }
     }
 }
 
