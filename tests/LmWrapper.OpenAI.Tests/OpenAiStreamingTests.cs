@@ -127,6 +127,19 @@ public sealed class OpenAiStreamingTests : OpenAiTestBase
     }
 
     [Fact]
+    public async Task AStreamThatGoesQuietIsATransportErrorAfterTheRetries()
+    {
+        // Each attempt's first event (the role chunk) comes at once and the next not for a minute: far past the timeout.
+        Server.StreamEventDelay = TimeSpan.FromMinutes(1);
+        using var lm = OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, FakeOpenAiServer.DefaultApiKey, options: Options() with { RequestTimeout = TimeSpan.FromMilliseconds(200) });
+        var (updates, failed) = await CollectAsync(lm, new LmPrompt("Hello") { MaxTokens = 5 });
+        Assert.Single(updates);
+        Assert.Equal(LmErrorKind.Transport, failed.Error!.Kind);
+        Assert.Contains("no event within 0.2 s", failed.ErrorMessage, StringComparison.Ordinal);
+        Assert.Equal(1 + FastRetries.MaxRetries, Server.Requests.Count);
+    }
+
+    [Fact]
     public async Task RejectedRequestEndsWithTheSameFailedPredictionAsPredictAsync()
     {
         Server.AddModel(new FakeOpenAiModel("tiny-ctx", IsChat: true, ContextWindow: 40, MaxOutputTokens: 30));

@@ -19,6 +19,7 @@ internal abstract class LmSseStream : IAsyncDisposable
     private readonly Queue<LmStreamingUpdate> _ready = new();
     private readonly StringBuilder _data = new();
     private HttpResponseMessage? _response;
+    private CancellationTokenSource? _idle;
     private StreamReader? _reader;
     private bool _textGiven;
     private bool _ended;
@@ -162,6 +163,7 @@ internal abstract class LmSseStream : IAsyncDisposable
 
         var stream = await _response.Content.ReadAsStreamAsync(_cancellationToken).ConfigureAwait(false);
         _reader = new StreamReader(stream, Encoding.UTF8);
+        _idle = CancellationTokenSource.CreateLinkedTokenSource(_cancellationToken);
     }
 
     private async Task<string> ReadStartAsync(HttpResponseMessage response)
@@ -185,7 +187,7 @@ internal abstract class LmSseStream : IAsyncDisposable
         bool hasData = false;
         while (true)
         {
-            string? line = await _reader!.ReadLineAsync(_cancellationToken).ConfigureAwait(false);
+            string? line = await ReadLineAsync().ConfigureAwait(false);
             if (line is null)
             {
                 throw new IOException("the connection closed before the stream's last event");
@@ -232,6 +234,28 @@ internal abstract class LmSseStream : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Reads a line, waiting at most the pipeline's <see cref="LmHttpPipelineSettings.RequestTimeout"/> for it: a stream
+    /// that goes quiet that long is a failure like a dropped connection, not a wait without end.
+    /// </summary>
+    private async Task<string?> ReadLineAsync()
+    {
+        var timeout = _pipeline.Settings.RequestTimeout;
+        if (timeout != Timeout.InfiniteTimeSpan)
+        {
+            _idle!.CancelAfter(timeout);
+        }
+
+        try
+        {
+            return await _reader!.ReadLineAsync(_idle!.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!_cancellationToken.IsCancellationRequested)
+        {
+            throw new IOException($"no event within {timeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s", e);
+        }
+    }
+
     private async ValueTask CloseAsync()
     {
         if (_reader is { } reader && !_ended)
@@ -243,6 +267,8 @@ internal abstract class LmSseStream : IAsyncDisposable
         _reader = null;
         _response?.Dispose();
         _response = null;
+        _idle?.Dispose();
+        _idle = null;
     }
 
     /// <summary>
