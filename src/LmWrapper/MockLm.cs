@@ -11,6 +11,7 @@ namespace LmWrapper;
 /// <see cref="LmPrompt.Stop"/> (the completion is cut before the first stop sequence) and
 /// <see cref="LmPrompt.MaxTokens"/> (the completion is cut to that many words, with finish reason "length").
 /// It has no logprobs. By default it does not use the response cache; pass options with a cache to test caching.
+/// <see cref="LanguageModel.PredictStreamingAsync"/> streams its answers word by word.
 /// </remarks>
 public sealed class MockLm : LanguageModel
 {

@@ -77,6 +77,20 @@ public sealed class OpenAiStreamingTests : OpenAiTestBase
     }
 
     [Fact]
+    public async Task LeavingTheLoopEarlyClosesTheConnection()
+    {
+        using var lm = Lm(OpenAiModelNames.Davinci002);
+        Server.StreamEventDelay = TimeSpan.FromMilliseconds(30);
+        await foreach (var update in lm.PredictStreamingAsync(new LmPrompt("Please talk for a while.") { MaxTokens = 40 }))
+        {
+            Assert.False(update.IsFinal);
+            break;
+        }
+
+        await WaitUntilAsync(() => Server.AbortedStreams == 1);
+    }
+
+    [Fact]
     public async Task CutAfterTextIsATransportErrorAndNothingIsCached()
     {
         using var cache = LmCache.OpenInMemory();
