@@ -78,7 +78,7 @@ public sealed class ClaudeLm : LanguageModel
         ModelIdentity = BaseUrl == new Uri(ClaudeOptions.DefaultBaseUrl.AbsoluteUri.TrimEnd('/') + "/")
             ? "anthropic/" + model.Name
             : $"anthropic/{model.Name}@{trimmed}";
-        _http = new AnthropicHttp(BaseUrl, apiKey, options, Logger, RateLimiter);
+        _http = new AnthropicHttp(BaseUrl, apiKey, options, Logger, RateLimiter, this);
         _batches = new ClaudeBatchBackend(_http, model, BaseUrl, Logger);
     }
 
@@ -195,11 +195,11 @@ public sealed class ClaudeLm : LanguageModel
                 return new ClaudeTokenCount(count, IsEstimate: false);
             }
 
-            Logger.LogWarning("{Model}: the count-tokens endpoint answered without input_tokens; using the offline estimate.", ModelIdentity);
+            ClaudeLog.CountTokensWithoutCount(Logger, ModelIdentity);
         }
         catch (Exception e) when (e is LmProviderException or JsonException)
         {
-            Logger.LogInformation("{Model}: counting tokens online failed ({Reason}); using the offline estimate.", ModelIdentity, e.Message);
+            ClaudeLog.CountTokensFailed(Logger, ModelIdentity, e.Message);
         }
 
         return new ClaudeTokenCount(TokenEstimator.Estimate(request.System, request.Messages), IsEstimate: true);

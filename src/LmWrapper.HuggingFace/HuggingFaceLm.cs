@@ -55,6 +55,7 @@ public sealed class HuggingFaceLm : LanguageModel
             ?? (!TokenizerNamesBos(folder) && model.Config.BosTokenId is int b && tokenizer.IdToToken(b) is not null ? b : null);
         TokenText = new TokenText(tokenizer);
         _generator = new Generator(model, (context, id) => TokenText.Next(context, id, skipSpecialTokens: true), EosTokenIds);
+        HuggingFaceLog.ModelLoaded(Logger, ModelIdentity, model.Config.ModelType, model.Config.NumLayers, model.Config.HiddenSize, options.Quantization);
     }
 
     /// <summary>The local folder the model was loaded from (a hub snapshot folder for a hub id).</summary>

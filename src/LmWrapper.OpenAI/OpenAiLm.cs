@@ -120,6 +120,7 @@ public sealed class OpenAiLm : LanguageModel
             AuthenticationHint = "Check the key, its organization/project and its permissions.",
             RateLimiter = RateLimiter,
             Logger = Logger,
+            Model = this,
         });
     }
 
