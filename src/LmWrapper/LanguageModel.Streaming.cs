@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using LmWrapper.Caching;
+using LmWrapper.Diagnostics;
 using LmWrapper.Serialization;
 using Microsoft.Extensions.Logging;
 
@@ -76,6 +77,9 @@ public abstract partial class LanguageModel
     private async IAsyncEnumerable<LmStreamingUpdate> PredictStreamingCoreAsync(
         LmPrompt prompt, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        // The same telemetry and spend as PredictAsync: the call's activity, cache misses, the request's duration, and
+        // the fresh and cached samples' tokens and dollars once the final prediction is known.
+        using var call = Telemetry.StartCall(prompt, Spend);
         CacheKey? key = CacheFor(prompt) is not null ? CacheKey.Compute(ModelIdentity, prompt) : null;
         var samples = new LmPrediction?[prompt.NumCompletions];
         int missing = samples.Length;
@@ -88,6 +92,8 @@ public abstract partial class LanguageModel
                 samples[sample] = PredictionJson.DeserializePayload(payload, prompt, wasCached: true);
                 missing--;
             }
+
+            call.Missed(missing);
         }
 
         for (int s = 0; s < samples.Length; s++)
@@ -100,7 +106,16 @@ public abstract partial class LanguageModel
 
         if (missing > 0)
         {
-            await WaitForRateLimitAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
+            call.Sending();
+            try
+            {
+                await WaitForRateLimitAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (call.Fail(e))
+            {
+                throw; // never reached: the filter only records the failure
+            }
+
             int[] slots = new int[missing];
             for (int s = 0, j = 0; s < samples.Length; s++)
             {
@@ -111,6 +126,11 @@ public abstract partial class LanguageModel
             }
 
             var request = new LmUncachedRequest(0, prompt, missing) { CacheKey = key, FirstSample = slots[0] };
+            if (Logger.IsEnabled(LogLevel.Trace))
+            {
+                LmLog.PromptSent(Logger, ModelIdentity, missing, prompt.GetTextAsStringDefaultForm());
+            }
+
             var finished = new LmPrediction?[missing];
             LmPrediction? failedForAll = null;
             bool textGiven = false;
@@ -132,9 +152,13 @@ public abstract partial class LanguageModel
                     catch (LmProviderException e) when (!textGiven)
                     {
                         // Refused before any text: the same failed prediction PredictAsync returns.
-                        Logger.LogWarning("{Model}: a streamed request failed ({Error}); it is returned as a failed prediction.", ModelIdentity, e.Error);
+                        LmLog.RequestFailed(Logger, ModelIdentity, e.Error.Kind, e.Error.Message);
                         failedForAll = LmPrediction.FromError(prompt, e.Error);
                         break;
+                    }
+                    catch (Exception e) when (call.Fail(e))
+                    {
+                        throw; // never reached: the filter only records the failure
                     }
 
                     if ((uint)update.SampleIndex >= (uint)missing)
@@ -187,12 +211,13 @@ public abstract partial class LanguageModel
             }
 
             CheckCount(predictions, missing);
+            call.Received(predictions);
             var toStore = new List<(CacheKey, int, byte[])>(missing);
             PredictManyRun.FillEmpty(samples, predictions, key, toStore);
             Store(toStore);
         }
 
-        var prediction = PredictManyRun.AssembleSamples(samples, prompt);
+        var prediction = call.Complete(PredictManyRun.AssembleSamples(samples, prompt));
         yield return new LmStreamingUpdate { Prediction = prediction, WasCached = missing == 0 };
     }
 }

@@ -46,6 +46,24 @@ public sealed class StreamingContractTests
     }
 
     [Theory]
+    [MemberData(nameof(Remote))]
+    public async Task StreamsAreCountedInTheSpendAsPredictAsyncCountsThem(string name)
+    {
+        await using var setup = await Setup.StartAsync(name);
+        var lm = setup.Lm;
+        var (_, fresh) = await CollectAsync(lm, setup.Prompt);
+        var (_, cached) = await CollectAsync(lm, setup.Prompt);
+        var spend = lm.Spend.Snapshot();
+        Assert.Equal(1, spend.Requests);
+        Assert.Equal(1, spend.CachedSamples);
+        Assert.Equal(fresh.Usage!.InputTokens, spend.InputTokens);
+        Assert.Equal(fresh.Usage.OutputTokens, spend.OutputTokens);
+        Assert.Equal(lm.CostOf(fresh), spend.Cost);
+        Assert.True(spend.Cost > 0m);
+        Assert.Equal(lm.CacheSavingOf(cached), spend.CacheSavings);
+    }
+
+    [Theory]
     [MemberData(nameof(All))]
     public async Task BadPromptsAreRefusedWhenTheStreamIsAskedFor(string name)
     {
