@@ -248,6 +248,32 @@ public sealed class ClaudeLm : LanguageModel
         return rejected is null ? samples : [rejected];
     }
 
+    /// <summary>
+    /// Streams the request's samples over the Messages API's server-sent events (<c>"stream": true</c>), one request per
+    /// sample, one after another; each sample's final prediction is read from its reassembled message, as
+    /// <c>PredictAsync</c> reads the whole one.
+    /// </summary>
+    /// <param name="request">The prompt and how many samples.</param>
+    /// <param name="cancellationToken">Cancels the stream and closes the connection.</param>
+    protected override async IAsyncEnumerable<LmStreamingUpdate> PredictUncachedStreamingAsync(
+        LmUncachedRequest request, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var prompt = request.Prompt;
+        var json = ClaudeRequest.FromPrompt(prompt).ToMessagesBody(prompt, Info);
+        json["stream"] = true;
+        byte[] body = JsonSerializer.SerializeToUtf8Bytes(json);
+        var call = _http.Call(HttpMethod.Post, "v1/messages", () => new ByteArrayContent(body)) with { UsesRateLimiter = true };
+        for (int i = 0; i < request.NumCompletions; i++)
+        {
+            await using var stream = new ClaudeStream(_http.Pipeline, call, prompt, i, cancellationToken);
+            while (await stream.NextAsync().ConfigureAwait(false) is { } update)
+            {
+                yield return update;
+            }
+        }
+    }
+
     /// <summary>The Message Batches API, used by <see cref="CompletionWindow.BatchAny"/>.</summary>
     protected override IBatchBackend BatchBackend => _batches;
 

@@ -19,7 +19,7 @@ namespace LmWrapper;
 /// <see cref="PredictUncachedAsync(LmPrompt, int, CancellationToken)"/> (one prompt the cache could not answer) and, where it has something better than
 /// concurrent single calls (a batch API, batched forward passes), <see cref="PredictManyUncachedAsync"/>.
 /// </remarks>
-public abstract class LanguageModel : IDisposable
+public abstract partial class LanguageModel : IDisposable
 {
     private readonly Lock _cacheLock = new();
     private LmCache? _cache;
