@@ -66,7 +66,7 @@ public sealed class LanguageModelChatClient : IChatClient
     }
 
     /// <inheritdoc/>
-    /// <remarks>For now the whole prediction comes as one update (with its usage), once it is complete.</remarks>
+    /// <remarks>The model streams through <see cref="LanguageModel.PredictStreamingAsync"/>: the first completion's text as it comes (token by token, word by word for <see cref="MockLm"/>, at once when cached), then one last update with the usage, finish reason and LmWrapper's extra properties.</remarks>
     public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         // Checked now, so bad input throws at the call rather than at the first MoveNextAsync.
@@ -171,16 +171,48 @@ public sealed class LanguageModelChatClient : IChatClient
 
     private async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(LmPrompt prompt, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        // One update holding the whole prediction; this is the one place to change when models stream token by token.
-        var prediction = await Model.PredictAsync(prompt, cancellationToken).ConfigureAwait(false);
-        if (prediction.Error is { } error)
+        // The first sample's text as the model streams it (token by token, or at once from the cache), then one update
+        // with everything else the whole response has: usage, finish reason, id and LmWrapper's extra properties.
+        var streamed = new System.Text.StringBuilder();
+        await foreach (var update in Model.PredictStreamingAsync(prompt, cancellationToken).ConfigureAwait(false))
         {
-            throw new LmProviderException(error);
-        }
+            if (update.Prediction is { } prediction)
+            {
+                if (prediction.Error is { } error)
+                {
+                    throw new LmProviderException(error);
+                }
 
-        foreach (var update in ToResponse(prediction).ToChatResponseUpdates())
-        {
-            yield return update;
+                var response = ToResponse(prediction);
+                var rest = prediction.CompletionText.StartsWith(streamed.ToString(), StringComparison.Ordinal)
+                    ? prediction.CompletionText[streamed.Length..]
+                    : prediction.CompletionText;
+                var last = new ChatResponseUpdate(ChatRole.Assistant, rest.Length > 0 ? [new TextContent(rest)] : [])
+                {
+                    ModelId = response.ModelId,
+                    ResponseId = response.ResponseId,
+                    FinishReason = response.FinishReason,
+                    AdditionalProperties = response.AdditionalProperties,
+                    RawRepresentation = prediction,
+                };
+                if (response.Usage is { } usage)
+                {
+                    last.Contents.Add(new UsageContent(usage));
+                }
+
+                yield return last;
+                yield break;
+            }
+
+            if (update.SampleIndex == 0 && update.Text.Length > 0)
+            {
+                streamed.Append(update.Text);
+                yield return new ChatResponseUpdate(ChatRole.Assistant, update.Text)
+                {
+                    ModelId = Model.ModelInfo.Name,
+                    RawRepresentation = update,
+                };
+            }
         }
     }
 

@@ -131,7 +131,7 @@ public sealed class LanguageModelChatClientTests
     }
 
     [Fact]
-    public async Task StreamingYieldsTheWholePredictionWithItsUsage()
+    public async Task StreamingYieldsTheTextAsItComesThenTheUsage()
     {
         using var lm = Mock(_ => "a streamed answer");
         var client = lm.AsChatClient();
@@ -141,6 +141,10 @@ public sealed class LanguageModelChatClientTests
             updates.Add(update);
         }
 
+        // MockLm streams word by word: three text updates, then the last one with the usage and finish reason.
+        Assert.Equal(["a", " streamed", " answer"], updates.Where(u => u.Text.Length > 0).Select(u => u.Text));
+        Assert.Null(updates[0].FinishReason);
+        Assert.Contains(updates[^1].Contents, c => c is UsageContent);
         var response = updates.ToChatResponse();
         Assert.Equal("a streamed answer", response.Text);
         Assert.Equal((await client.GetResponseAsync("hello")).Text, response.Text);
