@@ -120,7 +120,8 @@ public sealed class ClaudeLm : LanguageModel
         {
             CacheWritePerMillion = Info.CacheWritePricePerMillion,
         },
-        LmCapabilities.Chat | LmCapabilities.Prefill | LmCapabilities.Batch);
+        LmCapabilities.Chat | LmCapabilities.Prefill | LmCapabilities.Batch
+        | (Info.SupportsExtendedThinking ? LmCapabilities.ThinkingBudget : LmCapabilities.None));
 
     /// <summary>The model's API name.</summary>
     public string ModelName => Info.Name;

@@ -106,7 +106,7 @@ internal static class OpenAiChatResponseParser
                 CompletionTokenOffsets = c.Offsets!,
                 CompletionLogprobs = c.Logprobs!,
                 TopTokenLogprobs = c.Top!,
-                Usage = OpenAiResponseReader.ShareOfUsage(i, n, input, output, cached, c.Tokens?.Count),
+                Usage = OpenAiResponseReader.ShareOfUsage(i, n, input, output, cached, c.Tokens?.Count, reasoning),
                 ProviderData = data,
             };
         }
