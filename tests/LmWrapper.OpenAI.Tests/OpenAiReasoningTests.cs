@@ -1,3 +1,5 @@
+using LmWrapper.Testing;
+
 namespace LmWrapper.OpenAI.Tests;
 
 /// <summary>ReasoningEffort on OpenAI's reasoning models: validated per model family, sent, reported and billed once.</summary>
@@ -129,5 +131,22 @@ public sealed class OpenAiReasoningTests : OpenAiBatchTestBase
         var sum = p.Completions.Select(c => c.Usage!).Aggregate((a, b) => a + b);
         Assert.Equal(3 * 8, sum.ReasoningTokens);
         Assert.All(p.Completions, c => Assert.InRange(c.Usage!.ReasoningTokens, 1, c.Usage.OutputTokens));
+    }
+
+    [Fact]
+    public async Task ReasoningContentFromACompatibleServerIsKeptButNotSentBack()
+    {
+        using var lm = BatchLm(OpenAiModelNames.Gpt5);
+        Server.Responder = r => new FakeOpenAiReply("4") { ReasoningContent = "Two and two make four." };
+        var p = await lm.PredictAsync(Question(LmReasoningEffort.Low));
+        Assert.Equal("Two and two make four.", p.Reasoning);
+        Assert.Null(Assert.Single(p.ReasoningBlocks!).Signature);
+        Assert.Equal(p.ReasoningBlocks, (await lm.PredictAsync(Question(LmReasoningEffort.Low))).ReasoningBlocks);
+
+        // The Chat Completions API takes no reasoning back: the reply's assistant turn is its text alone.
+        await lm.PredictAsync(p.MakeReplyPrompt("Sure?"));
+        var assistant = LastRequest.Json.GetProperty("messages")[1];
+        Assert.Equal("4", assistant.GetProperty("content").GetString());
+        Assert.Equal(2, assistant.EnumerateObject().Count());
     }
 }

@@ -116,6 +116,7 @@ internal static class FakeOpenAiGeneration
         int maxOut = (int)Math.Min(limit ?? model.MaxOutputTokens, model.ContextWindow - promptTokens);
         var responder = server.Responder;
         var choices = new List<Choice>((int)n);
+        var reasoningContents = new List<string?>((int)n);
         int cached = 0;
         for (int i = 0; i < n; i++)
         {
@@ -131,6 +132,7 @@ internal static class FakeOpenAiGeneration
             }) ?? throw new InvalidOperationException("The responder returned null.");
             cached = Math.Max(cached, Math.Min(reply.CachedPromptTokens, promptTokens));
             choices.Add(Generate(reply, stop, maxOut, model.IsReasoning ? Math.Min(ReasoningTokens(effort ?? model.DefaultReasoningEffort), maxOut) : 0));
+            reasoningContents.Add(reply.ReasoningContent);
         }
 
         var buffer = new ArrayBufferWriter<byte>(1024);
@@ -154,6 +156,11 @@ internal static class FakeOpenAiGeneration
                 w.WriteString("role", "assistant");
                 FakeOpenAiServer.WriteNullable(w, "content", c.Text);
                 FakeOpenAiServer.WriteNullable(w, "refusal", c.Refusal);
+                if (reasoningContents[i] is { } reasoningContent)
+                {
+                    w.WriteString("reasoning_content", reasoningContent);
+                }
+
                 w.WriteStartArray("annotations");
                 w.WriteEndArray();
                 w.WriteEndObject();
