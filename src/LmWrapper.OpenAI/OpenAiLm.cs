@@ -29,7 +29,10 @@ namespace LmWrapper.OpenAI;
 /// A refusal is a failed prediction too (<see cref="LmPrediction.ErrorMessage"/> says so and
 /// <c>ProviderData["refusal"]</c> has the model's words); a content-filter stop has finish reason "content_filter".
 /// <c>ProviderData</c> also keeps the response's id, model, system fingerprint, reasoning tokens and the
-/// <c>x-request-id</c> header as "request_id" (what OpenAI support asks for).</para>
+/// <c>x-request-id</c> header as "request_id" (what OpenAI support asks for). <see cref="LmPrompt.ReasoningEffort"/> is
+/// sent as <c>reasoning_effort</c> to the reasoning models that take it (<see cref="OpenAiModelInfo.SupportedReasoningEfforts"/>);
+/// the reasoning tokens are also in <see cref="LmUsage.ReasoningTokens"/>, and an OpenAI-compatible server's
+/// <c>message.reasoning_content</c> in <see cref="LmPrediction.ReasoningBlocks"/>.</para>
 /// <para><c>PredictMany(…, CompletionWindow.BatchAny)</c> goes through OpenAI's Batch API at half the price (the request
 /// bodies are exactly the single calls'; see <see cref="OpenAiModelInfo.BatchEnqueuedTokenLimit"/> for the token queue);
 /// batch predictions carry "batch_id" in <c>ProviderData</c> and <see cref="LanguageModel.CostOf"/> bills them at the batch discount.</para>
