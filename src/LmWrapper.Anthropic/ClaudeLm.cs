@@ -20,6 +20,9 @@ namespace LmWrapper.Anthropic;
 /// <c>top_p</c> and <c>stop_sequences</c>; <see cref="LmPrompt.NumCompletions"/> &gt; 1 sends that many requests, each
 /// sample cached on its own. Whatever Claude cannot honour (logprobs beyond the default, echo, penalties, a seed, tool
 /// turns, turns that do not alternate) is an <see cref="LmPromptException"/> before anything is sent.
+/// <see cref="LmPrompt.ThinkingBudgetTokens"/> turns on extended thinking (<c>thinking.budget_tokens</c>) on models that
+/// have it (<see cref="ClaudeModelInfo.SupportsExtendedThinking"/>), with the API's rules checked first; the signed
+/// thinking comes back on <see cref="LmPrediction.ReasoningBlocks"/> and goes back with a reply's assistant turn.
 /// </para>
 /// <para>
 /// A prediction's <see cref="LmPrediction.FinishReason"/> is Claude's <c>stop_reason</c> ("end_turn", "max_tokens",
@@ -120,7 +123,8 @@ public sealed class ClaudeLm : LanguageModel
         {
             CacheWritePerMillion = Info.CacheWritePricePerMillion,
         },
-        LmCapabilities.Chat | LmCapabilities.Prefill | LmCapabilities.Batch);
+        LmCapabilities.Chat | LmCapabilities.Prefill | LmCapabilities.Batch
+        | (Info.SupportsExtendedThinking ? LmCapabilities.ThinkingBudget : LmCapabilities.None));
 
     /// <summary>The model's API name.</summary>
     public string ModelName => Info.Name;

@@ -38,6 +38,12 @@ public sealed record ClaudeModelInfo(
     /// </summary>
     public bool AcceptsTemperatureWithTopP { get; init; } = true;
 
+    /// <summary>
+    /// Whether the model has extended thinking (<see cref="LmPrompt.ThinkingBudgetTokens"/>): Claude 3.7 Sonnet and the
+    /// Claude 4 models (Sonnet 4, Opus 4, Opus 4.1, and the 4.5 generation) do; Claude 3 and 3.5 do not. Default false.
+    /// </summary>
+    public bool SupportsExtendedThinking { get; init; }
+
     /// <summary>A human-readable name ("Claude 3.5 Haiku"), or null.</summary>
     public string? DisplayName { get; init; }
 

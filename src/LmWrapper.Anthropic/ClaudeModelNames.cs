@@ -32,43 +32,43 @@ public static class ClaudeModelNames
     /// <summary>Claude 3.7 Sonnet: 200k context, 64,000 output tokens.</summary>
     public static ClaudeModelInfo Claude37Sonnet { get; } = Add(new("claude-3-7-sonnet-20250219", 200_000, 64_000, 3m, 15m)
     {
-        DisplayName = "Claude 3.7 Sonnet",
+        DisplayName = "Claude 3.7 Sonnet", SupportsExtendedThinking = true,
     });
 
     /// <summary>Claude Sonnet 4: 200k context, 64,000 output tokens.</summary>
     public static ClaudeModelInfo ClaudeSonnet4 { get; } = Add(new("claude-sonnet-4-20250514", 200_000, 64_000, 3m, 15m)
     {
-        DisplayName = "Claude Sonnet 4",
+        DisplayName = "Claude Sonnet 4", SupportsExtendedThinking = true,
     });
 
     /// <summary>Claude Opus 4: 200k context, 32,000 output tokens.</summary>
     public static ClaudeModelInfo ClaudeOpus4 { get; } = Add(new("claude-opus-4-20250514", 200_000, 32_000, 15m, 75m)
     {
-        DisplayName = "Claude Opus 4",
+        DisplayName = "Claude Opus 4", SupportsExtendedThinking = true,
     });
 
     /// <summary>Claude Opus 4.1: 200k context, 32,000 output tokens.</summary>
     public static ClaudeModelInfo ClaudeOpus41 { get; } = Add(new("claude-opus-4-1-20250805", 200_000, 32_000, 15m, 75m)
     {
-        DisplayName = "Claude Opus 4.1",
+        DisplayName = "Claude Opus 4.1", SupportsExtendedThinking = true,
     });
 
     /// <summary>Claude Sonnet 4.5: 200k context, 64,000 output tokens; takes temperature or top_p, not both.</summary>
     public static ClaudeModelInfo ClaudeSonnet45 { get; } = Add(new("claude-sonnet-4-5-20250929", 200_000, 64_000, 3m, 15m)
     {
-        AcceptsTemperatureWithTopP = false, DisplayName = "Claude Sonnet 4.5",
+        AcceptsTemperatureWithTopP = false, DisplayName = "Claude Sonnet 4.5", SupportsExtendedThinking = true,
     });
 
     /// <summary>Claude Haiku 4.5: 200k context, 64,000 output tokens; takes temperature or top_p, not both.</summary>
     public static ClaudeModelInfo ClaudeHaiku45 { get; } = Add(new("claude-haiku-4-5-20251001", 200_000, 64_000, 1m, 5m)
     {
-        AcceptsTemperatureWithTopP = false, DisplayName = "Claude Haiku 4.5",
+        AcceptsTemperatureWithTopP = false, DisplayName = "Claude Haiku 4.5", SupportsExtendedThinking = true,
     });
 
     /// <summary>Claude Opus 4.5: 200k context, 64,000 output tokens; takes temperature or top_p, not both.</summary>
     public static ClaudeModelInfo ClaudeOpus45 { get; } = Add(new("claude-opus-4-5-20251101", 200_000, 64_000, 5m, 25m)
     {
-        AcceptsTemperatureWithTopP = false, DisplayName = "Claude Opus 4.5",
+        AcceptsTemperatureWithTopP = false, DisplayName = "Claude Opus 4.5", SupportsExtendedThinking = true,
     });
 
     /// <summary>Every known model (built-in and registered), ordered by name.</summary>

@@ -169,6 +169,22 @@ public sealed class HuggingFaceLm : LanguageModel
     protected override void ValidatePrompt(LmPrompt prompt)
     {
         base.ValidatePrompt(prompt);
+        if (prompt.ThinkingBudgetTokens is not null)
+        {
+            throw new LmPromptException(
+                $"ThinkingBudgetTokens is Claude's extended thinking; {ModelIdentity} is a local model that takes no thinking budget. Leave it null (a model whose chat template has an enable_thinking switch takes ReasoningEffort).",
+                nameof(LmPrompt.ThinkingBudgetTokens));
+        }
+
+        if (prompt.ReasoningEffort is not null && !(_chatMode && Tokenizer.ChatTemplateHasThinkingSwitch))
+        {
+            throw new LmPromptException(
+                _chatMode
+                    ? $"ReasoningEffort is set, but {ModelIdentity}'s chat template has no enable_thinking switch (Qwen3's has), so thinking cannot be turned on or off. Leave it null."
+                    : $"ReasoningEffort is set, but {ModelIdentity} completes plain text without a chat template, so thinking cannot be turned on or off. Leave it null.",
+                nameof(LmPrompt.ReasoningEffort));
+        }
+
         if (prompt.Logprobs > _model.Config.VocabSize)
         {
             throw new LmPromptException($"Logprobs is {prompt.Logprobs}, more than the vocabulary's {_model.Config.VocabSize} tokens.", nameof(LmPrompt.Logprobs));
@@ -203,7 +219,8 @@ public sealed class HuggingFaceLm : LanguageModel
         TokenLimit,
         Costs.LmTokenPrices.Free,
         (IsChatModel ? LmCapabilities.Chat | LmCapabilities.Prefill : LmCapabilities.None)
-        | LmCapabilities.Logprobs | LmCapabilities.Echo | LmCapabilities.Batch | LmCapabilities.Internals);
+        | LmCapabilities.Logprobs | LmCapabilities.Echo | LmCapabilities.Batch | LmCapabilities.Internals
+        | (_chatMode && Tokenizer.ChatTemplateHasThinkingSwitch ? LmCapabilities.ReasoningEffort : LmCapabilities.None));
 
     /// <inheritdoc/>
     protected override Task<IReadOnlyList<LmPrediction>> PredictUncachedAsync(LmPrompt prompt, int numCompletions, CancellationToken cancellationToken) =>

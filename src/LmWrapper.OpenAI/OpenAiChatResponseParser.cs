@@ -106,8 +106,9 @@ internal static class OpenAiChatResponseParser
                 CompletionTokenOffsets = c.Offsets!,
                 CompletionLogprobs = c.Logprobs!,
                 TopTokenLogprobs = c.Top!,
-                Usage = OpenAiResponseReader.ShareOfUsage(i, n, input, output, cached, c.Tokens?.Count),
+                Usage = OpenAiResponseReader.ShareOfUsage(i, n, input, output, cached, c.Tokens?.Count, reasoning),
                 ProviderData = data,
+                ReasoningBlocks = string.IsNullOrEmpty(c.Reasoning) ? null : [LmReasoningBlock.Thinking(c.Reasoning)],
             };
         }
 
@@ -142,6 +143,11 @@ internal static class OpenAiChatResponseParser
                     else if (reader.ValueTextEquals("refusal"u8))
                     {
                         c.Refusal = ReadStringOrNull(ref reader, "message.refusal");
+                    }
+                    else if (reader.ValueTextEquals("reasoning_content"u8))
+                    {
+                        // OpenAI-compatible servers that expose their reasoning (vLLM, DeepSeek); OpenAI's own API does not.
+                        c.Reasoning = ReadStringOrNull(ref reader, "message.reasoning_content");
                     }
                     else
                     {
@@ -389,6 +395,8 @@ internal static class OpenAiChatResponseParser
         public string? Text { get; set; }
 
         public string? Refusal { get; set; }
+
+        public string? Reasoning { get; set; }
 
         public string? Finish { get; set; }
 

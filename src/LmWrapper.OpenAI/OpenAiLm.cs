@@ -29,7 +29,10 @@ namespace LmWrapper.OpenAI;
 /// A refusal is a failed prediction too (<see cref="LmPrediction.ErrorMessage"/> says so and
 /// <c>ProviderData["refusal"]</c> has the model's words); a content-filter stop has finish reason "content_filter".
 /// <c>ProviderData</c> also keeps the response's id, model, system fingerprint, reasoning tokens and the
-/// <c>x-request-id</c> header as "request_id" (what OpenAI support asks for).</para>
+/// <c>x-request-id</c> header as "request_id" (what OpenAI support asks for). <see cref="LmPrompt.ReasoningEffort"/> is
+/// sent as <c>reasoning_effort</c> to the reasoning models that take it (<see cref="OpenAiModelInfo.SupportedReasoningEfforts"/>);
+/// the reasoning tokens are also in <see cref="LmUsage.ReasoningTokens"/>, and an OpenAI-compatible server's
+/// <c>message.reasoning_content</c> in <see cref="LmPrediction.ReasoningBlocks"/>.</para>
 /// <para><c>PredictMany(…, CompletionWindow.BatchAny)</c> goes through OpenAI's Batch API at half the price (the request
 /// bodies are exactly the single calls'; see <see cref="OpenAiModelInfo.BatchEnqueuedTokenLimit"/> for the token queue);
 /// batch predictions carry "batch_id" in <c>ProviderData</c> and <see cref="LanguageModel.CostOf"/> bills them at the batch discount.</para>
@@ -139,6 +142,7 @@ public sealed class OpenAiLm : LanguageModel
         (Info.IsChatModel ? LmCapabilities.Chat : LmCapabilities.None)
         | (Info.SupportsLogprobs ? LmCapabilities.Logprobs : LmCapabilities.None)
         | (Info.SupportsEcho ? LmCapabilities.Echo : LmCapabilities.None)
+        | (Info.SupportedReasoningEfforts.Count > 0 ? LmCapabilities.ReasoningEffort : LmCapabilities.None)
         | LmCapabilities.Batch);
 
     /// <summary>The API base URL requests go to (ending in the version path, such as "/v1").</summary>
@@ -269,6 +273,24 @@ public sealed class OpenAiLm : LanguageModel
         if (m.IsChatModel && prompt.Chat is { } chat && chat.Any(t => t.Role == LmChatRole.Tool))
         {
             throw new LmPromptException("Tool turns need the tool call they answer (tool_call_id), which LmPrompt does not carry; OpenAiLm does not support them yet.", nameof(LmPrompt.Chat));
+        }
+
+        if (prompt.ThinkingBudgetTokens is not null)
+        {
+            throw new LmPromptException(
+                $"ThinkingBudgetTokens is Claude's extended thinking; OpenAI models take no thinking budget. For {m.Name} use ReasoningEffort{(m.SupportedReasoningEfforts.Count > 0 ? "" : " on a reasoning model")} instead.",
+                nameof(LmPrompt.ThinkingBudgetTokens));
+        }
+
+        if (prompt.ReasoningEffort is { } effort && !m.SupportedReasoningEfforts.Contains(effort))
+        {
+            throw new LmPromptException(
+                !m.IsReasoningModel
+                    ? $"ReasoningEffort is set, but {m.Name} is not a reasoning model; use one such as {OpenAiModelNames.O4Mini} or {OpenAiModelNames.Gpt5}, or leave ReasoningEffort null."
+                    : m.SupportedReasoningEfforts.Count == 0
+                        ? $"ReasoningEffort is set, but {m.Name} takes no reasoning_effort; leave it null."
+                        : $"ReasoningEffort {effort} is not one {m.Name} takes; it takes {string.Join(", ", m.SupportedReasoningEfforts)}.",
+                nameof(LmPrompt.ReasoningEffort));
         }
 
         if (m.IsReasoningModel)

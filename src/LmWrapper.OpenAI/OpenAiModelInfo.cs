@@ -28,6 +28,22 @@ public sealed record OpenAiModelInfo(
     /// </summary>
     public bool IsReasoningModel { get; init; }
 
+    /// <summary>
+    /// The <see cref="LmPrompt.ReasoningEffort"/> values the model takes (OpenAI's <c>reasoning_effort</c>): empty for a
+    /// model that is not a reasoning model, or one that takes no effort setting (o1-mini, o1-preview). Unless set: low,
+    /// medium and high for a reasoning model (the o-series); the registry gives GPT-5 minimal too, and gpt-5.1 none, low,
+    /// medium and high. A prompt with another value is refused before anything is sent.
+    /// </summary>
+    public IReadOnlyList<LmReasoningEffort> SupportedReasoningEfforts
+    {
+        get => _reasoningEfforts ?? (IsReasoningModel ? OSeriesEfforts : []);
+        init => _reasoningEfforts = value is null ? null : [.. value];
+    }
+
+    private readonly LmReasoningEffort[]? _reasoningEfforts;
+
+    private static readonly LmReasoningEffort[] OSeriesEfforts = [LmReasoningEffort.Low, LmReasoningEffort.Medium, LmReasoningEffort.High];
+
     /// <summary>Whether the model returns token logprobs. Default: every model but reasoning models.</summary>
     public bool SupportsLogprobs { get; init; } = true;
 

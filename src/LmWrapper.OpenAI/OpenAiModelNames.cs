@@ -36,6 +36,9 @@ public static class OpenAiModelNames
     /// <summary>GPT-5 nano: a reasoning model.</summary>
     public const string Gpt5Nano = "gpt-5-nano";
 
+    /// <summary>GPT-5.1: a reasoning model that does not reason unless asked (its reasoning effort defaults to none).</summary>
+    public const string Gpt51 = "gpt-5.1";
+
     /// <summary>o1: a reasoning model.</summary>
     public const string O1 = "o1";
 

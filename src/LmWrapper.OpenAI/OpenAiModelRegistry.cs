@@ -28,9 +28,9 @@ public static class OpenAiModelRegistry
             Chat(OpenAiModelNames.Gpt4o20241120, 128_000, 16_384, O200k, 2.50m, 10.00m, 1.25m) with { BatchEnqueuedTokenLimit = 90_000 },
             Chat(OpenAiModelNames.Gpt4oMini20240718, 128_000, 16_384, O200k, 0.15m, 0.60m, 0.075m) with { BatchEnqueuedTokenLimit = 2_000_000 },
             Chat(OpenAiModelNames.Gpt41106Preview, 128_000, 4_096, Cl100k, 10.00m, 30.00m, null) with { BatchEnqueuedTokenLimit = 90_000 },
-            Reasoning(OpenAiModelNames.O1Preview, 128_000, 32_768, 15.00m, 60.00m, 7.50m),
-            Reasoning(OpenAiModelNames.O1Preview20240912, 128_000, 32_768, 15.00m, 60.00m, 7.50m),
-            Reasoning(OpenAiModelNames.O1Mini20240912, 128_000, 65_536, 1.10m, 4.40m, 0.55m),
+            Reasoning(OpenAiModelNames.O1Preview, 128_000, 32_768, 15.00m, 60.00m, 7.50m) with { SupportedReasoningEfforts = [] },
+            Reasoning(OpenAiModelNames.O1Preview20240912, 128_000, 32_768, 15.00m, 60.00m, 7.50m) with { SupportedReasoningEfforts = [] },
+            Reasoning(OpenAiModelNames.O1Mini20240912, 128_000, 65_536, 1.10m, 4.40m, 0.55m) with { SupportedReasoningEfforts = [] },
             Reasoning(OpenAiModelNames.O4Mini20250416, 200_000, 100_000, 1.10m, 4.40m, 0.275m),
 
             Chat(OpenAiModelNames.Gpt41, 1_047_576, 32_768, O200k, 2.00m, 8.00m, 0.50m) with { BatchEnqueuedTokenLimit = 900_000 },
@@ -39,11 +39,13 @@ public static class OpenAiModelRegistry
             Chat(OpenAiModelNames.Gpt4Turbo, 128_000, 4_096, Cl100k, 10.00m, 30.00m, null) with { BatchEnqueuedTokenLimit = 90_000 },
             Chat(OpenAiModelNames.Gpt4, 8_192, 8_192, Cl100k, 30.00m, 60.00m, null) with { BatchEnqueuedTokenLimit = 100_000 },
             Chat(OpenAiModelNames.Gpt35Turbo, 16_385, 4_096, Cl100k, 0.50m, 1.50m, null) with { BatchEnqueuedTokenLimit = 2_000_000 },
-            Reasoning(OpenAiModelNames.Gpt5, 400_000, 128_000, 1.25m, 10.00m, 0.125m),
-            Reasoning(OpenAiModelNames.Gpt5Mini, 400_000, 128_000, 0.25m, 2.00m, 0.025m),
-            Reasoning(OpenAiModelNames.Gpt5Nano, 400_000, 128_000, 0.05m, 0.40m, 0.005m),
+            Reasoning(OpenAiModelNames.Gpt5, 400_000, 128_000, 1.25m, 10.00m, 0.125m) with { SupportedReasoningEfforts = Gpt5Efforts },
+            Reasoning(OpenAiModelNames.Gpt5Mini, 400_000, 128_000, 0.25m, 2.00m, 0.025m) with { SupportedReasoningEfforts = Gpt5Efforts },
+            Reasoning(OpenAiModelNames.Gpt5Nano, 400_000, 128_000, 0.05m, 0.40m, 0.005m) with { SupportedReasoningEfforts = Gpt5Efforts },
+            Reasoning(OpenAiModelNames.Gpt51, 400_000, 128_000, 1.25m, 10.00m, 0.125m)
+                with { SupportedReasoningEfforts = [LmReasoningEffort.None, LmReasoningEffort.Low, LmReasoningEffort.Medium, LmReasoningEffort.High] },
             Reasoning(OpenAiModelNames.O1, 200_000, 100_000, 15.00m, 60.00m, 7.50m),
-            Reasoning(OpenAiModelNames.O1Mini, 128_000, 65_536, 1.10m, 4.40m, 0.55m),
+            Reasoning(OpenAiModelNames.O1Mini, 128_000, 65_536, 1.10m, 4.40m, 0.55m) with { SupportedReasoningEfforts = [] },
             Reasoning(OpenAiModelNames.O3, 200_000, 100_000, 2.00m, 8.00m, 0.50m),
             Reasoning(OpenAiModelNames.O3Mini, 200_000, 100_000, 1.10m, 4.40m, 0.55m),
             Reasoning(OpenAiModelNames.O4Mini, 200_000, 100_000, 1.10m, 4.40m, 0.275m),
@@ -91,6 +93,9 @@ public static class OpenAiModelRegistry
                 $"Unknown OpenAI model '{name}'. Known: {string.Join(", ", Models.Keys.Order(StringComparer.Ordinal))}. " +
                 "Register it with OpenAiModelRegistry.Register(new OpenAiModelInfo(...)) or pass an OpenAiModelInfo to OpenAiLm.Get.",
                 nameof(name));
+
+    /// <summary>GPT-5's reasoning efforts (OpenAI's reference: minimal, low, medium, high; none only from gpt-5.1).</summary>
+    private static readonly LmReasoningEffort[] Gpt5Efforts = [LmReasoningEffort.Minimal, LmReasoningEffort.Low, LmReasoningEffort.Medium, LmReasoningEffort.High];
 
     private static OpenAiModelInfo Chat(string name, int context, int maxOutput, string encoding, decimal input, decimal output, decimal? cached) =>
         new(name, context, maxOutput, encoding, IsChatModel: true, new LmTokenPrices(input, output, cached));

@@ -36,6 +36,11 @@ internal static class OpenAiRequestWriter
         w.WriteEndArray();
         // OpenAI's reference marks max_tokens deprecated for chat (reasoning models refuse it); some compatible servers know only it.
         w.WriteNumber(legacyMaxTokens && !model.IsReasoningModel ? "max_tokens"u8 : "max_completion_tokens"u8, maxTokens);
+        if (prompt.ReasoningEffort is { } effort)
+        {
+            w.WriteString("reasoning_effort"u8, Serialization.PredictionJson.ReasoningEffortName(effort));
+        }
+
         WriteSampling(w, model, prompt, n);
         if (prompt.Logprobs >= 1 && model.SupportsLogprobs)
         {

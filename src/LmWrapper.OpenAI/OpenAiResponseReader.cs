@@ -115,7 +115,7 @@ internal static class OpenAiResponseReader
                 TopTokenLogprobs = top!,
                 PromptTokens = promptTokens!,
                 PromptLogprobs = promptLogprobs!,
-                Usage = ShareOfUsage(i, n, input, output, cached, tokens?.Count),
+                Usage = ShareOfUsage(i, n, input, output, cached, tokens?.Count, reasoning),
                 ProviderData = ProviderData(root, finish, reasoning, requestId, batchId),
             };
         }
@@ -125,9 +125,10 @@ internal static class OpenAiResponseReader
 
     /// <summary>
     /// The part of the request's usage that belongs to choice <paramref name="i"/>: the first choice carries the
-    /// prompt (billed once per request), each carries its own output tokens, so the choices add up to the request.
+    /// prompt (billed once per request), each carries its own output tokens, so the choices add up to the request. The
+    /// reasoning tokens (part of the output tokens) are shared out the same way.
     /// </summary>
-    internal static LmUsage? ShareOfUsage(int i, int n, int? input, int? output, int cached, int? ownTokens)
+    internal static LmUsage? ShareOfUsage(int i, int n, int? input, int? output, int cached, int? ownTokens, int reasoning = 0)
     {
         if (input is null || output is null)
         {
@@ -135,7 +136,14 @@ internal static class OpenAiResponseReader
         }
 
         int outTokens = n == 1 ? output.Value : ownTokens ?? (output.Value / n + (i == 0 ? output.Value % n : 0));
-        return i == 0 ? new LmUsage(input.Value, outTokens, cached) : new LmUsage(0, outTokens, 0);
+        int ownReasoning = n == 1 ? reasoning : reasoning / n + (i == 0 ? reasoning % n : 0);
+        if (n > 1 && ownTokens is not null)
+        {
+            // The choice's own visible tokens leave its reasoning out: add its share, so the output still covers it.
+            outTokens += ownReasoning;
+        }
+
+        return (i == 0 ? new LmUsage(input.Value, outTokens, cached) : new LmUsage(0, outTokens, 0)) with { ReasoningTokens = Math.Min(ownReasoning, outTokens) };
     }
 
     private static JsonElement[] Choices(JsonElement root, int n)

@@ -24,4 +24,10 @@ public enum LmCapabilities
 
     /// <summary>Returns hidden states and attention weights (<see cref="LmPrompt.Internals"/>).</summary>
     Internals = 32,
+
+    /// <summary>Takes <see cref="LmPrompt.ReasoningEffort"/> (OpenAI reasoning models; local models whose chat template has an <c>enable_thinking</c> switch).</summary>
+    ReasoningEffort = 1 << 10,
+
+    /// <summary>Takes <see cref="LmPrompt.ThinkingBudgetTokens"/> (Claude's extended thinking) and returns its thinking blocks.</summary>
+    ThinkingBudget = 1 << 11,
 }

@@ -6,6 +6,20 @@ namespace LmWrapper;
 /// <param name="Name">An optional name for the author (for example a tool's name or one of several users).</param>
 public sealed record LmChatTurn(LmChatRole Role, string Content, string? Name = null)
 {
+    private readonly ReasoningList? _reasoning;
+
+    /// <summary>
+    /// For an assistant turn: the reasoning blocks the model returned with this answer (Claude's signed thinking and
+    /// redacted thinking blocks), which <see cref="LmPrediction.MakeReplyPrompt(string, Func{LmPrompt, LmPrompt}?)"/>
+    /// copies from the prediction so that they are sent back unchanged, as Claude requires. Null (the usual case) when
+    /// there are none; an empty list reads as null. Part of equality and of the cache key.
+    /// </summary>
+    public IReadOnlyList<LmReasoningBlock>? ReasoningBlocks
+    {
+        get => _reasoning?.Blocks;
+        init => _reasoning = value is null || value.Count == 0 ? null : new ReasoningList([.. value]);
+    }
+
     /// <summary>Creates a system turn (instructions that frame the conversation).</summary>
     /// <param name="content">The instructions.</param>
     public static LmChatTurn System(string content) => new(LmChatRole.System, content);
@@ -35,4 +49,23 @@ public sealed record LmChatTurn(LmChatRole Role, string Content, string? Name = 
         LmChatRole.Tool => "tool",
         _ => throw new ArgumentOutOfRangeException(nameof(role), role, "Unknown chat role."),
     };
+
+    /// <summary>The reasoning blocks, compared element by element (so that turns compare by value).</summary>
+    private sealed class ReasoningList(LmReasoningBlock[] blocks)
+    {
+        public LmReasoningBlock[] Blocks { get; } = blocks;
+
+        public override bool Equals(object? obj) => obj is ReasoningList other && Blocks.AsSpan().SequenceEqual(other.Blocks);
+
+        public override int GetHashCode()
+        {
+            var h = new HashCode();
+            foreach (var b in Blocks)
+            {
+                h.Add(b);
+            }
+
+            return h.ToHashCode();
+        }
+    }
 }

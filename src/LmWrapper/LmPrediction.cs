@@ -22,6 +22,7 @@ public sealed class LmPrediction
     private readonly IReadOnlyList<double?>? _promptLogprobs;
     private readonly IReadOnlyList<int>? _promptTokenOffsets;
     private readonly IReadOnlyList<LmPrediction>? _completions;
+    private readonly IReadOnlyList<LmReasoningBlock>? _reasoningBlocks;
 
     /// <summary>The generated text (without the prompt, and without any stop sequence).</summary>
     public required string CompletionText { get; init; }
@@ -138,6 +139,27 @@ public sealed class LmPrediction
     /// <summary>Whether <see cref="PromptTokens"/> and <see cref="PromptLogprobs"/> are available.</summary>
     public bool HasPromptLogprobs => _promptLogprobs is not null;
 
+    /// <summary>
+    /// The reasoning the model returned before its answer, as the provider's blocks (Claude's signed <c>thinking</c>
+    /// blocks and <c>redacted_thinking</c> blocks, in order), or null when it returned none. Kept by the cache and by
+    /// <see cref="ToJson"/>, and carried on the assistant turn of <see cref="MakeReplyPrompt(string, Func{LmPrompt, LmPrompt}?)"/>
+    /// so that the conversation sends them back unchanged.
+    /// </summary>
+    public IReadOnlyList<LmReasoningBlock>? ReasoningBlocks
+    {
+        get => _reasoningBlocks;
+        init => _reasoningBlocks = value is null || value.Count == 0 ? null : Freeze(value);
+    }
+
+    /// <summary>
+    /// The readable reasoning text (the text of <see cref="ReasoningBlocks"/> that are not redacted, joined by blank
+    /// lines), or null when the model returned none. OpenAI's reasoning models do not return theirs (only its size, in
+    /// <see cref="LmUsage.ReasoningTokens"/>).
+    /// </summary>
+    public string? Reasoning => _reasoningBlocks is { } blocks && blocks.Any(b => b.Text is not null)
+        ? string.Join("\n\n", blocks.Where(b => b.Text is not null).Select(b => b.Text))
+        : null;
+
     /// <summary>Token usage as the provider reported it, or null when it did not.</summary>
     public LmUsage? Usage { get; init; }
 
@@ -201,7 +223,7 @@ public sealed class LmPrediction
             throw new InvalidOperationException($"Cannot continue a conversation from a failed prediction: {ErrorMessage}");
         }
 
-        List<LmChatTurn> turns = [.. Prompt.GetTextAsChat(), LmChatTurn.Assistant(CompletionText), .. newTurns];
+        List<LmChatTurn> turns = [.. Prompt.GetTextAsChat(), LmChatTurn.Assistant(CompletionText) with { ReasoningBlocks = _reasoningBlocks }, .. newTurns];
         var reply = Prompt.WithDialog(turns);
         return overrides is null
             ? reply
@@ -261,6 +283,7 @@ public sealed class LmPrediction
         PromptLogprobs = _promptLogprobs!,
         PromptTokenOffsets = _promptTokenOffsets!,
         Internals = Internals,
+        ReasoningBlocks = _reasoningBlocks,
         Usage = Usage,
         WasCached = wasCached,
         ProviderData = ProviderData,

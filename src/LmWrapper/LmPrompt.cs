@@ -179,6 +179,31 @@ public sealed record LmPrompt
     }
 
     /// <summary>
+    /// How hard a reasoning model thinks before answering (OpenAI's <c>reasoning_effort</c>); null (the default) leaves
+    /// it to the model. Only models that take it accept it (<see cref="LmCapabilities.ReasoningEffort"/>), with the values
+    /// their family takes; others refuse the prompt before anything is sent. A local model whose chat template has an
+    /// <c>enable_thinking</c> switch (Qwen3) thinks unless it is <see cref="LmReasoningEffort.None"/>.
+    /// </summary>
+    public LmReasoningEffort? ReasoningEffort
+    {
+        get => _extras.ReasoningEffort;
+        init => _extras = _extras with { ReasoningEffort = value };
+    }
+
+    /// <summary>
+    /// Turns on Claude's extended thinking with at most this many thinking tokens (<c>thinking.budget_tokens</c>): at
+    /// least 1024 and less than <see cref="MaxTokens"/> (the thinking counts against it), with <see cref="Temperature"/>
+    /// left at 1. Null (the default) means no extended thinking. Models without extended thinking
+    /// (<see cref="LmCapabilities.ThinkingBudget"/>) refuse the prompt before anything is sent. The thinking comes back
+    /// on <see cref="LmPrediction.ReasoningBlocks"/>.
+    /// </summary>
+    public int? ThinkingBudgetTokens
+    {
+        get => _extras.ThinkingBudgetTokens;
+        init => _extras = _extras with { ThinkingBudgetTokens = value };
+    }
+
+    /// <summary>
     /// Your own data, carried through to <see cref="LmPrediction.Metadata"/>. Never sent to a model and never part of
     /// the cache key.
     /// </summary>
@@ -257,6 +282,11 @@ public sealed record LmPrompt
                     CheckNoLoneSurrogate(name, $"The name of chat turn {i}", nameof(Chat));
                 }
 
+                if (turn.ReasoningBlocks is { } blocks)
+                {
+                    CheckReasoningBlocks(blocks, i, turn);
+                }
+
                 if (turn.Role == LmChatRole.System && i != 0)
                 {
                     throw new LmPromptException(
@@ -298,7 +328,37 @@ public sealed record LmPrompt
             throw new LmPromptException($"NumCompletions must be at least 1, but was {NumCompletions}.", nameof(NumCompletions));
         }
 
+        if (ReasoningEffort is { } effort && !Enum.IsDefined(effort))
+        {
+            throw new LmPromptException($"ReasoningEffort has an unknown value ({(int)effort}).", nameof(ReasoningEffort));
+        }
+
+        if (ThinkingBudgetTokens is <= 0)
+        {
+            throw new LmPromptException($"ThinkingBudgetTokens must be positive (or null for no extended thinking), but was {ThinkingBudgetTokens}.", nameof(ThinkingBudgetTokens));
+        }
+
         _extras.Internals?.Validate();
+    }
+
+    /// <summary>Reasoning blocks belong to assistant turns, and each is a thinking block (text) or a redacted one (data).</summary>
+    private static void CheckReasoningBlocks(IReadOnlyList<LmReasoningBlock> blocks, int i, LmChatTurn turn)
+    {
+        if (turn.Role != LmChatRole.Assistant)
+        {
+            throw new LmPromptException($"Chat turn {i} ({turn.RoleName}) has reasoning blocks; only an assistant turn can carry the reasoning that produced it.", nameof(Chat));
+        }
+
+        for (int b = 0; b < blocks.Count; b++)
+        {
+            var block = blocks[b] ?? throw new LmPromptException($"Reasoning block {b} of chat turn {i} is null.", nameof(Chat));
+            if ((block.Text is null) == (block.RedactedData is null))
+            {
+                throw new LmPromptException($"Reasoning block {b} of chat turn {i} must have either Text (a thinking block) or RedactedData (a redacted block), not {(block.Text is null ? "neither" : "both")}.", nameof(Chat));
+            }
+
+            CheckNoLoneSurrogate(block.Text ?? block.RedactedData!, $"Reasoning block {b} of chat turn {i}", nameof(Chat));
+        }
     }
 
     /// <summary>
@@ -383,6 +443,8 @@ public sealed record LmPrompt
             && AddSpecialTokens == other.AddSpecialTokens
             && Seed == other.Seed
             && Equals(Internals, other.Internals)
+            && ReasoningEffort == other.ReasoningEffort
+            && ThinkingBudgetTokens == other.ThinkingBudgetTokens
             && Equals(Metadata, other.Metadata);
     }
 
@@ -434,5 +496,9 @@ public sealed record LmPrompt
         public object? Metadata { get; init; }
 
         public ModelInternalsRequest? Internals { get; init; }
+
+        public LmReasoningEffort? ReasoningEffort { get; init; }
+
+        public int? ThinkingBudgetTokens { get; init; }
     }
 }

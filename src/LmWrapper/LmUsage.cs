@@ -6,6 +6,14 @@ namespace LmWrapper;
 /// <param name="CachedInputTokens">Prompt tokens the provider served from its own prompt cache (billed at a discount).</param>
 public sealed record LmUsage(int InputTokens, int OutputTokens, int CachedInputTokens = 0)
 {
+    /// <summary>
+    /// Of <see cref="OutputTokens"/>, how many the model spent reasoning before it answered (OpenAI's
+    /// <c>completion_tokens_details.reasoning_tokens</c>). Already counted in <see cref="OutputTokens"/>, and billed there
+    /// (never again on top). 0 when the provider does not report them apart: Claude bills its thinking inside
+    /// <c>output_tokens</c> without a separate count.
+    /// </summary>
+    public int ReasoningTokens { get; init; }
+
     /// <summary>Input plus output tokens.</summary>
     public int TotalTokens => InputTokens + OutputTokens;
 
@@ -16,7 +24,10 @@ public sealed record LmUsage(int InputTokens, int OutputTokens, int CachedInputT
     {
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
-        return new(a.InputTokens + b.InputTokens, a.OutputTokens + b.OutputTokens, a.CachedInputTokens + b.CachedInputTokens);
+        return new(a.InputTokens + b.InputTokens, a.OutputTokens + b.OutputTokens, a.CachedInputTokens + b.CachedInputTokens)
+        {
+            ReasoningTokens = a.ReasoningTokens + b.ReasoningTokens,
+        };
     }
 
     /// <summary>Adds two usages field by field (the named alternative to <c>+</c>).</summary>

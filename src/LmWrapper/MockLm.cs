@@ -12,6 +12,9 @@ namespace LmWrapper;
 /// <see cref="LmPrompt.MaxTokens"/> (the completion is cut to that many words, with finish reason "length").
 /// It has no logprobs. By default it does not use the response cache; pass options with a cache to test caching.
 /// <see cref="LanguageModel.PredictStreamingAsync"/> streams its answers word by word.
+/// It accepts <see cref="LmPrompt.ReasoningEffort"/> and <see cref="LmPrompt.ThinkingBudgetTokens"/> (any valid value)
+/// and ignores them: it does not reason, so its predictions have no reasoning blocks and no reasoning tokens. Those
+/// fields are still part of the cache key, as for every model.
 /// </remarks>
 public sealed class MockLm : LanguageModel
 {

@@ -6,7 +6,7 @@ namespace LmWrapper.Tests;
 
 public class LmPromptJsonTests
 {
-    private static readonly LmPrompt EverySetting = new([LmChatTurn.System("be brief"), LmChatTurn.User("hi", name: "ann"), LmChatTurn.Assistant("yo")])
+    private static readonly LmPrompt EverySetting = new([LmChatTurn.System("be brief"), LmChatTurn.User("hi", name: "ann"), LmChatTurn.Assistant("yo") with { ReasoningBlocks = [LmReasoningBlock.Thinking("hmm", "sig"), LmReasoningBlock.Redacted("enc")] }])
     {
         MaxTokens = 7,
         Stop = ["\n", "END"],
@@ -21,6 +21,8 @@ public class LmPromptJsonTests
         AddBosToken = false,
         AddSpecialTokens = true,
         Seed = 42,
+        ReasoningEffort = LmReasoningEffort.Minimal,
+        ThinkingBudgetTokens = 2048,
         Internals = new ModelInternalsRequest { HiddenStates = true, Attentions = true, Layers = [0, -1], Positions = LmInternalsPositions.Generated },
         Metadata = "not serialized",
     };

@@ -19,7 +19,8 @@ public class PayloadReaderTests
         TopTokenLogprobs = [new Dictionary<string, double> { [" time"] = -0.5, [" day"] = double.NegativeInfinity }],
         PromptTokens = ["Once", " upon", " a"],
         PromptLogprobs = [null, -3.0, -0.25],
-        Usage = new LmUsage(3, 3, 1),
+        Usage = new LmUsage(3, 3, 1) { ReasoningTokens = 2 },
+        ReasoningBlocks = [LmReasoningBlock.Thinking("Let me \"think\" \u00e9", "sig+/="), LmReasoningBlock.Redacted("ZW5j")],
         ProviderData = new Dictionary<string, string> { ["system_fingerprint"] = "fp_1", ["batch_id"] = "batch_9" },
     };
 

@@ -9,10 +9,13 @@ namespace LmWrapper.Anthropic.Internal;
 /// </summary>
 internal sealed class ClaudeRequest
 {
-    private ClaudeRequest(string? system, List<(string Role, string Text)> messages)
+    private readonly Dictionary<int, IReadOnlyList<LmReasoningBlock>>? _reasoning;
+
+    private ClaudeRequest(string? system, List<(string Role, string Text)> messages, Dictionary<int, IReadOnlyList<LmReasoningBlock>>? reasoning = null)
     {
         System = system;
         Messages = messages;
+        _reasoning = reasoning;
     }
 
     /// <summary>The <c>system</c> field, or null.</summary>
@@ -27,6 +30,7 @@ internal sealed class ClaudeRequest
         var turns = prompt.GetTextAsChat();
         string? system = null;
         var messages = new List<(string Role, string Text)>(turns.Count);
+        Dictionary<int, IReadOnlyList<LmReasoningBlock>>? reasoning = null;
         for (int i = 0; i < turns.Count; i++)
         {
             var turn = turns[i];
@@ -69,6 +73,19 @@ internal sealed class ClaudeRequest
                 throw new LmPromptException($"{where} follows another {role} turn; Claude needs user and assistant turns to alternate. Merge them into one turn.", nameof(LmPrompt.Chat));
             }
 
+            if (turn.ReasoningBlocks is { } blocks)
+            {
+                // LmPrompt.Validate already allows reasoning blocks on assistant turns only.
+                if (blocks.FirstOrDefault(b => !b.IsRedacted && string.IsNullOrEmpty(b.Signature)) is not null)
+                {
+                    throw new LmPromptException(
+                        $"{where} has a thinking block without a signature; Claude takes back only the thinking blocks it signed, unchanged. Remove the turn's ReasoningBlocks.",
+                        nameof(LmPrompt.Chat));
+                }
+
+                (reasoning ??= [])[messages.Count] = blocks;
+            }
+
             messages.Add((role, turn.Content));
         }
 
@@ -84,7 +101,7 @@ internal sealed class ClaudeRequest
                 nameof(LmPrompt.Chat));
         }
 
-        return new ClaudeRequest(system, messages);
+        return new ClaudeRequest(system, messages, reasoning);
     }
 
     /// <summary>Checks the sampling fields against what Claude and this model honour.</summary>
@@ -140,11 +157,69 @@ internal sealed class ClaudeRequest
                 $"MaxTokens is {prompt.MaxTokens}, but {model.Name} generates at most {model.MaxOutputTokens} tokens.", nameof(LmPrompt.MaxTokens));
         }
 
+        if (prompt.ReasoningEffort is not null)
+        {
+            throw new LmPromptException(
+                $"ReasoningEffort is OpenAI's reasoning setting; Claude takes a thinking budget instead. Set ThinkingBudgetTokens (at least 1024) on a model with extended thinking, such as {ClaudeModelNames.ClaudeSonnet4.Name}.",
+                nameof(LmPrompt.ReasoningEffort));
+        }
+
+        if (prompt.ThinkingBudgetTokens is { } budget)
+        {
+            ValidateThinking(prompt, model, budget);
+        }
+
         if (!model.AcceptsTemperatureWithTopP && prompt.TopP is not (1 or 0) && prompt.Temperature != 1)
         {
             throw new LmPromptException(
                 $"{model.Name} takes temperature or top_p, not both; this prompt sets both (Temperature {prompt.Temperature.ToString(CultureInfo.InvariantCulture)}, TopP {prompt.TopP.ToString(CultureInfo.InvariantCulture)}). Leave one at its default of 1.",
                 nameof(LmPrompt.TopP));
+        }
+    }
+
+    /// <summary>Extended thinking's rules, as the Messages API enforces them.</summary>
+    private static void ValidateThinking(LmPrompt prompt, ClaudeModelInfo model, int budget)
+    {
+        const string Field = nameof(LmPrompt.ThinkingBudgetTokens);
+        if (!model.SupportsExtendedThinking)
+        {
+            throw new LmPromptException(
+                $"ThinkingBudgetTokens is set, but {model.Name} has no extended thinking; use a model that has (Claude 3.7 Sonnet or a Claude 4 model, such as {ClaudeModelNames.ClaudeSonnet4.Name}), or leave it null.",
+                Field);
+        }
+
+        if (budget < 1024)
+        {
+            throw new LmPromptException($"ThinkingBudgetTokens is {budget}, but Claude's thinking budget must be at least 1024 tokens.", Field);
+        }
+
+        int maxTokens = prompt.MaxTokens ?? model.DefaultMaxTokens;
+        if (budget >= maxTokens)
+        {
+            throw new LmPromptException(
+                $"ThinkingBudgetTokens is {budget}, but it must be less than max_tokens ({maxTokens}{(prompt.MaxTokens is null ? ", the model's default" : "")}), which counts the thinking and the answer together. Raise MaxTokens.",
+                Field);
+        }
+
+        if (prompt.Temperature != 1)
+        {
+            throw new LmPromptException(
+                string.Create(CultureInfo.InvariantCulture, $"Temperature is {prompt.Temperature}, but with extended thinking (ThinkingBudgetTokens) Claude takes only temperature 1. Leave it at 1."),
+                nameof(LmPrompt.Temperature));
+        }
+
+        if (prompt.TopP < 0.95)
+        {
+            throw new LmPromptException(
+                string.Create(CultureInfo.InvariantCulture, $"TopP is {prompt.TopP}, but with extended thinking (ThinkingBudgetTokens) Claude takes top_p only from 0.95 to 1."),
+                nameof(LmPrompt.TopP));
+        }
+
+        if (prompt.Chat is { Count: > 0 } chat && chat[^1].Role == LmChatRole.Assistant)
+        {
+            throw new LmPromptException(
+                "The last turn is an assistant turn (a prefill), but Claude cannot continue a prefilled answer with extended thinking (ThinkingBudgetTokens). End with a user turn.",
+                nameof(LmPrompt.Chat));
         }
     }
 
@@ -161,7 +236,13 @@ internal sealed class ClaudeRequest
         // TopP 0 means greedy (as in the Python original): sent as temperature 0 alone.
         bool greedy = prompt.TopP == 0;
         bool sendTopP = prompt.TopP != 1 && !greedy;
-        bool sendTemperature = !(sendTopP && !model.AcceptsTemperatureWithTopP && prompt.Temperature == 1);
+        bool sendTemperature = !(sendTopP && !model.AcceptsTemperatureWithTopP && prompt.Temperature == 1) && prompt.ThinkingBudgetTokens is null;
+        if (prompt.ThinkingBudgetTokens is { } budget)
+        {
+            // With thinking, temperature may only be 1 (its default): it is left out.
+            body["thinking"] = new JsonObject { ["type"] = "enabled", ["budget_tokens"] = budget };
+        }
+
         if (sendTemperature)
         {
             body["temperature"] = greedy ? 0 : prompt.Temperature;
@@ -202,8 +283,25 @@ internal sealed class ClaudeRequest
         }
 
         var messages = new JsonArray();
-        foreach (var (role, text) in Messages)
+        for (int i = 0; i < Messages.Count; i++)
         {
+            var (role, text) = Messages[i];
+            if (_reasoning is not null && _reasoning.TryGetValue(i, out var blocks))
+            {
+                // An answer that came with thinking goes back with its blocks first, unchanged, as Claude requires.
+                var content = new JsonArray();
+                foreach (var b in blocks)
+                {
+                    content.Add(b.IsRedacted
+                        ? new JsonObject { ["type"] = "redacted_thinking", ["data"] = b.RedactedData }
+                        : new JsonObject { ["type"] = "thinking", ["thinking"] = b.Text, ["signature"] = b.Signature });
+                }
+
+                content.Add(new JsonObject { ["type"] = "text", ["text"] = text });
+                messages.Add(new JsonObject { ["role"] = role, ["content"] = content });
+                continue;
+            }
+
             messages.Add(new JsonObject { ["role"] = role, ["content"] = text });
         }
 

@@ -20,15 +20,23 @@ internal static class ClaudeResponseParser
         }
 
         var text = new StringBuilder();
+        List<LmReasoningBlock>? reasoning = null;
         if (message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
         {
             foreach (var block in content.EnumerateArray())
             {
-                if (block.ValueKind == JsonValueKind.Object
-                    && block.TryGetProperty("type", out var type) && type.ValueEquals("text")
-                    && block.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
+                string? type = block.ValueKind == JsonValueKind.Object ? StringOf(block, "type") : null;
+                if (type == "text" && block.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
                 {
                     text.Append(t.GetString());
+                }
+                else if (type == "thinking")
+                {
+                    (reasoning ??= []).Add(LmReasoningBlock.Thinking(StringOf(block, "thinking") ?? string.Empty, StringOf(block, "signature")));
+                }
+                else if (type == "redacted_thinking")
+                {
+                    (reasoning ??= []).Add(LmReasoningBlock.Redacted(StringOf(block, "data") ?? string.Empty));
                 }
             }
         }
@@ -74,6 +82,7 @@ internal static class ClaudeResponseParser
             FinishReason = message.TryGetProperty("stop_reason", out var sr) && sr.ValueKind == JsonValueKind.String ? sr.GetString() : null,
             Usage = usage,
             ProviderData = data,
+            ReasoningBlocks = reasoning,
         };
     }
 
@@ -88,6 +97,9 @@ internal static class ClaudeResponseParser
             data[name] = v.GetString()!;
         }
     }
+
+    private static string? StringOf(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
     private static int GetInt(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int n) ? n : 0;

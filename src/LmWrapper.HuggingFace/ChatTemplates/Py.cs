@@ -78,6 +78,12 @@ internal static class Py
         d["role"] = turn.RoleName;
         d["content"] = turn.Content;
         if (turn.Name is not null) d["name"] = turn.Name;
+        if (turn.ReasoningBlocks is { } blocks && blocks.Any(b => b.Text is not null))
+        {
+            // transformers' name for an assistant turn's reasoning, which thinking models' templates (Qwen3's) render.
+            d["reasoning_content"] = string.Join("\n\n", blocks.Where(b => b.Text is not null).Select(b => b.Text));
+        }
+
         return d;
     }
 

@@ -91,7 +91,8 @@ internal sealed class PromptEncoding
         string rendered;
         try
         {
-            rendered = tokenizer.ApplyChatTemplate(turns, addGenerationPrompt: !continueLast);
+            bool? enableThinking = prompt.ReasoningEffort is { } effort ? effort != LmReasoningEffort.None : null;
+            rendered = tokenizer.ApplyChatTemplate(turns, addGenerationPrompt: !continueLast, enableThinking);
         }
         catch (ChatTemplates.ChatTemplateException e)
         {

@@ -125,10 +125,14 @@ public sealed class HuggingFaceTokenizer
     /// </summary>
     /// <param name="turns">The dialog.</param>
     /// <param name="addGenerationPrompt">Whether to end with the header that starts the assistant's reply.</param>
+    /// <param name="enableThinking">
+    /// The template's <c>enable_thinking</c> switch (Qwen3's: false closes an empty thinking block so that the model
+    /// answers at once); null leaves the variable undefined, the template's default.
+    /// </param>
     /// <returns>The prompt text, to be encoded without adding special tokens again.</returns>
     /// <exception cref="InvalidOperationException">The tokenizer has no chat template.</exception>
     /// <exception cref="ChatTemplateException">The template failed (for example it raised an exception about the roles).</exception>
-    public string ApplyChatTemplate(IReadOnlyList<LmChatTurn> turns, bool addGenerationPrompt = true)
+    public string ApplyChatTemplate(IReadOnlyList<LmChatTurn> turns, bool addGenerationPrompt = true, bool? enableThinking = null)
     {
         ArgumentNullException.ThrowIfNull(turns);
         var template = ChatTemplate ?? throw new InvalidOperationException(
@@ -143,8 +147,19 @@ public sealed class HuggingFaceTokenizer
             }
         }
 
+        if (enableThinking is { } thinking)
+        {
+            variables["enable_thinking"] = thinking;
+        }
+
         return template.Render(turns, addGenerationPrompt, BosToken, EosToken, variables);
     }
+
+    /// <summary>
+    /// Whether the chat template has an <c>enable_thinking</c> switch (Qwen3's templates do), which
+    /// <see cref="LmPrompt.ReasoningEffort"/> sets: false for <see cref="LmReasoningEffort.None"/>, true otherwise.
+    /// </summary>
+    public bool ChatTemplateHasThinkingSwitch => ChatTemplate?.Source.Contains("enable_thinking", StringComparison.Ordinal) ?? false;
 
     /// <summary>The number of tokens, added tokens included (Python's <c>len(tokenizer)</c>).</summary>
     public int VocabSize { get; }

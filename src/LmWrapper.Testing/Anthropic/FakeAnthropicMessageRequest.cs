@@ -33,6 +33,12 @@ public sealed record FakeAnthropicMessageRequest
     /// <summary>The <c>stop_sequences</c> field (empty when absent).</summary>
     public IReadOnlyList<string> StopSequences { get; init; } = [];
 
+    /// <summary>The <c>thinking.budget_tokens</c> of a request with extended thinking enabled, or null when thinking is off.</summary>
+    public int? ThinkingBudgetTokens { get; init; }
+
+    /// <summary>How many thinking and redacted-thinking blocks the request's messages sent back (each checked against its signature).</summary>
+    public int ThinkingBlocksSentBack { get; init; }
+
     /// <summary>The whole request body (a batch request's <c>params</c>), for anything else a responder wants to look at.</summary>
     public required JsonObject Body { get; init; }
 

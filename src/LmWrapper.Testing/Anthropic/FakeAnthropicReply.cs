@@ -25,6 +25,16 @@ public sealed record FakeAnthropicReply
     /// <summary>The text blocks, in order.</summary>
     public IReadOnlyList<string> TextBlocks { get; }
 
+    /// <summary>
+    /// The thinking to answer with when the request enables extended thinking (a <c>thinking</c> block, signed, before
+    /// the text); null for the server's own ("Let me think about: …"). Cut to the request's budget, and counted in
+    /// <c>output_tokens</c>. Ignored when thinking is off.
+    /// </summary>
+    public string? Thinking { get; init; }
+
+    /// <summary>Whether to add a <c>redacted_thinking</c> block after the thinking block (when thinking is on), as Claude does when safety systems flag its reasoning.</summary>
+    public bool RedactedThinking { get; init; }
+
     /// <summary>A <c>stop_reason</c> to report instead of the computed one (for example "refusal"), or null.</summary>
     public string? StopReason { get; init; }
 

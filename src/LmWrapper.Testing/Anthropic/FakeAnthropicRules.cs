@@ -90,6 +90,8 @@ internal static class FakeAnthropicRules
             throw FakeAnthropicApiError.Invalid("messages: at least one message is required");
         }
 
+        int? thinkingBudget = ParseThinking(body);
+        int thinkingBlocks = 0;
         var messages = new List<FakeAnthropicMessage>();
         for (int i = 0; i < array.Count; i++)
         {
@@ -134,6 +136,14 @@ internal static class FakeAnthropicRules
                             $"messages.{i}: all messages must have non-empty content except for the optional final assistant message");
                     }
 
+                    thinkingBlocks += CheckThinkingBlocks(blocks, i, role);
+                    if (isFinalAssistant && thinkingBudget is not null && blocks.Count > 0
+                        && GetString(blocks[0] as JsonObject ?? [], "type") is not ("thinking" or "redacted_thinking"))
+                    {
+                        throw FakeAnthropicApiError.Invalid(
+                            $"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{GetString(blocks[0] as JsonObject ?? [], "type")}`. When `thinking` is enabled, a final `assistant` message must start with a thinking block.");
+                    }
+
                     text = JoinTextBlocks(blocks, $"messages.{i}.content");
                     break;
                 case null:
@@ -145,6 +155,12 @@ internal static class FakeAnthropicRules
             if (messages.Count == 0 && role != "user")
             {
                 throw FakeAnthropicApiError.Invalid("messages: first message must use the \"user\" role");
+            }
+
+            if (isFinalAssistant && thinkingBudget is not null && m["content"] is JsonValue)
+            {
+                throw FakeAnthropicApiError.Invalid(
+                    $"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `text`. When `thinking` is enabled, a final `assistant` message must start with a thinking block.");
             }
 
             if (isFinalAssistant && text.Length > 0 && char.IsWhiteSpace(text[^1]))
@@ -205,6 +221,38 @@ internal static class FakeAnthropicRules
             throw FakeAnthropicApiError.Invalid("`temperature` and `top_p` cannot both be specified for this model. Please use only one.");
         }
 
+        if (thinkingBudget is { } tb)
+        {
+            if (!SupportsThinking(model))
+            {
+                throw FakeAnthropicApiError.Invalid($"'{model}' does not support thinking.");
+            }
+
+            if (!countTokens && tb >= maxTokens)
+            {
+                throw FakeAnthropicApiError.Invalid(
+                    "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size");
+            }
+
+            if (temperature is not null and not 1)
+            {
+                throw FakeAnthropicApiError.Invalid(
+                    "`temperature` may only be set to 1 when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility");
+            }
+
+            if (topP is < 0.95)
+            {
+                throw FakeAnthropicApiError.Invalid(
+                    "`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility");
+            }
+
+            if (topK is not null)
+            {
+                throw FakeAnthropicApiError.Invalid(
+                    "`top_k` must be unset when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility");
+            }
+        }
+
         return new FakeAnthropicMessageRequest
         {
             Model = model,
@@ -215,9 +263,124 @@ internal static class FakeAnthropicRules
             TopP = topP,
             TopK = topK,
             StopSequences = stops,
+            ThinkingBudgetTokens = thinkingBudget,
+            ThinkingBlocksSentBack = thinkingBlocks,
             Body = body,
             CustomId = customId,
         };
+    }
+
+    /// <summary>Extended thinking: Claude 3.7 Sonnet and every later model; not Claude 3 or 3.5.</summary>
+    public static bool SupportsThinking(string model) =>
+        !model.StartsWith("claude-3-", StringComparison.Ordinal) || model.StartsWith("claude-3-7-", StringComparison.Ordinal);
+
+    /// <summary>The fake's signature of a thinking text (the real one is opaque too; any change to the text breaks it).</summary>
+    public static string Sign(string thinking) =>
+        Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes("fake-anthropic-thinking\n" + thinking)));
+
+    /// <summary>The fake's encrypted content of a redacted thinking block: a nonce and its signature.</summary>
+    public static string RedactedData(string nonce) => Convert.ToBase64String(Encoding.UTF8.GetBytes(nonce + "|" + Sign(nonce)));
+
+    private static bool IsValidRedactedData(string data)
+    {
+        try
+        {
+            string payload = Encoding.UTF8.GetString(Convert.FromBase64String(data));
+            int bar = payload.IndexOf('|', StringComparison.Ordinal);
+            return bar > 0 && payload[(bar + 1)..] == Sign(payload[..bar]);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The <c>thinking</c> field: null when absent or disabled, else the budget (checked like the real API).</summary>
+    private static int? ParseThinking(JsonObject body)
+    {
+        if (body["thinking"] is not { } node)
+        {
+            return null;
+        }
+
+        if (node is not JsonObject thinking)
+        {
+            throw FakeAnthropicApiError.Invalid("thinking: Input should be a valid dictionary or object to extract fields from");
+        }
+
+        switch (GetString(thinking, "type"))
+        {
+            case "disabled":
+                return null;
+            case "enabled":
+                break;
+            case var other:
+                throw FakeAnthropicApiError.Invalid($"thinking: Input tag '{other}' found using 'type' does not match any of the expected tags: 'disabled', 'enabled'");
+        }
+
+        if (thinking["budget_tokens"] is not { } b)
+        {
+            throw FakeAnthropicApiError.Invalid("thinking.enabled.budget_tokens: Field required");
+        }
+
+        if (!TryGetInt(b, out int budget))
+        {
+            throw FakeAnthropicApiError.Invalid("thinking.enabled.budget_tokens: Input should be a valid integer");
+        }
+
+        if (budget < 1024)
+        {
+            throw FakeAnthropicApiError.Invalid("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024");
+        }
+
+        return budget;
+    }
+
+    /// <summary>Checks the thinking blocks a message sends back: assistant messages only, each unchanged (its signature checks out).</summary>
+    private static int CheckThinkingBlocks(JsonArray blocks, int i, string role)
+    {
+        int count = 0;
+        for (int b = 0; b < blocks.Count; b++)
+        {
+            if (blocks[b] is not JsonObject block)
+            {
+                continue;
+            }
+
+            string? type = GetString(block, "type");
+            if (type is not ("thinking" or "redacted_thinking"))
+            {
+                continue;
+            }
+
+            string at = $"messages.{i}.content.{b}";
+            if (role != "assistant")
+            {
+                throw FakeAnthropicApiError.Invalid($"{at}: `{type}` blocks are only allowed in `assistant` messages.");
+            }
+
+            if (type == "thinking")
+            {
+                string thinking = GetString(block, "thinking") ?? throw FakeAnthropicApiError.Invalid($"{at}.thinking.thinking: Field required");
+                string signature = GetString(block, "signature") ?? throw FakeAnthropicApiError.Invalid($"{at}.thinking.signature: Field required");
+                if (signature != Sign(thinking))
+                {
+                    throw FakeAnthropicApiError.Invalid($"{at}: Invalid `signature` in `thinking` block");
+                }
+            }
+            else
+            {
+                string data = GetString(block, "data") ?? throw FakeAnthropicApiError.Invalid($"{at}.redacted_thinking.data: Field required");
+                if (!IsValidRedactedData(data))
+                {
+                    throw FakeAnthropicApiError.Invalid($"{at}: Invalid `data` in `redacted_thinking` block");
+                }
+            }
+
+            count++;
+        }
+
+        return count;
     }
 
     /// <summary>The 4.5 generation refuses temperature and top_p together.</summary>
@@ -254,6 +417,28 @@ internal static class FakeAnthropicRules
         string? stopSequence = null;
         int budget = request.MaxTokens;
         int outputTokens = 0;
+        if (request.ThinkingBudgetTokens is { } thinkingBudget)
+        {
+            string thinking = reply.Thinking
+                ?? "Let me think about: " + (request.Messages.LastOrDefault(m => m.Role == "user")?.Text ?? string.Empty);
+            var thinkingWords = Words(thinking);
+            int keep = Math.Min(thinkingWords.Count, Math.Min(thinkingBudget, budget));
+            if (keep < thinkingWords.Count)
+            {
+                thinking = thinking[..thinkingWords[keep]];
+            }
+
+            content.Add(new JsonObject { ["type"] = "thinking", ["thinking"] = thinking, ["signature"] = Sign(thinking) });
+            if (reply.RedactedThinking)
+            {
+                content.Add(new JsonObject { ["type"] = "redacted_thinking", ["data"] = RedactedData(id) });
+            }
+
+            // Claude bills its thinking as output tokens, inside output_tokens and max_tokens.
+            budget -= keep;
+            outputTokens += keep;
+        }
+
         foreach (var block in reply.TextBlocks)
         {
             string text = block ?? string.Empty;

@@ -76,6 +76,7 @@ internal static class FakeOpenAiGeneration
             throw new FakeApiError(400, "Invalid value for 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' is used.", param: "top_logprobs", code: "invalid_value");
         }
 
+        string? effort = ReasoningEffort(root, model);
         if (model.IsReasoning)
         {
             RejectNonDefault("temperature", temperature, 1);
@@ -115,6 +116,7 @@ internal static class FakeOpenAiGeneration
         int maxOut = (int)Math.Min(limit ?? model.MaxOutputTokens, model.ContextWindow - promptTokens);
         var responder = server.Responder;
         var choices = new List<Choice>((int)n);
+        var reasoningContents = new List<string?>((int)n);
         int cached = 0;
         for (int i = 0; i < n; i++)
         {
@@ -129,7 +131,8 @@ internal static class FakeOpenAiGeneration
                 Body = root,
             }) ?? throw new InvalidOperationException("The responder returned null.");
             cached = Math.Max(cached, Math.Min(reply.CachedPromptTokens, promptTokens));
-            choices.Add(Generate(reply, stop, maxOut, model.IsReasoning ? Math.Min(16, maxOut) : 0));
+            choices.Add(Generate(reply, stop, maxOut, model.IsReasoning ? Math.Min(ReasoningTokens(effort ?? model.DefaultReasoningEffort), maxOut) : 0));
+            reasoningContents.Add(reply.ReasoningContent);
         }
 
         var buffer = new ArrayBufferWriter<byte>(1024);
@@ -153,6 +156,11 @@ internal static class FakeOpenAiGeneration
                 w.WriteString("role", "assistant");
                 FakeOpenAiServer.WriteNullable(w, "content", c.Text);
                 FakeOpenAiServer.WriteNullable(w, "refusal", c.Refusal);
+                if (reasoningContents[i] is { } reasoningContent)
+                {
+                    w.WriteString("reasoning_content", reasoningContent);
+                }
+
                 w.WriteStartArray("annotations");
                 w.WriteEndArray();
                 w.WriteEndObject();
@@ -502,6 +510,46 @@ internal static class FakeOpenAiGeneration
 
         return list;
     }
+
+    /// <summary>Checks <c>reasoning_effort</c> as the real API does: reasoning models only, and only the values the model takes.</summary>
+    private static string? ReasoningEffort(JsonElement root, FakeOpenAiModel model)
+    {
+        string? effort = String(root, "reasoning_effort");
+        if (effort is null)
+        {
+            return null;
+        }
+
+        if (model.ReasoningEfforts.Count == 0)
+        {
+            throw Unsupported("reasoning_effort");
+        }
+
+        if (effort is not ("none" or "minimal" or "low" or "medium" or "high" or "xhigh"))
+        {
+            throw new FakeApiError(400, $"Invalid value: '{effort}'. Supported values are: 'none', 'minimal', 'low', 'medium', 'high', and 'xhigh'.", param: "reasoning_effort", code: "invalid_value");
+        }
+
+        if (!model.ReasoningEfforts.Contains(effort))
+        {
+            var quoted = model.ReasoningEfforts.Select(e => $"'{e}'").ToList();
+            string list = quoted.Count == 1 ? quoted[0] : string.Join(", ", quoted.Take(quoted.Count - 1)) + ", and " + quoted[^1];
+            throw new FakeApiError(400, $"Unsupported value: '{effort}' is not supported with the '{model.Id}' model. Supported values are: {list}.", param: "reasoning_effort", code: "unsupported_value");
+        }
+
+        return effort;
+    }
+
+    /// <summary>The reasoning tokens the fake spends for an effort (more effort, more tokens; none spends none).</summary>
+    private static int ReasoningTokens(string effort) => effort switch
+    {
+        "none" => 0,
+        "minimal" => 4,
+        "low" => 8,
+        "high" => 32,
+        "xhigh" => 64,
+        _ => 16,
+    };
 
     private static void CheckMaxOutput(FakeOpenAiModel model, string name, long? limit)
     {

@@ -18,6 +18,22 @@ public sealed record FakeOpenAiModel(string Id, bool IsChat, int ContextWindow, 
     /// </summary>
     public bool SupportsEchoWithLogprobs { get; init; } = true;
 
+    /// <summary>
+    /// The <c>reasoning_effort</c> values the model takes, as the real API names them. Unless set: "low", "medium" and
+    /// "high" for a reasoning model (the o-series), none for any other model (which rejects the parameter). The defaults
+    /// give GPT-5 "minimal" too, gpt-5.1 "none", "low", "medium" and "high", and o1-mini none at all.
+    /// </summary>
+    public IReadOnlyList<string> ReasoningEfforts
+    {
+        get => _reasoningEfforts ?? (IsReasoning ? ["low", "medium", "high"] : []);
+        init => _reasoningEfforts = value is null ? null : [.. value];
+    }
+
+    private readonly string[]? _reasoningEfforts;
+
+    /// <summary>The effort used when a request leaves <c>reasoning_effort</c> out: "medium", except gpt-5.1's "none".</summary>
+    public string DefaultReasoningEffort { get; init; } = "medium";
+
     /// <summary>The models a server knows unless told otherwise: the current OpenAI chat, reasoning and completion models.</summary>
     public static IReadOnlyList<FakeOpenAiModel> Defaults { get; } =
     [
@@ -30,13 +46,14 @@ public sealed record FakeOpenAiModel(string Id, bool IsChat, int ContextWindow, 
         new("gpt-4", true, 8_192, 8_192),
         new("gpt-3.5-turbo", true, 16_385, 4_096),
         new("o1", true, 200_000, 100_000, IsReasoning: true),
-        new("o1-mini", true, 128_000, 65_536, IsReasoning: true),
+        new("o1-mini", true, 128_000, 65_536, IsReasoning: true) { ReasoningEfforts = [] },
         new("o3", true, 200_000, 100_000, IsReasoning: true),
         new("o3-mini", true, 200_000, 100_000, IsReasoning: true),
         new("o4-mini", true, 200_000, 100_000, IsReasoning: true),
-        new("gpt-5", true, 400_000, 128_000, IsReasoning: true),
-        new("gpt-5-mini", true, 400_000, 128_000, IsReasoning: true),
-        new("gpt-5-nano", true, 400_000, 128_000, IsReasoning: true),
+        new("gpt-5", true, 400_000, 128_000, IsReasoning: true) { ReasoningEfforts = ["minimal", "low", "medium", "high"] },
+        new("gpt-5-mini", true, 400_000, 128_000, IsReasoning: true) { ReasoningEfforts = ["minimal", "low", "medium", "high"] },
+        new("gpt-5-nano", true, 400_000, 128_000, IsReasoning: true) { ReasoningEfforts = ["minimal", "low", "medium", "high"] },
+        new("gpt-5.1", true, 400_000, 128_000, IsReasoning: true) { ReasoningEfforts = ["none", "low", "medium", "high"], DefaultReasoningEffort = "none" },
         new("gpt-3.5-turbo-instruct", false, 4_096, 4_096) { SupportsEchoWithLogprobs = false },
         new("davinci-002", false, 16_384, 16_384),
         new("babbage-002", false, 16_384, 16_384),

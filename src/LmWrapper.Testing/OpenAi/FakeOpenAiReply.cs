@@ -10,6 +10,12 @@ public sealed record FakeOpenAiReply(string Text)
     /// <summary>A refusal message (chat only): the choice then has <c>content: null</c> and this as <c>message.refusal</c>.</summary>
     public string? Refusal { get; init; }
 
+    /// <summary>
+    /// Reasoning text to return as <c>message.reasoning_content</c>, as OpenAI-compatible servers that expose their
+    /// reasoning (vLLM, DeepSeek) do; OpenAI's own API never returns it. Null (the default) leaves the field out.
+    /// </summary>
+    public string? ReasoningContent { get; init; }
+
     /// <summary>A finish reason to report instead of the computed one (for example "content_filter").</summary>
     public string? FinishReason { get; init; }
 

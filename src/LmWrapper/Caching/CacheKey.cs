@@ -75,6 +75,40 @@ public readonly record struct CacheKey(ulong High, ulong Low) : IComparable<Cach
             w.NullableBool(prompt.AddBosToken);
             w.NullableBool(prompt.AddSpecialTokens);
             w.NullableInt(prompt.Seed);
+
+            // Fields added later are written only when set, each after its name, so that the keys of prompts that leave
+            // them unset stay what they were (existing caches stay valid) and no two fields can be mistaken for each other.
+            if (prompt.ReasoningEffort is { } effort)
+            {
+                w.String("reasoning_effort");
+                w.Int((int)effort);
+            }
+
+            if (prompt.ThinkingBudgetTokens is { } budget)
+            {
+                w.String("thinking_budget_tokens");
+                w.Int(budget);
+            }
+
+            if (prompt.Chat is { } turns)
+            {
+                for (int i = 0; i < turns.Count; i++)
+                {
+                    if (turns[i].ReasoningBlocks is { } blocks)
+                    {
+                        w.String("turn_reasoning_blocks");
+                        w.Int(i);
+                        w.Int(blocks.Count);
+                        foreach (var b in blocks)
+                        {
+                            w.NullableString(b.Text);
+                            w.NullableString(b.Signature);
+                            w.NullableString(b.RedactedData);
+                        }
+                    }
+                }
+            }
+
             return w.Finish();
         }
         finally

@@ -106,6 +106,10 @@ internal static class PayloadReader
 
                 d.Completions = list;
             }
+            else if (r.ValueTextEquals("reasoning_blocks"u8))
+            {
+                d.ReasoningBlocks = NextReasoningBlocks(ref r);
+            }
             else if (r.ValueTextEquals("was_cached"u8))
             {
                 d.WasCached = NextBool(ref r);
@@ -260,6 +264,50 @@ internal static class PayloadReader
         return map;
     }
 
+    private static List<ReasoningBlockDto>? NextReasoningBlocks(ref Utf8JsonReader r)
+    {
+        if (Next(ref r) == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        Expect(ref r, JsonTokenType.StartArray);
+        var list = new List<ReasoningBlockDto>(2);
+        while (Next(ref r) != JsonTokenType.EndArray)
+        {
+            Expect(ref r, JsonTokenType.StartObject);
+            var b = new ReasoningBlockDto();
+            while (Next(ref r) == JsonTokenType.PropertyName)
+            {
+                if (r.ValueTextEquals("type"u8))
+                {
+                    b.Type = NextString(ref r);
+                }
+                else if (r.ValueTextEquals("thinking"u8))
+                {
+                    b.Thinking = NextString(ref r);
+                }
+                else if (r.ValueTextEquals("signature"u8))
+                {
+                    b.Signature = NextString(ref r);
+                }
+                else if (r.ValueTextEquals("data"u8))
+                {
+                    b.Data = NextString(ref r);
+                }
+                else
+                {
+                    Next(ref r);
+                    r.Skip();
+                }
+            }
+
+            list.Add(b);
+        }
+
+        return list;
+    }
+
     private static UsageDto? NextUsage(ref Utf8JsonReader r)
     {
         if (Next(ref r) == JsonTokenType.Null)
@@ -285,6 +333,10 @@ internal static class PayloadReader
             {
                 Next(ref r);
                 u.CachedInputTokens = r.GetInt32();
+            }
+            else if (r.ValueTextEquals("reasoning_tokens"u8))
+            {
+                u.ReasoningTokens = NextNullableInt(ref r);
             }
             else
             {

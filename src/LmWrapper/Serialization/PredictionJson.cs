@@ -71,7 +71,7 @@ internal static class PredictionJson
     public static PromptDto ToDto(LmPrompt p, bool includeInternals = false) => new()
     {
         Text = p.Text,
-        Chat = p.Chat?.Select(t => new ChatTurnDto { Role = t.RoleName, Content = t.Content, Name = t.Name }).ToList(),
+        Chat = p.Chat?.Select(t => new ChatTurnDto { Role = t.RoleName, Content = t.Content, Name = t.Name, ReasoningBlocks = ReasoningToDto(t.ReasoningBlocks) }).ToList(),
         MaxTokens = p.MaxTokens,
         Stop = p.Stop?.ToList(),
         Logprobs = p.Logprobs,
@@ -85,6 +85,8 @@ internal static class PredictionJson
         AddBosToken = p.AddBosToken,
         AddSpecialTokens = p.AddSpecialTokens,
         Seed = p.Seed,
+        ReasoningEffort = p.ReasoningEffort is { } effort ? ReasoningEffortName(effort) : null,
+        ThinkingBudgetTokens = p.ThinkingBudgetTokens,
         Internals = includeInternals && p.Internals is { } i
             ? new InternalsDto
             {
@@ -108,7 +110,7 @@ internal static class PredictionJson
         }
         else if (d.Chat is not null)
         {
-            baseline = new LmPrompt(d.Chat.Select(t => new LmChatTurn(ParseRole(t.Role), t.Content ?? string.Empty, t.Name)).ToList());
+            baseline = new LmPrompt(d.Chat.Select(t => new LmChatTurn(ParseRole(t.Role), t.Content ?? string.Empty, t.Name) { ReasoningBlocks = ReasoningFromDto(t.ReasoningBlocks) }).ToList());
         }
         else
         {
@@ -130,6 +132,8 @@ internal static class PredictionJson
             AddBosToken = d.AddBosToken,
             AddSpecialTokens = d.AddSpecialTokens,
             Seed = d.Seed,
+            ReasoningEffort = d.ReasoningEffort is { } effort ? ParseReasoningEffort(effort) : null,
+            ThinkingBudgetTokens = d.ThinkingBudgetTokens,
             Internals = d.Internals is { } i
                 ? new Internals.ModelInternalsRequest
                 {
@@ -148,6 +152,42 @@ internal static class PredictionJson
                 : null,
         };
     }
+
+    /// <summary>The stored (and OpenAI's) name of a reasoning effort.</summary>
+    internal static string ReasoningEffortName(LmReasoningEffort effort) => effort switch
+    {
+        LmReasoningEffort.None => "none",
+        LmReasoningEffort.Minimal => "minimal",
+        LmReasoningEffort.Low => "low",
+        LmReasoningEffort.Medium => "medium",
+        LmReasoningEffort.High => "high",
+        LmReasoningEffort.XHigh => "xhigh",
+        _ => throw new ArgumentOutOfRangeException(nameof(effort), effort, null),
+    };
+
+    private static LmReasoningEffort ParseReasoningEffort(string name) => name switch
+    {
+        "none" => LmReasoningEffort.None,
+        "minimal" => LmReasoningEffort.Minimal,
+        "low" => LmReasoningEffort.Low,
+        "medium" => LmReasoningEffort.Medium,
+        "high" => LmReasoningEffort.High,
+        "xhigh" => LmReasoningEffort.XHigh,
+        _ => throw new FormatException($"Unknown reasoning effort \"{name}\" in a serialized prompt."),
+    };
+
+    private static List<ReasoningBlockDto>? ReasoningToDto(IReadOnlyList<LmReasoningBlock>? blocks) =>
+        blocks?.Select(b => b.IsRedacted
+            ? new ReasoningBlockDto { Type = "redacted_thinking", Data = b.RedactedData }
+            : new ReasoningBlockDto { Type = "thinking", Thinking = b.Text, Signature = b.Signature }).ToList();
+
+    internal static LmReasoningBlock[]? ReasoningFromDto(List<ReasoningBlockDto>? blocks) =>
+        blocks?.Select(b => b.Type switch
+        {
+            "thinking" => new LmReasoningBlock(b.Thinking ?? string.Empty, b.Signature),
+            "redacted_thinking" => LmReasoningBlock.Redacted(b.Data ?? string.Empty),
+            _ => throw new FormatException($"Unknown reasoning block type \"{b.Type}\" in LmWrapper's JSON."),
+        }).ToArray();
 
     private static LmChatRole ParseRole(string? role) => role switch
     {
@@ -176,7 +216,8 @@ internal static class PredictionJson
         PromptTokens = AsArray(p.RawPromptTokens),
         PromptLogprobs = AsArray(p.RawPromptLogprobs),
         PromptTokenOffsets = AsArray(p.RawPromptTokenOffsets),
-        Usage = p.Usage is { } u ? new UsageDto { InputTokens = u.InputTokens, OutputTokens = u.OutputTokens, CachedInputTokens = u.CachedInputTokens } : null,
+        ReasoningBlocks = ReasoningToDto(p.ReasoningBlocks),
+        Usage = p.Usage is { } u ? new UsageDto { InputTokens = u.InputTokens, OutputTokens = u.OutputTokens, CachedInputTokens = u.CachedInputTokens, ReasoningTokens = u.ReasoningTokens == 0 ? null : u.ReasoningTokens } : null,
         WasCached = includePrompt && p.WasCached ? true : null,
         ProviderData = p.ProviderData is null ? null : p.ProviderData as Dictionary<string, string> ?? new Dictionary<string, string>(p.ProviderData),
         Completions = p.RawCompletions?.Select(c => ToDto(c, includePrompt: false)).ToList(),
@@ -239,7 +280,8 @@ internal static class PredictionJson
         PromptTokens = d.PromptTokens!,
         PromptLogprobs = d.PromptLogprobs!,
         PromptTokenOffsets = d.PromptTokenOffsets!,
-        Usage = d.Usage is { } u ? new LmUsage(u.InputTokens, u.OutputTokens, u.CachedInputTokens) : null,
+        ReasoningBlocks = ReasoningFromDto(d.ReasoningBlocks),
+        Usage = d.Usage is { } u ? new LmUsage(u.InputTokens, u.OutputTokens, u.CachedInputTokens) { ReasoningTokens = u.ReasoningTokens ?? 0 } : null,
         WasCached = wasCached,
         ProviderData = d.ProviderData,
         Completions = d.Completions?.Select(c => FromDto(c, prompt, wasCached)).ToList()!,
@@ -265,6 +307,7 @@ internal sealed class PredictionDto
     [JsonPropertyName("prompt_tokens")] public string[]? PromptTokens { get; set; }
     [JsonPropertyName("prompt_logprobs")] public double?[]? PromptLogprobs { get; set; }
     [JsonPropertyName("prompt_token_offsets")] public int[]? PromptTokenOffsets { get; set; }
+    [JsonPropertyName("reasoning_blocks")] public List<ReasoningBlockDto>? ReasoningBlocks { get; set; }
     [JsonPropertyName("usage")] public UsageDto? Usage { get; set; }
     [JsonPropertyName("was_cached")] public bool? WasCached { get; set; }
     [JsonPropertyName("provider_data")] public Dictionary<string, string>? ProviderData { get; set; }
@@ -277,6 +320,16 @@ internal sealed class UsageDto
     [JsonPropertyName("input_tokens")] public int InputTokens { get; set; }
     [JsonPropertyName("output_tokens")] public int OutputTokens { get; set; }
     [JsonPropertyName("cached_input_tokens")] public int CachedInputTokens { get; set; }
+    [JsonPropertyName("reasoning_tokens")] public int? ReasoningTokens { get; set; }
+}
+
+/// <summary>The JSON shape of a reasoning block (Claude's own: "thinking" with its signature, or "redacted_thinking").</summary>
+internal sealed class ReasoningBlockDto
+{
+    [JsonPropertyName("type")] public string? Type { get; set; }
+    [JsonPropertyName("thinking")] public string? Thinking { get; set; }
+    [JsonPropertyName("signature")] public string? Signature { get; set; }
+    [JsonPropertyName("data")] public string? Data { get; set; }
 }
 
 /// <summary>The JSON shape of a prompt (metadata is never serialized).</summary>
@@ -297,6 +350,8 @@ internal sealed class PromptDto
     [JsonPropertyName("add_bos_token")] public bool? AddBosToken { get; set; }
     [JsonPropertyName("add_special_tokens")] public bool? AddSpecialTokens { get; set; }
     [JsonPropertyName("seed")] public int? Seed { get; set; }
+    [JsonPropertyName("reasoning_effort")] public string? ReasoningEffort { get; set; }
+    [JsonPropertyName("thinking_budget_tokens")] public int? ThinkingBudgetTokens { get; set; }
     [JsonPropertyName("internals")] public InternalsDto? Internals { get; set; }
 }
 
@@ -316,6 +371,7 @@ internal sealed class ChatTurnDto
     [JsonPropertyName("role")] public string? Role { get; set; }
     [JsonPropertyName("content")] public string? Content { get; set; }
     [JsonPropertyName("name")] public string? Name { get; set; }
+    [JsonPropertyName("reasoning_blocks")] public List<ReasoningBlockDto>? ReasoningBlocks { get; set; }
 }
 
 [JsonSourceGenerationOptions(
