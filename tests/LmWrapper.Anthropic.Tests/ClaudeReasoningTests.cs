@@ -87,6 +87,43 @@ public sealed class ClaudeReasoningTests : ClaudeBatchTestBase
     }
 
     [Fact]
+    public async Task AStreamedAnswerKeepsItsThinkingAndStreamsOnlyTheAnswerText()
+    {
+        using var lm = Sonnet();
+        Server.Responder = r => new FakeAnthropicReply("The answer is four.") { Thinking = "Two and two make four.", RedactedThinking = true };
+        var prompt = Thinking with { Cache = false };
+        var texts = new List<string>();
+        LmPrediction? streamed = null;
+        await foreach (var update in lm.PredictStreamingAsync(prompt))
+        {
+            if (update.Prediction is { } p)
+            {
+                streamed = p;
+            }
+            else
+            {
+                texts.Add(update.Text);
+            }
+        }
+
+        var whole = await lm.PredictAsync(prompt);
+        Assert.NotNull(streamed);
+        Assert.False(streamed!.HasErrors, streamed.ErrorMessage);
+        Assert.Equal("The answer is four.", string.Concat(texts)); // thinking is not streamed as answer text
+        Assert.Equal(whole.CompletionText, streamed.CompletionText);
+        Assert.Equal(whole.ReasoningBlocks![0], streamed.ReasoningBlocks![0]); // the redacted data differs per message
+        Assert.Equal("Two and two make four.", streamed.Reasoning);
+        Assert.False(string.IsNullOrEmpty(streamed.ReasoningBlocks![0].Signature));
+        Assert.True(streamed.ReasoningBlocks[1].IsRedacted);
+        Assert.Equal(whole.Usage, streamed.Usage);
+
+        // The signature put together from the stream is the one the server signed: a reply with it is accepted.
+        Server.Responder = FakeAnthropicServer.DefaultResponder;
+        var reply = await lm.PredictAsync(streamed.MakeReplyPrompt("Sure?") with { Cache = false });
+        Assert.False(reply.HasErrors, reply.ErrorMessage);
+    }
+
+    [Fact]
     public async Task ThinkingBlocksSurviveTheCacheAndTheBudgetIsInTheKey()
     {
         using var lm = Sonnet();

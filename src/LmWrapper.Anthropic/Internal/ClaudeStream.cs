@@ -15,7 +15,7 @@ internal sealed class ClaudeStream : LmSseStream
 {
     private readonly LmPrompt _prompt;
     private readonly int _sample;
-    private readonly SortedDictionary<int, StringBuilder> _blocks = [];
+    private readonly SortedDictionary<int, StreamedBlock> _blocks = [];
     private JsonObject? _message;
     private JsonObject _usage = [];
 
@@ -53,21 +53,43 @@ internal sealed class ClaudeStream : LmSseStream
                 Merge(_message["usage"] as JsonObject);
                 break;
             case "content_block_start":
-                if (root["content_block"] is JsonObject block && Text(block, "type") == "text")
+                if (root["content_block"] is JsonObject block)
                 {
-                    var text = Block(root);
-                    string first = Text(block, "text") ?? string.Empty;
-                    text.Append(first);
-                    Give(first);
+                    // text and thinking grow by deltas; any other block (redacted_thinking) arrives whole here.
+                    var streamed = Block(root);
+                    streamed.Start = (JsonObject)block.DeepClone();
+                    switch (Text(block, "type"))
+                    {
+                        case "text":
+                            string first = Text(block, "text") ?? string.Empty;
+                            streamed.Text.Append(first);
+                            Give(first);
+                            break;
+                        case "thinking":
+                            streamed.Text.Append(Text(block, "thinking") ?? string.Empty);
+                            streamed.Signature.Append(Text(block, "signature") ?? string.Empty);
+                            break;
+                    }
                 }
 
                 break;
             case "content_block_delta":
-                if (root["delta"] is JsonObject delta && Text(delta, "type") == "text_delta")
+                if (root["delta"] is JsonObject delta)
                 {
-                    string piece = Text(delta, "text") ?? string.Empty;
-                    Block(root).Append(piece);
-                    Give(piece);
+                    switch (Text(delta, "type"))
+                    {
+                        case "text_delta":
+                            string piece = Text(delta, "text") ?? string.Empty;
+                            Block(root).Text.Append(piece);
+                            Give(piece);
+                            break;
+                        case "thinking_delta":
+                            Block(root).Text.Append(Text(delta, "thinking") ?? string.Empty);
+                            break;
+                        case "signature_delta":
+                            Block(root).Signature.Append(Text(delta, "signature") ?? string.Empty);
+                            break;
+                    }
                 }
 
                 break;
@@ -93,15 +115,39 @@ internal sealed class ClaudeStream : LmSseStream
         }
     }
 
-    private StringBuilder Block(JsonObject evt)
+    private StreamedBlock Block(JsonObject evt)
     {
         int index = evt["index"] is JsonValue v && v.TryGetValue(out int i) ? i : 0;
-        if (!_blocks.TryGetValue(index, out var text))
+        if (!_blocks.TryGetValue(index, out var block))
         {
-            _blocks[index] = text = new StringBuilder();
+            _blocks[index] = block = new StreamedBlock();
         }
 
-        return text;
+        return block;
+    }
+
+    /// <summary>One content block as it streams: its start event's block, and the text (or thinking) and signature deltas.</summary>
+    private sealed class StreamedBlock
+    {
+        public JsonObject? Start { get; set; }
+
+        public StringBuilder Text { get; } = new();
+
+        public StringBuilder Signature { get; } = new();
+
+        /// <summary>The block as the whole (unstreamed) message holds it.</summary>
+        public JsonObject ToBlock()
+        {
+            switch (Start?["type"] is JsonValue v && v.TryGetValue(out string? type) ? type : "text")
+            {
+                case "text":
+                    return new JsonObject { ["type"] = "text", ["text"] = Text.ToString() };
+                case "thinking":
+                    return new JsonObject { ["type"] = "thinking", ["thinking"] = Text.ToString(), ["signature"] = Signature.ToString() };
+                default:
+                    return (JsonObject)Start!.DeepClone();
+            }
+        }
     }
 
     private void Give(string text)
@@ -133,9 +179,9 @@ internal sealed class ClaudeStream : LmSseStream
     {
         var message = _message ?? throw ClaudeResponseParser.Malformed($"{ProviderName} ended a stream without a message_start.", RequestId);
         var content = new JsonArray();
-        foreach (var text in _blocks.Values)
+        foreach (var block in _blocks.Values)
         {
-            content.Add(new JsonObject { ["type"] = "text", ["text"] = text.ToString() });
+            content.Add(block.ToBlock());
         }
 
         message["content"] = content;

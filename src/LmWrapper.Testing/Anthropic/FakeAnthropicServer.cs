@@ -495,25 +495,47 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         events.Add(("message_start", new JsonObject { ["type"] = "message_start", ["message"] = start }));
         for (int i = 0; i < content.Count; i++)
         {
+            var block = (JsonObject)content[i]!;
+            string type = (string)block["type"]!;
+            // As the API streams them: text and thinking start empty and grow by deltas (a thinking block's signature
+            // comes last, in a signature_delta); a redacted_thinking block comes whole in its start event.
             events.Add(("content_block_start", new JsonObject
             {
                 ["type"] = "content_block_start",
                 ["index"] = i,
-                ["content_block"] = new JsonObject { ["type"] = "text", ["text"] = string.Empty },
+                ["content_block"] = type switch
+                {
+                    "text" => new JsonObject { ["type"] = "text", ["text"] = string.Empty },
+                    "thinking" => new JsonObject { ["type"] = "thinking", ["thinking"] = string.Empty, ["signature"] = string.Empty },
+                    _ => block.DeepClone(),
+                },
             }));
             if (i == 0)
             {
                 events.Add(("ping", new JsonObject { ["type"] = "ping" }));
             }
 
-            string text = (string)content[i]!["text"]!;
-            foreach (string piece in FakeAnthropicRules.SplitWords(text))
+            if (type is "text" or "thinking")
+            {
+                string field = type == "text" ? "text" : "thinking";
+                foreach (string piece in FakeAnthropicRules.SplitWords((string)block[field]!))
+                {
+                    events.Add(("content_block_delta", new JsonObject
+                    {
+                        ["type"] = "content_block_delta",
+                        ["index"] = i,
+                        ["delta"] = new JsonObject { ["type"] = type == "text" ? "text_delta" : "thinking_delta", [field] = piece },
+                    }));
+                }
+            }
+
+            if (type == "thinking")
             {
                 events.Add(("content_block_delta", new JsonObject
                 {
                     ["type"] = "content_block_delta",
                     ["index"] = i,
-                    ["delta"] = new JsonObject { ["type"] = "text_delta", ["text"] = piece },
+                    ["delta"] = new JsonObject { ["type"] = "signature_delta", ["signature"] = block["signature"]?.DeepClone() },
                 }));
             }
 
