@@ -35,6 +35,27 @@ public sealed class OpenAiReasoningTests : OpenAiBatchTestBase
     }
 
     [Fact]
+    public async Task AStreamedReasoningAnswerReportsTheSameReasoningTokens()
+    {
+        using var lm = Lm(OpenAiModelNames.Gpt5);
+        var prompt = Question(LmReasoningEffort.High) with { Cache = false };
+        LmPrediction? streamed = null;
+        await foreach (var update in lm.PredictStreamingAsync(prompt))
+        {
+            streamed = update.Prediction ?? streamed;
+        }
+
+        Assert.Equal("high", LastRequest.Json.GetProperty("reasoning_effort").GetString());
+        Assert.True(LastRequest.Json.GetProperty("stream").GetBoolean());
+        var whole = await lm.PredictAsync(prompt);
+        Assert.NotNull(streamed);
+        Assert.False(streamed!.HasErrors, streamed.ErrorMessage);
+        Assert.True(streamed.Usage!.ReasoningTokens > 0);
+        Assert.Equal(whole.Usage, streamed.Usage);
+        Assert.Equal(lm.CostOf(whole), lm.CostOf(streamed));
+    }
+
+    [Fact]
     public async Task Gpt51TakesNoneAndThenDoesNotReason()
     {
         using var lm = Lm(OpenAiModelNames.Gpt51);
