@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using LmWrapper.Cli.Input;
 
@@ -14,6 +15,9 @@ namespace LmWrapper.Cli.Output;
 /// </summary>
 internal static class ResultLine
 {
+    /// <summary>Writes text as it is (no \u0022 for quotes or escapes for non-ASCII letters): the file is for people too.</summary>
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>The field holding the input line number.</summary>
     public const string LineField = "line";
 
@@ -27,7 +31,7 @@ internal static class ResultLine
         ArgumentNullException.ThrowIfNull(record);
         ArgumentNullException.ThrowIfNull(prediction);
         var buffer = new ArrayBufferWriter<byte>(512);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
         {
             w.WriteStartObject();
             w.WriteNumber(LineField, record.LineNumber);
@@ -63,7 +67,7 @@ internal static class ResultLine
     {
         ArgumentNullException.ThrowIfNull(error);
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
         {
             w.WriteStartObject();
             w.WriteNumber(LineField, error.LineNumber);

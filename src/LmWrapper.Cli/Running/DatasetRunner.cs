@@ -102,7 +102,7 @@ internal sealed class DatasetRunner
             _log.WriteLine($"{_settings.OutputPath}: resuming; {PromptLineParser.Count(records.Count - pending.Count, "line")} already done.");
         }
 
-        _status.Start(records.Count, records.Count - pending.Count);
+        _status.Start(records.Count, records.Count - pending.Count, pricesKnown);
         var failedLines = new List<int>(output.FailedLines.Order());
         int written = 0, cached = 0, nextBad = 0, notRunForBudget = 0;
         bool stoppedOnError = false, interrupted = false;

@@ -48,8 +48,14 @@ internal sealed class RunStatus : IProgress<BatchProgress>
     /// <summary>Sets the totals at the start.</summary>
     /// <param name="total">Every prompt of the input.</param>
     /// <param name="alreadyDone">Those an earlier run answered.</param>
-    public void Start(int total, int alreadyDone)
+    /// <param name="pricesKnown">Whether the model's prices are known (else the spend is unknown).</param>
+    public void Start(int total, int alreadyDone, bool pricesKnown)
     {
+        lock (_lock)
+        {
+            _spendKnown = pricesKnown;
+        }
+
         Volatile.Write(ref _total, total);
         Volatile.Write(ref _done, alreadyDone);
         Volatile.Write(ref _doneAtStart, alreadyDone);
