@@ -124,15 +124,10 @@ internal sealed class CliProcess : IDisposable
 
     private static string FindCli()
     {
-        string here = Path.Combine(AppContext.BaseDirectory, "LmWrapper.Cli.dll");
-        if (File.Exists(here) && File.Exists(Path.ChangeExtension(here, ".runtimeconfig.json")))
-        {
-            return here;
-        }
-
-        // bin/<Configuration>/<tfm>/ of the tests maps to the same folders of the CLI project.
+        // The CLI's own bin/<Configuration>/<tfm>/ (the tests' output folder holds a copy of the dll, but its dependencies
+        // are resolved there for the tests' runtime, which includes ASP.NET Core for the fake servers).
         var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        string candidate = Path.Combine(RepoRoot, "src", "LmWrapper.Cli", "bin", tfm.Parent!.Name, tfm.Name, "LmWrapper.Cli.dll");
-        return File.Exists(candidate) ? candidate : throw new FileNotFoundException("The built LmWrapper.Cli.dll was not found.", candidate);
+        string own = Path.Combine(RepoRoot, "src", "LmWrapper.Cli", "bin", tfm.Parent!.Name, tfm.Name, "LmWrapper.Cli.dll");
+        return File.Exists(own) ? own : throw new FileNotFoundException("The built LmWrapper.Cli.dll was not found; build src/LmWrapper.Cli.", own);
     }
 }

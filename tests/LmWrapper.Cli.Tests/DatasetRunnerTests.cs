@@ -82,7 +82,7 @@ public class DatasetRunnerTests
         using var dir = new TempDir();
         using var cache = LmCache.OpenInMemory();
         string input = dir.File("in.jsonl");
-        File.WriteAllLines(input, ["{\"text\": \"a\"}", "{\"text\": \"b\", \"max_tokens\": -1}", "not json", "{\"text\": \"d\"}"]);
+        File.WriteAllLines(input, ["{\"text\": \"a\"}", "{\"text\": \"b\", \"max_tokens\": -1}", "[1, 2]", "{\"text\": \"d\"}"]);
         using var lm = new PricedTestLm(cache);
 
         await Assert.ThrowsAsync<CliUsageException>(() => RunAsync(lm, input, dir.File("stop.jsonl"), onError: OnErrorMode.Stop));

@@ -98,7 +98,7 @@ public class PromptLineParserTests
     [InlineData("""{"text": "a", "messages": [{"role": "user", "content": "b"}]}""", "not both")]
     [InlineData("""{"text": "a", "text": "b"}""", "twice")]
     [InlineData("""{"messages": [{"role": "robot", "content": "b"}]}""", "robot")]
-    [InlineData("""{"text": "a"} {"text": "b"}""", "after the JSON object")]
+    [InlineData("""{"text": "a"} {"text": "b"}""", "not valid JSON")]
     public void Malformed_prompts_are_refused(string line, string expected)
     {
         var r = PromptLineParser.Parse(line, 1);

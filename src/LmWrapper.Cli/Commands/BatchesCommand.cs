@@ -4,7 +4,6 @@ using LmWrapper.Caching;
 using LmWrapper.Cli.Input;
 using LmWrapper.Cli.Models;
 using LmWrapper.Cli.Running;
-using Spectre.Console;
 
 namespace LmWrapper.Cli.Commands;
 
@@ -36,26 +35,20 @@ internal static class BatchesCommand
             {
                 var cache = ModelFactory.OpenCache(result.GetValue(cacheDir));
                 var jobs = cache.ListBatchJobs();
-                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
                 if (jobs.Count == 0)
                 {
-                    console.WriteLine("No pending batches.");
+                    Console.Out.WriteLine("No pending batches.");
                     return Task.FromResult(ExitCodes.Success);
                 }
 
-                var table = new Table().AddColumns("local id", "backend", "model", "provider id", "attempt", "requests", "pending", "recorded");
                 var c = CultureInfo.InvariantCulture;
-                foreach (var j in jobs)
-                {
-                    table.AddRow(
-                        [.. new[]
-                        {
-                            j.LocalId, j.Backend, j.ModelIdentity, j.ProviderId ?? "(not yet known)", j.Attempt.ToString(c),
-                            j.RequestCount.ToString(c), j.PendingRequests.ToString(c), j.RecordedAt.ToString("u", c),
-                        }.Select(Markup.Escape)]);
-                }
-
-                console.Write(table);
+                TableOutput.Write(
+                    ["local id", "backend", "model", "provider id", "attempt", "requests", "pending", "recorded"],
+                    jobs.Select(j => new[]
+                    {
+                        j.LocalId, j.Backend, j.ModelIdentity, j.ProviderId ?? "(not yet known)", j.Attempt.ToString(c),
+                        j.RequestCount.ToString(c), j.PendingRequests.ToString(c), j.RecordedAt.ToString("u", c),
+                    }));
                 return Task.FromResult(ExitCodes.Success);
             },
             ct));

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using LmWrapper.Anthropic;
 using LmWrapper.OpenAI;
-using Spectre.Console;
 
 namespace LmWrapper.Cli.Commands;
 
@@ -28,14 +27,8 @@ internal static class ModelsCommand
         command.SetAction((result, ct) => CommandGuard.RunAsync(
             token =>
             {
-                var table = new Table().AddColumns("model", "context", "max output", "$/M in", "$/M out", "capabilities");
-                foreach (var row in Rows(result.GetValue(provider)))
-                {
-                    table.AddRow(row.Select(Markup.Escape).ToArray());
-                }
-
-                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
-                console.Write(table);
+                string[] header = ["model", "context", "max output", "$/M in", "$/M out", "capabilities"];
+                TableOutput.Write(header, Rows(result.GetValue(provider)));
                 return Task.FromResult(ExitCodes.Success);
             },
             ct));

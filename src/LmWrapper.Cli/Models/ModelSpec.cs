@@ -32,7 +32,7 @@ internal sealed record ModelSpec(ModelProvider Provider, string Name)
 
         if (colon < 0 || name.Length == 0)
         {
-            throw new CliUsageException($"The model \"{text}\" has no name after \"{prefix}:\" (for example {prefix}:{Example(provider)}).");
+            throw new CliUsageException($"The model \"{text}\" has no name after \"{prefix}:\" (for example {prefix}:{Example(provider)}); a model is {Syntax}.");
         }
 
         return new ModelSpec(provider, name);
