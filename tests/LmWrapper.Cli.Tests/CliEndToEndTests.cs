@@ -307,7 +307,7 @@ public class CliEndToEndTests
     }
 
     [Fact]
-    public async Task A_batch_run_killed_while_its_batch_runs_is_listed_and_a_rerun_reattaches_to_it()
+    public async Task A_batch_run_killed_while_its_batch_runs_is_listed_collected_and_completed_by_a_rerun_without_a_second_batch()
     {
         await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { BatchStageDuration = TimeSpan.FromSeconds(2) });
         using var dir = new TempDir();
@@ -330,10 +330,17 @@ public class CliEndToEndTests
         Assert.StartsWith("batch_", row[3], StringComparison.Ordinal); // the provider's id was recorded before the kill
         Assert.Equal("4", row[6]);
 
+        // collect waits for the batch and stores its answers without writing an output or sending anything new.
+        var collect = await CliProcess.RunAsync(
+            dir.Path, Env(server), "batches", "collect", "--model", Model, "--input", dir.File("in.jsonl"), "--poll-interval", "0.2", "--cache-dir", dir.File("cache"));
+        Assert.True(collect.ExitCode == 0, collect.StdErr);
+        Assert.Contains("Collected 4 prompts from 1 batches", collect.StdOut, StringComparison.Ordinal);
+
         var (code, _, stderr) = await CliProcess.RunAsync(dir.Path, Env(server), args);
 
         Assert.True(code == 0, stderr);
         Assert.Single(server.Batches);
+        Assert.Contains("4 from the cache", stderr, StringComparison.Ordinal);
         var results = Results(dir.File("out.jsonl"));
         Assert.Equal([1, 2, 3, 4], results.Select(r => r.GetProperty("line").GetInt32()));
         Assert.Equal("1+1 is equal to 2.", results[0].GetProperty("completion_text").GetString());
