@@ -21,7 +21,8 @@ public sealed partial class LmCache
                 using var cmd = _connection.CreateCommand();
                 cmd.CommandText = """
                     SELECT j.local_id, j.backend, m.identity, j.provider_id, j.attempt, j.request_count,
-                           (SELECT count(*) FROM batch_items i WHERE i.job_id = j.id), j.created
+                           (SELECT count(*) FROM batch_items i WHERE i.job_id = j.id
+                             AND (SELECT count(*) FROM responses r WHERE r.key = i.key) < i.sample_count), j.created
                     FROM batch_jobs j JOIN models m ON m.id = j.model_id ORDER BY j.created, j.id
                     """;
                 using var r = cmd.ExecuteReader();
