@@ -27,15 +27,24 @@ internal static class ProgressDisplay
         var task = Task.Run(work);
         if (IsInteractive)
         {
-            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(error) });
-            await console.Live(Render(status)).AutoClear(true).StartAsync(async ctx =>
+            // The live line starts once the input is read, so that the messages about it are not drawn over.
+            while (!status.IsStarted && !task.IsCompleted)
             {
-                while (!task.IsCompleted)
+                await Task.WhenAny(task, Task.Delay(100)).ConfigureAwait(false);
+            }
+
+            if (!task.IsCompleted)
+            {
+                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(error) });
+                await console.Live(Render(status)).AutoClear(true).StartAsync(async ctx =>
                 {
-                    ctx.UpdateTarget(Render(status));
-                    await Task.WhenAny(task, Task.Delay(250)).ConfigureAwait(false);
-                }
-            }).ConfigureAwait(false);
+                    while (!task.IsCompleted)
+                    {
+                        ctx.UpdateTarget(Render(status));
+                        await Task.WhenAny(task, Task.Delay(250)).ConfigureAwait(false);
+                    }
+                }).ConfigureAwait(false);
+            }
         }
         else
         {

@@ -17,6 +17,10 @@ internal sealed class RunStatus : IProgress<BatchProgress>
     private int _doneAtStart;
     private decimal _spend;
     private bool _spendKnown = true;
+    private bool _started;
+
+    /// <summary>Whether the run has read its input and started answering (its messages about the input are written by then).</summary>
+    public bool IsStarted => Volatile.Read(ref _started);
 
     /// <summary>How many prompts the run has, in all (those answered by an earlier run included).</summary>
     public int Total => Volatile.Read(ref _total);
@@ -60,6 +64,7 @@ internal sealed class RunStatus : IProgress<BatchProgress>
         Volatile.Write(ref _done, alreadyDone);
         Volatile.Write(ref _doneAtStart, alreadyDone);
         _clock.Restart();
+        Volatile.Write(ref _started, true);
     }
 
     /// <summary>Counts one written result.</summary>
