@@ -138,6 +138,7 @@ public class DatasetRunnerTests
         Assert.Equal(7, summary.NotRunForBudget);
         Assert.Equal(0.003m, summary.Spend);
         Assert.Equal(ExitCodes.SomeFailed, summary.ExitCode);
+        Assert.InRange(lm.Calls, 3, 4); // sent in slices of 4 × MaxConcurrency (1): nothing past the first slice
 
         // A rerun with a higher limit completes the output; the three answers already paid come from the cache.
         var rest = await RunAsync(lm, input, dir.File("out.jsonl"), maxCost: 1m);

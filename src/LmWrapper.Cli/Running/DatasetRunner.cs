@@ -122,10 +122,14 @@ internal sealed class DatasetRunner
 
         try
         {
+            // Under --max-cost an ASAP run goes in slices of a few times the model's concurrency, so that sending stops
+            // within one slice of the limit (one PredictMany call would send everything while the answers are counted).
+            int slice = _settings.MaxCost is not null && window == CompletionWindow.Asap ? Math.Max(1, _lm.Options.MaxConcurrency * 4) : Math.Max(1, toRun.Count);
             int i = 0;
-            if (toRun.Count > 0)
+            for (int start = 0; start < toRun.Count && !stoppedOnError && notRunForBudget == 0; start += slice)
             {
-                var predictions = _lm.PredictManyAsync(toRun.Select(r => r.Prompt!), window, cancellationToken);
+                var part = toRun.GetRange(start, Math.Min(slice, toRun.Count - start));
+                var predictions = _lm.PredictManyAsync(part.Select(r => r.Prompt!), window, cancellationToken);
                 await foreach (var p in predictions.WithCancellation(cancellationToken).ConfigureAwait(false))
                 {
                     var record = toRun[i++];
