@@ -36,7 +36,7 @@ internal static class Program
     {
         var root = CommandLineApp.Create();
         var parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.HelpAction)
+        if (parsed.Errors.Count > 0 && parsed.Action is not (System.CommandLine.Help.HelpAction or ConciseRootHelpAction))
         {
             foreach (var error in parsed.Errors)
             {

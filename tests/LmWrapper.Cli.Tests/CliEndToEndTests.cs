@@ -229,6 +229,11 @@ public class CliEndToEndTests
         var help = await CliProcess.RunAsync(dir.Path, noKey, "run", "--help");
         Assert.Equal(0, help.ExitCode);
         Assert.Contains("Examples:", help.StdOut, StringComparison.Ordinal);
+        Assert.Contains("--max-cost", help.StdOut, StringComparison.Ordinal);
+        var rootHelp = await CliProcess.RunAsync(dir.Path, noKey, "--help");
+        Assert.Equal(0, rootHelp.ExitCode);
+        Assert.All(["run", "predict", "estimate", "tokens", "models", "cache", "batches"], c => Assert.Contains("\n  " + c + " ", rootHelp.StdOut.ReplaceLineEndings("\n"), StringComparison.Ordinal));
+        Assert.Equal(2, (await CliProcess.RunAsync(dir.Path, noKey)).ExitCode); // no command
     }
 
     [Fact]

@@ -14,8 +14,8 @@ internal static class BatchesCommand
     public static Command Create()
     {
         var command = new Command("batches", """
-            The provider batches started by `run --window batch` (or PredictMany(…, BatchAny)) whose answers are not all
-            cached yet, from the cache's batch journal.
+            The provider batches this project started whose answers are not all cached yet.
+            They come from the cache's batch journal, written by `run --window batch` (or PredictMany(…, BatchAny)).
 
             Examples:
               lmwrapper batches list
@@ -63,8 +63,8 @@ internal static class BatchesCommand
         var baseUrl = CommonOptions.BaseUrl();
         var cacheDir = CommonOptions.CacheDir();
         var command = new Command("collect", """
-            Wait for the pending batches that cover the prompts of INPUT and store their answers in the cache, without
-            writing an output or sending anything new (prompts no pending batch covers are left alone). The journal
+            Wait for the pending batches that cover the prompts of INPUT and store their answers in the cache.
+            Nothing new is sent and no output is written (prompts no pending batch covers are left alone). The journal
             keeps cache keys, not prompts, so the input that started the batches is needed to read their results.
             """)
         {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 
 namespace LmWrapper.Cli.Commands;
 
@@ -6,7 +7,20 @@ namespace LmWrapper.Cli.Commands;
 internal static class CommandLineApp
 {
     /// <summary>Creates the root command.</summary>
-    public static RootCommand Create() => new("""
+    public static RootCommand Create()
+    {
+        var root = CreateCommands();
+
+        // A command's help shows its whole description (with examples); the root's lists each command by its first line.
+        if (root.Options.OfType<HelpOption>().FirstOrDefault() is { Action: { } standard } help)
+        {
+            help.Action = new ConciseRootHelpAction(standard);
+        }
+
+        return root;
+    }
+
+    private static RootCommand CreateCommands() => new("""
         lmwrapper: run prompts through OpenAI, Claude, local Hugging Face models or a mock, with LmWrapper's response
         cache (reruns are free), resumable dataset runs, ASAP or provider batches.
 

@@ -17,8 +17,8 @@ internal static class EstimateCommand
         var baseUrl = CommonOptions.BaseUrl();
         var cacheDir = CommonOptions.CacheDir();
         var command = new Command("estimate", """
-            Estimate the tokens and the most dollars a JSONL file of prompts costs, ASAP and with the batch discount,
-            offline (nothing is sent). Answers already cached are not subtracted.
+            Estimate the tokens and the most dollars of a JSONL file of prompts, offline (nothing is sent).
+            Dollars ASAP and with the batch discount, at each prompt's max_tokens; answers already cached are not subtracted.
 
             Example:
               lmwrapper estimate --model openai:gpt-4o-mini --input samples/prompts.jsonl

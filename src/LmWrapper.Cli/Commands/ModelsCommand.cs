@@ -14,9 +14,9 @@ internal static class ModelsCommand
         var provider = new Option<string?>("--provider", "-p") { Description = "Only this provider's models: openai, claude, hf or mock." };
         provider.AcceptOnlyFromAmong("openai", "claude", "hf", "mock");
         var command = new Command("models", """
-            List the models LmWrapper knows: context window, max output tokens, dollars per million input/output tokens,
-            and capabilities. Any OpenAI-compatible server's model works too (openai:NAME with --base-url), as does any
-            local Hugging Face folder or hub id (hf:PATH, hf:ORG/NAME).
+            List the models LmWrapper knows: context window, max output, prices and capabilities.
+            Prices are dollars per million input/output tokens. Any OpenAI-compatible server's model works too
+            (openai:NAME with --base-url), as does any local Hugging Face folder or hub id (hf:PATH, hf:ORG/NAME).
 
             Example:
               lmwrapper models --provider openai

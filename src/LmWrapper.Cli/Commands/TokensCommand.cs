@@ -17,8 +17,8 @@ internal static class TokensCommand
         var cacheDir = CommonOptions.CacheDir();
         var text = new Argument<string?>("text") { Description = "The text (default: standard input).", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("tokens", """
-            Count a text's tokens for a model, offline, and list their ids and strings where the tokenizer is local
-            (OpenAI's tiktoken encodings, Hugging Face models). Claude's count is an offline estimate.
+            Count a text's tokens for a model, offline, with their ids and strings where the tokenizer is local.
+            Local tokenizers: OpenAI's tiktoken encodings and Hugging Face models. Claude's count is an offline estimate.
 
             Example:
               lmwrapper tokens --model openai:gpt-4o-mini "My name is Spingldorph"
