@@ -255,6 +255,40 @@ public class CliEndToEndTests
     }
 
     [Fact]
+    public async Task Claude_runs_and_predicts_through_the_fake_anthropic_server()
+    {
+        await using var server = new Testing.Anthropic.FakeAnthropicServer();
+        await server.StartAsync();
+        using var dir = new TempDir();
+        var env = new Dictionary<string, string?>
+        {
+            ["ANTHROPIC_API_KEY"] = Testing.Anthropic.FakeAnthropicServer.DefaultApiKey,
+            ["ANTHROPIC_BASE_URL"] = server.BaseUrl.ToString(),
+        };
+        const string claude = "claude:claude-3-5-haiku-20241022";
+        File.WriteAllLines(dir.File("in.jsonl"), [
+            "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\": \"Hi\"}], \"max_tokens\": 20}",
+            "{\"text\": \"Bye\", \"max_tokens\": 20, \"metadata\": 2}",
+            "{\"text\": \"x\", \"echo\": true}", // Claude cannot echo: refused before anything is sent
+        ]);
+
+        var run = await CliProcess.RunAsync(dir.Path, env, "run", "--model", claude, "--input", "in.jsonl", "--output", "out.jsonl", "--cache-dir", dir.File("cache"));
+
+        Assert.Equal(1, run.ExitCode);
+        var results = Results(dir.File("out.jsonl"));
+        Assert.Equal(["Echo: Hi", "Echo: Bye"], results.Take(2).Select(r => r.GetProperty("completion_text").GetString()));
+        Assert.True(results[0].GetProperty("cost").GetDecimal() > 0);
+        Assert.Equal("input", results[2].GetProperty("error_kind").GetString());
+        Assert.Contains("Echo", results[2].GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(2, server.Requests.Count(r => r.Path.EndsWith("/messages", StringComparison.Ordinal)));
+
+        var predict = await CliProcess.RunAsync(dir.Path, env, "predict", "--model", claude, "--system", "Be brief.", "--json", "--cache-dir", dir.File("cache"), "Hi");
+        Assert.True(predict.ExitCode == 0, predict.StdErr);
+        using var doc = JsonDocument.Parse(predict.StdOut);
+        Assert.Equal("Echo: Hi", doc.RootElement.GetProperty("completion_text").GetString());
+    }
+
+    [Fact]
     public async Task The_embedded_local_model_predicts_and_runs()
     {
         using var dir = new TempDir();
