@@ -78,7 +78,7 @@ public sealed class ClaudeLm : LanguageModel
         ModelIdentity = BaseUrl == new Uri(ClaudeOptions.DefaultBaseUrl.AbsoluteUri.TrimEnd('/') + "/")
             ? "anthropic/" + model.Name
             : $"anthropic/{model.Name}@{trimmed}";
-        _http = new AnthropicHttp(BaseUrl, apiKey, options, Logger, RateLimiter);
+        _http = new AnthropicHttp(BaseUrl, apiKey, options, Logger, RateLimiter, this);
         _batches = new ClaudeBatchBackend(_http, model, BaseUrl, Logger);
     }
 
@@ -195,11 +195,11 @@ public sealed class ClaudeLm : LanguageModel
                 return new ClaudeTokenCount(count, IsEstimate: false);
             }
 
-            Logger.LogWarning("{Model}: the count-tokens endpoint answered without input_tokens; using the offline estimate.", ModelIdentity);
+            ClaudeLog.CountTokensWithoutCount(Logger, ModelIdentity);
         }
         catch (Exception e) when (e is LmProviderException or JsonException)
         {
-            Logger.LogInformation("{Model}: counting tokens online failed ({Reason}); using the offline estimate.", ModelIdentity, e.Message);
+            ClaudeLog.CountTokensFailed(Logger, ModelIdentity, e.Message);
         }
 
         return new ClaudeTokenCount(TokenEstimator.Estimate(request.System, request.Messages), IsEstimate: true);
@@ -246,6 +246,32 @@ public sealed class ClaudeLm : LanguageModel
             samples[i] = await SendOneAsync(prompt, body, token).ConfigureAwait(false)).ConfigureAwait(false);
         var rejected = Array.Find(samples, s => s.HasErrors);
         return rejected is null ? samples : [rejected];
+    }
+
+    /// <summary>
+    /// Streams the request's samples over the Messages API's server-sent events (<c>"stream": true</c>), one request per
+    /// sample, one after another; each sample's final prediction is read from its reassembled message, as
+    /// <c>PredictAsync</c> reads the whole one.
+    /// </summary>
+    /// <param name="request">The prompt and how many samples.</param>
+    /// <param name="cancellationToken">Cancels the stream and closes the connection.</param>
+    protected override async IAsyncEnumerable<LmStreamingUpdate> PredictUncachedStreamingAsync(
+        LmUncachedRequest request, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var prompt = request.Prompt;
+        var json = ClaudeRequest.FromPrompt(prompt).ToMessagesBody(prompt, Info);
+        json["stream"] = true;
+        byte[] body = JsonSerializer.SerializeToUtf8Bytes(json);
+        var call = _http.Call(HttpMethod.Post, "v1/messages", () => new ByteArrayContent(body)) with { UsesRateLimiter = true };
+        for (int i = 0; i < request.NumCompletions; i++)
+        {
+            await using var stream = new ClaudeStream(_http.Pipeline, call, prompt, i, cancellationToken);
+            while (await stream.NextAsync().ConfigureAwait(false) is { } update)
+            {
+                yield return update;
+            }
+        }
     }
 
     /// <summary>The Message Batches API, used by <see cref="CompletionWindow.BatchAny"/>.</summary>

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Threading.Channels;
 using LmWrapper.HuggingFace.Generation;
 using LmWrapper.HuggingFace.Hub;
 using LmWrapper.HuggingFace.Kernels;
@@ -54,6 +55,7 @@ public sealed class HuggingFaceLm : LanguageModel
             ?? (!TokenizerNamesBos(folder) && model.Config.BosTokenId is int b && tokenizer.IdToToken(b) is not null ? b : null);
         TokenText = new TokenText(tokenizer);
         _generator = new Generator(model, (context, id) => TokenText.Next(context, id, skipSpecialTokens: true), EosTokenIds);
+        HuggingFaceLog.ModelLoaded(Logger, ModelIdentity, model.Config.ModelType, model.Config.NumLayers, model.Config.HiddenSize, options.Quantization);
     }
 
     /// <summary>The local folder the model was loaded from (a hub snapshot folder for a hub id).</summary>
@@ -267,7 +269,80 @@ public sealed class HuggingFaceLm : LanguageModel
         base.Dispose(disposing);
     }
 
-    private async Task<IReadOnlyList<LmUncachedResult>> GenerateAsync(IReadOnlyList<LmUncachedRequest> requests, CancellationToken cancellationToken)
+    /// <summary>
+    /// Streams the samples token by token as they are generated. Text that could be the start of a stop sequence is held
+    /// back until the next tokens show it is not (and text from a stop sequence on is never sent), so the streamed text
+    /// always adds up to the final <see cref="LmPrediction.CompletionText"/>; each update carries the tokens it completes
+    /// and, when the prompt asks for logprobs, theirs.
+    /// </summary>
+    /// <param name="request">The prompt, how many samples and the first sample's number.</param>
+    /// <param name="cancellationToken">Cancels generation between tokens.</param>
+    protected override async IAsyncEnumerable<LmStreamingUpdate> PredictUncachedStreamingAsync(
+        LmUncachedRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var prompt = request.Prompt;
+        var tokens = Channel.CreateUnbounded<(int Sample, string Piece, double Logprob)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var generation = Task.Run(
+            async () =>
+            {
+                try
+                {
+                    var results = await GenerateAsync([request with { Index = 0 }], stop.Token, (s, piece, lp) => tokens.Writer.TryWrite((s, piece, lp))).ConfigureAwait(false);
+                    tokens.Writer.TryComplete();
+                    return results[0].Predictions;
+                }
+                catch (Exception e)
+                {
+                    tokens.Writer.TryComplete(e);
+                    throw;
+                }
+            },
+            CancellationToken.None);
+        var holds = new StreamHoldBack[request.NumCompletions];
+        for (int i = 0; i < holds.Length; i++)
+        {
+            holds[i] = new StreamHoldBack(i, prompt.Stop, withLogprobs: prompt.Logprobs > 0);
+        }
+
+        try
+        {
+            await foreach (var (sample, piece, logprob) in tokens.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (holds[sample].Add(piece, logprob) is { } update)
+                {
+                    yield return update;
+                }
+            }
+
+            var predictions = await generation.ConfigureAwait(false);
+            for (int i = 0; i < holds.Length; i++)
+            {
+                yield return holds[i].Finish(predictions[i]);
+            }
+        }
+        finally
+        {
+            // A caller that stopped early (or cancelled) stops the generation; its outcome no longer matters.
+            if (!generation.IsCompleted)
+            {
+                await stop.CancelAsync().ConfigureAwait(false);
+            }
+
+            try
+            {
+                await generation.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Already seen through the channel, or the caller left.
+            }
+        }
+    }
+
+    private async Task<IReadOnlyList<LmUncachedResult>> GenerateAsync(
+        IReadOnlyList<LmUncachedRequest> requests, CancellationToken cancellationToken, Action<int, string, double>? onToken = null)
     {
         var encodings = requests.Select(r => Encode(r.Prompt)).ToArray();
         var generation = new GenerationRequest[requests.Count];
@@ -292,6 +367,7 @@ public sealed class HuggingFaceLm : LanguageModel
                 Echo = p.Echo,
                 Stop = p.Stop is { } stop ? [.. stop.OrderByDescending(s => s.Length)] : null,
                 Internals = p.Internals,
+                OnToken = onToken,
             };
         }
 

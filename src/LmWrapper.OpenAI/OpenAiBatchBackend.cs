@@ -197,7 +197,7 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
         }
         catch (LmProviderException e) when (e.Error.StatusCode == 404)
         {
-            _logger.LogWarning("OpenAI batch {BatchId} is gone; its prompts will be submitted again.", batchId);
+            OpenAiLog.BatchGone(_logger, batchId);
             yield break;
         }
 
@@ -217,7 +217,7 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
             }
             catch (LmProviderException e) when (e.Error.StatusCode == 404)
             {
-                _logger.LogWarning("File {FileId} of OpenAI batch {BatchId} is gone; its prompts will be submitted again.", fileId, batchId);
+                OpenAiLog.BatchFileGone(_logger, fileId, batchId);
                 continue;
             }
 
@@ -295,7 +295,7 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
             return new BatchLineResult(customId, [LmPrediction.FromError(known.Prompt, error)]);
         }
 
-        _logger.LogInformation("Request {CustomId} of OpenAI batch {BatchId} failed with HTTP {Status}; it will be resubmitted.", customId, batchId, status);
+        OpenAiLog.BatchRequestFailed(_logger, customId, batchId, status);
         return null;
     }
 
@@ -354,7 +354,7 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
                 async token =>
                 {
                     // No clear answer: the batch may exist. Look before creating it again.
-                    _logger.LogWarning("Creating an OpenAI batch got no clear answer; looking for it before trying again.");
+                    OpenAiLog.BatchCreateUnclear(_logger);
                     return await FindCoreAsync(localId, startedAt, token).ConfigureAwait(false);
                 },
                 cancellationToken).ConfigureAwait(false);
@@ -387,7 +387,7 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
                     if (!refused && batch.TryGetProperty("metadata", out var meta) && meta.ValueKind == JsonValueKind.Object
                         && Str(meta, LocalIdMetadataKey) == localId && Str(batch, "id") is { } id)
                     {
-                        _logger.LogInformation("Found OpenAI batch {BatchId} by its local id {LocalId}.", id, localId);
+                        OpenAiLog.BatchFound(_logger, id, localId);
                         return id;
                     }
 
@@ -440,7 +440,7 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
         }
         catch (LmProviderException e)
         {
-            _logger.LogWarning(e, "Could not delete OpenAI file {FileId}.", fileId);
+            OpenAiLog.FileDeleteFailed(_logger, e, fileId);
         }
     }
 

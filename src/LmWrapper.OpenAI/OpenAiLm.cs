@@ -120,6 +120,7 @@ public sealed class OpenAiLm : LanguageModel
             AuthenticationHint = "Check the key, its organization/project and its permissions.",
             RateLimiter = RateLimiter,
             Logger = Logger,
+            Model = this,
         });
     }
 
@@ -321,6 +322,59 @@ public sealed class OpenAiLm : LanguageModel
             recover: null,
             cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Streams the request's samples over server-sent events (<c>stream: true</c>, with <c>stream_options.include_usage</c>
+    /// so the final prediction has its usage): chat deltas or legacy completion chunks, each with its tokens' logprobs
+    /// when asked; the final predictions are read from the reassembled response, as <c>PredictAsync</c> reads it.
+    /// </summary>
+    /// <param name="request">The prompt and how many samples.</param>
+    /// <param name="cancellationToken">Cancels the stream and closes the connection.</param>
+    protected override async IAsyncEnumerable<LmStreamingUpdate> PredictUncachedStreamingAsync(
+        LmUncachedRequest request, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var prompt = request.Prompt;
+        int maxTokens = prompt.MaxTokens ?? DefaultTokensGenerated;
+        string? promptText = Info.IsChatModel ? null : prompt.GetTextAsStringDefaultForm();
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            if (Info.IsChatModel)
+            {
+                OpenAiRequestWriter.WriteChat(writer, Info, prompt, request.NumCompletions, maxTokens, _options.UseLegacyMaxTokens, stream: true);
+            }
+            else
+            {
+                OpenAiRequestWriter.WriteCompletion(writer, Info, prompt, promptText!, request.NumCompletions, maxTokens, stream: true);
+            }
+        }
+
+        var body = buffer.WrittenMemory;
+        var uri = promptText is null ? _chatUri : _completionsUri;
+        var call = new LmHttpCall(() =>
+        {
+            var message = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ReadOnlyMemoryContent(body) };
+            message.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+            message.Headers.TryAddWithoutValidation("Accept", "text/event-stream");
+            return message;
+        })
+        {
+            UsesRateLimiter = true,
+            RetryOnRateLimit = RetryOnRateLimit,
+        };
+
+        bool wantLogprobs = Info.IsChatModel && prompt.Logprobs >= 1 && Info.SupportsLogprobs;
+        await using var stream = new OpenAiStream(_pipeline, call, prompt, promptText, request.NumCompletions, wantLogprobs, cancellationToken);
+        while (await stream.NextAsync().ConfigureAwait(false) is { } update)
+        {
+            yield return update;
+        }
+    }
+
+    /// <summary>Reads a streamed answer put back together as a whole response (see <see cref="OpenAiStream"/>).</summary>
+    internal static LmPrediction[] ReadStreamed(byte[] json, LmPrompt prompt, string? promptText, int numCompletions, string? requestId) =>
+        Read(json, prompt, promptText, numCompletions, requestId);
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

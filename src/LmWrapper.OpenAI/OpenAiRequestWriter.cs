@@ -5,7 +5,7 @@ namespace LmWrapper.OpenAI;
 /// <summary>Writes the JSON body of a chat or completions request for one prompt.</summary>
 internal static class OpenAiRequestWriter
 {
-    public static void WriteChat(Utf8JsonWriter w, OpenAiModelInfo model, LmPrompt prompt, int n, int maxTokens, bool legacyMaxTokens)
+    public static void WriteChat(Utf8JsonWriter w, OpenAiModelInfo model, LmPrompt prompt, int n, int maxTokens, bool legacyMaxTokens, bool stream = false)
     {
         w.WriteStartObject();
         w.WriteString("model"u8, model.Name);
@@ -45,10 +45,11 @@ internal static class OpenAiRequestWriter
             w.WriteNumber("top_logprobs"u8, prompt.Logprobs);
         }
 
+        WriteStream(w, stream);
         w.WriteEndObject();
     }
 
-    public static void WriteCompletion(Utf8JsonWriter w, OpenAiModelInfo model, LmPrompt prompt, string text, int n, int maxTokens)
+    public static void WriteCompletion(Utf8JsonWriter w, OpenAiModelInfo model, LmPrompt prompt, string text, int n, int maxTokens, bool stream = false)
     {
         w.WriteStartObject();
         w.WriteString("model"u8, model.Name);
@@ -65,7 +66,20 @@ internal static class OpenAiRequestWriter
             w.WriteBoolean("echo"u8, true);
         }
 
+        WriteStream(w, stream);
         w.WriteEndObject();
+    }
+
+    /// <summary>For a streamed request: <c>stream: true</c> and the usage chunk at the end.</summary>
+    private static void WriteStream(Utf8JsonWriter w, bool stream)
+    {
+        if (stream)
+        {
+            w.WriteBoolean("stream"u8, true);
+            w.WriteStartObject("stream_options"u8);
+            w.WriteBoolean("include_usage"u8, true);
+            w.WriteEndObject();
+        }
     }
 
     private static void WriteSampling(Utf8JsonWriter w, OpenAiModelInfo model, LmPrompt prompt, int n)

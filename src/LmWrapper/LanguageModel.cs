@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using LmWrapper.Batching;
 using LmWrapper.Caching;
+using LmWrapper.Diagnostics;
 using LmWrapper.RateLimiting;
 using LmWrapper.Serialization;
 using Microsoft.Extensions.Logging;
@@ -18,10 +19,11 @@ namespace LmWrapper;
 /// <see cref="PredictUncachedAsync(LmPrompt, int, CancellationToken)"/> (one prompt the cache could not answer) and, where it has something better than
 /// concurrent single calls (a batch API, batched forward passes), <see cref="PredictManyUncachedAsync"/>.
 /// </remarks>
-public abstract class LanguageModel : IDisposable
+public abstract partial class LanguageModel : IDisposable
 {
     private readonly Lock _cacheLock = new();
     private LmCache? _cache;
+    private ModelTelemetry? _telemetry;
 
     /// <summary>Creates the model with shared settings.</summary>
     /// <param name="options">Caching, concurrency and logging settings; null for the defaults.</param>
@@ -35,6 +37,7 @@ public abstract class LanguageModel : IDisposable
 
         Logger = Options.Logger ?? NullLogger.Instance;
         RateLimiter = Options.RateLimiter ?? new LmRateLimiter(Options.RequestsPerMinute, Options.TokensPerMinute);
+        Spend = new Costs.LmSpend(Costs.LmSpend.Total);
     }
 
     /// <summary>The settings this model was created with.</summary>
@@ -42,6 +45,16 @@ public abstract class LanguageModel : IDisposable
 
     /// <summary>Where this model's diagnostics go.</summary>
     protected ILogger Logger { get; }
+
+    /// <summary>
+    /// What this model has spent and saved since it was created: requests, tokens, dollars paid, and dollars saved by the
+    /// cache and by batch discounts (also added to <see cref="Costs.LmSpend.Total"/>). Read it with
+    /// <see cref="Costs.LmSpend.Snapshot"/>.
+    /// </summary>
+    public Costs.LmSpend Spend { get; }
+
+    /// <summary>This model's traces and metrics (see <see cref="LmTelemetry"/>), made on first use.</summary>
+    internal ModelTelemetry Telemetry => LazyInitializer.EnsureInitialized(ref _telemetry, () => new ModelTelemetry(this));
 
     /// <summary>
     /// What identifies this model's outputs in cache keys (for example "openai/gpt-4o-mini"). Two models with the same
@@ -230,6 +243,19 @@ public abstract class LanguageModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ValidatePrompt(prompt);
+        using var call = Telemetry.StartCall(prompt, Spend);
+        try
+        {
+            return call.Complete(await PredictCoreAsync(prompt, call, cancellationToken).ConfigureAwait(false));
+        }
+        catch (Exception e) when (call.Fail(e))
+        {
+            throw; // never reached: the filter only records the failure
+        }
+    }
+
+    private async Task<LmPrediction> PredictCoreAsync(LmPrompt prompt, PredictCall call, CancellationToken cancellationToken)
+    {
         CacheKey? key = CacheFor(prompt) is not null ? CacheKey.Compute(ModelIdentity, prompt) : null;
         var samples = new LmPrediction?[prompt.NumCompletions];
         int missing = samples.Length;
@@ -242,14 +268,18 @@ public abstract class LanguageModel : IDisposable
                 samples[sample] = PredictionJson.DeserializePayload(payload, prompt, wasCached: true);
                 missing--;
             }
+
+            call.Missed(missing);
         }
 
         if (missing > 0)
         {
+            call.Sending();
             await WaitForRateLimitAsync(prompt, missing, cancellationToken).ConfigureAwait(false);
             var request = new LmUncachedRequest(0, prompt, missing) { CacheKey = key, FirstSample = Array.FindIndex(samples, x => x is null) };
             var predictions = await PredictUncachedOrErrorAsync(request, cancellationToken).ConfigureAwait(false);
             CheckCount(predictions, missing);
+            call.Received(predictions);
             var toStore = new List<(CacheKey, int, byte[])>(missing);
             PredictManyRun.FillEmpty(samples, predictions, key, toStore);
             Store(toStore);
@@ -407,8 +437,13 @@ public abstract class LanguageModel : IDisposable
         {
             var table = requests as IUncachedRequestTable ?? new UncachedRequestList(requests, cachedPrompts: 0);
             bool keyed = requests is PredictManyRun run ? run.HasKeyedRequests : requests.Any(r => r.CacheKey is not null);
+            var spend = (requests as PredictManyRun)?.Spend;
             var orchestrator = new BatchOrchestrator(
-                backend, keyed ? Cache : null, ModelIdentity, Options.Batch ?? new BatchOptions(), Logger, ModelInfo.Prices is null ? null : p => CostOf(p));
+                backend, keyed ? Cache : null, ModelIdentity, Options.Batch ?? new BatchOptions(), Logger, ModelInfo.Prices is null ? null : p => CostOf(p))
+            {
+                Telemetry = Telemetry,
+                Spend = spend is null ? null : spend.Snapshot,
+            };
             await foreach (var result in orchestrator.RunAsync(table, cancellationToken).ConfigureAwait(false))
             {
                 yield return result;
@@ -454,8 +489,21 @@ public abstract class LanguageModel : IDisposable
 
     private async Task<IReadOnlyList<LmPrediction>> PredictOneForManyAsync(LmUncachedRequest request, CancellationToken token)
     {
-        await WaitForRateLimitAsync(request.Prompt, request.NumCompletions, token).ConfigureAwait(false);
-        return await PredictUncachedOrErrorAsync(request, token).ConfigureAwait(false);
+        // The run counts the spend when it stores the answer; this call is the request's activity and duration.
+        using var call = Telemetry.StartCall(request.Prompt, spend: null);
+        try
+        {
+            call.Sending();
+            await WaitForRateLimitAsync(request.Prompt, request.NumCompletions, token).ConfigureAwait(false);
+            var predictions = await PredictUncachedOrErrorAsync(request, token).ConfigureAwait(false);
+            call.Received(predictions);
+            call.Complete(predictions);
+            return predictions;
+        }
+        catch (Exception e) when (call.Fail(e))
+        {
+            throw; // never reached: the filter only records the failure
+        }
     }
 
     /// <summary>
@@ -466,13 +514,18 @@ public abstract class LanguageModel : IDisposable
     private async Task<IReadOnlyList<LmPrediction>> PredictUncachedOrErrorAsync(LmUncachedRequest request, CancellationToken token)
     {
         var prompt = request.Prompt;
+        if (Logger.IsEnabled(LogLevel.Trace))
+        {
+            LmLog.PromptSent(Logger, ModelIdentity, request.NumCompletions, prompt.GetTextAsStringDefaultForm());
+        }
+
         try
         {
             return await PredictUncachedAsync(request, token).ConfigureAwait(false);
         }
         catch (LmProviderException e)
         {
-            Logger.LogWarning("{Model}: a request failed ({Error}); it is returned as a failed prediction.", ModelIdentity, e.Error);
+            LmLog.RequestFailed(Logger, ModelIdentity, e.Error.Kind, e.Error.Message);
             return [LmPrediction.FromError(prompt, e.Error)];
         }
     }
@@ -480,10 +533,14 @@ public abstract class LanguageModel : IDisposable
     private async IAsyncEnumerable<LmPrediction> PredictManyCoreAsync(
         LmPrompt[] prompts, CompletionWindow window, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var run = new PredictManyRun(prompts, ModelIdentity, p => CacheFor(p) is not null, () => Cache);
+        var run = new PredictManyRun(prompts, ModelIdentity, p => CacheFor(p) is not null, () => Cache) { Spend = new Costs.LmSpend(Spend) };
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Logger.LogDebug("{Model}: {Total} prompts, {Requests} to send ({Window}).", ModelIdentity, prompts.Length, run.Count, window);
+        LmLog.PredictManyPlanned(Logger, ModelIdentity, prompts.Length, run.Count, window);
         var signal = new DoneSignal();
+
+        // The run's activity is current for the workers started below (an iterator's own context does not outlive a yield).
+        var activity = Telemetry.StartMany(prompts.Length, run.Count, window);
+        Telemetry.RecordCacheMisses(run.KeyedMissingSamples());
 
         // Two workers feed the loop below: the pump runs what the cache lacks, the decoder reads what it holds, a window
         // ahead of the caller.
@@ -512,7 +569,13 @@ public abstract class LanguageModel : IDisposable
                     await signal.WaitUntilAsync(() => run.IsReady(waitingFor), cancellationToken).ConfigureAwait(false);
                 }
 
-                yield return run.Assemble(i);
+                var prediction = run.Assemble(i, out bool firstOfGroup);
+                if (firstOfGroup)
+                {
+                    Telemetry.RecordCached(prediction, run.Spend);
+                }
+
+                yield return prediction;
             }
 
             allYielded = true;
@@ -526,8 +589,15 @@ public abstract class LanguageModel : IDisposable
                 await cts.CancelAsync().ConfigureAwait(false);
             }
 
-            await pump.ConfigureAwait(false);
-            await decoder.ConfigureAwait(false);
+            try
+            {
+                await pump.ConfigureAwait(false);
+                await decoder.ConfigureAwait(false);
+            }
+            finally
+            {
+                ModelTelemetry.EndMany(activity, run.Spend.Snapshot(), signal.Failure);
+            }
         }
     }
 
@@ -562,6 +632,7 @@ public abstract class LanguageModel : IDisposable
                         {
                             CheckCount(result.Predictions, run.NumCompletionsAt(result.Index));
                             run.Fill(result.Index, result.Predictions, toStore);
+                            Telemetry.RecordFresh(result.Predictions, run.Spend);
                             ready.Add(result);
                         }
 

@@ -1,9 +1,10 @@
+using System.Diagnostics.Metrics;
 using LmWrapper.Caching;
 using Microsoft.Extensions.Logging;
 
 namespace LmWrapper;
 
-/// <summary>Settings every <see cref="LanguageModel"/> shares: caching, concurrency and logging.</summary>
+/// <summary>Settings every <see cref="LanguageModel"/> shares: caching, concurrency, logging and metrics.</summary>
 public sealed record LanguageModelOptions
 {
     /// <summary>
@@ -37,4 +38,10 @@ public sealed record LanguageModelOptions
 
     /// <summary>Where diagnostics go. Null means nowhere.</summary>
     public ILogger? Logger { get; init; }
+
+    /// <summary>
+    /// Creates the "LmWrapper" meter this model records its metrics on (see <see cref="Diagnostics.LmTelemetry"/>); with
+    /// dependency injection, the host's <see cref="IMeterFactory"/>. Null (the default) means one process-wide meter.
+    /// </summary>
+    public IMeterFactory? MeterFactory { get; init; }
 }

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace LmWrapper;
 
 /// <summary>
@@ -9,6 +11,7 @@ namespace LmWrapper;
 /// <see cref="LmPrompt.Stop"/> (the completion is cut before the first stop sequence) and
 /// <see cref="LmPrompt.MaxTokens"/> (the completion is cut to that many words, with finish reason "length").
 /// It has no logprobs. By default it does not use the response cache; pass options with a cache to test caching.
+/// <see cref="LanguageModel.PredictStreamingAsync"/> streams its answers word by word.
 /// </remarks>
 public sealed class MockLm : LanguageModel
 {
@@ -121,6 +124,31 @@ public sealed class MockLm : LanguageModel
         }
 
         return results;
+    }
+
+    /// <summary>Streams each sample word by word (each word with its leading whitespace), then the sample's prediction.</summary>
+    /// <param name="request">The prompt and how many samples.</param>
+    /// <param name="cancellationToken">Cancels the stream between words.</param>
+    protected override async IAsyncEnumerable<LmStreamingUpdate> PredictUncachedStreamingAsync(
+        LmUncachedRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var predictions = await PredictUncachedAsync(request.Prompt, request.NumCompletions, cancellationToken).ConfigureAwait(false);
+        for (int i = 0; i < predictions.Count; i++)
+        {
+            var sample = predictions[i];
+            int given = 0;
+            foreach (string word in sample.CompletionTokens)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await Task.Yield();
+                given += word.Length;
+                yield return new LmStreamingUpdate { SampleIndex = i, Text = word, Tokens = [word] };
+            }
+
+            // The last update carries what follows the last word (trailing whitespace) and the finished sample.
+            yield return new LmStreamingUpdate { SampleIndex = i, Text = sample.CompletionText[given..], Prediction = sample };
+        }
     }
 
     /// <summary>Splits text into words that keep their leading whitespace (so the words concatenate back to the text, less trailing whitespace).</summary>

@@ -249,6 +249,21 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
     /// <inheritdoc/>
     public int CachedPrompts { get; }
 
+    /// <summary>What the run spent and saved so far (under the model's <see cref="LanguageModel.Spend"/>).</summary>
+    public Costs.LmSpend Spend { get; init; } = new(null);
+
+    /// <summary>Samples of cache-using prompts that the cache lacked: what the run asks the provider for and will store.</summary>
+    public long KeyedMissingSamples()
+    {
+        long total = 0;
+        for (int r = 0; r < Count; r++)
+        {
+            total += TryGetKey(r, out _) ? _requestSamples[r] : 0;
+        }
+
+        return total;
+    }
+
     /// <summary>Whether any request's prompt uses the cache (so a batch run keeps a journal).</summary>
     public bool HasKeyedRequests => _requestsByKey.Length > 0;
 
@@ -404,11 +419,18 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
     }
 
     /// <summary>The prediction for prompt <paramref name="i"/>, with that prompt attached. Call once, when <see cref="IsReady"/>.</summary>
-    public LmPrediction Assemble(int i)
+    public LmPrediction Assemble(int i) => Assemble(i, out _);
+
+    /// <summary>
+    /// The prediction for prompt <paramref name="i"/>, as <see cref="Assemble(int)"/>; <paramref name="firstOfGroup"/> says
+    /// whether it is the first prompt of its group (so a run counts each distinct prompt's spend once).
+    /// </summary>
+    public LmPrediction Assemble(int i, out bool firstOfGroup)
     {
         var prompt = _prompts[i];
         int g = _groupOf[i];
-        if (g >= _consumed)
+        firstOfGroup = g >= _consumed;
+        if (firstOfGroup)
         {
             Volatile.Write(ref _consumed, g + 1);
             if (g % 1024 == 0)

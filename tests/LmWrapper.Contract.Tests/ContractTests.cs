@@ -44,6 +44,31 @@ public sealed class ContractTests
 
     [Theory]
     [MemberData(nameof(Providers))]
+    public async Task SpendCountsWhatCostOfAndCacheSavingOfSayAndWhatFailed(string name)
+    {
+        await using var provider = await Provider.StartAsync(name);
+        using var cache = LmCache.OpenInMemory();
+        using var lm = provider.Model(cache);
+        var fresh = await lm.PredictAsync(Prompt);
+        var cached = await lm.PredictAsync(Prompt);
+        provider.ServerErrorAlways();
+        var failed = await lm.PredictAsync(new LmPrompt("What is 9+9?") { MaxTokens = 20, Temperature = 0 });
+        var spend = lm.Spend.Snapshot();
+
+        Assert.True(failed.HasErrors);
+        Assert.Equal(2, spend.Requests);
+        Assert.Equal(1, spend.FailedRequests);
+        Assert.Equal(1, spend.CachedSamples);
+        Assert.Equal(fresh.Usage!.InputTokens, spend.InputTokens);
+        Assert.Equal(fresh.Usage.OutputTokens, spend.OutputTokens);
+        Assert.Equal(lm.CostOf(fresh), spend.Cost);
+        Assert.Equal(lm.CacheSavingOf(cached), spend.CacheSavings);
+        Assert.True(spend.Cost > 0m);
+        Assert.Equal(0m, spend.BatchSavings);
+    }
+
+    [Theory]
+    [MemberData(nameof(Providers))]
     public async Task A429ThenSuccessIsRetriedAndAnswered(string name)
     {
         await using var provider = await Provider.StartAsync(name);

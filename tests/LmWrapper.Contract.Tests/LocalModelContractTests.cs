@@ -57,6 +57,23 @@ public sealed class LocalModelContractTests
     }
 
     [Fact]
+    public async Task SpendCountsTokensAndNoDollarsFreshOrCached()
+    {
+        using var cache = LmCache.OpenInMemory();
+        using var lm = Model(cache);
+        var fresh = await lm.PredictAsync(Prompt);
+        await lm.PredictAsync(Prompt);
+        var spend = lm.Spend.Snapshot();
+
+        Assert.Equal(1, spend.Requests);
+        Assert.Equal(1, spend.CachedSamples);
+        Assert.Equal(fresh.Usage!.InputTokens, spend.InputTokens);
+        Assert.Equal(fresh.Usage.OutputTokens, spend.OutputTokens);
+        Assert.Equal(0m, spend.Cost);
+        Assert.Equal(0m, spend.Saved);
+    }
+
+    [Fact]
     public async Task BadPromptsAreRefusedBeforeAnythingRunsWithTheSameExceptions()
     {
         using var cache = LmCache.OpenInMemory();

@@ -41,6 +41,15 @@ public abstract class Provider : IAsyncDisposable
 
     public abstract void SlowOnce(TimeSpan delay);
 
+    /// <summary>The next streamed answer is cut after a few events that carry text.</summary>
+    public abstract void StreamCutAfterTextOnce();
+
+    /// <summary>Slows streamed answers down: this long between two events.</summary>
+    public abstract void DelayStreamEvents(TimeSpan delay);
+
+    /// <summary>How many streamed answers the client closed before their end.</summary>
+    public abstract int AbortedStreams { get; }
+
     public abstract ValueTask DisposeAsync();
 
     public override string ToString() => Name;
@@ -92,6 +101,12 @@ public abstract class Provider : IAsyncDisposable
 
         public override void SlowOnce(TimeSpan delay) => server.EnqueueFault(FakeOpenAiFault.Slow(delay));
 
+        public override void StreamCutAfterTextOnce() => server.EnqueueFault(FakeOpenAiFault.StreamCut(afterEvents: 4)); // the role chunk, then text
+
+        public override void DelayStreamEvents(TimeSpan delay) => server.StreamEventDelay = delay;
+
+        public override int AbortedStreams => server.AbortedStreams;
+
         public override ValueTask DisposeAsync() => server.DisposeAsync();
 
         private static FakeOpenAiFault Error(int status, string type, string? code, string message) =>
@@ -130,6 +145,12 @@ public abstract class Provider : IAsyncDisposable
         public override void MalformedBodyOnce() => Server.InjectFault(FakeAnthropicFault.MalformedBody());
 
         public override void SlowOnce(TimeSpan delay) => Server.InjectFault(FakeAnthropicFault.Slow(delay));
+
+        public override void StreamCutAfterTextOnce() => Server.InjectFault(FakeAnthropicFault.StreamCut(afterEvents: 6)); // message_start, block start, ping, then text
+
+        public override void DelayStreamEvents(TimeSpan delay) => Server.StreamEventDelay = delay;
+
+        public override int AbortedStreams => Server.AbortedStreams;
 
         public override ValueTask DisposeAsync() => Server.DisposeAsync();
     }

@@ -19,6 +19,8 @@ public sealed class PublicApiCancellationTests
         typeof(ClaudeLm).Assembly,
         typeof(HuggingFaceLm).Assembly,
         typeof(FakeOpenAiServer).Assembly,
+        typeof(LmWrapper.Extensions.AI.LanguageModelChatClient).Assembly,
+        typeof(LmWrapper.DependencyInjection.LmWrapperBuilder).Assembly,
     ];
 
     [Fact]
@@ -40,6 +42,7 @@ public sealed class PublicApiCancellationTests
         Assert.Contains(seen, s => s.StartsWith("LmWrapper.LanguageModel.PredictAsync(", StringComparison.Ordinal));
         Assert.Contains(seen, s => s.StartsWith("LmWrapper.LanguageModel.PredictManyAsync(", StringComparison.Ordinal));
         Assert.Contains(seen, s => s.StartsWith("LmWrapper.Anthropic.ClaudeLm.CountTokensAsync(", StringComparison.Ordinal));
+        Assert.Contains(seen, s => s.StartsWith("LmWrapper.Extensions.AI.LanguageModelChatClient.GetResponseAsync(", StringComparison.Ordinal));
         Assert.True(seen.Count > 20, $"only {seen.Count} async methods found");
     }
 

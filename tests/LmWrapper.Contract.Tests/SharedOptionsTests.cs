@@ -23,7 +23,7 @@ public sealed class SharedOptionsTests
         provider.NotFoundOnce();
         var p = await lm.PredictAsync(new LmPrompt("What is 2+2?") { MaxTokens = 5 });
         Assert.True(p.HasErrors);
-        Assert.Contains(log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("returned as a failed prediction", StringComparison.Ordinal));
+        Assert.Contains(log.Entries, e => e.EventId == 1001 && e.Level == LogLevel.Warning && e.Message.Contains("returned as a failed prediction", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -36,6 +36,7 @@ public sealed class SharedOptionsTests
         Assert.Same(log, lm.Options.Logger);
         Assert.Same(cache, lm.Options.Cache);
         Assert.Equal(3, lm.Options.MaxConcurrency);
+        Assert.Contains(log.Entries, e => e.EventId == 4001 && e.Level == LogLevel.Information && e.Message.StartsWith("Loaded ", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -68,7 +69,7 @@ public sealed class SharedOptionsTests
 
     private sealed class ListLogger : ILogger
     {
-        public List<(LogLevel Level, string Message)> Entries { get; } = [];
+        public List<(LogLevel Level, string Message, int EventId)> Entries { get; } = [];
 
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
@@ -79,7 +80,7 @@ public sealed class SharedOptionsTests
         {
             lock (Entries)
             {
-                Entries.Add((logLevel, formatter(state, exception)));
+                Entries.Add((logLevel, formatter(state, exception), eventId.Id));
             }
         }
     }

@@ -17,7 +17,7 @@ internal sealed class AnthropicHttp : IDisposable
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
 
-    public AnthropicHttp(Uri baseUrl, LmApiKey apiKey, ClaudeOptions options, ILogger logger, LmRateLimiter? limiter)
+    public AnthropicHttp(Uri baseUrl, LmApiKey apiKey, ClaudeOptions options, ILogger logger, LmRateLimiter? limiter, LanguageModel? model = null)
     {
         if (options.HttpClient is { } client)
         {
@@ -40,6 +40,7 @@ internal sealed class AnthropicHttp : IDisposable
             AuthenticationHint = "Check the key, or where LmWrapper looks: the apiKey argument, ANTHROPIC_API_KEY, ~/anthropic_key.txt.",
             RateLimiter = limiter,
             Logger = logger,
+            Model = model,
             PrepareRequest = request =>
             {
                 request.Headers.TryAddWithoutValidation("x-api-key", apiKey.Value);

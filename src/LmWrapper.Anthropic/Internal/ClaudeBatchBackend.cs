@@ -151,7 +151,7 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
                 async token =>
                 {
                     // No clear answer: the batch may or may not exist. Look before creating it again.
-                    _logger.LogWarning("Creating a message batch got no clear answer; looking for it before trying again.");
+                    ClaudeLog.BatchCreateUnclear(_logger);
                     return await FindCoreAsync(tag, startedAt, lines, exactCount: true, token).ConfigureAwait(false) is { } found
                         ? new AnthropicResponse(200, JsonSerializer.SerializeToUtf8Bytes(new { id = found }), null)
                         : null;
@@ -227,7 +227,7 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
         catch (LmProviderException e) when (e.Error.StatusCode == 404)
         {
             // Deleted, or archived (results are kept 29 days): no results, so the orchestration submits its prompts again.
-            _logger.LogWarning("The results of message batch {BatchId} are gone ({Message}); its prompts will be submitted again.", batchId, e.Message);
+            ClaudeLog.BatchResultsGone(_logger, batchId, e.Message);
             opened = null;
         }
 
@@ -295,7 +295,7 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
     {
         if (_unverified.ContainsKey(batchId))
         {
-            _logger.LogWarning("Message batch {BatchId} was never shown to be this run's; it is left in place.", batchId);
+            ClaudeLog.BatchNotShownOurs(_logger, batchId);
             return;
         }
 
@@ -344,7 +344,7 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
                     return new BatchLineResult(customId, [LmPrediction.FromError(prompt, LmHttpErrors.ToError("The Anthropic API", 400, new LmHttpErrorBody(text, type, null, null), null))]);
                 }
 
-                _logger.LogInformation("Request {CustomId} of message batch {BatchId} errored ({ErrorType}: {Message}); it will be resubmitted.", customId, batchId, type, text);
+                ClaudeLog.BatchRequestErrored(_logger, customId, batchId, type, text);
                 return null;
 
             default:
@@ -405,7 +405,7 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
                 _resultsUrls[b.Id] = b.ResultsUrl;
                 if (await FirstResultTagAsync(b.Id, cancellationToken).ConfigureAwait(false) == tag)
                 {
-                    _logger.LogInformation("Found message batch {BatchId} by the tag in its results.", b.Id);
+                    ClaudeLog.BatchFoundByTag(_logger, b.Id);
                     return b.Id;
                 }
             }
@@ -422,16 +422,14 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
         {
             if (running.Count > 0)
             {
-                _logger.LogWarning(
-                    "Could not tell which of the running message batches {BatchIds} is the one submitted at {RecordedAt}; its prompts will be submitted again.",
-                    string.Join(", ", running.Select(r => r.Id)), since);
+                ClaudeLog.BatchAmbiguous(_logger, string.Join(", ", running.Select(r => r.Id)), since);
             }
 
             return null;
         }
 
         _unverified[pick] = tag;
-        _logger.LogInformation("Taking running message batch {BatchId} as the one submitted at {RecordedAt}, until its results show otherwise.", pick, since);
+        ClaudeLog.BatchAssumed(_logger, pick, since);
         return pick;
     }
 
@@ -456,7 +454,7 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
         }
         catch (Exception e) when (e is LmProviderException or JsonException)
         {
-            _logger.LogInformation(e, "Could not read the results of message batch {BatchId} to check whose it is.", batchId);
+            ClaudeLog.BatchResultsUnreadable(_logger, e, batchId);
         }
 
         return null;

@@ -43,6 +43,12 @@ internal sealed class GenerationRequest
     public IReadOnlyList<string>? Stop { get; init; }
 
     public ModelInternalsRequest? Internals { get; init; }
+
+    /// <summary>
+    /// Called on the generating thread as each token of a sample is taken (not for the end-of-sequence token): the sample's
+    /// number within the request, the token's text in context and its logprob. For streaming; null when nobody listens.
+    /// </summary>
+    public Action<int, string, double>? OnToken { get; init; }
 }
 
 /// <summary>One generated sample, in ids, before it becomes a prediction.</summary>

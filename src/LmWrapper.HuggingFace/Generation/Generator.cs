@@ -165,7 +165,8 @@ internal sealed class Generator
         }
 
         double lse = Sampler.LogSumExp(logits);
-        s.Sample.Logprobs.Add(logits[id] - lse);
+        double logprob = logits[id] - lse;
+        s.Sample.Logprobs.Add(logprob);
         if (r.TopLogprobs > 1)
         {
             s.Sample.Top!.Add(Sampler.Top(logits, r.TopLogprobs, lse));
@@ -177,6 +178,7 @@ internal sealed class Generator
         s.Context.Add(id);
         s.Counts![id] = s.Counts.GetValueOrDefault(id) + 1;
         s.Text.Append(piece);
+        r.OnToken?.Invoke(s.Index, piece, logprob);
         if (r.Stop is { } stops && piece.Length > 0)
         {
             foreach (var stop in stops)
@@ -204,6 +206,7 @@ internal sealed class Generator
         public SampleState(GenerationRequest request, KvCache cache, int index, InternalsCollector? promptCollector, ModelConfig config)
         {
             Request = request;
+            Index = index;
             Cache = cache;
             PromptCollector = promptCollector;
             Context = [.. request.PromptIds];
@@ -222,6 +225,9 @@ internal sealed class Generator
         }
 
         public GenerationRequest Request { get; }
+
+        /// <summary>The sample's number within its request.</summary>
+        public int Index { get; }
 
         public int RequestIndex { get; init; }
 

@@ -71,6 +71,26 @@ public sealed record FakeAnthropicFault
     /// <summary>Answers 200 with a whole body that is not JSON.</summary>
     public static FakeAnthropicFault MalformedBody() => new(FakeAnthropicFaultKind.MalformedBody);
 
+    /// <summary>For the stream faults: how many events are sent before the fault strikes.</summary>
+    public int AfterEvents { get; init; }
+
+    /// <summary>A streamed message ends after <paramref name="afterEvents"/> events (no <c>message_stop</c>) and the connection is closed.</summary>
+    /// <param name="afterEvents">How many events are sent first (0: none).</param>
+    public static FakeAnthropicFault StreamCut(int afterEvents) => new(FakeAnthropicFaultKind.StreamCut) { AfterEvents = NotNegative(afterEvents) };
+
+    /// <summary>A streamed message sends <paramref name="afterEvents"/> events, then an <c>error</c> event (<c>overloaded_error</c> unless given).</summary>
+    /// <param name="afterEvents">How many events are sent first.</param>
+    /// <param name="errorType">The error's type.</param>
+    /// <param name="message">The error's message.</param>
+    public static FakeAnthropicFault StreamError(int afterEvents, string errorType = "overloaded_error", string message = "Overloaded") =>
+        new(FakeAnthropicFaultKind.StreamError) { AfterEvents = NotNegative(afterEvents), ErrorType = errorType, Message = message };
+
+    private static int NotNegative(int value)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(value);
+        return value;
+    }
+
     /// <summary>Sends half a JSON body, then closes the connection.</summary>
     public static FakeAnthropicFault TruncatedBody() => new(FakeAnthropicFaultKind.TruncatedBody);
 }

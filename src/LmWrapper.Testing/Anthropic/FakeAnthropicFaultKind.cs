@@ -23,4 +23,10 @@ public enum FakeAnthropicFaultKind
     /// answering: the client cannot tell whether the request took effect.
     /// </summary>
     DropAfterHandling,
+
+    /// <summary>A streamed message (<c>"stream": true</c>) ends after <see cref="FakeAnthropicFault.AfterEvents"/> events, without the rest, and the connection is closed. A request that does not stream is served normally.</summary>
+    StreamCut,
+
+    /// <summary>A streamed message sends <see cref="FakeAnthropicFault.AfterEvents"/> events, then an <c>error</c> event and ends. A request that does not stream is served normally.</summary>
+    StreamError,
 }

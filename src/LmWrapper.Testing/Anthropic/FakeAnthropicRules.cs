@@ -53,9 +53,14 @@ internal static class FakeAnthropicRules
                 throw FakeAnthropicApiError.Invalid("max_tokens: Input should be greater than or equal to 1");
             }
 
-            if (body["stream"] is JsonValue s && s.TryGetValue(out bool stream) && stream)
+            if (body["stream"] is JsonValue s && s.TryGetValue(out bool stream) && stream && customId is not null)
             {
-                throw FakeAnthropicApiError.Invalid("stream: FakeAnthropicServer does not stream; send stream: false or leave it out.");
+                throw FakeAnthropicApiError.Invalid("stream: batch requests cannot stream; send stream: false or leave it out.");
+            }
+
+            if (body["stream"] is { } streamNode && (streamNode is not JsonValue sv || !sv.TryGetValue(out bool _)))
+            {
+                throw FakeAnthropicApiError.Invalid("stream: Input should be a valid boolean");
             }
         }
 
@@ -325,6 +330,25 @@ internal static class FakeAnthropicRules
 
     /// <summary>RFC 3339 with microseconds, as the API writes timestamps.</summary>
     public static string Timestamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>The text in words, each keeping its leading whitespace (trailing whitespace is a piece of its own); they concatenate back to the text.</summary>
+    public static List<string> SplitWords(string text)
+    {
+        var starts = Words(text);
+        var pieces = new List<string>(starts.Count + 1);
+        for (int i = 0; i < starts.Count; i++)
+        {
+            int end = i + 1 < starts.Count ? starts[i + 1] : text.Length;
+            pieces.Add(text[(i == 0 ? 0 : starts[i])..end]);
+        }
+
+        if (starts.Count == 0 && text.Length > 0)
+        {
+            pieces.Add(text);
+        }
+
+        return pieces;
+    }
 
     /// <summary>The start offset of each word (a word keeps its leading whitespace).</summary>
     private static List<int> Words(string text)

@@ -36,7 +36,11 @@ namespace LmWrapper.Testing.Anthropic;
 /// Batches end <see cref="BatchProcessingTime"/> after creation or after <see cref="BatchLooksToEnd"/> looks;
 /// <see cref="BatchItemOutcome"/> makes requests error, expire or be canceled; <see cref="CancelBatch"/> cancels one from
 /// outside; <see cref="BatchQueueLimit"/> limits the processing queue.
-/// The fake does not stream.
+/// With <c>"stream": true</c> a message is sent as the API's server-sent events (<c>message_start</c>,
+/// <c>content_block_start</c>, <c>ping</c>, <c>content_block_delta</c> word by word, <c>content_block_stop</c>,
+/// <c>message_delta</c> with the stop reason and output tokens, <c>message_stop</c>), holding exactly what the whole
+/// message holds; <see cref="FakeAnthropicFault.StreamCut"/> and <see cref="FakeAnthropicFault.StreamError"/> break a
+/// stream part way.
 /// </para>
 /// </remarks>
 public sealed partial class FakeAnthropicServer : IAsyncDisposable
@@ -318,6 +322,9 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
                         ctx.Response.ContentType = "text/html";
                         await ctx.Response.WriteAsync("<html><body>502 Bad Gateway (but sent as 200)</body></html>", ctx.RequestAborted).ConfigureAwait(false);
                         return;
+                    case FakeAnthropicFaultKind.StreamCut or FakeAnthropicFaultKind.StreamError:
+                        ctx.Items[StreamFaultKey] = fault; // played by the stream, if the request streams
+                        break;
                     case FakeAnthropicFaultKind.TruncatedBody:
                         ctx.Response.StatusCode = 200;
                         ctx.Response.ContentType = "application/json";
@@ -451,7 +458,120 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         var request = FakeAnthropicRules.Parse(ParseBody(body), countTokens: false, IsKnownModel);
         CheckLimits(request);
         var reply = Responder(request) ?? throw new InvalidOperationException("The responder returned null.");
-        return WriteJsonAsync(ctx, FakeAnthropicRules.BuildMessage("msg_fake_" + NextId(), request, reply));
+        var message = FakeAnthropicRules.BuildMessage("msg_fake_" + NextId(), request, reply);
+        if (request.Body["stream"] is JsonValue stream && stream.TryGetValue(out bool streamed) && streamed)
+        {
+            return WriteMessageStreamAsync(ctx, message, ctx.Items[StreamFaultKey] as FakeAnthropicFault);
+        }
+
+        return WriteJsonAsync(ctx, message);
+    }
+
+    private const string StreamFaultKey = "LmWrapper.Testing.StreamFault";
+
+    private int _abortedStreams;
+
+    /// <summary>
+    /// How long the server waits between two events of a streamed message (<c>"stream": true</c>); zero (the default)
+    /// sends them as fast as it can. Set it to give a test time to act while a stream is open.
+    /// </summary>
+    public TimeSpan StreamEventDelay { get; set; }
+
+    /// <summary>How many streamed messages the client closed before their last event (by cancelling, say).</summary>
+    public int AbortedStreams => Volatile.Read(ref _abortedStreams);
+
+    /// <summary>Sends a message as the Messages API's event stream, one event at a time, playing a stream fault.</summary>
+    private async Task WriteMessageStreamAsync(HttpContext ctx, JsonObject message, FakeAnthropicFault? fault)
+    {
+        var events = new List<(string Name, JsonObject Data)>();
+        var start = (JsonObject)message.DeepClone();
+        var content = (JsonArray)start["content"]!;
+        start["content"] = new JsonArray();
+        start["stop_reason"] = null;
+        start["stop_sequence"] = null;
+        var usage = (JsonObject)start["usage"]!;
+        int output = (int)usage["output_tokens"]!;
+        usage["output_tokens"] = Math.Min(1, output);
+        events.Add(("message_start", new JsonObject { ["type"] = "message_start", ["message"] = start }));
+        for (int i = 0; i < content.Count; i++)
+        {
+            events.Add(("content_block_start", new JsonObject
+            {
+                ["type"] = "content_block_start",
+                ["index"] = i,
+                ["content_block"] = new JsonObject { ["type"] = "text", ["text"] = string.Empty },
+            }));
+            if (i == 0)
+            {
+                events.Add(("ping", new JsonObject { ["type"] = "ping" }));
+            }
+
+            string text = (string)content[i]!["text"]!;
+            foreach (string piece in FakeAnthropicRules.SplitWords(text))
+            {
+                events.Add(("content_block_delta", new JsonObject
+                {
+                    ["type"] = "content_block_delta",
+                    ["index"] = i,
+                    ["delta"] = new JsonObject { ["type"] = "text_delta", ["text"] = piece },
+                }));
+            }
+
+            events.Add(("content_block_stop", new JsonObject { ["type"] = "content_block_stop", ["index"] = i }));
+        }
+
+        events.Add(("message_delta", new JsonObject
+        {
+            ["type"] = "message_delta",
+            ["delta"] = new JsonObject { ["stop_reason"] = message["stop_reason"]?.DeepClone(), ["stop_sequence"] = message["stop_sequence"]?.DeepClone() },
+            ["usage"] = new JsonObject { ["output_tokens"] = output },
+        }));
+        events.Add(("message_stop", new JsonObject { ["type"] = "message_stop" }));
+
+        var response = ctx.Response;
+        response.StatusCode = 200;
+        response.ContentType = "text/event-stream; charset=utf-8";
+        response.Headers.CacheControl = "no-cache";
+        if (fault?.Kind == FakeAnthropicFaultKind.StreamCut)
+        {
+            response.Headers.Connection = "close";
+        }
+
+        var aborted = ctx.RequestAborted;
+        int? at = fault is null ? null : Math.Min(fault.AfterEvents, events.Count);
+        try
+        {
+            for (int i = 0; i <= events.Count; i++)
+            {
+                if (i == at)
+                {
+                    if (fault!.Kind == FakeAnthropicFaultKind.StreamError)
+                    {
+                        var error = new JsonObject { ["type"] = "error", ["error"] = new JsonObject { ["type"] = fault.ErrorType, ["message"] = fault.Message } };
+                        await response.WriteAsync("event: error\ndata: " + error.ToJsonString() + "\n\n", aborted).ConfigureAwait(false);
+                    }
+
+                    return; // the body ends here, without its last events
+                }
+
+                if (i == events.Count)
+                {
+                    return;
+                }
+
+                if (i > 0 && StreamEventDelay > TimeSpan.Zero)
+                {
+                    await Task.Delay(StreamEventDelay, aborted).ConfigureAwait(false);
+                }
+
+                await response.WriteAsync("event: " + events[i].Name + "\ndata: " + events[i].Data.ToJsonString() + "\n\n", aborted).ConfigureAwait(false);
+                await response.Body.FlushAsync(aborted).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (aborted.IsCancellationRequested && e is OperationCanceledException or IOException)
+        {
+            Interlocked.Increment(ref _abortedStreams);
+        }
     }
 
     private Task HandleCreateBatchAsync(HttpContext ctx, string body)

@@ -113,6 +113,23 @@ public sealed record FakeOpenAiFault
     /// <param name="json">The body to send, as <c>application/json</c>.</param>
     public static FakeOpenAiFault RawBody(string json) => new() { Kind = FakeOpenAiFaultKind.MalformedBody, Body = json };
 
+    /// <summary>For the stream faults: how many events are sent before the fault strikes.</summary>
+    public int AfterEvents { get; init; }
+
+    /// <summary>A streamed answer is cut after <paramref name="afterEvents"/> events: its body ends there and the connection is closed.</summary>
+    /// <param name="afterEvents">How many events are sent first (0: none, right after the headers).</param>
+    public static FakeOpenAiFault StreamCut(int afterEvents) => new() { Kind = FakeOpenAiFaultKind.StreamCut, AfterEvents = NotNegative(afterEvents) };
+
+    /// <summary>A streamed answer sends <paramref name="afterEvents"/> events, then an error event with this fault's message, type and code.</summary>
+    /// <param name="afterEvents">How many events are sent first.</param>
+    public static FakeOpenAiFault StreamError(int afterEvents) => new() { Kind = FakeOpenAiFaultKind.StreamError, AfterEvents = NotNegative(afterEvents) };
+
+    private static int NotNegative(int value)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(value);
+        return value;
+    }
+
     /// <summary>Sends half of the response body, then closes the connection.</summary>
     public static FakeOpenAiFault TruncatedBody() => new() { Kind = FakeOpenAiFaultKind.TruncatedBody };
 }

@@ -17,4 +17,10 @@ public enum FakeOpenAiFaultKind
 
     /// <summary>Answers 200 with a complete body that is not a response (HTML from a misconfigured proxy).</summary>
     MalformedBody,
+
+    /// <summary>A streamed answer (<c>stream: true</c>) ends after <see cref="FakeOpenAiFault.AfterEvents"/> events, without the rest (and <c>[DONE]</c>), and the connection is closed. Other requests are served normally.</summary>
+    StreamCut,
+
+    /// <summary>A streamed answer sends <see cref="FakeOpenAiFault.AfterEvents"/> events, then an error event (<c>data: {"error": {…}}</c>) and ends. Other requests are served normally.</summary>
+    StreamError,
 }

@@ -30,7 +30,10 @@ internal static class FakeOpenAiGeneration
 
     private sealed record Choice(string? Text, string? Refusal, List<string> Tokens, string Finish, int Reasoning);
 
-    public static byte[] Chat(FakeOpenAiServer server, byte[] body)
+    public static byte[] Chat(FakeOpenAiServer server, byte[] body) => Chat(server, body, allowStream: false, out _);
+
+    /// <summary>Answers a chat request: a chat.completion, or with <c>stream: true</c> (where allowed) its event stream.</summary>
+    public static byte[] Chat(FakeOpenAiServer server, byte[] body, bool allowStream, out bool streamed)
     {
         using var doc = ParseObject(body);
         var root = doc.RootElement;
@@ -42,10 +45,7 @@ internal static class FakeOpenAiGeneration
 
         RejectUnknown(root, ChatParams);
         var messages = ReadMessages(root);
-        if (Bool(root, "stream") == true)
-        {
-            throw new FakeApiError(400, "This fake server does not stream; send stream: false.", param: "stream");
-        }
+        bool includeUsage = StreamOptions(root, allowStream, out streamed);
 
         long? maxTokens = Integer(root, "max_tokens", 1, int.MaxValue);
         long? maxCompletionTokens = Integer(root, "max_completion_tokens", 1, int.MaxValue);
@@ -198,10 +198,15 @@ internal static class FakeOpenAiGeneration
             w.WriteEndObject();
         }
 
-        return buffer.WrittenSpan.ToArray();
+        return streamed
+            ? FakeOpenAiStreaming.ChatStream(buffer.WrittenSpan.ToArray(), [.. choices.Select(c => c.Tokens)], includeUsage)
+            : buffer.WrittenSpan.ToArray();
     }
 
-    public static byte[] Completions(FakeOpenAiServer server, byte[] body)
+    public static byte[] Completions(FakeOpenAiServer server, byte[] body) => Completions(server, body, allowStream: false, out _);
+
+    /// <summary>Answers a completions request: a text_completion, or with <c>stream: true</c> (where allowed) its event stream.</summary>
+    public static byte[] Completions(FakeOpenAiServer server, byte[] body, bool allowStream, out bool streamed)
     {
         using var doc = ParseObject(body);
         var root = doc.RootElement;
@@ -232,11 +237,7 @@ internal static class FakeOpenAiGeneration
             throw InvalidType("prompt", "a string or an array of strings", promptElement);
         }
 
-        if (Bool(root, "stream") == true)
-        {
-            throw new FakeApiError(400, "This fake server does not stream; send stream: false.", param: "stream");
-        }
-
+        bool includeUsage = StreamOptions(root, allowStream, out streamed);
         long maxTokens = Integer(root, "max_tokens", 0, int.MaxValue) ?? 16;
         CheckMaxOutput(model, "max_tokens", maxTokens);
         double? temperature = Number(root, "temperature", 0, 2);
@@ -260,6 +261,7 @@ internal static class FakeOpenAiGeneration
         }
 
         var buffer = new ArrayBufferWriter<byte>(1024);
+        var streamChoices = new List<(string Prompt, List<string> Tokens)>();
         int promptTokensTotal = 0, completionTokensTotal = 0;
         using (var w = new Utf8JsonWriter(buffer, FakeOpenAiServer.JsonOptions))
         {
@@ -296,6 +298,7 @@ internal static class FakeOpenAiGeneration
                     cached = Math.Max(cached, reply.CachedPromptTokens);
                     var c = Generate(reply with { Refusal = null }, stop, (int)maxTokens, 0);
                     completionTokensTotal += c.Tokens.Count;
+                    streamChoices.Add((prompt, c.Tokens));
                     w.WriteStartObject();
                     w.WriteString("text", echo ? prompt + c.Text : c.Text);
                     w.WriteNumber("index", p * n + i);
@@ -318,7 +321,44 @@ internal static class FakeOpenAiGeneration
             w.WriteEndObject();
         }
 
-        return buffer.WrittenSpan.ToArray();
+        return streamed
+            ? FakeOpenAiStreaming.CompletionsStream(buffer.WrittenSpan.ToArray(), streamChoices, echo, includeUsage)
+            : buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Reads <c>stream</c> and <c>stream_options</c> as the API checks them; returns <c>include_usage</c>.</summary>
+    private static bool StreamOptions(JsonElement root, bool allowStream, out bool stream)
+    {
+        stream = Bool(root, "stream") ?? false;
+        if (stream && !allowStream)
+        {
+            throw new FakeApiError(400, "Streaming is not supported here (a batch request cannot stream); send stream: false.", param: "stream");
+        }
+
+        if (!root.TryGetProperty("stream_options", out var options) || options.ValueKind == JsonValueKind.Null)
+        {
+            return false;
+        }
+
+        if (!stream)
+        {
+            throw new FakeApiError(400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param: "stream_options", code: "invalid_value");
+        }
+
+        if (options.ValueKind != JsonValueKind.Object)
+        {
+            throw InvalidType("stream_options", "an object", options);
+        }
+
+        foreach (var property in options.EnumerateObject())
+        {
+            if (property.Name != "include_usage")
+            {
+                throw new FakeApiError(400, $"Unrecognized request argument supplied: stream_options.{property.Name}", param: "stream_options." + property.Name);
+            }
+        }
+
+        return Bool(options, "include_usage") ?? false;
     }
 
     public static byte[] ListModels(FakeOpenAiServer server)

@@ -338,6 +338,12 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
             }
 
             response.Headers["openai-processing-ms"] = "1";
+            if (contentType == EventStream)
+            {
+                await WriteEventStreamAsync(context, json, fault).ConfigureAwait(false);
+                return;
+            }
+
             await WriteAsync(context, status, json, contentType, truncate).ConfigureAwait(false);
         }
         catch (FakeApiError e)
@@ -349,6 +355,83 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
             // A responder that throws is a server fault, answered the way OpenAI answers its own.
             var error = new FakeApiError(500, "The server had an error while processing your request. Sorry about that! (" + e.GetType().Name + ": " + e.Message + ")", "server_error");
             await WriteErrorAsync(context, error, truncate).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// How long the server waits between two events of a streamed answer (<c>stream: true</c>); zero (the default) sends
+    /// them as fast as it can. Set it to give a test time to act while a stream is open.
+    /// </summary>
+    public TimeSpan StreamEventDelay { get; set; }
+
+    /// <summary>How many streamed answers the client closed before their last event (by cancelling, say).</summary>
+    public int AbortedStreams => Volatile.Read(ref _abortedStreams);
+
+    private const string EventStream = "text/event-stream";
+
+    private int _abortedStreams;
+
+    /// <summary>Sends an event stream one event at a time, flushing each, and plays a stream fault (cut or error event).</summary>
+    private async Task WriteEventStreamAsync(HttpContext context, byte[] body, FakeOpenAiFault? fault)
+    {
+        var response = context.Response;
+        response.StatusCode = 200;
+        response.ContentType = "text/event-stream; charset=utf-8";
+        response.Headers.CacheControl = "no-cache";
+        if (fault?.Kind == FakeOpenAiFaultKind.StreamCut)
+        {
+            response.Headers.Connection = "close";
+        }
+
+        var aborted = context.RequestAborted;
+        string[] events = Encoding.UTF8.GetString(body).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        int? at = fault?.Kind is FakeOpenAiFaultKind.StreamCut or FakeOpenAiFaultKind.StreamError ? Math.Min(fault.AfterEvents, events.Length) : null;
+        try
+        {
+            for (int i = 0; i <= events.Length; i++)
+            {
+                if (i == at)
+                {
+                    if (fault!.Kind == FakeOpenAiFaultKind.StreamCut)
+                    {
+                        return; // the body ends here, without its last events, and the connection is closed
+                    }
+
+                    // OpenAI reports a failure after the headers as a data event holding an error object, then stops.
+                    var error = new System.Buffers.ArrayBufferWriter<byte>(256);
+                    using (var w = new Utf8JsonWriter(error, JsonOptions))
+                    {
+                        w.WriteStartObject();
+                        w.WriteStartObject("error");
+                        w.WriteString("message", fault.Message);
+                        w.WriteString("type", fault.ErrorType);
+                        w.WriteNull("param");
+                        WriteNullable(w, "code", fault.ErrorCode);
+                        w.WriteEndObject();
+                        w.WriteEndObject();
+                    }
+
+                    await response.WriteAsync("data: " + Encoding.UTF8.GetString(error.WrittenSpan) + "\n\n", aborted).ConfigureAwait(false);
+                    return;
+                }
+
+                if (i == events.Length)
+                {
+                    return;
+                }
+
+                if (i > 0 && StreamEventDelay > TimeSpan.Zero)
+                {
+                    await Task.Delay(StreamEventDelay, aborted).ConfigureAwait(false);
+                }
+
+                await response.WriteAsync(events[i] + "\n\n", aborted).ConfigureAwait(false);
+                await response.Body.FlushAsync(aborted).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (aborted.IsCancellationRequested && e is OperationCanceledException or IOException)
+        {
+            Interlocked.Increment(ref _abortedStreams);
         }
     }
 
@@ -395,9 +478,17 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
         switch (parts[0])
         {
             case "chat" when parts.Length == 2 && parts[1] == "completions" && method == "POST":
-                return (200, FakeOpenAiGeneration.Chat(this, body), Json);
+            {
+                byte[] answer = FakeOpenAiGeneration.Chat(this, body, allowStream: true, out bool streamed);
+                return (200, answer, streamed ? EventStream : Json);
+            }
+
             case "completions" when parts.Length == 1 && method == "POST":
-                return (200, FakeOpenAiGeneration.Completions(this, body), Json);
+            {
+                byte[] answer = FakeOpenAiGeneration.Completions(this, body, allowStream: true, out bool streamed);
+                return (200, answer, streamed ? EventStream : Json);
+            }
+
             case "models" when method == "GET" && parts.Length == 1:
                 return (200, FakeOpenAiGeneration.ListModels(this), Json);
             case "models" when method == "GET" && parts.Length == 2:

@@ -1,9 +1,11 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using LmWrapper.Caching;
+using LmWrapper.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace LmWrapper.Batching;
@@ -26,6 +28,12 @@ internal sealed class BatchOrchestrator(
 {
     private readonly BatchLimits _limits = options.Limits ?? backend.Limits;
 
+    /// <summary>Where batch states and batch activities are recorded; null for nowhere.</summary>
+    public ModelTelemetry? Telemetry { get; init; }
+
+    /// <summary>What the run has spent so far, for progress reports; null when unknown.</summary>
+    public Func<Costs.LmSpendSnapshot>? Spend { get; init; }
+
     /// <summary>
     /// Runs the requests of <paramref name="table"/> through batches and yields each result as it is known. The
     /// orchestrator holds only settings; everything about one run lives in a <see cref="Run"/>, so one orchestrator can
@@ -34,7 +42,7 @@ internal sealed class BatchOrchestrator(
     public async IAsyncEnumerable<LmUncachedResult> RunAsync(
         IUncachedRequestTable table, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var run = new Run(table, costOf is null ? null : 0m);
+        using var run = new Run(table, costOf is null ? null : 0m) { Parent = Activity.Current?.Context ?? default };
         await ReattachAsync(run, cancellationToken).ConfigureAwait(false);
         run.Fresh = Plan(run).GetEnumerator();
         try
@@ -124,9 +132,9 @@ internal sealed class BatchOrchestrator(
                 run.Attempt[r] = Math.Max(run.Attempt[r], entry.Attempt);
             }
 
-            var job = new Job(entry.LocalId, entry.EstimatedTokens, requests, samples) { ProviderId = providerId, NextPoll = Now };
+            var job = new Job(entry.LocalId, entry.EstimatedTokens, requests, samples) { ProviderId = providerId, NextPoll = Now, SubmittedAt = entry.RecordedAt };
             run.Active.Add(job);
-            logger.LogInformation("Reattached to batch {BatchId} ({Count} of this run's prompts).", providerId, job.Count);
+            LmLog.BatchReattached(logger, providerId, job.Count);
         }
 
         foreach (var entry in emptied)
@@ -231,7 +239,7 @@ internal sealed class BatchOrchestrator(
                 {
                     foreach (var r in FailChunk(run, chunk, new LmError(LmErrorKind.RateLimitExhausted, "could not submit a batch: the provider's queue of enqueued tokens has no room even for this single request")))
                     {
-                        run.Failed++;
+                        CountFailed(run);
                         yield return r;
                     }
                 }
@@ -240,7 +248,7 @@ internal sealed class BatchOrchestrator(
             {
                 foreach (var r in FailChunk(run, chunk, outcome.Error!))
                 {
-                    run.Failed++;
+                    CountFailed(run);
                     yield return r;
                 }
             }
@@ -301,7 +309,8 @@ internal sealed class BatchOrchestrator(
         Run run, Job due, BatchJobStatus status, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var table = run.Table;
-        logger.LogInformation("Batch {BatchId} is {State}; collecting.", due.ProviderId, status.State);
+        LmLog.BatchCollecting(logger, due.ProviderId, status.State);
+        Telemetry?.RecordBatchEnded(run.Parent, due.SubmittedAt, due.ProviderId, due.Count, status);
         var received = new bool[due.Count];
         await foreach (var line in backend.ReadResultsAsync(due.ProviderId!, Lookup(run, due), cancellationToken).ConfigureAwait(false))
         {
@@ -321,7 +330,7 @@ internal sealed class BatchOrchestrator(
             if (line.Predictions.Count == 1 && line.Predictions[0].HasErrors)
             {
                 run.MarkDone(r);
-                run.Failed++;
+                CountFailed(run);
                 yield return Result(run, r, due.LocalId, [line.Predictions[0]]);
                 continue;
             }
@@ -332,7 +341,7 @@ internal sealed class BatchOrchestrator(
             if ((earlier?.Count ?? 0) + line.Predictions.Count >= wanted)
             {
                 run.MarkDone(r);
-                run.Completed++;
+                CountCompleted(run);
                 IReadOnlyList<LmPrediction> all = earlier is null
                     ? line.Predictions.Count == wanted ? line.Predictions : line.Predictions.Take(wanted).ToList()
                     : earlier.Concat(line.Predictions).Take(wanted).ToList();
@@ -392,7 +401,7 @@ internal sealed class BatchOrchestrator(
             else
             {
                 run.MarkDone(r);
-                run.Failed++;
+                CountFailed(run);
                 yield return Error(run, r, new LmError(
                     LmErrorKind.Server,
                     $"batch {due.ProviderId} ended {status.State.ToString().ToLowerInvariant()}" +
@@ -403,7 +412,7 @@ internal sealed class BatchOrchestrator(
 
         if (retry.Count > 0)
         {
-            logger.LogWarning("Batch {BatchId} ended {State} with {Count} requests unanswered; resubmitting them.", due.ProviderId, status.State, retry.Count);
+            LmLog.BatchResubmitting(logger, due.ProviderId, status.State, retry.Count);
             foreach (var chunk in WriteChunks(run, retry, retryAttempt))
             {
                 run.Pending.Enqueue(chunk);
@@ -414,6 +423,18 @@ internal sealed class BatchOrchestrator(
     }
 
     private DateTimeOffset Now => options.TimeProvider.GetUtcNow();
+
+    private void CountCompleted(Run run)
+    {
+        run.Completed++;
+        Telemetry?.RecordBatchRequests("completed", 1);
+    }
+
+    private void CountFailed(Run run)
+    {
+        run.Failed++;
+        Telemetry?.RecordBatchRequests("failed", 1);
+    }
 
     private LmUncachedResult Result(Run run, int r, string batchLocalId, IReadOnlyList<LmPrediction> predictions)
     {
@@ -530,24 +551,26 @@ internal sealed class BatchOrchestrator(
             string providerId = await backend.SubmitAsync(chunk.LocalId, chunk.File, chunk.Count, ct).ConfigureAwait(false);
             journal?.SetBatchProviderId(chunk.LocalId, providerId);
             TryDelete(chunk.File);
-            logger.LogInformation("Submitted batch {BatchId}: {Count} requests.", providerId, chunk.Count);
+            LmLog.BatchSubmitted(logger, providerId, chunk.Count);
             var job = new Job(chunk.LocalId, chunk.EstimatedTokens, chunk.Requests, chunk.Samples)
             {
                 ProviderId = providerId,
                 NextPoll = Now + options.PollInterval,
                 PollDelay = options.PollInterval,
+                SubmittedAt = Now,
             };
+            Telemetry?.RecordBatchSubmitted(chunk.Count);
             return (job, false, null);
         }
         catch (LmBatchQueueFullException e)
         {
-            logger.LogWarning("The provider's batch queue is full ({Message}); waiting before submitting {Count} requests.", e.Message, chunk.Count);
+            LmLog.BatchQueueFull(logger, e.Message, chunk.Count);
             return (null, true, null);
         }
         catch (LmProviderException e)
         {
             // Only what the provider refused becomes failed predictions; anything else (a bug, a disk fault) propagates.
-            logger.LogError(e, "Submitting a batch of {Count} requests failed.", chunk.Count);
+            LmLog.BatchSubmitFailed(logger, e, chunk.Count);
             // The refusal is about the batch, not one prompt: never cached.
             return (null, false, e.Error with { Message = "could not submit a batch: " + e.Error.Message, IsPermanent = false });
         }
@@ -564,7 +587,7 @@ internal sealed class BatchOrchestrator(
             return;
         }
 
-        logger.LogWarning("The request file {File} was removed while it waited; writing it again.", chunk.File);
+        LmLog.BatchFileRewritten(logger, chunk.File);
         Directory.CreateDirectory(WorkingDirectory);
         var line = new ArrayBufferWriter<byte>(1024);
         using var stream = new FileStream(chunk.File, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
@@ -605,7 +628,7 @@ internal sealed class BatchOrchestrator(
         {
             if (File.GetLastWriteTimeUtc(file) < (Now - StaleRequestFileAge).UtcDateTime)
             {
-                logger.LogInformation("Removing {File}, a request file an earlier run left behind.", file);
+                LmLog.StaleBatchFileRemoved(logger, file);
                 TryDelete(file);
             }
         }
@@ -707,7 +730,7 @@ internal sealed class BatchOrchestrator(
             }
             catch (LmProviderException e)
             {
-                logger.LogWarning(e, "Could not delete the files of batch {BatchId}; they stay at the provider.", providerId);
+                LmLog.BatchCleanupFailed(logger, e, providerId);
                 return; // keep the journal entry so a later run tries again
             }
         }
@@ -737,7 +760,10 @@ internal sealed class BatchOrchestrator(
 
     private void Report(Run run) =>
         options.Progress?.Report(new BatchProgress(
-            run.Table.Count, run.Active.Sum(j => j.Count) + run.Completed + run.Failed, run.Completed, run.Failed, run.Active.Count, run.Table.CachedPrompts, run.Cost));
+            run.Table.Count, run.Active.Sum(j => j.Count) + run.Completed + run.Failed, run.Completed, run.Failed, run.Active.Count, run.Table.CachedPrompts, run.Cost)
+        {
+            Spend = Spend?.Invoke(),
+        });
 
     private static void TryDelete(string file)
     {
@@ -768,6 +794,9 @@ internal sealed class BatchOrchestrator(
         }
 
         public IUncachedRequestTable Table { get; }
+
+        /// <summary>The activity batches of this run are children of (the <c>PredictMany</c> run's).</summary>
+        public ActivityContext Parent { get; init; }
 
         /// <summary>Per request: samples that submitted (or about to be submitted) batches will deliver.</summary>
         public int[] Covered { get; }
@@ -905,6 +934,9 @@ internal sealed class BatchOrchestrator(
         public long EstimatedTokens { get; }
 
         public string? ProviderId { get; init; }
+
+        /// <summary>When the batch was submitted (or recorded, for a reattached one).</summary>
+        public DateTimeOffset SubmittedAt { get; init; }
 
         /// <summary>The requests (positions), ascending.</summary>
         public ReadOnlySpan<int> Requests => CollectionsMarshal.AsSpan(_requests);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.Http.Headers;
+using LmWrapper.Diagnostics;
 using LmWrapper.Retry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -114,7 +115,8 @@ public sealed class LmHttpPipeline
                 ?? throw new LmProviderException(
                     new LmError(LmErrorKind.Transport, $"{_settings.ProviderName}: {what} did not finish after {attempt} attempt(s){(fault is null ? "." : ": " + fault.Message)}"),
                     fault);
-            _logger.LogInformation(fault, "{Provider}: {What} did not finish (attempt {Attempt}); again in {Delay} ms.", _settings.ProviderName, what, attempt, (long)delay.TotalMilliseconds);
+            LmLog.OperationRetry(_logger, fault, _settings.ProviderName, what, attempt, (long)delay.TotalMilliseconds);
+            ModelTelemetry.RecordRetry(_settings.Model, attempt, delay, fault?.GetType().Name ?? "incomplete");
             waited += delay;
             await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
         }
@@ -245,9 +247,8 @@ public sealed class LmHttpPipeline
                 limiter?.Pause(delay.Value); // the whole model holds back, not just this request
             }
 
-            _logger.LogInformation(
-                "{Provider}: attempt {Attempt} failed ({Failure}); retrying in {Delay} ms.",
-                _settings.ProviderName, attempt, failure.Describe(), (long)delay.Value.TotalMilliseconds);
+            LmLog.HttpRetry(_logger, _settings.ProviderName, attempt, failure.Describe(), (long)delay.Value.TotalMilliseconds);
+            ModelTelemetry.RecordRetry(_settings.Model, attempt, delay.Value, failure.Status is { } code ? ModelTelemetry.StatusText(code) : "transport");
             waited += delay.Value;
             await Task.Delay(delay.Value, _time, cancellationToken).ConfigureAwait(false);
         }

@@ -31,6 +31,9 @@ public sealed record LmHttpPipelineSettings
     /// <summary>Where retries are logged. Null means nowhere.</summary>
     public ILogger? Logger { get; init; }
 
+    /// <summary>The model whose calls these are, for its retry metrics (<c>lmwrapper.retries</c>); null for calls of no model.</summary>
+    internal LanguageModel? Model { get; init; }
+
     /// <summary>The clock for waits and timeouts. Null means the system's.</summary>
     public TimeProvider? TimeProvider { get; init; }
 }
