@@ -69,6 +69,7 @@ public class DatasetRunnerTests
         Assert.Equal(2, summary.AlreadyDone);
         Assert.Equal(4, summary.Written);
         Assert.Equal(0m, summary.Spend);
+        Assert.Equal(0.004m, summary.CacheSaving);
 
         // A third run has nothing left to do.
         var third = await RunAsync(lm, input, output);

@@ -111,7 +111,7 @@ internal static class RunCommand
         text.Append(CultureInfo.InvariantCulture, $"{outputPath}: {summary.Written} written this run ({summary.Cached} from the cache), {summary.AlreadyDone} from before, {summary.Total} prompts in all.");
         if (summary.Spend is { } spend)
         {
-            text.Append(CultureInfo.InvariantCulture, $" Spend: ${spend:0.00####}.");
+            text.Append(CultureInfo.InvariantCulture, $" Spend: ${spend:0.00####}; saved by the cache: ${summary.CacheSaving ?? 0:0.00####}.");
         }
 
         if (summary.FailedLines.Count > 0)

@@ -106,7 +106,7 @@ internal sealed class DatasetRunner
         var failedLines = new List<int>(output.FailedLines.Order());
         int written = 0, cached = 0, nextBad = 0, notRunForBudget = 0;
         bool stoppedOnError = false, interrupted = false;
-        decimal spend = 0;
+        decimal spend = 0, cacheSaving = 0;
 
         void WriteBadBefore(int lineNumber)
         {
@@ -140,6 +140,7 @@ internal sealed class DatasetRunner
                     written++;
                     cached += p.WasCached ? 1 : 0;
                     spend += cost ?? 0;
+                    cacheSaving += saving ?? 0;
                     _status.Count(p.WasCached, p.HasErrors, cost);
                     if (p.HasErrors)
                     {
@@ -182,6 +183,7 @@ internal sealed class DatasetRunner
             Cached = cached,
             FailedLines = failedLines,
             Spend = pricesKnown ? spend : null,
+            CacheSaving = pricesKnown ? cacheSaving : null,
             NotRunForBudget = notRunForBudget,
             StoppedOnError = stoppedOnError,
             Interrupted = interrupted,

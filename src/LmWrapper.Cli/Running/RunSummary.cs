@@ -21,6 +21,9 @@ internal sealed record RunSummary
     /// <summary>Dollars spent by this run, or null when the model's prices are unknown.</summary>
     public decimal? Spend { get; init; }
 
+    /// <summary>What this run's cached answers would have cost had they been made now, or null when the prices are unknown.</summary>
+    public decimal? CacheSaving { get; init; }
+
     /// <summary>Prompts not run because the spend reached <c>--max-cost</c>.</summary>
     public int NotRunForBudget { get; init; }
 
