@@ -414,6 +414,22 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
         return new BatchFiles(Str(b, "input_file_id"), Str(b, "output_file_id"), Str(b, "error_file_id"));
     }
 
+    /// <inheritdoc/>
+    public async Task CancelAsync(string batchId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(batchId);
+        try
+        {
+            using var response = await _pipeline.SendAsync(
+                new LmHttpCall(() => new HttpRequestMessage(HttpMethod.Post, Url("batches/" + Uri.EscapeDataString(batchId) + "/cancel"))),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (LmProviderException e) when (e.Error.StatusCode == 404)
+        {
+            // Gone already: nothing left to cancel.
+        }
+    }
+
     private async Task<JsonDocument> GetBatchAsync(string batchId, CancellationToken cancellationToken)
     {
         using var response = await _pipeline.SendAsync(new LmHttpCall(() => new HttpRequestMessage(HttpMethod.Get, Url("batches/" + Uri.EscapeDataString(batchId)))), cancellationToken).ConfigureAwait(false);

@@ -487,6 +487,35 @@ public abstract partial class LanguageModel : IDisposable
     /// </summary>
     protected virtual IBatchBackend? BatchBackend => null;
 
+    /// <summary>
+    /// Asks the provider to cancel every batch of this model that the cache's journal lists as not yet collected
+    /// (batches a crashed or stopped <c>PredictMany(…, BatchAny)</c> left running). The journal keeps them: a later
+    /// <c>PredictMany</c> of the same prompts collects what the provider answered before the cancel (nothing is paid
+    /// twice) and submits the rest again; <see cref="LmCache.ListBatchJobs"/> shows them until then.
+    /// </summary>
+    /// <param name="cancellationToken">Stops asking; batches already asked stay cancelled.</param>
+    /// <returns>The provider ids of the batches asked to cancel; empty when the model has no batch API or none is pending.</returns>
+    /// <exception cref="LmProviderException">The provider refused a cancel (other than for a batch it no longer has).</exception>
+    public async Task<IReadOnlyList<string>> CancelPendingBatchesAsync(CancellationToken cancellationToken = default)
+    {
+        if (BatchBackend is not { } backend)
+        {
+            return [];
+        }
+
+        var cancelled = new List<string>();
+        foreach (var job in Cache.ListBatchJobs())
+        {
+            if (job.ModelIdentity == ModelIdentity && job.Backend == backend.Name && job.ProviderId is { } id && job.PendingRequests > 0)
+            {
+                await backend.CancelAsync(id, cancellationToken).ConfigureAwait(false);
+                cancelled.Add(id);
+            }
+        }
+
+        return cancelled;
+    }
+
     private async Task<IReadOnlyList<LmPrediction>> PredictOneForManyAsync(LmUncachedRequest request, CancellationToken token)
     {
         // The run counts the spend when it stores the answer; this call is the request's activity and duration.

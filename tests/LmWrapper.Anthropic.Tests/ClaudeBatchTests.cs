@@ -458,4 +458,32 @@ public sealed class ClaudeBatchTests : ClaudeBatchTestBase
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         return doc.RootElement.GetProperty("id").GetString()!;
     }
+
+    [Fact]
+    public async Task CancelPendingBatchesAsksAnthropicToCancelAndARerunStillAnswersEveryPrompt()
+    {
+        Server.BatchLooksToEnd = 1000; // stays in progress until cancelled
+        var prompts = Prompts("a", "b", "c");
+        using (var lm = BatchModel())
+        {
+            await CancelOnceSubmittedAsync(lm, prompts);
+        }
+
+        string id = Assert.Single(Server.CreatedBatches).BatchId;
+        using (var lm = BatchModel())
+        {
+            Assert.Equal([id], await lm.CancelPendingBatchesAsync());
+        }
+
+        Assert.Contains(Server.Requests, r => r.Method == "POST" && r.Path.EndsWith("/messages/batches/" + id + "/cancel", StringComparison.Ordinal));
+        Assert.Contains(Server.BatchStatus(id), new[] { "canceling", "ended" });
+
+        Server.BatchLooksToEnd = null;
+        using var rerun = BatchModel();
+        var results = rerun.PredictMany(prompts, CompletionWindow.BatchAny).ToList();
+        Assert.Equal(["Echo: a", "Echo: b", "Echo: c"], results.Select(p => p.CompletionText));
+        Assert.Equal(2, Server.CreatedBatches.Count); // the cancelled one answered nothing, so its prompts went again
+        Assert.Equal(0, Cache.PendingBatchCount());
+        Assert.Empty(await rerun.CancelPendingBatchesAsync()); // nothing left pending
+    }
 }

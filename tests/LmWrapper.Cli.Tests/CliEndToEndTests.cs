@@ -387,4 +387,34 @@ public class CliEndToEndTests
         var after = await CliProcess.RunAsync(dir.Path, Env(server), "batches", "list", "--cache-dir", dir.File("cache"));
         Assert.Contains("No pending batches", after.StdOut, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_cancelled_batch_is_asked_to_cancel_at_the_provider_and_a_rerun_still_answers_every_line()
+    {
+        await using var server = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { BatchStageDuration = TimeSpan.FromSeconds(30) });
+        using var dir = new TempDir();
+        WriteQuestions(dir.File("in.jsonl"), 3);
+        string[] args = Run(dir, "--window", "batch", "--poll-interval", "0.2");
+
+        using (var first = CliProcess.Start(dir.Path, Env(server), args))
+        {
+            using var journal = Caching.LmCache.Open(Path.Combine(dir.File("cache"), Caching.LmCache.DefaultFileName));
+            await WaitUntilAsync(() => journal.ListBatchJobs() is [{ ProviderId: not null }], first, "the batch id in the journal");
+            first.Kill();
+            await first.WaitAsync(TimeSpan.FromMinutes(1));
+        }
+
+        var cancel = await CliProcess.RunAsync(dir.Path, Env(server), "batches", "cancel", "--model", Model, "--cache-dir", dir.File("cache"));
+        Assert.True(cancel.ExitCode == 0, cancel.StdErr);
+        string id = Assert.Single(server.Batches).Id;
+        Assert.Contains("Asked to cancel " + id, cancel.StdOut, StringComparison.Ordinal);
+        Assert.Contains(server.Requests, r => r.Method == "POST" && r.Path.EndsWith("/batches/" + id + "/cancel", StringComparison.Ordinal));
+        Assert.Contains(server.Batches.Single().Status, new[] { "cancelling", "cancelled" });
+
+        // The rerun finds the cancelled batch with nothing answered and submits its prompts again: every line answered.
+        var (code, _, stderr) = await CliProcess.RunAsync(dir.Path, Env(server), Run(dir, "--window", "asap"));
+        Assert.True(code == 0, stderr);
+        var results = Results(dir.File("out.jsonl"));
+        Assert.Equal([1, 2, 3], results.Select(r => r.GetProperty("line").GetInt32()));
+    }
 }

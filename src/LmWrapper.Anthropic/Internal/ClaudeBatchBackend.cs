@@ -173,7 +173,21 @@ internal sealed class ClaudeBatchBackend : IBatchBackend
     }
 
     /// <inheritdoc/>
-    public async Task<BatchJobStatus> GetStatusAsync(string batchId, CancellationToken cancellationToken)
+    public async Task CancelAsync(string batchId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(batchId);
+        try
+        {
+            await _http.SendAsync(HttpMethod.Post, BatchPath(batchId) + "/cancel", null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (LmProviderException e) when (e.Error.StatusCode == 404)
+        {
+            // Gone already: nothing left to cancel.
+        }
+    }
+
+    /// <inheritdoc/>
+        public async Task<BatchJobStatus> GetStatusAsync(string batchId, CancellationToken cancellationToken)
     {
         AnthropicResponse response;
         try

@@ -7,7 +7,7 @@ using LmWrapper.Cli.Running;
 
 namespace LmWrapper.Cli.Commands;
 
-/// <summary><c>lmwrapper batches list|collect</c>: the provider batches this project started (from the cache's journal).</summary>
+/// <summary><c>lmwrapper batches list|cancel|collect</c>: the provider batches this project started (from the cache's journal).</summary>
 internal static class BatchesCommand
 {
     /// <summary>Creates the command and its subcommands.</summary>
@@ -19,9 +19,11 @@ internal static class BatchesCommand
 
             Examples:
               lmwrapper batches list
+              lmwrapper batches cancel --model openai:gpt-4o-mini
               lmwrapper batches collect --model openai:gpt-4o-mini --input prompts.jsonl
             """);
         command.Add(List());
+        command.Add(Cancel());
         command.Add(Collect());
         return command;
     }
@@ -50,6 +52,43 @@ internal static class BatchesCommand
                         j.RequestCount.ToString(c), j.PendingRequests.ToString(c), j.RecordedAt.ToString("u", c),
                     }));
                 return Task.FromResult(ExitCodes.Success);
+            },
+            ct));
+        return command;
+    }
+
+    private static Command Cancel()
+    {
+        var model = CommonOptions.Model();
+        var baseUrl = CommonOptions.BaseUrl();
+        var cacheDir = CommonOptions.CacheDir();
+        var command = new Command("cancel", """
+            Ask the provider to cancel every pending batch of MODEL listed by `batches list`.
+            The journal keeps them: a later `run --window batch` (or `batches collect`) of the same input collects what
+            the provider answered before the cancel, paying nothing twice, and submits the rest again.
+            """)
+        {
+            model, baseUrl, cacheDir,
+        };
+        command.SetAction((result, ct) => CommandGuard.RunAsync(
+            async token =>
+            {
+                var settings = CommonOptions.Settings(result, baseUrl, cacheDir);
+                using var lm = await ModelFactory.CreateAsync(ModelSpec.Parse(result.GetRequiredValue(model)), settings, token).ConfigureAwait(false);
+                var cancelled = await lm.CancelPendingBatchesAsync(token).ConfigureAwait(false);
+                var o = Console.Out;
+                if (cancelled.Count == 0)
+                {
+                    await o.WriteLineAsync($"No pending batch of {lm.ModelIdentity} to cancel.").ConfigureAwait(false);
+                    return ExitCodes.Success;
+                }
+
+                foreach (var id in cancelled)
+                {
+                    await o.WriteLineAsync("Asked to cancel " + id).ConfigureAwait(false);
+                }
+
+                return ExitCodes.Success;
             },
             ct));
         return command;

@@ -72,4 +72,15 @@ public interface IBatchBackend
     /// <param name="batchId">The provider's batch id.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     Task CleanupAsync(string batchId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Asks the provider to cancel a submitted batch. Requests it already answered stay readable through
+    /// <see cref="ReadResultsAsync"/>; a batch the provider no longer has is not an error. The default says the backend
+    /// cannot cancel.
+    /// </summary>
+    /// <param name="batchId">The provider's batch id.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <exception cref="NotSupportedException">The backend has no way to cancel a batch.</exception>
+    Task CancelAsync(string batchId, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"The {Name} batch backend cannot cancel a batch.");
 }
