@@ -80,21 +80,7 @@ public abstract partial class LanguageModel
         // The same telemetry and spend as PredictAsync: the call's activity, cache misses, the request's duration, and
         // the fresh and cached samples' tokens and dollars once the final prediction is known.
         using var call = Telemetry.StartCall(prompt, Spend);
-        CacheKey? key = CacheFor(prompt) is not null ? CacheKey.Compute(ModelIdentity, prompt) : null;
-        var samples = new LmPrediction?[prompt.NumCompletions];
-        int missing = samples.Length;
-        if (key is { } k)
-        {
-            var found = new List<(int Sample, byte[] Payload)>(prompt.NumCompletions);
-            Cache.GetSamples(k, prompt.NumCompletions, found);
-            foreach (var (sample, payload) in found)
-            {
-                samples[sample] = PredictionJson.DeserializePayload(payload, prompt, wasCached: true);
-                missing--;
-            }
-
-            call.Missed(missing);
-        }
+        var (key, samples, missing) = ReadCachedSamples(prompt, call);
 
         for (int s = 0; s < samples.Length; s++)
         {

@@ -254,7 +254,11 @@ public abstract partial class LanguageModel : IDisposable
         }
     }
 
-    private async Task<LmPrediction> PredictCoreAsync(LmPrompt prompt, PredictCall call, CancellationToken cancellationToken)
+    /// <summary>
+    /// The cache's samples of <paramref name="prompt"/> (null where none is cached, and all null when the prompt does not
+    /// use the cache), how many are missing, and the key they are stored under.
+    /// </summary>
+    private (CacheKey? Key, LmPrediction?[] Samples, int Missing) ReadCachedSamples(LmPrompt prompt, PredictCall call)
     {
         CacheKey? key = CacheFor(prompt) is not null ? CacheKey.Compute(ModelIdentity, prompt) : null;
         var samples = new LmPrediction?[prompt.NumCompletions];
@@ -271,6 +275,13 @@ public abstract partial class LanguageModel : IDisposable
 
             call.Missed(missing);
         }
+
+        return (key, samples, missing);
+    }
+
+    private async Task<LmPrediction> PredictCoreAsync(LmPrompt prompt, PredictCall call, CancellationToken cancellationToken)
+    {
+        var (key, samples, missing) = ReadCachedSamples(prompt, call);
 
         if (missing > 0)
         {

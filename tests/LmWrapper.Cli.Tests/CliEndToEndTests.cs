@@ -353,14 +353,7 @@ public class CliEndToEndTests
         WriteQuestions(dir.File("in.jsonl"), 4);
         string[] args = Run(dir, "--window", "batch", "--poll-interval", "0.2");
 
-        using (var first = CliProcess.Start(dir.Path, Env(server), args))
-        {
-            // Killed once the journal (in the cache file, read here by a second connection) has the provider's batch id.
-            using var journal = Caching.LmCache.Open(Path.Combine(dir.File("cache"), Caching.LmCache.DefaultFileName));
-            await WaitUntilAsync(() => journal.ListBatchJobs() is [{ ProviderId: not null }], first, "the batch id in the journal");
-            first.Kill();
-            await first.WaitAsync(TimeSpan.FromMinutes(1));
-        }
+        await KillOnceTheBatchIsJournaledAsync(dir, server, args);
 
         var list = await CliProcess.RunAsync(dir.Path, Env(server), "batches", "list", "--cache-dir", dir.File("cache"));
         Assert.Equal(0, list.ExitCode);
@@ -396,13 +389,7 @@ public class CliEndToEndTests
         WriteQuestions(dir.File("in.jsonl"), 3);
         string[] args = Run(dir, "--window", "batch", "--poll-interval", "0.2");
 
-        using (var first = CliProcess.Start(dir.Path, Env(server), args))
-        {
-            using var journal = Caching.LmCache.Open(Path.Combine(dir.File("cache"), Caching.LmCache.DefaultFileName));
-            await WaitUntilAsync(() => journal.ListBatchJobs() is [{ ProviderId: not null }], first, "the batch id in the journal");
-            first.Kill();
-            await first.WaitAsync(TimeSpan.FromMinutes(1));
-        }
+        await KillOnceTheBatchIsJournaledAsync(dir, server, args);
 
         var cancel = await CliProcess.RunAsync(dir.Path, Env(server), "batches", "cancel", "--model", Model, "--cache-dir", dir.File("cache"));
         Assert.True(cancel.ExitCode == 0, cancel.StdErr);
@@ -416,5 +403,15 @@ public class CliEndToEndTests
         Assert.True(code == 0, stderr);
         var results = Results(dir.File("out.jsonl"));
         Assert.Equal([1, 2, 3], results.Select(r => r.GetProperty("line").GetInt32()));
+    }
+
+    /// <summary>Starts a batch run and kills it once the journal (in the cache file, read here by a second connection) has the provider's batch id.</summary>
+    private static async Task KillOnceTheBatchIsJournaledAsync(TempDir dir, FakeOpenAiServer server, string[] args)
+    {
+        using var first = CliProcess.Start(dir.Path, Env(server), args);
+        using var journal = Caching.LmCache.Open(Path.Combine(dir.File("cache"), Caching.LmCache.DefaultFileName));
+        await WaitUntilAsync(() => journal.ListBatchJobs() is [{ ProviderId: not null }], first, "the batch id in the journal");
+        first.Kill();
+        await first.WaitAsync(TimeSpan.FromMinutes(1));
     }
 }
