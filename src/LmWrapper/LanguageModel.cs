@@ -230,6 +230,7 @@ public abstract class LanguageModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ValidatePrompt(prompt);
+        CheckFits(prompt);
         CacheKey? key = CacheFor(prompt) is not null ? CacheKey.Compute(ModelIdentity, prompt) : null;
         var samples = new LmPrediction?[prompt.NumCompletions];
         int missing = samples.Length;
@@ -301,6 +302,7 @@ public abstract class LanguageModel : IDisposable
             try
             {
                 ValidatePrompt(list[i]);
+                CheckFits(list[i]);
             }
             catch (LmPromptException e)
             {
@@ -344,11 +346,56 @@ public abstract class LanguageModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(prompt);
         prompt.ValidateFields(AcceptsEmptyText);
+        if (prompt.NumCompletions > MaxNumCompletions)
+        {
+            throw new LmPromptException(
+                $"NumCompletions is {prompt.NumCompletions}, but LmWrapper asks for at most {MaxNumCompletions} completions of one prompt "
+                + "(each is its own paid request or generated row for some providers). Split the work into several prompts.",
+                nameof(LmPrompt.NumCompletions));
+        }
+
         if (prompt.Internals is not null && !SupportsInternals)
         {
             throw new LmPromptException(
                 $"{ModelIdentity} cannot return model internals (hidden states, attentions); only local models can. Remove LmPrompt.Internals.",
                 nameof(LmPrompt.Internals));
+        }
+    }
+
+    /// <summary>
+    /// The most completions one prompt may ask for (<see cref="LmPrompt.NumCompletions"/>), the same for every provider:
+    /// 128. OpenAI's API refuses more in one request; Claude sends one request per completion and a local model generates
+    /// one row per completion, so a larger number would fan out into that many paid requests or rows from one prompt.
+    /// Ask for more with several prompts (a different <see cref="LmPrompt.Seed"/> or text) when it is really meant.
+    /// </summary>
+    public const int MaxNumCompletions = 128;
+
+    /// <summary>
+    /// How far over <see cref="TokenLimit"/> <see cref="EstimateTokensInPrompt"/> may go before a prompt is refused as one
+    /// that cannot fit (1 means at the limit). Models whose estimate is exact keep 1; a provider whose offline estimate is
+    /// rough (Claude's 3.5 characters per token) gives a larger factor so no prompt that would fit is refused; one that
+    /// makes the same check exactly in its own <see cref="ValidatePrompt"/> gives <see cref="double.PositiveInfinity"/>.
+    /// </summary>
+    protected virtual double CannotFitFactor => 1.0;
+
+    /// <summary>
+    /// Refuses a prompt that cannot fit in the context window (its estimated tokens alone reach <see cref="TokenLimit"/>
+    /// times <see cref="CannotFitFactor"/>) before anything is uploaded: the provider would only reject it, after the upload.
+    /// </summary>
+    private void CheckFits(LmPrompt prompt)
+    {
+        if (double.IsPositiveInfinity(CannotFitFactor))
+        {
+            return;
+        }
+
+        int tokens = EstimateTokensInPrompt(prompt);
+        if (tokens >= TokenLimit * CannotFitFactor)
+        {
+            throw new LmPromptException(
+                $"The prompt is about {tokens} tokens, but {ModelIdentity}'s context window is {TokenLimit} tokens for the prompt and its "
+                + "completion together: it cannot fit, so it was not sent. Shorten it (LmWrapper.PromptTrimming can cut it to a token budget).",
+                prompt.IsChat ? nameof(LmPrompt.Chat) : nameof(LmPrompt.Text));
         }
     }
 

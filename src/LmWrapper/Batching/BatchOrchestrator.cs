@@ -539,6 +539,13 @@ internal sealed class BatchOrchestrator(
             };
             return (job, false, null);
         }
+        catch (LmAuthenticationException)
+        {
+            // A rejected key is a clear answer: nothing was created, so nothing is left for a rerun to find.
+            journal?.DeleteBatchJob(chunk.LocalId);
+            TryDelete(chunk.File);
+            throw;
+        }
         catch (LmBatchQueueFullException e)
         {
             logger.LogWarning("The provider's batch queue is full ({Message}); waiting before submitting {Count} requests.", e.Message, chunk.Count);
@@ -565,9 +572,9 @@ internal sealed class BatchOrchestrator(
         }
 
         logger.LogWarning("The request file {File} was removed while it waited; writing it again.", chunk.File);
-        Directory.CreateDirectory(WorkingDirectory);
+        CreateWorkingDirectory(WorkingDirectory);
         var line = new ArrayBufferWriter<byte>(1024);
-        using var stream = new FileStream(chunk.File, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
+        using var stream = CreateRequestFile(chunk.File);
         for (int i = 0; i < chunk.Count; i++)
         {
             int r = chunk.Requests[i];
@@ -623,7 +630,7 @@ internal sealed class BatchOrchestrator(
     private IEnumerable<Chunk> WriteChunks(Run run, IEnumerable<int> todo, int attempt, int maxRequests = int.MaxValue, int[]? reserved = null)
     {
         string dir = WorkingDirectory;
-        Directory.CreateDirectory(dir);
+        CreateWorkingDirectory(dir);
         int perChunk = Math.Min(maxRequests, _limits.MaxRequests);
         var line = new ArrayBufferWriter<byte>(1024);
         Chunk? chunk = null;
@@ -655,7 +662,7 @@ internal sealed class BatchOrchestrator(
                 {
                     string localId = "lmw_" + Guid.NewGuid().ToString("N");
                     chunk = new Chunk(localId, Path.Combine(dir, localId + ".jsonl"), attempt, Math.Min(perChunk, 1 << 16));
-                    stream = new FileStream(chunk.File, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
+                    stream = CreateRequestFile(chunk.File);
                 }
 
                 stream!.Write(line.WrittenSpan);
@@ -738,6 +745,36 @@ internal sealed class BatchOrchestrator(
     private void Report(Run run) =>
         options.Progress?.Report(new BatchProgress(
             run.Table.Count, run.Active.Sum(j => j.Count) + run.Completed + run.Failed, run.Completed, run.Failed, run.Active.Count, run.Table.CachedPrompts, run.Cost));
+
+    /// <summary>Creates the working directory, readable by its owner only on Unix (mode 0700) when it is new.</summary>
+    private static void CreateWorkingDirectory(string dir)
+    {
+        if (OperatingSystem.IsWindows() || Directory.Exists(dir))
+        {
+            Directory.CreateDirectory(dir);
+            return;
+        }
+
+        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    /// <summary>Creates a request file (the prompts, in the provider's format) readable by its owner only (mode 0600 on Unix).</summary>
+    private static FileStream CreateRequestFile(string path)
+    {
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            Share = FileShare.Read,
+            BufferSize = 1 << 16,
+        };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        return new FileStream(path, options);
+    }
 
     private static void TryDelete(string file)
     {
