@@ -269,7 +269,7 @@ public sealed class OpenAiLm : LanguageModel
 
         if (m.IsChatModel && prompt.Chat is { } chat && chat.Any(t => t.Role == LmChatRole.Tool))
         {
-            throw new LmPromptException("Tool turns need the tool call they answer (tool_call_id), which LmPrompt does not carry; OpenAiLm does not support them yet.", nameof(LmPrompt.Chat));
+            throw new LmPromptException("LmPrompt.Chat has a tool turn: tool turns need the tool call they answer (tool_call_id), which LmPrompt does not carry; OpenAiLm does not support them yet.", nameof(LmPrompt.Chat));
         }
 
         if (m.IsReasoningModel)

@@ -540,7 +540,7 @@ public abstract class LanguageModel : IDisposable
             {
                 try
                 {
-                    await run.DecodeCachedAsync(Cache, signal, cts.Token).ConfigureAwait(false);
+                    await run.DecodeCachedAsync(Cache, signal, cts.Token, RefetchRemovedSampleAsync).ConfigureAwait(false);
                 }
                 catch (Exception e)
                 {
@@ -576,6 +576,17 @@ public abstract class LanguageModel : IDisposable
             await pump.ConfigureAwait(false);
             await decoder.ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// One sample that another process removed from the cache while a PredictMany run was reading it: predicted again
+    /// (from the cache when someone stored it anew, else from the model, and stored).
+    /// </summary>
+    private async Task<LmPrediction> RefetchRemovedSampleAsync(LmPrompt prompt, int sample, CancellationToken cancellationToken)
+    {
+        Logger.LogInformation("{Model}: a cached answer was removed by another process during the run; asking again.", ModelIdentity);
+        var all = await PredictAsync(prompt, cancellationToken).ConfigureAwait(false);
+        return all.HasErrors || prompt.NumCompletions == 1 ? all : all.Completions[sample];
     }
 
     private async Task PumpAsync(PredictManyRun run, DoneSignal signal, CompletionWindow window, CancellationToken token)

@@ -120,8 +120,9 @@ public sealed class LmApiKey
         int scheme = url.IndexOf("://", StringComparison.Ordinal);
         int hostStart = scheme < 0 ? 0 : scheme + 3;
         int pathStart = url.IndexOfAny(['/', '?', '#'], hostStart);
-        int at = url.LastIndexOf('@', pathStart < 0 ? url.Length - 1 : pathStart - 1);
-        if (at >= hostStart)
+        int hostEnd = pathStart < 0 ? url.Length : pathStart;
+        int at = hostEnd > hostStart ? url.LastIndexOf('@', hostEnd - 1, hostEnd - hostStart) : -1;
+        if (at >= 0)
         {
             url = url[..hostStart] + "***" + url[at..];
         }

@@ -745,9 +745,9 @@ public sealed partial class LmCache : IDisposable
     /// </summary>
     private static void CreateOwnerOnly(string path)
     {
-        if (OperatingSystem.IsWindows() || File.Exists(path))
+        if (OperatingSystem.IsWindows() || Path.Exists(path))
         {
-            return;
+            return; // an existing file keeps its mode; anything else in the way is SQLite's to report
         }
 
         try
