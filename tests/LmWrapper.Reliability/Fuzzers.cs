@@ -85,9 +85,25 @@ public static class Fuzzers
         return Run("jinja", inputs, seed, input =>
         {
             string source = JinjaInput(random);
-            var template = ChatTemplate.Parse(source);
-            using var cts = new CancellationTokenSource(HangLimit);
-            _ = template.Render(messages, addGenerationPrompt: random.Next(2) == 0, bosToken: "<s>", eosToken: "</s>", cancellationToken: cts.Token);
+            var watch = Stopwatch.StartNew();
+            try
+            {
+                var template = ChatTemplate.Parse(source);
+                using var cts = new CancellationTokenSource(HangLimit);
+                _ = template.Render(messages, addGenerationPrompt: random.Next(2) == 0, bosToken: "<s>", eosToken: "</s>", cancellationToken: cts.Token);
+            }
+            catch (Exception e) when (Environment.GetEnvironmentVariable("LMWRAPPER_FUZZ_TRACE") == "1" && e is not ChatTemplateException)
+            {
+                Console.Error.WriteLine($"jinja input {input.ToString(CultureInfo.InvariantCulture)} threw {e.GetType().Name}: {source}");
+                throw;
+            }
+            finally
+            {
+                if (watch.ElapsedMilliseconds > 2000 && Environment.GetEnvironmentVariable("LMWRAPPER_FUZZ_TRACE") == "1")
+                {
+                    Console.Error.WriteLine($"jinja input {input.ToString(CultureInfo.InvariantCulture)} slow: {source}");
+                }
+            }
         }, e => e is ChatTemplateException);
     }
 
@@ -119,6 +135,10 @@ public static class Fuzzers
 
             double ms = watch.Elapsed.TotalMilliseconds;
             slowest = Math.Max(slowest, ms);
+            if (ms > 2000 && Environment.GetEnvironmentVariable("LMWRAPPER_FUZZ_TRACE") == "1")
+            {
+                Console.Error.WriteLine($"{target} input {i.ToString(CultureInfo.InvariantCulture)}: {ms:0} ms");
+            }
             if (watch.Elapsed > HangLimit)
             {
                 undocumented++;

@@ -23,6 +23,24 @@ if (args.Length > 0 && args[0] == "cache-worker" && args.Length == 6)
         args[5]);
 }
 
+if (args.Length > 0 && args[0] == "fuzz" && args.Length == 4)
+{
+    int n = int.Parse(args[2], CultureInfo.InvariantCulture), seed = int.Parse(args[3], CultureInfo.InvariantCulture);
+    var r = args[1] switch
+    {
+        "safetensors" => Fuzzers.Safetensors(n, seed),
+        "tokenizer.json" => Fuzzers.TokenizerJson(n, seed),
+        _ => Fuzzers.Jinja(n, seed),
+    };
+    Console.WriteLine($"{r.Target} (seed {r.Seed}): {r.Inputs} inputs, {r.Accepted} accepted, {r.Refused} refused, {r.Undocumented} undocumented, slowest {r.SlowestMs} ms");
+    foreach (var e in r.Examples)
+    {
+        Console.WriteLine("  " + e);
+    }
+
+    return r.Undocumented == 0 ? 0 : 1;
+}
+
 Console.Error.WriteLine("usage: predict <openai|claude> <asap|batch> <baseUrl> <apiKey> <cacheFile> <workDir> <first> <count> <outFile>");
 Console.Error.WriteLine("       cache-worker <cacheFile> <seed> <threads> <operations> <outFile>");
 return 2;
