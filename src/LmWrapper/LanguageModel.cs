@@ -594,7 +594,10 @@ public abstract class LanguageModel : IDisposable
         // Results that are already waiting (a finished batch file, a burst of fast answers) are stored in one
         // transaction; each request is marked done only after its samples are in the cache, so a crash never loses
         // an answer the caller has seen.
+        // A transaction also closes after MaxGatherTime: answers that keep arriving (fast immediate requests) would otherwise
+        // be gathered until the burst ends, and a crash meanwhile would lose every one of them although each was paid for.
         const int MaxPerTransaction = 4096;
+        var maxGatherTime = TimeSpan.FromMilliseconds(50);
         var ready = new List<LmUncachedResult>();
         var toStore = new List<(CacheKey, int, byte[])>();
         try
@@ -608,6 +611,7 @@ public abstract class LanguageModel : IDisposable
                     ready.Clear();
                     toStore.Clear();
                     ValueTask<bool> next;
+                    long gatherStart = System.Diagnostics.Stopwatch.GetTimestamp();
                     do
                     {
                         var result = results.Current;
@@ -625,7 +629,8 @@ public abstract class LanguageModel : IDisposable
 
                         next = results.MoveNextAsync();
                     }
-                    while (next.IsCompleted && ready.Count < MaxPerTransaction && (more = next.Result));
+                    while (next.IsCompleted && ready.Count < MaxPerTransaction
+                        && System.Diagnostics.Stopwatch.GetElapsedTime(gatherStart) < maxGatherTime && (more = next.Result));
 
                     Store(toStore);
                     foreach (var result in ready)

@@ -74,8 +74,8 @@ public static class FaultStorm
                     int roll = random.Next(100);
                     (string name, FakeOpenAiFault fault, bool paysOnce) = roll switch
                     {
-                        < 15 => ("429_hint", FakeOpenAiFault.RateLimit(TimeSpan.FromMilliseconds(5)), false),
-                        < 25 => ("429_no_hint", FakeOpenAiFault.RateLimit(null, sendRetryAfterMs: false, sendRetryAfter: false), false),
+                        < 15 => ("429_hint", FakeOpenAiFault.RateLimit(TimeSpan.FromMilliseconds(5)) with { SendRateLimitHeaders = false }, false),
+                        < 25 => ("429_no_hint", FakeOpenAiFault.RateLimit(null, sendRetryAfterMs: false, sendRetryAfter: false) with { SendRateLimitHeaders = false }, false),
                         < 35 => ("500", FakeOpenAiFault.ServerError(500), false),
                         < 42 => ("502", FakeOpenAiFault.ServerError(502), false),
                         < 50 => ("503", FakeOpenAiFault.ServerError(503), false),

@@ -136,6 +136,12 @@ public static class KillPoints
 
                     answeredBefore.UnionWith(answered);
                     log.Append(CultureInfo.InvariantCulture, $"round {rounds} run {run}: {(killed ? "killed" : "ran")} (exit {child.ExitCode}, requests {before}->{requestCount()}, answered {answered.Count}) {said.Trim().Split('\n').LastOrDefault()}\n");
+                    if (child.ExitCode == 0 && run == 1)
+                    {
+                        // A whole run fitted under the threshold: aim the next kills within what a whole run sends.
+                        killSpan = Math.Max(2, (requestCount() - before) * 3 / 4);
+                    }
+
                     if (child.ExitCode == 0)
                     {
                         done = true;
@@ -154,10 +160,20 @@ public static class KillPoints
                 {
                     var problems = cache.CheckIntegrity();
                     integrityOk &= problems.Count == 0;
-                    orphans += cache.PendingBatchCount();
+                    int rows = cache.PendingBatchCount();
+                    orphans += rows;
+                    if (rows > 0)
+                    {
+                        log.Append(CultureInfo.InvariantCulture, $"round {rounds}: {rows} journal row(s) left\n");
+                    }
                 }
 
-                orphans += Directory.EnumerateFiles(roundDir, "lmw_*.jsonl").Count();
+                int files = Directory.EnumerateFiles(roundDir, "lmw_*.jsonl").Count();
+                orphans += files;
+                if (files > 0)
+                {
+                    log.Append(CultureInfo.InvariantCulture, $"round {rounds}: {files} request file(s) left\n");
+                }
             }
 
             // Paid for: a batch request in two batches, or an immediate request paid again after a kill lost its answer.
@@ -167,9 +183,12 @@ public static class KillPoints
                     ? openAi.Batches.SelectMany(b => b.CustomIds).ToList()
                     : claude!.CreatedBatches.SelectMany(b => b.CustomIds).ToList();
                 paidTwice += ids.Count - ids.Distinct(StringComparer.Ordinal).Count();
-                orphans += openAi is not null
-                    ? openAi.Batches.Count(b => openAi.FileIds.Contains(b.InputFileId))
-                    : claude!.BatchIds.Count;
+                int left = openAi is not null ? openAi.FileIds.Count : claude!.BatchIds.Count;
+                orphans += left;
+                if (left > 0)
+                {
+                    log.Append(CultureInfo.InvariantCulture, $"{left} {(openAi is not null ? "provider file(s)" : "provider batch(es)")} left: {string.Join(", ", openAi is not null ? openAi.FileIds : claude!.BatchIds)}\n");
+                }
             }
             else
             {
