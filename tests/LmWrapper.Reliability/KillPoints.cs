@@ -53,7 +53,8 @@ public static class KillPoints
             }
             else
             {
-                claude = new FakeAnthropicServer { BatchProcessingTime = TimeSpan.FromMilliseconds(30) };
+                // Answers take 10 ms, as a (very fast) real one would take longer than none: kills then land among stored answers.
+                claude = new FakeAnthropicServer { BatchProcessingTime = TimeSpan.FromMilliseconds(30), ResponseDelay = TimeSpan.FromMilliseconds(10) };
                 await claude.StartAsync(cancellationToken);
                 claude.Responder = r =>
                 {

@@ -598,8 +598,9 @@ internal sealed class BatchOrchestrator(
     private string WorkingDirectory => options.WorkingDirectory ?? Path.Combine(Path.GetTempPath(), "lmwrapper-batches");
 
     /// <summary>
-    /// Removes request files a day old from the working directory: left by a run that was killed between writing and
-    /// submitting one (a file being written or uploaded by a live run is never that old).
+    /// Removes request files left by a run that was killed between writing and submitting one (or before deleting it):
+    /// those whose writing process has ended, and any a day old (a file being written or uploaded by a live run is never
+    /// that old).
     /// </summary>
     private void DeleteStaleRequestFiles()
     {
@@ -610,11 +611,43 @@ internal sealed class BatchOrchestrator(
 
         foreach (var file in Directory.EnumerateFiles(WorkingDirectory, "lmw_*.jsonl"))
         {
-            if (File.GetLastWriteTimeUtc(file) < (Now - StaleRequestFileAge).UtcDateTime)
+            if (File.GetLastWriteTimeUtc(file) < (Now - StaleRequestFileAge).UtcDateTime || WriterIsGone(file))
             {
                 logger.LogInformation("Removing {File}, a request file an earlier run left behind.", file);
                 TryDelete(file);
             }
+        }
+    }
+
+    /// <summary>
+    /// A request file's name: its local id and the writing process's id (<c>lmw_{id}.p{pid}.jsonl</c>), so that a later run
+    /// can tell a file a killed process left (its process is gone) from one a live run in another process is uploading.
+    /// </summary>
+    private static string RequestFileName(string localId) =>
+        $"{localId}.p{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}.jsonl";
+
+    /// <summary>Whether the process that wrote a request file (named by <see cref="RequestFileName"/>) has ended.</summary>
+    private static bool WriterIsGone(string file)
+    {
+        string name = Path.GetFileNameWithoutExtension(file);
+        int at = name.LastIndexOf(".p", StringComparison.Ordinal);
+        if (at < 0 || !int.TryParse(name.AsSpan(at + 2), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || pid == Environment.ProcessId)
+        {
+            return false; // not ours to judge (an older name), or this process's own
+        }
+
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return true; // no such process
+        }
+        catch (InvalidOperationException)
+        {
+            return true;
         }
     }
 
@@ -661,7 +694,7 @@ internal sealed class BatchOrchestrator(
                 if (chunk is null)
                 {
                     string localId = "lmw_" + Guid.NewGuid().ToString("N");
-                    chunk = new Chunk(localId, Path.Combine(dir, localId + ".jsonl"), attempt, Math.Min(perChunk, 1 << 16));
+                    chunk = new Chunk(localId, Path.Combine(dir, RequestFileName(localId)), attempt, Math.Min(perChunk, 1 << 16));
                     stream = CreateRequestFile(chunk.File);
                 }
 
