@@ -534,7 +534,11 @@ public abstract class LanguageModel : IDisposable
 
         // Two workers feed the loop below: the pump runs what the cache lacks, the decoder reads what it holds, a window
         // ahead of the caller.
-        var pump = run.Count == 0 ? Task.CompletedTask : Task.Run(() => PumpAsync(run, signal, window, cts.Token), CancellationToken.None);
+        var pump = run.Count > 0
+            ? Task.Run(() => PumpAsync(run, signal, window, cts.Token), CancellationToken.None)
+            : window == CompletionWindow.BatchAny && BatchBackend is not null && prompts.Length > 0 && CacheFor(prompts[0]) is not null
+                ? Task.Run(() => TidyBatchJournalAsync(cts.Token), CancellationToken.None)
+                : Task.CompletedTask;
         var decoder = !run.HasCachedSamples ? Task.CompletedTask : Task.Run(
             async () =>
             {
@@ -575,6 +579,32 @@ public abstract class LanguageModel : IDisposable
 
             await pump.ConfigureAwait(false);
             await decoder.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A batch run whose every answer is cached sends nothing, but a batch an earlier, killed run submitted may still be in
+    /// the journal (its answers were cached before the kill, its provider batch and files not yet deleted): the batch
+    /// orchestration over no requests deletes such batches at the provider and their journal rows. A failure here is
+    /// logged, never thrown: the answers are all in hand, and the next batch run tries again.
+    /// </summary>
+    private async Task TidyBatchJournalAsync(CancellationToken token)
+    {
+        try
+        {
+            if (Cache.PendingBatchCount() == 0)
+            {
+                return;
+            }
+
+            var orchestrator = new BatchOrchestrator(BatchBackend!, Cache, ModelIdentity, Options.Batch ?? new BatchOptions(), Logger);
+            await foreach (var _ in orchestrator.RunAsync(new UncachedRequestList(Array.Empty<LmUncachedRequest>(), cachedPrompts: 0), token).ConfigureAwait(false))
+            {
+            }
+        }
+        catch (Exception e)
+        {
+            Logger.LogWarning(e, "{Model}: removing batches an earlier run left failed; the next batch run tries again.", ModelIdentity);
         }
     }
 
