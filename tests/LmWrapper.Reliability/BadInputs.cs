@@ -195,6 +195,18 @@ public static class BadInputs
             ClaudePrompt("lone surrogate", "surrogate", () => new LmPrompt("a\ud800")),
             ClaudePrompt("tool turn", "Chat", () => new LmPrompt([LmChatTurn.User("a"), new LmChatTurn(LmChatRole.Tool, "b")])),
 
+            // Prompts, any model (the base class's checks, here through MockLm).
+            new("mock prompt: NumCompletions 129 (fan-out cap)", typeof(LmPromptException), "NumCompletions", async _ =>
+            {
+                using var lm = new MockLm(p => p.Text!);
+                await lm.PredictAsync(new LmPrompt("hi") { NumCompletions = 129 });
+            }),
+            new("mock prompt: more words than the context window", typeof(LmPromptException), "context window", async _ =>
+            {
+                using var lm = new MockLm(p => p.Text!, tokenLimit: 100);
+                await lm.PredictAsync(new LmPrompt(string.Join(' ', Enumerable.Repeat("w", 150))));
+            }),
+
             // Configuration, OpenAI.
             Setting("OpenAI key with a line break", typeof(LmAuthenticationException), "control character", c => OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, "sk-abc\r\nX-Injected: 1", options: c.OpenAiOptions())),
             Setting("OpenAI key with NUL", typeof(LmAuthenticationException), "control character", c => OpenAiLm.Get(OpenAiModelNames.Gpt4oMini, "sk-abc\0", options: c.OpenAiOptions())),
