@@ -67,13 +67,13 @@ public sealed class ClaudeLm : LanguageModel
         Uri? baseUrl = options.BaseUrl;
         if (baseUrl is null && fromEnvironment is not null && !Uri.TryCreate(fromEnvironment, UriKind.Absolute, out baseUrl))
         {
-            throw new ArgumentException($"{setting} must be an absolute http(s) URL such as \"{ClaudeOptions.DefaultBaseUrl}\", but was \"{fromEnvironment}\".", setting);
+            throw new ArgumentException($"{setting} must be an absolute http(s) URL such as \"{ClaudeOptions.DefaultBaseUrl}\", but was \"{LmApiKey.WithoutCredentials(fromEnvironment)}\".", setting);
         }
 
         baseUrl ??= ClaudeOptions.DefaultBaseUrl;
         if (!baseUrl.IsAbsoluteUri || (baseUrl.Scheme != Uri.UriSchemeHttp && baseUrl.Scheme != Uri.UriSchemeHttps))
         {
-            throw new ArgumentException($"{setting} must be an absolute http(s) URL such as \"{ClaudeOptions.DefaultBaseUrl}\", but was \"{baseUrl}\".", setting);
+            throw new ArgumentException($"{setting} must be an absolute http(s) URL such as \"{ClaudeOptions.DefaultBaseUrl}\", but was \"{LmApiKey.WithoutCredentials(baseUrl.OriginalString)}\".", setting);
         }
 
         string trimmed = baseUrl.AbsoluteUri.TrimEnd('/');
@@ -208,6 +208,12 @@ public sealed class ClaudeLm : LanguageModel
 
         return new ClaudeTokenCount(TokenEstimator.Estimate(request.System, request.Messages), IsEstimate: true);
     }
+
+    /// <summary>
+    /// The offline estimate counts 3.5 characters per token, which over-counts text that Claude's tokenizer packs tighter:
+    /// only a prompt estimated at 2.5 times the context window or more is refused as one that cannot fit.
+    /// </summary>
+    protected override double CannotFitFactor => 2.5;
 
     /// <summary>Claude samples one completion per request, each paying for the prompt.</summary>
     protected override bool SendsPromptPerSample => true;

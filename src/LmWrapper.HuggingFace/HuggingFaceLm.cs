@@ -165,6 +165,9 @@ public sealed class HuggingFaceLm : LanguageModel
         return Encode(prompt).Ids.Length;
     }
 
+    /// <summary><see cref="ValidatePrompt"/> already refuses a prompt that leaves no room to generate, counting its real tokens.</summary>
+    protected override double CannotFitFactor => double.PositiveInfinity;
+
     /// <inheritdoc/>
     protected override void ValidatePrompt(LmPrompt prompt)
     {

@@ -68,16 +68,17 @@ public sealed class OpenAiLm : LanguageModel
         _options = options;
         RetryOnRateLimit = retryOnRateLimit;
         string? fromEnvironment = options.Environment(OpenAiOptions.BaseUrlEnvironmentVariable);
+        string setting = options.BaseUrl is null && fromEnvironment is not null ? OpenAiOptions.BaseUrlEnvironmentVariable : nameof(options.BaseUrl);
         Uri? parsed = options.BaseUrl;
         if (parsed is null && fromEnvironment is not null && !Uri.TryCreate(fromEnvironment, UriKind.Absolute, out parsed))
         {
-            throw new ArgumentException($"{OpenAiOptions.BaseUrlEnvironmentVariable} must be an absolute http(s) URL such as \"{OpenAiOptions.DefaultBaseUrl}\", but was \"{fromEnvironment}\".", nameof(options));
+            throw new ArgumentException($"{setting} must be an absolute http(s) URL such as \"{OpenAiOptions.DefaultBaseUrl}\", but was \"{LmApiKey.WithoutCredentials(fromEnvironment)}\".", setting);
         }
 
         parsed ??= OpenAiOptions.DefaultBaseUrl;
         if (!parsed.IsAbsoluteUri || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps))
         {
-            throw new ArgumentException($"BaseUrl must be an absolute http(s) URL such as \"{OpenAiOptions.DefaultBaseUrl}\", but was \"{parsed}\".", nameof(options));
+            throw new ArgumentException($"{setting} must be an absolute http(s) URL such as \"{OpenAiOptions.DefaultBaseUrl}\", but was \"{LmApiKey.WithoutCredentials(parsed.OriginalString)}\".", setting);
         }
 
         // The identity (and BaseUrl) never carry user info or the query, which may hold credentials; the query (such as
@@ -118,6 +119,7 @@ public sealed class OpenAiLm : LanguageModel
             ProviderName = "OpenAI (" + baseUrl + ")",
             Retry = options.Retry,
             RequestTimeout = options.RequestTimeout,
+            TotalTimeout = options.TotalTimeout,
             PrepareRequest = AddHeaders,
             KeySource = ApiKeySource,
             AuthenticationHint = "Check the key, its organization/project and its permissions.",
@@ -272,7 +274,7 @@ public sealed class OpenAiLm : LanguageModel
 
         if (m.IsChatModel && prompt.Chat is { } chat && chat.Any(t => t.Role == LmChatRole.Tool))
         {
-            throw new LmPromptException("Tool turns need the tool call they answer (tool_call_id), which LmPrompt does not carry; OpenAiLm does not support them yet.", nameof(LmPrompt.Chat));
+            throw new LmPromptException("LmPrompt.Chat has a tool turn: tool turns need the tool call they answer (tool_call_id), which LmPrompt does not carry; OpenAiLm does not support them yet.", nameof(LmPrompt.Chat));
         }
 
         if (prompt.ThinkingBudgetTokens is not null)

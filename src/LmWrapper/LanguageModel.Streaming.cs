@@ -33,6 +33,7 @@ public abstract partial class LanguageModel
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ValidatePrompt(prompt);
+        CheckFits(prompt);
         return PredictStreamingCoreAsync(prompt, cancellationToken);
     }
 

@@ -243,6 +243,7 @@ public abstract partial class LanguageModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ValidatePrompt(prompt);
+        CheckFits(prompt);
         using var call = Telemetry.StartCall(prompt, Spend);
         try
         {
@@ -342,6 +343,7 @@ public abstract partial class LanguageModel : IDisposable
             try
             {
                 ValidatePrompt(list[i]);
+                CheckFits(list[i]);
             }
             catch (LmPromptException e)
             {
@@ -385,11 +387,56 @@ public abstract partial class LanguageModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(prompt);
         prompt.ValidateFields(AcceptsEmptyText);
+        if (prompt.NumCompletions > MaxNumCompletions)
+        {
+            throw new LmPromptException(
+                $"NumCompletions is {prompt.NumCompletions}, but LmWrapper asks for at most {MaxNumCompletions} completions of one prompt "
+                + "(each is its own paid request or generated row for some providers). Split the work into several prompts.",
+                nameof(LmPrompt.NumCompletions));
+        }
+
         if (prompt.Internals is not null && !SupportsInternals)
         {
             throw new LmPromptException(
                 $"{ModelIdentity} cannot return model internals (hidden states, attentions); only local models can. Remove LmPrompt.Internals.",
                 nameof(LmPrompt.Internals));
+        }
+    }
+
+    /// <summary>
+    /// The most completions one prompt may ask for (<see cref="LmPrompt.NumCompletions"/>), the same for every provider:
+    /// 128. OpenAI's API refuses more in one request; Claude sends one request per completion and a local model generates
+    /// one row per completion, so a larger number would fan out into that many paid requests or rows from one prompt.
+    /// Ask for more with several prompts (a different <see cref="LmPrompt.Seed"/> or text) when it is really meant.
+    /// </summary>
+    public const int MaxNumCompletions = 128;
+
+    /// <summary>
+    /// How far over <see cref="TokenLimit"/> <see cref="EstimateTokensInPrompt"/> may go before a prompt is refused as one
+    /// that cannot fit (1 means at the limit). Models whose estimate is exact keep 1; a provider whose offline estimate is
+    /// rough (Claude's 3.5 characters per token) gives a larger factor so no prompt that would fit is refused; one that
+    /// makes the same check exactly in its own <see cref="ValidatePrompt"/> gives <see cref="double.PositiveInfinity"/>.
+    /// </summary>
+    protected virtual double CannotFitFactor => 1.0;
+
+    /// <summary>
+    /// Refuses a prompt that cannot fit in the context window (its estimated tokens alone reach <see cref="TokenLimit"/>
+    /// times <see cref="CannotFitFactor"/>) before anything is uploaded: the provider would only reject it, after the upload.
+    /// </summary>
+    private void CheckFits(LmPrompt prompt)
+    {
+        if (double.IsPositiveInfinity(CannotFitFactor))
+        {
+            return;
+        }
+
+        int tokens = EstimateTokensInPrompt(prompt);
+        if (tokens >= TokenLimit * CannotFitFactor)
+        {
+            throw new LmPromptException(
+                $"The prompt is about {tokens} tokens, but {ModelIdentity}'s context window is {TokenLimit} tokens for the prompt and its "
+                + "completion together: it cannot fit, so it was not sent. Shorten it (LmWrapper.PromptTrimming can cut it to a token budget).",
+                prompt.IsChat ? nameof(LmPrompt.Chat) : nameof(LmPrompt.Text));
         }
     }
 
@@ -584,13 +631,17 @@ public abstract partial class LanguageModel : IDisposable
 
         // Two workers feed the loop below: the pump runs what the cache lacks, the decoder reads what it holds, a window
         // ahead of the caller.
-        var pump = run.Count == 0 ? Task.CompletedTask : Task.Run(() => PumpAsync(run, signal, window, cts.Token), CancellationToken.None);
+        var pump = run.Count > 0
+            ? Task.Run(() => PumpAsync(run, signal, window, cts.Token), CancellationToken.None)
+            : window == CompletionWindow.BatchAny && BatchBackend is not null && prompts.Length > 0 && CacheFor(prompts[0]) is not null
+                ? Task.Run(() => TidyBatchJournalAsync(cts.Token), CancellationToken.None)
+                : Task.CompletedTask;
         var decoder = !run.HasCachedSamples ? Task.CompletedTask : Task.Run(
             async () =>
             {
                 try
                 {
-                    await run.DecodeCachedAsync(Cache, signal, cts.Token).ConfigureAwait(false);
+                    await run.DecodeCachedAsync(Cache, signal, cts.Token, RefetchRemovedSampleAsync).ConfigureAwait(false);
                 }
                 catch (Exception e)
                 {
@@ -641,12 +692,52 @@ public abstract partial class LanguageModel : IDisposable
         }
     }
 
+    /// <summary>
+    /// A batch run whose every answer is cached sends nothing, but a batch an earlier, killed run submitted may still be in
+    /// the journal (its answers were cached before the kill, its provider batch and files not yet deleted): the batch
+    /// orchestration over no requests deletes such batches at the provider and their journal rows. A failure here is
+    /// logged, never thrown: the answers are all in hand, and the next batch run tries again.
+    /// </summary>
+    private async Task TidyBatchJournalAsync(CancellationToken token)
+    {
+        try
+        {
+            if (Cache.PendingBatchCount() == 0)
+            {
+                return;
+            }
+
+            var orchestrator = new BatchOrchestrator(BatchBackend!, Cache, ModelIdentity, Options.Batch ?? new BatchOptions(), Logger);
+            await foreach (var _ in orchestrator.RunAsync(new UncachedRequestList(Array.Empty<LmUncachedRequest>(), cachedPrompts: 0), token).ConfigureAwait(false))
+            {
+            }
+        }
+        catch (Exception e)
+        {
+            LmLog.LeftBatchesCleanupFailed(Logger, e, ModelIdentity);
+        }
+    }
+
+    /// <summary>
+    /// One sample that another process removed from the cache while a PredictMany run was reading it: predicted again
+    /// (from the cache when someone stored it anew, else from the model, and stored).
+    /// </summary>
+    private async Task<LmPrediction> RefetchRemovedSampleAsync(LmPrompt prompt, int sample, CancellationToken cancellationToken)
+    {
+        LmLog.CachedSampleRemovedDuringRun(Logger, ModelIdentity);
+        var all = await PredictAsync(prompt, cancellationToken).ConfigureAwait(false);
+        return all.HasErrors || prompt.NumCompletions == 1 ? all : all.Completions[sample];
+    }
+
     private async Task PumpAsync(PredictManyRun run, DoneSignal signal, CompletionWindow window, CancellationToken token)
     {
         // Results that are already waiting (a finished batch file, a burst of fast answers) are stored in one
         // transaction; each request is marked done only after its samples are in the cache, so a crash never loses
         // an answer the caller has seen.
+        // A transaction also closes after MaxGatherTime: answers that keep arriving (fast immediate requests) would otherwise
+        // be gathered until the burst ends, and a crash meanwhile would lose every one of them although each was paid for.
         const int MaxPerTransaction = 4096;
+        var maxGatherTime = TimeSpan.FromMilliseconds(50);
         var ready = new List<LmUncachedResult>();
         var toStore = new List<(CacheKey, int, byte[])>();
         try
@@ -660,6 +751,7 @@ public abstract partial class LanguageModel : IDisposable
                     ready.Clear();
                     toStore.Clear();
                     ValueTask<bool> next;
+                    long gatherStart = System.Diagnostics.Stopwatch.GetTimestamp();
                     do
                     {
                         var result = results.Current;
@@ -678,7 +770,8 @@ public abstract partial class LanguageModel : IDisposable
 
                         next = results.MoveNextAsync();
                     }
-                    while (next.IsCompleted && ready.Count < MaxPerTransaction && (more = next.Result));
+                    while (next.IsCompleted && ready.Count < MaxPerTransaction
+                        && System.Diagnostics.Stopwatch.GetElapsedTime(gatherStart) < maxGatherTime && (more = next.Result));
 
                     Store(toStore);
                     foreach (var result in ready)

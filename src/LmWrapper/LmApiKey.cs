@@ -105,6 +105,32 @@ public sealed class LmApiKey
         }
     }
 
+    /// <summary>
+    /// A URL as it may be shown in a message: user info (<c>user:password@</c>) and the query (which may carry a key) are
+    /// replaced by "***".
+    /// </summary>
+    /// <param name="url">The URL as given.</param>
+    internal static string WithoutCredentials(string url)
+    {
+        if (url.Length == 0)
+        {
+            return url;
+        }
+
+        int scheme = url.IndexOf("://", StringComparison.Ordinal);
+        int hostStart = scheme < 0 ? 0 : scheme + 3;
+        int pathStart = url.IndexOfAny(['/', '?', '#'], hostStart);
+        int hostEnd = pathStart < 0 ? url.Length : pathStart;
+        int at = hostEnd > hostStart ? url.LastIndexOf('@', hostEnd - 1, hostEnd - hostStart) : -1;
+        if (at >= 0)
+        {
+            url = url[..hostStart] + "***" + url[at..];
+        }
+
+        int query = url.IndexOf('?', StringComparison.Ordinal);
+        return query < 0 ? url : url[..(query + 1)] + "***";
+    }
+
     /// <summary>Where the key came from; never the key.</summary>
     public override string ToString() => "API key from " + Source;
 }

@@ -31,6 +31,14 @@ public abstract record LmProviderOptions : LmOptions
     /// <summary>The limit for one attempt of one request; an attempt that runs past it is retried as a passing failure. Default 10 minutes.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// The limit for one call in all (every attempt, retry wait and rate-limit pause); past it the prompt fails with a
+    /// transport error that says so. Null (the default) means every attempt at the full <see cref="RequestTimeout"/> plus
+    /// the retry policy's <see cref="LmRetryPolicy.MaxTotalWait"/>, capped at 30 minutes
+    /// (<see cref="Http.LmHttpPipelineSettings.DefaultTotalTimeout"/>); <see cref="Timeout.InfiniteTimeSpan"/> for none.
+    /// </summary>
+    public TimeSpan? TotalTimeout { get; init; }
+
     /// <summary>Reads an environment variable (key and base URL lookup). Null means the process environment; tests set their own.</summary>
     internal Func<string, string?>? GetEnvironmentVariable { get; init; }
 
@@ -52,6 +60,11 @@ public abstract record LmProviderOptions : LmOptions
         if (RequestTimeout <= TimeSpan.Zero && RequestTimeout != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(nameof(RequestTimeout), RequestTimeout, "RequestTimeout must be positive (or Timeout.InfiniteTimeSpan).");
+        }
+
+        if (TotalTimeout is { } total && total <= TimeSpan.Zero && total != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(TotalTimeout), total, "TotalTimeout must be positive, Timeout.InfiniteTimeSpan, or null for the default.");
         }
     }
 }

@@ -335,7 +335,16 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
     /// Reads and decodes the cached samples, group by group in input order, staying at most
     /// <see cref="DecodeAheadGroups"/> groups ahead of the caller, and pulses <paramref name="ready"/> after each window.
     /// </summary>
-    public async Task DecodeCachedAsync(LmCache cache, DoneSignal ready, CancellationToken cancellationToken)
+    /// <param name="cache">The cache the samples were found in.</param>
+    /// <param name="ready">Pulsed after each window.</param>
+    /// <param name="cancellationToken">Cancels the decoding.</param>
+    /// <param name="refetch">
+    /// Answers a sample (prompt, sample index) that another process removed from the cache after it was found (a
+    /// <c>RemovePromptFromCache</c> or an eviction racing this run): asked of the model again rather than failing the run.
+    /// Null fails the run with an <see cref="Caching.LmCacheException"/> instead.
+    /// </param>
+    public async Task DecodeCachedAsync(
+        LmCache cache, DoneSignal ready, CancellationToken cancellationToken, Func<LmPrompt, int, CancellationToken, Task<LmPrediction>>? refetch = null)
     {
         if (_foundStart is null)
         {
@@ -382,13 +391,25 @@ internal sealed class PredictManyRun : IReadOnlyList<LmUncachedRequest>, IUncach
                 }
 
                 cache.ReadPayloads(rows.AsSpan(0, count), payloads);
+                LmPrediction?[]? refetched = null;
+                for (int k = 0; k < count; k++)
+                {
+                    if (payloads[k] is null)
+                    {
+                        // Removed by another process since the run looked: ask again (from the cache if it was stored anew).
+                        var prompt = _prompts[_groupFirst![entryGroup[k]]];
+                        refetched ??= new LmPrediction?[count];
+                        refetched[k] = refetch is null
+                            ? throw new Caching.LmCacheException(cache.FilePath, "A cached answer was removed from the cache during the run (evicted by another process?); run the prompts again.")
+                            : await refetch(prompt, rows[k].Sample, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
                 var decode = (Action<int>)(k =>
                 {
                     int group = entryGroup[k];
                     var prompt = _prompts[_groupFirst![group]];
-                    var prediction = payloads[k] is { } payload
-                        ? PredictionJson.DeserializePayload(payload, prompt, wasCached: true)
-                        : throw new Caching.LmCacheException(cache.FilePath, "A cached answer was removed from the cache during the run (evicted by another process?); run the prompts again.");
+                    var prediction = refetched?[k] ?? PredictionJson.DeserializePayload(payloads[k]!, prompt, wasCached: true);
                     payloads[k] = null;
                     if (_slots[group] is LmPrediction?[] samples)
                     {

@@ -36,6 +36,7 @@ internal sealed class AnthropicHttp : IDisposable
             ProviderName = "The Anthropic API (" + baseUrl.AbsoluteUri.TrimEnd('/') + ")",
             Retry = options.Retry,
             RequestTimeout = options.RequestTimeout,
+            TotalTimeout = options.TotalTimeout,
             KeySource = apiKey.Source,
             AuthenticationHint = "Check the key, or where LmWrapper looks: the apiKey argument, ANTHROPIC_API_KEY, ~/anthropic_key.txt.",
             RateLimiter = limiter,

@@ -20,7 +20,7 @@ internal static partial class JinjaFilters
         ["attr"] = (v, a, k) => Py.GetAttr(v, Py.Str(Arg(a, k, 0, "name"))),
         ["batch"] = Batch,
         ["capitalize"] = (v, _, _) => Py.Capitalize(Py.Str(v)),
-        ["center"] = (v, a, k) => Center(Py.Str(v), (int)Py.ToLong(Arg(a, k, 0, "width", 80L))),
+        ["center"] = (v, a, k) => Center(Py.Str(v), Py.Width(Arg(a, k, 0, "width", 80L), "center width")),
         ["count"] = (v, _, _) => Py.Length(v),
         ["length"] = (v, _, _) => Py.Length(v),
         ["default"] = Default,
@@ -203,9 +203,11 @@ internal static partial class JinjaFilters
         object? width = Arg(a, k, 0, "width", 4L);
         bool first = Py.Truthy(Arg(a, k, 1, "first", false));
         bool blank = Py.Truthy(Arg(a, k, 2, "blank", false));
-        string indention = width is string ws ? ws : new string(' ', (int)Py.ToLong(width));
+        string indention = width is string ws ? ws : new string(' ', Math.Max(0, Py.Width(width, "indent")));
         if (v is JinjaUndefined u) throw u.Fail();
-        if (v is not string) throw new ChatTemplateException($"unsupported operand type(s) for +=: '{Py.TypeName(v)}' and 'str'");
+        if (v is not string text) throw new ChatTemplateException($"unsupported operand type(s) for +=: '{Py.TypeName(v)}' and 'str'");
+        if ((long)indention.Length * (text.Count(c => c == '\n') + 1) > ChatTemplate.MaxOutputChars)
+            throw new ChatTemplateLimitException($"Indenting {text.Count(c => c == '\n') + 1:N0} lines by {indention.Length:N0} characters would pass {ChatTemplate.MaxOutputChars:N0} characters.");
         string s = Py.Str(v) + "\n";
         var lines = SplitLines(s);
         string rv;

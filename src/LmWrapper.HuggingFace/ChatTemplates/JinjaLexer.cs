@@ -71,15 +71,29 @@ internal sealed class JinjaLexer
 
     internal static bool IsPyWhitespace(char c) => char.IsWhiteSpace(c) || (c >= '\x1c' && c <= '\x1f');
 
+    // Where LineCol last stopped: tokens come in source order, so each call walks on from there (linear in all, not
+    // quadratic in the template's length).
+    private int _lcPos;
+    private int _lcLine = 1;
+    private int _lcCol = 1;
+
     private (int Line, int Column) LineCol(int pos)
     {
-        int line = 1, col = 1;
-        for (int i = 0; i < pos && i < _src.Length; i++)
+        if (pos < _lcPos)
         {
-            if (_src[i] == '\n') { line++; col = 1; }
-            else col++;
+            _lcPos = 0;
+            _lcLine = 1;
+            _lcCol = 1;
         }
-        return (line, col);
+
+        int end = Math.Min(pos, _src.Length);
+        for (int i = _lcPos; i < end; i++)
+        {
+            if (_src[i] == '\n') { _lcLine++; _lcCol = 1; }
+            else _lcCol++;
+        }
+        if (end > _lcPos) _lcPos = end;
+        return (_lcLine, _lcCol);
     }
 
     private ChatTemplateSyntaxException Error(string message, int pos)

@@ -469,6 +469,15 @@ internal static class Py
         }
     }
 
+    /// <summary>A padding or indent width from a template, refused past the output limit (so nothing huge is allocated); negative as -1.</summary>
+    internal static int Width(object? value, string what)
+    {
+        long n = ToLong(value);
+        if (n > ChatTemplate.MaxOutputChars)
+            throw new ChatTemplateLimitException($"A {what} of {n:N0} characters would pass {ChatTemplate.MaxOutputChars:N0} characters.");
+        return (int)Math.Max(n, -1);
+    }
+
     private static string Repeat(string s, long n)
     {
         if (n <= 0 || s.Length == 0) return "";
@@ -552,6 +561,8 @@ internal static class Py
                 if (plus) body = "+" + body;
                 else if (space) body = " " + body;
             }
+            if (width > ChatTemplate.MaxOutputChars)
+                throw new ChatTemplateLimitException($"A format width of {width:N0} characters would pass {ChatTemplate.MaxOutputChars:N0} characters.");
             if (body.Length < width)
             {
                 if (left) body = body.PadRight(width);

@@ -11,7 +11,7 @@ internal static class PyJson
         string? indentStr = indent switch
         {
             null or JinjaUndefined => null,
-            long n => new string(' ', (int)Math.Max(0, n)),
+            long n => new string(' ', Math.Max(0, Py.Width(n, "tojson indent"))),
             bool b => b ? " " : "",
             string s => s,
             _ => throw new ChatTemplateException($"tojson: indent must be an integer or a string, not {Py.TypeName(indent)}"),

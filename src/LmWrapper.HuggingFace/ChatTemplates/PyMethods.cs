@@ -60,9 +60,9 @@ internal static class PyMethods
         "isupper" => F(name, (_, _) => s.Any(char.IsLetter) && !s.Any(char.IsLower)),
         "removeprefix" => F(name, (a, k) => Py.Str(Arg(a, k, 0, "prefix")) is var p && s.StartsWith(p, StringComparison.Ordinal) ? s[p.Length..] : s),
         "removesuffix" => F(name, (a, k) => Py.Str(Arg(a, k, 0, "suffix")) is var p && p.Length > 0 && s.EndsWith(p, StringComparison.Ordinal) ? s[..^p.Length] : s),
-        "zfill" => F(name, (a, k) => s.PadLeft((int)Py.ToLong(Arg(a, k, 0, "width")), '0')),
-        "ljust" => F(name, (a, k) => s.PadRight((int)Py.ToLong(Arg(a, k, 0, "width")), (OptStr(Arg(a, k, 1, "fillchar")) ?? " ")[0])),
-        "rjust" => F(name, (a, k) => s.PadLeft((int)Py.ToLong(Arg(a, k, 0, "width")), (OptStr(Arg(a, k, 1, "fillchar")) ?? " ")[0])),
+        "zfill" => F(name, (a, k) => s.PadLeft(Math.Max(0, Py.Width(Arg(a, k, 0, "width"), "zfill width")), '0')),
+        "ljust" => F(name, (a, k) => s.PadRight(Math.Max(0, Py.Width(Arg(a, k, 0, "width"), "ljust width")), (OptStr(Arg(a, k, 1, "fillchar")) ?? " ")[0])),
+        "rjust" => F(name, (a, k) => s.PadLeft(Math.Max(0, Py.Width(Arg(a, k, 0, "width"), "rjust width")), (OptStr(Arg(a, k, 1, "fillchar")) ?? " ")[0])),
         "center" => F(name, (a, k) => JinjaFilters.Center(s, (int)Py.ToLong(Arg(a, k, 0, "width")))),
         _ => null,
     };

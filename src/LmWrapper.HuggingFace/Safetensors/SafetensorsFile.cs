@@ -116,6 +116,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     private static (Dictionary<string, SafetensorsTensorInfo>, IReadOnlyDictionary<string, string>) ParseHeader(string path, ReadOnlySpan<byte> header, long dataLength)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+            throw new SafetensorsException(path, "the JSON header is not valid UTF-8.");
         JsonDocument doc;
         try
         {

@@ -198,6 +198,7 @@ public sealed class HuggingFaceTokenizer
     /// <param name="path">The folder holding tokenizer.json.</param>
     /// <exception cref="FileNotFoundException">The folder has no tokenizer.json.</exception>
     /// <exception cref="NotSupportedException">The tokenizer uses a component this class does not implement.</exception>
+    /// <exception cref="FormatException">A file is not JSON, or a field is missing or of the wrong kind; the message names the file.</exception>
     public static HuggingFaceTokenizer FromFolder(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -218,6 +219,7 @@ public sealed class HuggingFaceTokenizer
     /// <param name="tokenizerJsonPath">The tokenizer.json file.</param>
     /// <param name="tokenizerConfigPath">The tokenizer_config.json file (BOS/EOS names, add_bos_token, …), or null.</param>
     /// <exception cref="NotSupportedException">The tokenizer uses a component this class does not implement.</exception>
+    /// <exception cref="FormatException">A file is not JSON, or a field is missing or of the wrong kind; the message names the file.</exception>
     public static HuggingFaceTokenizer FromFile(string tokenizerJsonPath, string? tokenizerConfigPath = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizerJsonPath);
@@ -231,7 +233,17 @@ public sealed class HuggingFaceTokenizer
         using var tokenizer = ParseFile(tokenizerJsonPath);
         using var config = configPath is null ? null : ParseFile(configPath);
         using var map = mapPath is null ? null : ParseFile(mapPath);
-        return new HuggingFaceTokenizer(tokenizer.RootElement, config?.RootElement.Clone(), map?.RootElement.Clone());
+        try
+        {
+            return new HuggingFaceTokenizer(tokenizer.RootElement, config?.RootElement.Clone(), map?.RootElement.Clone());
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or ArgumentException
+            or OverflowException or FormatException)
+        {
+            // A field missing or of the wrong JSON kind: one documented exception naming the file, whatever part tripped on it.
+            throw new FormatException(
+                $"'{tokenizerJsonPath}'{(configPath is null ? string.Empty : $" (with '{configPath}')")} is not a tokenizer LmWrapper can read: {e.Message}", e);
+        }
     }
 
     private static JsonDocument ParseFile(string path)
@@ -293,6 +305,11 @@ public sealed class HuggingFaceTokenizer
 
     private void AddAddedToken(JsonElement t, int id)
     {
+        if (id < 0)
+        {
+            throw new FormatException($"The added token \"{JsonUtil.OptionalString(t, "content")}\" has id {id}; ids are never negative.");
+        }
+
         var token = new AddedToken(
             id,
             JsonUtil.String(t, "content"),

@@ -562,6 +562,13 @@ internal sealed class BatchOrchestrator(
             Telemetry?.RecordBatchSubmitted(chunk.Count);
             return (job, false, null);
         }
+        catch (LmAuthenticationException)
+        {
+            // A rejected key is a clear answer: nothing was created, so nothing is left for a rerun to find.
+            journal?.DeleteBatchJob(chunk.LocalId);
+            TryDelete(chunk.File);
+            throw;
+        }
         catch (LmBatchQueueFullException e)
         {
             LmLog.BatchQueueFull(logger, e.Message, chunk.Count);
@@ -588,9 +595,9 @@ internal sealed class BatchOrchestrator(
         }
 
         LmLog.BatchFileRewritten(logger, chunk.File);
-        Directory.CreateDirectory(WorkingDirectory);
+        CreateWorkingDirectory(WorkingDirectory);
         var line = new ArrayBufferWriter<byte>(1024);
-        using var stream = new FileStream(chunk.File, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
+        using var stream = CreateRequestFile(chunk.File);
         for (int i = 0; i < chunk.Count; i++)
         {
             int r = chunk.Requests[i];
@@ -614,8 +621,9 @@ internal sealed class BatchOrchestrator(
     private string WorkingDirectory => options.WorkingDirectory ?? Path.Combine(Path.GetTempPath(), "lmwrapper-batches");
 
     /// <summary>
-    /// Removes request files a day old from the working directory: left by a run that was killed between writing and
-    /// submitting one (a file being written or uploaded by a live run is never that old).
+    /// Removes request files left by a run that was killed between writing and submitting one (or before deleting it):
+    /// those whose writing process has ended, and any a day old (a file being written or uploaded by a live run is never
+    /// that old).
     /// </summary>
     private void DeleteStaleRequestFiles()
     {
@@ -626,11 +634,43 @@ internal sealed class BatchOrchestrator(
 
         foreach (var file in Directory.EnumerateFiles(WorkingDirectory, "lmw_*.jsonl"))
         {
-            if (File.GetLastWriteTimeUtc(file) < (Now - StaleRequestFileAge).UtcDateTime)
+            if (File.GetLastWriteTimeUtc(file) < (Now - StaleRequestFileAge).UtcDateTime || WriterIsGone(file))
             {
                 LmLog.StaleBatchFileRemoved(logger, file);
                 TryDelete(file);
             }
+        }
+    }
+
+    /// <summary>
+    /// A request file's name: its local id and the writing process's id (<c>lmw_{id}.p{pid}.jsonl</c>), so that a later run
+    /// can tell a file a killed process left (its process is gone) from one a live run in another process is uploading.
+    /// </summary>
+    private static string RequestFileName(string localId) =>
+        $"{localId}.p{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}.jsonl";
+
+    /// <summary>Whether the process that wrote a request file (named by <see cref="RequestFileName"/>) has ended.</summary>
+    private static bool WriterIsGone(string file)
+    {
+        string name = Path.GetFileNameWithoutExtension(file);
+        int at = name.LastIndexOf(".p", StringComparison.Ordinal);
+        if (at < 0 || !int.TryParse(name.AsSpan(at + 2), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || pid == Environment.ProcessId)
+        {
+            return false; // not ours to judge (an older name), or this process's own
+        }
+
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return true; // no such process
+        }
+        catch (InvalidOperationException)
+        {
+            return true;
         }
     }
 
@@ -646,7 +686,7 @@ internal sealed class BatchOrchestrator(
     private IEnumerable<Chunk> WriteChunks(Run run, IEnumerable<int> todo, int attempt, int maxRequests = int.MaxValue, int[]? reserved = null)
     {
         string dir = WorkingDirectory;
-        Directory.CreateDirectory(dir);
+        CreateWorkingDirectory(dir);
         int perChunk = Math.Min(maxRequests, _limits.MaxRequests);
         var line = new ArrayBufferWriter<byte>(1024);
         Chunk? chunk = null;
@@ -677,8 +717,8 @@ internal sealed class BatchOrchestrator(
                 if (chunk is null)
                 {
                     string localId = "lmw_" + Guid.NewGuid().ToString("N");
-                    chunk = new Chunk(localId, Path.Combine(dir, localId + ".jsonl"), attempt, Math.Min(perChunk, 1 << 16));
-                    stream = new FileStream(chunk.File, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
+                    chunk = new Chunk(localId, Path.Combine(dir, RequestFileName(localId)), attempt, Math.Min(perChunk, 1 << 16));
+                    stream = CreateRequestFile(chunk.File);
                 }
 
                 stream!.Write(line.WrittenSpan);
@@ -764,6 +804,36 @@ internal sealed class BatchOrchestrator(
         {
             Spend = Spend?.Invoke(),
         });
+
+    /// <summary>Creates the working directory, readable by its owner only on Unix (mode 0700) when it is new.</summary>
+    private static void CreateWorkingDirectory(string dir)
+    {
+        if (OperatingSystem.IsWindows() || Directory.Exists(dir))
+        {
+            Directory.CreateDirectory(dir);
+            return;
+        }
+
+        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    /// <summary>Creates a request file (the prompts, in the provider's format) readable by its owner only (mode 0600 on Unix).</summary>
+    private static FileStream CreateRequestFile(string path)
+    {
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            Share = FileShare.Read,
+            BufferSize = 1 << 16,
+        };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        return new FileStream(path, options);
+    }
 
     private static void TryDelete(string file)
     {

@@ -163,6 +163,7 @@ public sealed partial class LmCache : IDisposable
         }
 
         CheckHeader(full);
+        CreateOwnerOnly(full);
         var cs = new SqliteConnectionStringBuilder
         {
             DataSource = full,
@@ -735,6 +736,37 @@ public sealed partial class LmCache : IDisposable
                     "or belongs to another program). Nothing in it was changed. Move it aside or delete it to start a fresh " +
                     $"cache, or point LmWrapper at another file with {DirectoryEnvironmentVariable}.");
             }
+        }
+    }
+
+    /// <summary>
+    /// Creates a missing cache file empty (SQLite starts a database in an empty file) and readable by its owner only
+    /// (mode 0600 on Unix; SQLite gives its -wal and -shm files the same mode): prompts and answers are private.
+    /// </summary>
+    private static void CreateOwnerOnly(string path)
+    {
+        if (OperatingSystem.IsWindows() || Path.Exists(path))
+        {
+            return; // an existing file keeps its mode; anything else in the way is SQLite's to report
+        }
+
+        try
+        {
+            using var created = new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                Share = FileShare.ReadWrite | FileShare.Delete,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            // Another process made it first.
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CannotOpen(path, e);
         }
     }
 

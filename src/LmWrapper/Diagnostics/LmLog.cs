@@ -65,4 +65,16 @@ internal static partial class LmLog
     [LoggerMessage(EventId = 1209, EventName = "BatchCleanupFailed", Level = LogLevel.Warning,
         Message = "Could not delete the files of batch {BatchId}; they stay at the provider.")]
     public static partial void BatchCleanupFailed(ILogger logger, Exception exception, string batchId);
+
+    [LoggerMessage(EventId = 1004, EventName = "LeftBatchesCleanupFailed", Level = LogLevel.Warning,
+        Message = "{Model}: removing batches an earlier run left failed; the next batch run tries again.")]
+    public static partial void LeftBatchesCleanupFailed(ILogger logger, Exception exception, string model);
+
+    [LoggerMessage(EventId = 1005, EventName = "CachedSampleRemovedDuringRun", Level = LogLevel.Information,
+        Message = "{Model}: a cached answer was removed by another process during the run; asking again.")]
+    public static partial void CachedSampleRemovedDuringRun(ILogger logger, string model);
+
+    [LoggerMessage(EventId = 1103, EventName = "StreamRetry", Level = LogLevel.Information,
+        Message = "{Provider}: the stream failed before any text ({Failure}); retrying in {Delay} ms.")]
+    public static partial void StreamRetry(ILogger logger, string provider, string failure, long delay);
 }

@@ -9,9 +9,10 @@ namespace LmWrapper.Http;
 
 /// <summary>
 /// The one resilience layer every LmWrapper HTTP call goes through (OpenAI, Anthropic, both batch APIs, the Hugging Face
-/// hub): a per-attempt timeout, retries of passing failures (429, 408, 409, 5xx, dropped connections, timeouts) that
+/// hub): a per-attempt timeout, a limit on the whole call (<see cref="LmHttpPipelineSettings.TotalTimeout"/>), retries of passing failures (429, 408, 409, 5xx, dropped connections, timeouts) that
 /// honour the server's hints (<see cref="LmRetryHints"/>) within the policy's total-wait budget, the model's rate limiter
-/// (held back while one request waits out a 429), no blind retry of a call that is not safe to repeat, and one mapping
+/// (held back while one request waits out a 429), no retry of a refused connection (nothing listens there: reported at
+/// once, naming the address), no blind retry of a call that is not safe to repeat, and one mapping
 /// of final failures (<see cref="LmHttpErrors"/>): <see cref="LmAuthenticationException"/> for 401/403,
 /// <see cref="LmRateLimitException"/> for an exhausted 429 and <see cref="LmProviderException"/> for the rest.
 /// </summary>
@@ -33,6 +34,11 @@ public sealed class LmHttpPipeline
         if (settings.RequestTimeout <= TimeSpan.Zero && settings.RequestTimeout != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(nameof(settings), settings.RequestTimeout, "RequestTimeout must be positive (or infinite).");
+        }
+
+        if (settings.TotalTimeout is { } total && total <= TimeSpan.Zero && total != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(settings), total, "TotalTimeout must be positive, infinite, or null for the default.");
         }
 
         _http = http;
@@ -134,124 +140,222 @@ public sealed class LmHttpPipeline
         ArgumentNullException.ThrowIfNull(read);
         var policy = call.Retry ?? _settings.Retry;
         var limiter = call.UsesRateLimiter ? _settings.RateLimiter : null;
+        TimeSpan total = _settings.EffectiveTotalTimeout;
+        long started = _time.GetTimestamp();
+        using var deadline = total == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(total, _time);
+        using var callSource = deadline is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        var callToken = callSource?.Token ?? cancellationToken;
+        TimeSpan Left() => total == Timeout.InfiniteTimeSpan ? Timeout.InfiniteTimeSpan : total - _time.GetElapsedTime(started);
         TimeSpan waited = TimeSpan.Zero;
-        for (int attempt = 1; ; attempt++)
+        Failure? last = null;
+        int attempt = 1;
+        try
         {
-            if (limiter?.RemainingPause is { } pause && pause > TimeSpan.Zero)
+            for (; ; attempt++)
             {
-                // Another request of this model was told to wait: sending now would only earn another 429.
-                if (waited + pause > policy.MaxTotalWait)
+                if (limiter?.RemainingPause is { } pause && pause > TimeSpan.Zero)
                 {
-                    throw new LmRateLimitException(
-                        $"{_settings.ProviderName} is rate limiting this model: it is paused for {Seconds(pause)} s more, past the retry budget ({Seconds(policy.MaxTotalWait)} s in all).", pause);
+                    // Another request of this model was told to wait: sending now would only earn another 429.
+                    if (waited + pause > policy.MaxTotalWait || (total != Timeout.InfiniteTimeSpan && pause >= Left()))
+                    {
+                        throw new LmRateLimitException(
+                            $"{_settings.ProviderName} is rate limiting this model: it is paused for {Seconds(pause)} s more, past the retry budget ({Seconds(policy.MaxTotalWait)} s of waiting, {Seconds(total)} s in all).", pause);
+                    }
+
+                    await Task.Delay(pause, _time, callToken).ConfigureAwait(false);
+                    waited += pause;
                 }
 
-                await Task.Delay(pause, _time, cancellationToken).ConfigureAwait(false);
-                waited += pause;
-            }
-
-            Failure failure;
-            using (var timeout = _settings.RequestTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(_settings.RequestTimeout, _time))
-            using (var linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token))
-            {
-                var token = linked?.Token ?? cancellationToken;
-                HttpResponseMessage? response = null;
-                try
+                Failure failure;
+                TimeSpan attemptLimit = _settings.RequestTimeout;
+                using (var timeout = attemptLimit == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(attemptLimit, _time))
+                using (var linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(callToken, timeout.Token))
                 {
-                    using (var request = call.CreateRequest())
+                    var token = linked?.Token ?? callToken;
+                    HttpResponseMessage? response = null;
+                    Uri? uri = null;
+                    try
                     {
-                        _settings.PrepareRequest?.Invoke(request);
-                        response = await _http.SendAsync(request, call.Completion, token).ConfigureAwait(false);
-                    }
-
-                    if (limiter is not null)
-                    {
-                        ObserveLimits(limiter, response.Headers);
-                    }
-
-                    int status = (int)response.StatusCode;
-                    if (response.IsSuccessStatusCode)
-                    {
-                        var result = await read(response, token).ConfigureAwait(false);
-                        if (!disposeResponse)
+                        using (var request = call.CreateRequest())
                         {
-                            response = null; // the caller's now
+                            _settings.PrepareRequest?.Invoke(request);
+                            uri = request.RequestUri;
+                            response = await _http.SendAsync(request, call.Completion, token).ConfigureAwait(false);
                         }
 
-                        return result;
-                    }
+                        if (limiter is not null)
+                        {
+                            ObserveLimits(limiter, response.Headers);
+                        }
 
-                    byte[] bytes = call.ThrowOnErrorStatus || call.Completion == HttpCompletionOption.ResponseContentRead
-                        ? await ReadBodyAsync(response, token).ConfigureAwait(false)
-                        : [];
-                    var body = LmHttpErrors.ReadBody(bytes);
-                    var hint = LmRetryHints.FromHeaders(response.Headers, _time.GetUtcNow());
-                    bool retry = LmHttpErrors.ShouldRetry(status, body, response.Headers) && (status != 429 || call.RetryOnRateLimit);
-                    if (!call.ThrowOnErrorStatus && (!retry || policy.GetDelay(attempt, hint, waited) is null))
+                        int status = (int)response.StatusCode;
+                        if (response.IsSuccessStatusCode)
+                        {
+                            var result = await read(response, token).ConfigureAwait(false);
+                            if (!disposeResponse)
+                            {
+                                response = null; // the caller's now
+                            }
+
+                            return result;
+                        }
+
+                        byte[] bytes = call.ThrowOnErrorStatus || call.Completion == HttpCompletionOption.ResponseContentRead
+                            ? await ReadBodyAsync(response, token).ConfigureAwait(false)
+                            : [];
+                        var body = LmHttpErrors.ReadBody(bytes);
+                        var hint = LmRetryHints.FromHeaders(response.Headers, _time.GetUtcNow());
+                        bool retry = LmHttpErrors.ShouldRetry(status, body, response.Headers) && (status != 429 || call.RetryOnRateLimit);
+                        if (!call.ThrowOnErrorStatus && (!retry || policy.GetDelay(attempt, hint, waited) is null))
+                        {
+                            // The caller reads the final answer itself (its own messages for 404s, gated repositories, …).
+                            var given = response;
+                            response = null;
+                            return await read(given, token).ConfigureAwait(false);
+                        }
+
+                        failure = new Failure(status, body, LmHttpErrors.RequestId(response.Headers), hint, null, retry);
+                    }
+                    catch (Exception e) when (!cancellationToken.IsCancellationRequested
+                        && (e is HttpRequestException or IOException || (e is OperationCanceledException
+                            && (timeout?.IsCancellationRequested == true || deadline?.IsCancellationRequested == true))))
                     {
-                        // The caller reads the final answer itself (its own messages for 404s, gated repositories, …).
-                        var given = response;
-                        response = null;
-                        return await read(given, token).ConfigureAwait(false);
+                        bool timedOut = e is OperationCanceledException;
+                        bool refused = !timedOut && IsConnectionRefused(e);
+                        string what = timedOut
+                            ? deadline?.IsCancellationRequested == true
+                                ? $"no answer before the call's total time limit ({Seconds(total)} s, TotalTimeout) ran out"
+                                : $"no answer within {Seconds(_settings.RequestTimeout)} s (RequestTimeout)"
+                            : DescribeTransport(e, uri);
+
+                        // A refused connection is not passing: nothing listens at that address, and waiting will not start it.
+                        failure = new Failure(null, null, null, null, new LmProviderException(new LmError(LmErrorKind.Transport, what), e), Retry: !refused);
+                    }
+                    finally
+                    {
+                        response?.Dispose();
+                    }
+                }
+
+                last = failure;
+                if (deadline?.IsCancellationRequested == true)
+                {
+                    throw OutOfTime(total, attempt, failure);
+                }
+
+                if (failure.Status is { } s && LmHttpErrors.IsAuthenticationStatus(s))
+                {
+                    // The provider's own message is left out: it may echo part of the key.
+                    throw new LmAuthenticationException(
+                        $"{_settings.ProviderName} rejected the API key{(_settings.KeySource is null ? string.Empty : " from " + _settings.KeySource)} "
+                        + $"(HTTP {s.ToString(CultureInfo.InvariantCulture)}{(failure.Body!.Code ?? failure.Body.Type) switch { null => string.Empty, var c => ", " + c }}). "
+                        + (_settings.AuthenticationHint ?? "Check the key and its permissions."));
+                }
+
+                // A call that is not safe to repeat may have taken effect when the answer is unclear (none, or a failure status
+                // other than 429, which is never acted on): look before sending it again.
+                bool unclear = !call.SafeToRetry && (failure.Status is null || failure.Status != 429);
+                if (failure.Retry && unclear)
+                {
+                    if (recover is null)
+                    {
+                        throw Final(failure, attempt);
                     }
 
-                    failure = new Failure(status, body, LmHttpErrors.RequestId(response.Headers), hint, null, retry);
+                    if (await recover(callToken).ConfigureAwait(false) is { } found)
+                    {
+                        return found;
+                    }
                 }
-                catch (Exception e) when (!cancellationToken.IsCancellationRequested
-                    && (e is HttpRequestException or IOException || (e is OperationCanceledException && timeout?.IsCancellationRequested == true)))
-                {
-                    string what = e is OperationCanceledException
-                        ? $"no answer within {Seconds(_settings.RequestTimeout)} s"
-                        : $"{e.GetType().Name}: {e.Message}";
-                    failure = new Failure(null, null, null, null, new LmProviderException(new LmError(LmErrorKind.Transport, what), e), Retry: true);
-                }
-                finally
-                {
-                    response?.Dispose();
-                }
-            }
 
-            if (failure.Status is { } s && LmHttpErrors.IsAuthenticationStatus(s))
-            {
-                // The provider's own message is left out: it may echo part of the key.
-                throw new LmAuthenticationException(
-                    $"{_settings.ProviderName} rejected the API key{(_settings.KeySource is null ? string.Empty : " from " + _settings.KeySource)} "
-                    + $"(HTTP {s.ToString(CultureInfo.InvariantCulture)}{(failure.Body!.Code ?? failure.Body.Type) switch { null => string.Empty, var c => ", " + c }}). "
-                    + (_settings.AuthenticationHint ?? "Check the key and its permissions."));
-            }
-
-            // A call that is not safe to repeat may have taken effect when the answer is unclear (none, or a failure status
-            // other than 429, which is never acted on): look before sending it again.
-            bool unclear = !call.SafeToRetry && (failure.Status is null || failure.Status != 429);
-            if (failure.Retry && unclear)
-            {
-                if (recover is null)
+                var delay = failure.Retry ? policy.GetDelay(attempt, failure.Hint, waited) : null;
+                if (delay is null)
                 {
                     throw Final(failure, attempt);
                 }
 
-                if (await recover(cancellationToken).ConfigureAwait(false) is { } found)
+                if (total != Timeout.InfiniteTimeSpan && delay.Value >= Left())
                 {
-                    return found;
+                    // Waiting would use up the call's time before the next attempt could even start.
+                    throw OutOfTime(total, attempt, failure);
                 }
-            }
 
-            var delay = failure.Retry ? policy.GetDelay(attempt, failure.Hint, waited) : null;
-            if (delay is null)
-            {
-                throw Final(failure, attempt);
-            }
+                if (failure.Status == 429)
+                {
+                    limiter?.Pause(delay.Value); // the whole model holds back, not just this request
+                }
 
-            if (failure.Status == 429)
-            {
-                limiter?.Pause(delay.Value); // the whole model holds back, not just this request
+                LmLog.HttpRetry(_logger, _settings.ProviderName, attempt, failure.Describe(), (long)delay.Value.TotalMilliseconds);
+                ModelTelemetry.RecordRetry(_settings.Model, attempt, delay.Value, failure.Status is { } code ? ModelTelemetry.StatusText(code) : "transport");
+                waited += delay.Value;
+                await Task.Delay(delay.Value, _time, callToken).ConfigureAwait(false);
             }
-
-            LmLog.HttpRetry(_logger, _settings.ProviderName, attempt, failure.Describe(), (long)delay.Value.TotalMilliseconds);
-            ModelTelemetry.RecordRetry(_settings.Model, attempt, delay.Value, failure.Status is { } code ? ModelTelemetry.StatusText(code) : "transport");
-            waited += delay.Value;
-            await Task.Delay(delay.Value, _time, cancellationToken).ConfigureAwait(false);
         }
+        catch (OperationCanceledException) when (deadline?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+        {
+            // The total limit ran out during a wait (a retry's, the rate limiter's) or a recovery look.
+            throw OutOfTime(total, attempt, last);
+        }
+    }
+
+    /// <summary>The failure of a call whose <see cref="LmHttpPipelineSettings.TotalTimeout"/> ran out.</summary>
+    private LmProviderException OutOfTime(TimeSpan total, int attempts, Failure? last)
+    {
+        string lastFailure = last is null ? string.Empty : $" The last attempt: {last.Describe()}.";
+        return new LmProviderException(
+            new LmError(
+                LmErrorKind.Transport,
+                $"{_settings.ProviderName} gave no final answer within the call's total time limit of {Seconds(total)} s (TotalTimeout) "
+                + $"after {attempts.ToString(CultureInfo.InvariantCulture)} attempt(s).{lastFailure}"),
+            last?.Transport?.InnerException);
+    }
+
+    /// <summary>Whether a transport failure is a refused connection (nothing listening at the address).</summary>
+    private static bool IsConnectionRefused(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+        {
+            if (x is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Says what went wrong with the connection in words a user can act on.</summary>
+    private static string DescribeTransport(Exception e, Uri? uri)
+    {
+        string where = uri is null ? "the server" : $"{uri.Host}:{uri.Port.ToString(CultureInfo.InvariantCulture)}";
+        string innermost = e.Message;
+        for (var x = e.InnerException; x is not null; x = x.InnerException)
+        {
+            innermost = x.Message;
+        }
+
+        if (IsConnectionRefused(e))
+        {
+            return $"the connection to {where} was refused: nothing is listening there. Check the base URL and that the server is running";
+        }
+
+        if (e is HttpRequestException { HttpRequestError: HttpRequestError.NameResolutionError })
+        {
+            return $"the host name {uri?.Host ?? "(unknown)"} could not be resolved. Check the base URL and the network";
+        }
+
+        if (e is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError })
+        {
+            return $"the secure (TLS) connection to {where} could not be set up: {innermost}";
+        }
+
+        if (e is IOException || e is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse }
+            || e.InnerException is IOException)
+        {
+            return $"the connection to {where} was dropped before the whole answer arrived ({innermost})";
+        }
+
+        return $"{e.GetType().Name}: {e.Message}{(innermost == e.Message ? string.Empty : " (" + innermost + ")")}";
     }
 
     private LmProviderException Final(Failure failure, int attempts)
@@ -260,7 +364,7 @@ public sealed class LmHttpPipeline
         {
             var e = transport.Error;
             return new LmProviderException(
-                e with { Message = $"{_settings.ProviderName} could not be reached{(attempts > 1 ? $" after {attempts} attempts" : string.Empty)}: {e.Message}" },
+                e with { Message = $"{_settings.ProviderName} gave no answer{(attempts > 1 ? $" after {attempts} attempts" : string.Empty)}: {e.Message}" },
                 transport.InnerException);
         }
 

@@ -16,6 +16,39 @@ public sealed record LmHttpPipelineSettings
     /// <summary>The limit for one attempt (until the whole body is in, or the headers for a streamed call); <see cref="Timeout.InfiniteTimeSpan"/> for none.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// The limit for one call in all: every attempt, every wait between attempts and every pause of the rate limiter. When
+    /// it runs out the call ends with an <see cref="LmProviderException"/> (<see cref="LmErrorKind.Transport"/>) that says
+    /// so; a retry whose wait would outlast it is not made. Null (the default) means <see cref="DefaultTotalTimeout"/>;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> for none. Streamed calls count until their headers arrive.
+    /// </summary>
+    public TimeSpan? TotalTimeout { get; init; }
+
+    /// <summary>The most a call may take in all when <see cref="TotalTimeout"/> is null: 30 minutes.</summary>
+    public static TimeSpan MaxDefaultTotalTimeout { get; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// The total limit used when <see cref="TotalTimeout"/> is null: every attempt the policy allows at the full
+    /// <see cref="RequestTimeout"/> plus the policy's <see cref="LmRetryPolicy.MaxTotalWait"/>, capped at
+    /// <see cref="MaxDefaultTotalTimeout"/> (30 minutes; with the defaults, 9 × 10 minutes + 3 minutes is capped to it).
+    /// </summary>
+    public TimeSpan DefaultTotalTimeout
+    {
+        get
+        {
+            if (RequestTimeout == Timeout.InfiniteTimeSpan)
+            {
+                return MaxDefaultTotalTimeout;
+            }
+
+            double ms = (RequestTimeout.TotalMilliseconds * (Retry.MaxRetries + 1.0)) + Retry.MaxTotalWait.TotalMilliseconds;
+            return ms >= MaxDefaultTotalTimeout.TotalMilliseconds ? MaxDefaultTotalTimeout : TimeSpan.FromMilliseconds(ms);
+        }
+    }
+
+    /// <summary>The total limit in force: <see cref="TotalTimeout"/>, else <see cref="DefaultTotalTimeout"/>.</summary>
+    public TimeSpan EffectiveTotalTimeout => TotalTimeout ?? DefaultTotalTimeout;
+
     /// <summary>Adds the headers every request carries (the key, versions), after <see cref="LmHttpCall.CreateRequest"/>.</summary>
     public Action<HttpRequestMessage>? PrepareRequest { get; init; }
 

@@ -1,3 +1,4 @@
+using LmWrapper.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.Logging;
 
@@ -81,8 +82,11 @@ internal abstract class LmSseStream : IAsyncDisposable
                     throw Final(e);
                 }
 
-                _pipeline.Settings.Logger?.LogInformation(
-                    "{Provider}: the stream failed before any text ({Failure}); retrying in {Delay} ms.", ProviderName, e.Message, (long)delay.Value.TotalMilliseconds);
+                if (_pipeline.Settings.Logger is { } logger)
+                {
+                    LmLog.StreamRetry(logger, ProviderName, e.Message, (long)delay.Value.TotalMilliseconds);
+                }
+
                 _waited += delay.Value;
                 await Task.Delay(delay.Value, _pipeline.Settings.TimeProvider ?? TimeProvider.System, _cancellationToken).ConfigureAwait(false);
             }
