@@ -57,4 +57,29 @@ public class PackagingTests
             Assert.DoesNotContain("<Version>", File.ReadAllText(csproj), StringComparison.Ordinal);
         }
     }
+
+    [Theory]
+    [MemberData(nameof(SourceProjects))]
+    public void EachLibraryTracksItsPublicApi(string project)
+    {
+        // Microsoft.CodeAnalysis.PublicApiAnalyzers (Directory.Build.props) fails the build on a public symbol missing from
+        // these files (RS0016) or listed but gone (RS0017), so a breaking change cannot ship unnoticed.
+        var dir = Path.GetDirectoryName(Path.Combine(RepoRoot(), project))!;
+        foreach (var name in new[] { "PublicAPI.Shipped.txt", "PublicAPI.Unshipped.txt" })
+        {
+            var file = Path.Combine(dir, name);
+            Assert.True(File.Exists(file), $"{project} has no {name}; run eng/update-public-api.sh");
+            Assert.StartsWith("#nullable enable", File.ReadAllText(file));
+        }
+    }
+
+    [Fact]
+    public void ThePublicApiAnalyzerRunsOnEverySourceProject()
+    {
+        var props = File.ReadAllText(Path.Combine(RepoRoot(), "Directory.Build.props"));
+        Assert.Contains("<PackageReference Include=\"Microsoft.CodeAnalysis.PublicApiAnalyzers\"", props, StringComparison.Ordinal);
+        Assert.Contains("PublicAPI.Unshipped.txt", props, StringComparison.Ordinal);
+        var core = File.ReadAllLines(Path.Combine(RepoRoot(), "src", "LmWrapper", "PublicAPI.Unshipped.txt"));
+        Assert.Contains(core, l => l.StartsWith("LmWrapper.LmPrompt.MaxTokens.get -> int?", StringComparison.Ordinal));
+    }
 }
