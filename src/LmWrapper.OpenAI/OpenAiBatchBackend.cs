@@ -141,7 +141,53 @@ internal sealed class OpenAiBatchBackend : IBatchBackend
     public async Task<string?> FindAsync(BatchSubmissionRecord submission, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(submission);
-        return await FindCoreAsync(submission.LocalId, submission.RecordedAt, cancellationToken).ConfigureAwait(false);
+        var found = await FindCoreAsync(submission.LocalId, submission.RecordedAt, cancellationToken).ConfigureAwait(false);
+        if (found is null)
+        {
+            // Never made into a batch (a crash between the upload and the create): its uploaded request file, if any,
+            // would stay at OpenAI forever once the chunk is submitted again under a new upload.
+            await DeleteUploadsOfAsync(submission.LocalId, cancellationToken).ConfigureAwait(false);
+        }
+
+        return found;
+    }
+
+    /// <summary>Deletes the batch files uploaded for <paramref name="localId"/> (named <c>{localId}.jsonl</c> by <see cref="UploadAsync"/>).</summary>
+    private async Task DeleteUploadsOfAsync(string localId, CancellationToken cancellationToken)
+    {
+        string name = localId + ".jsonl";
+        var ids = new List<string>();
+        string? after = null;
+        while (true)
+        {
+            string path = "files?purpose=batch&limit=10000" + (after is null ? string.Empty : "&after=" + Uri.EscapeDataString(after));
+            using var response = await _pipeline.SendAsync(new LmHttpCall(() => new HttpRequestMessage(HttpMethod.Get, Url(path))), cancellationToken).ConfigureAwait(false);
+            using var doc = await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false);
+            var root = doc.RootElement;
+            string? last = null;
+            if (root.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var file in data.EnumerateArray())
+                {
+                    last = Str(file, "id") ?? last;
+                    if (Str(file, "filename") == name && Str(file, "id") is { } id)
+                    {
+                        ids.Add(id);
+                    }
+                }
+            }
+
+            after = Str(root, "last_id") ?? last;
+            if (!(root.TryGetProperty("has_more", out var more) && more.ValueKind == JsonValueKind.True) || after is null)
+            {
+                break;
+            }
+        }
+
+        foreach (var id in ids)
+        {
+            await TryDeleteFileAsync(id, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc/>

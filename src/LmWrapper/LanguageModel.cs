@@ -693,6 +693,17 @@ public abstract partial class LanguageModel : IDisposable
     }
 
     /// <summary>
+    /// Deletes, at the provider, the batches and files of this model that earlier runs left behind once all their answers
+    /// are in the cache (a run killed between caching the answers and cleaning up), and their journal rows.
+    /// <c>PredictMany(…, BatchAny)</c> does this itself; call it when a run has nothing left to ask (the <c>lmwrapper</c>
+    /// command does on a finished output). Batches whose answers are not all cached are left alone. A failure is logged,
+    /// never thrown.
+    /// </summary>
+    /// <param name="cancellationToken">Stops the clean-up; the next batch run tries again.</param>
+    public Task CleanUpFinishedBatchesAsync(CancellationToken cancellationToken = default) =>
+        BatchBackend is null ? Task.CompletedTask : TidyBatchJournalAsync(cancellationToken);
+
+    /// <summary>
     /// A batch run whose every answer is cached sends nothing, but a batch an earlier, killed run submitted may still be in
     /// the journal (its answers were cached before the kill, its provider batch and files not yet deleted): the batch
     /// orchestration over no requests deletes such batches at the provider and their journal rows. A failure here is

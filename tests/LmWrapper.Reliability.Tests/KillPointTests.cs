@@ -3,7 +3,7 @@ using Xunit.Abstractions;
 
 namespace LmWrapper.Reliability.Tests;
 
-/// <summary>Crash safety: PredictMany killed at seeded points and rerun loses nothing and pays nothing twice.</summary>
+/// <summary>Crash safety: PredictMany (and the lmwrapper run command) killed at seeded points and rerun loses nothing and pays nothing twice.</summary>
 public sealed class KillPointTests(ITestOutputHelper output)
 {
     public static TheoryData<string, string, int> Modes() => new()
@@ -12,6 +12,8 @@ public sealed class KillPointTests(ITestOutputHelper output)
         { "openai", "batch", 1302 },
         { "claude", "asap", 1303 },
         { "claude", "batch", 1304 },
+        { "cli", "asap", 1305 },
+        { "cli", "batch", 1306 },
     };
 
     [Theory]

@@ -11,16 +11,17 @@ namespace LmWrapper.Reliability;
 /// <summary>
 /// Crash safety: a child process running PredictMany is killed at seeded random points (once the fake server has seen a
 /// random number of its requests, plus a random few milliseconds) and rerun until it completes. Rounds of fresh prompts
-/// and a fresh cache repeat until the kill points are used up.
+/// and a fresh cache repeat until the kill points are used up. The "cli" modes run the <c>lmwrapper run</c> command on a
+/// JSONL file against the fake OpenAI server instead, rerunning the same command into the same output file.
 /// </summary>
 public static class KillPoints
 {
     /// <summary>The modes: provider and window.</summary>
     public static IReadOnlyList<(string Provider, string Window)> Modes { get; } =
-        [("openai", "asap"), ("openai", "batch"), ("claude", "asap"), ("claude", "batch")];
+        [("openai", "asap"), ("openai", "batch"), ("claude", "asap"), ("claude", "batch"), ("cli", "asap"), ("cli", "batch")];
 
     /// <summary>Runs one mode.</summary>
-    /// <param name="provider">"openai" or "claude".</param>
+    /// <param name="provider">"openai" or "claude" (PredictMany in the harness's child), or "cli" (the lmwrapper command on OpenAI).</param>
     /// <param name="window">"asap" or "batch".</param>
     /// <param name="killPoints">How many kills.</param>
     /// <param name="promptsPerRound">Prompts per round.</param>
@@ -39,7 +40,8 @@ public static class KillPoints
         {
             string baseUrl, key;
             Func<int> requestCount;
-            if (provider == "openai")
+            bool cli = provider == "cli";
+            if (provider is "openai" or "cli")
             {
                 openAi = await FakeOpenAiServer.StartNewAsync(new FakeOpenAiServerOptions { BatchStageDuration = TimeSpan.FromMilliseconds(30) }, cancellationToken);
                 openAi.Responder = r =>
@@ -77,7 +79,12 @@ public static class KillPoints
                 prompts += promptsPerRound;
                 string roundDir = Path.Combine(dir, "round" + rounds.ToString(CultureInfo.InvariantCulture));
                 Directory.CreateDirectory(roundDir);
-                string cacheFile = Path.Combine(roundDir, "cache.sqlite3");
+                string cacheFile = Path.Combine(roundDir, cli ? LmCache.DefaultFileName : "cache.sqlite3");
+                if (cli)
+                {
+                    File.WriteAllLines(Path.Combine(roundDir, "in.jsonl"), Enumerable.Range(first, promptsPerRound).Select(CliInputLine));
+                }
+
                 var answeredBefore = new HashSet<int>();
                 bool done = false;
                 for (int run = 1; !done; run++)
@@ -89,9 +96,12 @@ public static class KillPoints
 
                     runs++;
                     var paidAtStart = new Dictionary<string, int>(paid, StringComparer.Ordinal);
-                    string outFile = Path.Combine(roundDir, $"out{run.ToString(CultureInfo.InvariantCulture)}.txt");
+                    // The command resumes one output file; the harness's child writes one per run.
+                    string outFile = cli ? Path.Combine(roundDir, "out.jsonl") : Path.Combine(roundDir, $"out{run.ToString(CultureInfo.InvariantCulture)}.txt");
                     int before = requestCount();
-                    using var child = Process.Start(StartInfo(provider, window, baseUrl, key, cacheFile, roundDir, first, promptsPerRound, outFile))!;
+                    using var child = Process.Start(cli
+                        ? CliStartInfo(window, baseUrl, key, roundDir, outFile)
+                        : StartInfo(provider, window, baseUrl, key, cacheFile, roundDir, first, promptsPerRound, outFile))!;
                     var stdout = child.StandardOutput.ReadToEndAsync(cancellationToken);
                     var stderr = child.StandardError.ReadToEndAsync(cancellationToken);
                     bool killed = false;
@@ -121,9 +131,9 @@ public static class KillPoints
                     }
 
                     string said = (await stdout) + (await stderr);
-                    var answered = File.Exists(outFile)
-                        ? File.ReadAllLines(outFile).Where(l => l.Length > 0).Select(l => int.Parse(l, CultureInfo.InvariantCulture)).ToList()
-                        : [];
+                    var answered = !File.Exists(outFile) ? []
+                        : cli ? CliAnswered(outFile, first)
+                        : File.ReadAllLines(outFile).Where(l => l.Length > 0).Select(l => int.Parse(l, CultureInfo.InvariantCulture)).ToList();
 
                     // A prompt whose answer a caller already saw must never be paid for again.
                     foreach (int i in answeredBefore)
@@ -169,7 +179,7 @@ public static class KillPoints
                     }
                 }
 
-                int files = Directory.EnumerateFiles(roundDir, "lmw_*.jsonl").Count();
+                int files = Directory.EnumerateFiles(roundDir, "lmw_*.jsonl", SearchOption.AllDirectories).Count();
                 orphans += files;
                 if (files > 0)
                 {
@@ -218,6 +228,85 @@ public static class KillPoints
             catch (IOException)
             {
             }
+        }
+    }
+
+    /// <summary>The JSONL input line of prompt <paramref name="i"/> for the command (the same prompt as <see cref="ChildPredict.Prompt"/>).</summary>
+    private static string CliInputLine(int i)
+    {
+        var prompt = ChildPredict.Prompt(i);
+        return System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["text"] = prompt.Text!,
+            ["max_tokens"] = prompt.MaxTokens!.Value,
+            ["temperature"] = prompt.Temperature,
+            ["metadata"] = new Dictionary<string, int> { ["i"] = i },
+        });
+    }
+
+    /// <summary>
+    /// The prompts the command's output file answers rightly, in file order (a torn last line, which the next run cuts
+    /// off, is not an answer); a line that is not a right answer counts as unanswered.
+    /// </summary>
+    private static List<int> CliAnswered(string outFile, int first)
+    {
+        var answered = new List<int>();
+        foreach (var line in File.ReadAllLines(outFile))
+        {
+            try
+            {
+                using var doc = System.Text.Json.JsonDocument.Parse(line);
+                var root = doc.RootElement;
+                int i = first + root.GetProperty("line").GetInt32() - 1;
+                if (root.TryGetProperty("completion_text", out var text) && text.GetString() == ChildPredict.Expected("openai", i))
+                {
+                    answered.Add(i);
+                }
+            }
+            catch (System.Text.Json.JsonException)
+            {
+            }
+        }
+
+        return answered;
+    }
+
+    /// <summary>
+    /// <c>dotnet LmWrapper.Cli.dll run …</c> in <paramref name="roundDir"/>, whose temp folder is <paramref name="roundDir"/>
+    /// too, so batch request files left behind are counted.
+    /// </summary>
+    private static ProcessStartInfo CliStartInfo(string window, string baseUrl, string key, string roundDir, string outFile)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = roundDir };
+        foreach (var a in new[]
+        {
+            CliDll, "run", "--model", "openai:" + LmWrapper.OpenAI.OpenAiModelNames.Gpt4oMini, "--input", Path.Combine(roundDir, "in.jsonl"), "--output", outFile,
+            "--window", window, "--poll-interval", "0.05", "--cache-dir", roundDir,
+        })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.Environment["OPENAI_BASE_URL"] = baseUrl;
+        psi.Environment["OPENAI_API_KEY"] = key;
+        psi.Environment["TMPDIR"] = roundDir;
+        return psi;
+    }
+
+    /// <summary>The built <c>lmwrapper</c> (src/LmWrapper.Cli/bin/&lt;Configuration&gt;/&lt;tfm&gt;/LmWrapper.Cli.dll, built as a reference of this project).</summary>
+    public static string CliDll
+    {
+        get
+        {
+            var tfm = new DirectoryInfo(Path.GetDirectoryName(ChildDll)!);
+            var dir = tfm;
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "LmWrapper.slnx")))
+            {
+                dir = dir.Parent;
+            }
+
+            string path = Path.Combine(dir?.FullName ?? ".", "src", "LmWrapper.Cli", "bin", tfm.Parent!.Name, tfm.Name, "LmWrapper.Cli.dll");
+            return File.Exists(path) ? path : throw new FileNotFoundException("The built LmWrapper.Cli.dll was not found; build src/LmWrapper.Cli.", path);
         }
     }
 

@@ -168,6 +168,13 @@ internal sealed class DatasetRunner
             {
                 WriteBadBefore(int.MaxValue);
             }
+
+            if (toRun.Count == 0 && window == CompletionWindow.BatchAny)
+            {
+                // Nothing was asked, so PredictMany did not tidy: a run killed after its last answer may have left its
+                // provider batch and files behind.
+                await _lm.CleanUpFinishedBatchesAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
