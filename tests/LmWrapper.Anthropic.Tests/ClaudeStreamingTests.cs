@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LmWrapper.Testing.Anthropic;
+using static LmWrapper.TestSupport.StreamCollector;
 
 namespace LmWrapper.Anthropic.Tests;
 
@@ -148,19 +149,6 @@ public sealed class ClaudeStreamingTests : ClaudeTestBase
         Assert.Equal("text_delta", events[3].Data.GetProperty("delta").GetProperty("type").GetString());
         Assert.Equal("end_turn", events[^2].Data.GetProperty("delta").GetProperty("stop_reason").GetString());
         Assert.Equal(3, events[^2].Data.GetProperty("usage").GetProperty("output_tokens").GetInt32());
-    }
-
-    private static async Task<(List<LmStreamingUpdate> Updates, LmPrediction Final)> CollectAsync(LanguageModel lm, LmPrompt prompt)
-    {
-        var updates = new List<LmStreamingUpdate>();
-        await foreach (var u in lm.PredictStreamingAsync(prompt))
-        {
-            updates.Add(u);
-        }
-
-        Assert.Single(updates, u => u.IsFinal);
-        Assert.True(updates[^1].IsFinal);
-        return (updates, updates[^1].Prediction!);
     }
 
     private static string Essence(LmPrediction p) => string.Join("\n", p.Completions.Select(c => JsonSerializer.Serialize(new

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LmWrapper.Caching;
 using LmWrapper.HuggingFace;
+using static LmWrapper.TestSupport.StreamCollector;
 
 namespace LmWrapper.Contract.Tests;
 
@@ -130,19 +131,6 @@ public sealed class StreamingContractTests
         Assert.True(again.WasCached); // a permanent error is cached, as PredictAsync caches it
         Assert.Equal(LmErrorKind.ContextLength, again.Error!.Kind);
         Assert.Equal(requests, setup.Requests);
-    }
-
-    private static async Task<(List<LmStreamingUpdate> Updates, LmPrediction Final)> CollectAsync(LanguageModel lm, LmPrompt prompt)
-    {
-        var updates = new List<LmStreamingUpdate>();
-        await foreach (var u in lm.PredictStreamingAsync(prompt))
-        {
-            updates.Add(u);
-        }
-
-        Assert.Single(updates, u => u.IsFinal);
-        Assert.True(updates[^1].IsFinal);
-        return (updates, updates[^1].Prediction!);
     }
 
     /// <summary>Everything a prediction says but the ids of the request that made it.</summary>

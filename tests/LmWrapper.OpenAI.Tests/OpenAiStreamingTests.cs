@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LmWrapper.Caching;
 using LmWrapper.Testing;
+using static LmWrapper.TestSupport.StreamCollector;
 
 namespace LmWrapper.OpenAI.Tests;
 
@@ -223,19 +224,6 @@ public sealed class OpenAiStreamingTests : OpenAiTestBase
         using var response = await http.SendAsync(request);
         Assert.Equal(400, (int)response.StatusCode);
         Assert.Contains("stream_options", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-    }
-
-    internal static async Task<(List<LmStreamingUpdate> Updates, LmPrediction Final)> CollectAsync(LanguageModel lm, LmPrompt prompt)
-    {
-        var updates = new List<LmStreamingUpdate>();
-        await foreach (var u in lm.PredictStreamingAsync(prompt))
-        {
-            updates.Add(u);
-        }
-
-        Assert.True(updates[^1].IsFinal);
-        Assert.Single(updates, u => u.IsFinal);
-        return (updates, updates[^1].Prediction!);
     }
 
     internal static void AssertDeltasBuildTheSamples(List<LmStreamingUpdate> updates, LmPrediction final)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LmWrapper.Caching;
 using LmWrapper.HuggingFace.Generation;
+using static LmWrapper.TestSupport.StreamCollector;
 
 namespace LmWrapper.HuggingFace.Tests.Inference;
 
@@ -120,19 +121,6 @@ public sealed class HuggingFaceStreamingTests
         });
         await stream.DisposeAsync();
         Assert.Equal(1, cache.GetStats().Entries); // only the first prompt's answer
-    }
-
-    private static async Task<(List<LmStreamingUpdate> Updates, LmPrediction Final)> CollectAsync(LanguageModel lm, LmPrompt prompt)
-    {
-        var updates = new List<LmStreamingUpdate>();
-        await foreach (var u in lm.PredictStreamingAsync(prompt))
-        {
-            updates.Add(u);
-        }
-
-        Assert.Single(updates, u => u.IsFinal);
-        Assert.True(updates[^1].IsFinal);
-        return (updates, updates[^1].Prediction!);
     }
 
     private static string Essence(LmPrediction p) => string.Join("\n", p.Completions.Select(c => JsonSerializer.Serialize(new
