@@ -4,7 +4,7 @@ namespace LmWrapper;
 /// <param name="Role">The author of the message.</param>
 /// <param name="Content">The text of the message.</param>
 /// <param name="Name">An optional name for the author (for example a tool's name or one of several users).</param>
-public sealed record LmChatTurn(LmChatRole Role, string Content, string? Name = null)
+public sealed partial record LmChatTurn(LmChatRole Role, string Content, string? Name = null)
 {
     private readonly ReasoningList? _reasoning;
 

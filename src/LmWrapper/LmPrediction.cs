@@ -12,7 +12,7 @@ namespace LmWrapper;
 /// <see cref="LmPredictionDataUnavailableException"/> rather than returning an empty list; test with
 /// <see cref="HasCompletionLogprobs"/> and friends first.
 /// </remarks>
-public sealed class LmPrediction
+public sealed partial class LmPrediction
 {
     private readonly IReadOnlyList<string>? _completionTokens;
     private readonly IReadOnlyList<int>? _completionTokenOffsets;

@@ -11,7 +11,7 @@ namespace LmWrapper;
 /// Field names and defaults follow the Python lmwrapper's <c>LmPrompt</c>. Call <see cref="Validate"/> to check a
 /// prompt; every <see cref="LanguageModel"/> does so before it spends anything.
 /// </remarks>
-public sealed record LmPrompt
+public sealed partial record LmPrompt
 {
     // The content is a string (plain text) or an LmChatTurn[] (a dialog), in one field; the settings most prompts leave
     // at their defaults live in a shared Extras object, replaced (never changed) when one is set. A prompt is then 56
