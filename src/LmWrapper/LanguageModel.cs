@@ -395,6 +395,14 @@ public abstract partial class LanguageModel : IDisposable
                 nameof(LmPrompt.NumCompletions));
         }
 
+        if (prompt.HasImages && !ModelInfo.Has(LmCapabilities.Vision))
+        {
+            throw new LmPromptException(
+                $"{ModelIdentity} does not take images (its ModelInfo has no Vision capability); nothing was sent. Use a vision model "
+                + "(such as gpt-4o-mini or a Claude 3+ model), or remove the images from the prompt.",
+                nameof(LmPrompt.Chat));
+        }
+
         if (prompt.Internals is not null && !SupportsInternals)
         {
             throw new LmPromptException(

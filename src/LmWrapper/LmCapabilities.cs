@@ -30,4 +30,7 @@ public enum LmCapabilities
 
     /// <summary>Takes <see cref="LmPrompt.ThinkingBudgetTokens"/> (Claude's extended thinking) and returns its thinking blocks.</summary>
     ThinkingBudget = 1 << 11,
+
+    /// <summary>Takes images in user turns (<see cref="LmChatTurn.Parts"/>, <see cref="LmImage"/>).</summary>
+    Vision = 1 << 12,
 }

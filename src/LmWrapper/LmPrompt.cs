@@ -271,7 +271,7 @@ public sealed partial record LmPrompt
                     throw new LmPromptException($"Chat turn {i} has an unknown role ({(int)turn.Role}).", nameof(Chat));
                 }
 
-                if (string.IsNullOrEmpty(turn.Content))
+                if (turn.Content is null || (turn.Content.Length == 0 && !turn.HasImages))
                 {
                     throw new LmPromptException($"Chat turn {i} ({turn.RoleName}) is empty.", nameof(Chat));
                 }
@@ -285,6 +285,11 @@ public sealed partial record LmPrompt
                 if (turn.ReasoningBlocks is { } blocks)
                 {
                     CheckReasoningBlocks(blocks, i, turn);
+                }
+
+                if (turn.Parts is { } parts)
+                {
+                    CheckParts(parts, i, turn);
                 }
 
                 if (turn.Role == LmChatRole.System && i != 0)

@@ -15,6 +15,9 @@ namespace LmWrapper;
 /// It accepts <see cref="LmPrompt.ReasoningEffort"/> and <see cref="LmPrompt.ThinkingBudgetTokens"/> (any valid value)
 /// and ignores them: it does not reason, so its predictions have no reasoning blocks and no reasoning tokens. Those
 /// fields are still part of the cache key, as for every model.
+/// It takes images (<see cref="LmCapabilities.Vision"/>): the default echo answers a turn with images with its text followed
+/// by each image's description (<see cref="LmImage.ToString"/>, such as <c>[image/png 2x2, 70 bytes, sha256 …]</c>), so
+/// tests can see which images arrived.
 /// </remarks>
 public sealed class MockLm : LanguageModel
 {
@@ -53,11 +56,27 @@ public sealed class MockLm : LanguageModel
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentOutOfRangeException.ThrowIfLessThan(tokenLimit, 1);
-        _predict = predictAsync ?? ((p, _) => Task.FromResult(p.Chat is { } chat ? chat[^1].Content : p.Text!));
+        _predict = predictAsync ?? ((p, _) => Task.FromResult(p.Chat is { } chat ? Echo(chat[^1]) : p.Text!));
         Name = name;
         IsChatModel = isChatModel;
         TokenLimit = tokenLimit;
     }
+
+    /// <summary>What the base reports, plus <see cref="LmCapabilities.Vision"/>: the mock takes images.</summary>
+    public override LmModelInfo ModelInfo
+    {
+        get
+        {
+            var info = base.ModelInfo;
+            return info with { Capabilities = info.Capabilities | LmCapabilities.Vision };
+        }
+    }
+
+    /// <summary>The default answer to a chat: the last turn's text, then a description of each of its images.</summary>
+    private static string Echo(LmChatTurn turn) =>
+        turn.HasImages
+            ? string.Join(' ', new[] { turn.Content }.Where(c => c.Length > 0).Concat(turn.Parts!.Where(p => p.Image is not null).Select(p => p.Image!.ToString())))
+            : turn.Content;
 
     /// <summary>The mock's name (see the constructor).</summary>
     public string Name { get; }

@@ -109,6 +109,43 @@ public readonly record struct CacheKey(ulong High, ulong Low) : IComparable<Cach
                 }
             }
 
+            if (prompt.Chat is { } partTurns)
+            {
+                // Images: the key hashes their bytes (SHA-256) or URL, never a file path, so equal bytes share an entry.
+                for (int i = 0; i < partTurns.Count; i++)
+                {
+                    if (partTurns[i].Parts is { } parts)
+                    {
+                        w.String("turn_parts");
+                        w.Int(i);
+                        w.Int(parts.Count);
+                        foreach (var part in parts)
+                        {
+                            if (part.Image is { } image)
+                            {
+                                w.Byte(2);
+                                w.Byte((byte)part.Detail);
+                                if (image.Url is { } url)
+                                {
+                                    w.Byte(1);
+                                    w.String(url.OriginalString);
+                                }
+                                else
+                                {
+                                    w.Byte(0);
+                                    w.Raw(image.Sha256Bytes);
+                                }
+                            }
+                            else
+                            {
+                                w.Byte(1);
+                                w.String(part.Text ?? string.Empty);
+                            }
+                        }
+                    }
+                }
+            }
+
             return w.Finish();
         }
         finally
@@ -198,6 +235,13 @@ public readonly record struct CacheKey(ulong High, ulong Low) : IComparable<Cach
             int n = Encoding.UTF8.GetBytes(s, _buffer.AsSpan(_length + 4));
             BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(_length), n);
             _length += 4 + n;
+        }
+
+        public void Raw(ReadOnlySpan<byte> bytes)
+        {
+            Ensure(bytes.Length);
+            bytes.CopyTo(_buffer.AsSpan(_length));
+            _length += bytes.Length;
         }
 
         public void NullableString(string? s)

@@ -71,7 +71,7 @@ internal static class PredictionJson
     public static PromptDto ToDto(LmPrompt p, bool includeInternals = false) => new()
     {
         Text = p.Text,
-        Chat = p.Chat?.Select(t => new ChatTurnDto { Role = t.RoleName, Content = t.Content, Name = t.Name, ReasoningBlocks = ReasoningToDto(t.ReasoningBlocks) }).ToList(),
+        Chat = p.Chat?.Select(t => new ChatTurnDto { Role = t.RoleName, Content = t.Content, Name = t.Name, ReasoningBlocks = ReasoningToDto(t.ReasoningBlocks), Parts = PartsToDto(t.Parts) }).ToList(),
         MaxTokens = p.MaxTokens,
         Stop = p.Stop?.ToList(),
         Logprobs = p.Logprobs,
@@ -110,7 +110,7 @@ internal static class PredictionJson
         }
         else if (d.Chat is not null)
         {
-            baseline = new LmPrompt(d.Chat.Select(t => new LmChatTurn(ParseRole(t.Role), t.Content ?? string.Empty, t.Name) { ReasoningBlocks = ReasoningFromDto(t.ReasoningBlocks) }).ToList());
+            baseline = new LmPrompt(d.Chat.Select(t => new LmChatTurn(ParseRole(t.Role), t.Content ?? string.Empty, t.Name) { ReasoningBlocks = ReasoningFromDto(t.ReasoningBlocks), Parts = PartsFromDto(t.Parts) }).ToList());
         }
         else
         {
@@ -175,6 +175,35 @@ internal static class PredictionJson
         "xhigh" => LmReasoningEffort.XHigh,
         _ => throw new FormatException($"Unknown reasoning effort \"{name}\" in a serialized prompt."),
     };
+
+    /// <summary>Content parts as JSON: text, or an image as its data URI (or URL) and its detail.</summary>
+    private static List<ContentPartDto>? PartsToDto(IReadOnlyList<LmContentPart>? parts) =>
+        parts?.Select(p => p.Image is { } image
+            ? new ContentPartDto
+            {
+                Type = "image",
+                Url = image.Url?.OriginalString,
+                Data = image.IsUrl ? null : image.ToDataUri(),
+                Detail = p.Detail == LmImageDetail.Auto ? null : p.Detail == LmImageDetail.Low ? "low" : "high",
+            }
+            : new ContentPartDto { Type = "text", Text = p.Text }).ToList();
+
+    private static LmContentPart[]? PartsFromDto(List<ContentPartDto>? parts) =>
+        parts?.Select(p => p.Type switch
+        {
+            "text" => LmContentPart.FromText(p.Text ?? string.Empty),
+            "image" => LmContentPart.FromImage(
+                p.Url is { } url ? LmImage.FromUrl(new Uri(url, UriKind.Absolute))
+                    : LmImage.FromDataUri(p.Data ?? throw new FormatException("An image part in LmWrapper's JSON has neither \"url\" nor \"data\".")),
+                p.Detail switch
+                {
+                    null => LmImageDetail.Auto,
+                    "low" => LmImageDetail.Low,
+                    "high" => LmImageDetail.High,
+                    _ => throw new FormatException($"Unknown image detail \"{p.Detail}\" in LmWrapper's JSON."),
+                }),
+            _ => throw new FormatException($"Unknown content part type \"{p.Type}\" in LmWrapper's JSON."),
+        }).ToArray();
 
     private static List<ReasoningBlockDto>? ReasoningToDto(IReadOnlyList<LmReasoningBlock>? blocks) =>
         blocks?.Select(b => b.IsRedacted
@@ -372,6 +401,17 @@ internal sealed class ChatTurnDto
     [JsonPropertyName("content")] public string? Content { get; set; }
     [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("reasoning_blocks")] public List<ReasoningBlockDto>? ReasoningBlocks { get; set; }
+    [JsonPropertyName("parts")] public List<ContentPartDto>? Parts { get; set; }
+}
+
+/// <summary>The JSON shape of a content part: {"type":"text","text":…} or {"type":"image","data":"data:…"|"url":…,"detail":…}.</summary>
+internal sealed class ContentPartDto
+{
+    [JsonPropertyName("type")] public string? Type { get; set; }
+    [JsonPropertyName("text")] public string? Text { get; set; }
+    [JsonPropertyName("data")] public string? Data { get; set; }
+    [JsonPropertyName("url")] public string? Url { get; set; }
+    [JsonPropertyName("detail")] public string? Detail { get; set; }
 }
 
 [JsonSourceGenerationOptions(
