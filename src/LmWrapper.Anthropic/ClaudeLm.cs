@@ -124,7 +124,8 @@ public sealed class ClaudeLm : LanguageModel
             CacheWritePerMillion = Info.CacheWritePricePerMillion,
         },
         LmCapabilities.Chat | LmCapabilities.Prefill | LmCapabilities.Batch
-        | (Info.SupportsExtendedThinking ? LmCapabilities.ThinkingBudget : LmCapabilities.None));
+        | (Info.SupportsExtendedThinking ? LmCapabilities.ThinkingBudget : LmCapabilities.None)
+        | (Info.SupportsVision ? LmCapabilities.Vision : LmCapabilities.None));
 
     /// <summary>The model's API name.</summary>
     public string ModelName => Info.Name;
@@ -162,7 +163,7 @@ public sealed class ClaudeLm : LanguageModel
     {
         ArgumentNullException.ThrowIfNull(prompt);
         var request = ClaudeRequest.FromPrompt(prompt);
-        return new ClaudeTokenCount(TokenEstimator.Estimate(request.System, request.Messages), IsEstimate: true);
+        return new ClaudeTokenCount(TokenEstimator.Estimate(request.System, request.Messages) + request.ImageTokens, IsEstimate: true);
     }
 
     /// <summary>
@@ -206,7 +207,7 @@ public sealed class ClaudeLm : LanguageModel
             ClaudeLog.CountTokensFailed(Logger, ModelIdentity, e.Message);
         }
 
-        return new ClaudeTokenCount(TokenEstimator.Estimate(request.System, request.Messages), IsEstimate: true);
+        return new ClaudeTokenCount(TokenEstimator.Estimate(request.System, request.Messages) + request.ImageTokens, IsEstimate: true);
     }
 
     /// <summary>

@@ -44,6 +44,9 @@ public sealed record ClaudeModelInfo(
     /// </summary>
     public bool SupportsExtendedThinking { get; init; }
 
+    /// <summary>Whether the model takes images (<see cref="LmCapabilities.Vision"/>). Default true: every Claude 3 and later model does.</summary>
+    public bool SupportsVision { get; init; } = true;
+
     /// <summary>A human-readable name ("Claude 3.5 Haiku"), or null.</summary>
     public string? DisplayName { get; init; }
 

@@ -145,6 +145,7 @@ public sealed class OpenAiLm : LanguageModel
         | (Info.SupportsLogprobs ? LmCapabilities.Logprobs : LmCapabilities.None)
         | (Info.SupportsEcho ? LmCapabilities.Echo : LmCapabilities.None)
         | (Info.SupportedReasoningEfforts.Count > 0 ? LmCapabilities.ReasoningEffort : LmCapabilities.None)
+        | (Info.SupportsVision && Info.IsChatModel ? LmCapabilities.Vision : LmCapabilities.None)
         | LmCapabilities.Batch);
 
     /// <summary>The API base URL requests go to (ending in the version path, such as "/v1").</summary>
@@ -224,7 +225,64 @@ public sealed class OpenAiLm : LanguageModel
             }
         }
 
+        foreach (var (_, part) in prompt.ImageParts())
+        {
+            total += EstimateImageTokens(part.Image!, part.Detail);
+        }
+
         return total;
+    }
+
+    /// <summary>
+    /// The input tokens of one image for this model, by OpenAI's published rule: the tile rule (detail low: the base
+    /// tokens; otherwise fit in 2048x2048, shortest side to 768, base + tile tokens per 512 px tile) or, for models with an
+    /// <see cref="OpenAiModelInfo.ImagePatchMultiplier"/>, the patch rule. A URL image (size unknown) counts as the largest.
+    /// </summary>
+    /// <param name="image">The image.</param>
+    /// <param name="detail">The detail it is sent with (auto counts as high).</param>
+    public int EstimateImageTokens(LmImage image, LmImageDetail detail = LmImageDetail.Auto)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return Info.ImagePatchMultiplier is { } multiplier
+            ? Images.ImageTokens.OpenAiPatches(image.Width, image.Height, multiplier)
+            : Images.ImageTokens.OpenAiTiles(image.Width, image.Height, detail, Info.ImageBaseTokens, Info.ImageTileTokens);
+    }
+
+    /// <summary>OpenAI's limits on image inputs: at most 500 images and 50 MB of image bytes per request, 20 MB per image.</summary>
+    internal const int MaxImagesPerRequest = 500;
+
+    /// <summary>The most bytes one image may have (20 MB).</summary>
+    internal const long MaxImageBytes = 20L * 1024 * 1024;
+
+    /// <summary>The most image bytes one request may carry (50 MB).</summary>
+    internal const long MaxImageBytesPerRequest = 50L * 1024 * 1024;
+
+    private static void CheckImageLimits(LmPrompt prompt)
+    {
+        int count = 0;
+        long total = 0;
+        foreach (var (turn, part) in prompt.ImageParts())
+        {
+            count++;
+            var image = part.Image!;
+            if (image.ByteCount > MaxImageBytes)
+            {
+                throw new LmImageException(
+                    $"The image in chat turn {turn} is {image.ByteCount} bytes; OpenAI takes at most 20 MB per image. Shrink or recompress it.", nameof(LmPrompt.Chat));
+            }
+
+            total += image.ByteCount;
+        }
+
+        if (count > MaxImagesPerRequest)
+        {
+            throw new LmImageException($"The prompt has {count} images; OpenAI takes at most {MaxImagesPerRequest} per request.", nameof(LmPrompt.Chat));
+        }
+
+        if (total > MaxImageBytesPerRequest)
+        {
+            throw new LmImageException($"The prompt's images are {total} bytes together; OpenAI takes at most 50 MB of images per request.", nameof(LmPrompt.Chat));
+        }
     }
 
     /// <inheritdoc/>
@@ -232,6 +290,11 @@ public sealed class OpenAiLm : LanguageModel
     {
         base.ValidatePrompt(prompt);
         var m = Info;
+        if (prompt.HasImages)
+        {
+            CheckImageLimits(prompt);
+        }
+
         if (prompt.Echo && !m.SupportsEcho)
         {
             throw new LmPromptException(

@@ -64,4 +64,22 @@ public sealed record OpenAiModelInfo(
     /// makes OpenAI refuse batches, which LmWrapper then holds back and splits.
     /// </summary>
     public long? BatchEnqueuedTokenLimit { get; init; }
+
+    /// <summary>Whether the model takes images (<see cref="LmCapabilities.Vision"/>). The registry sets it for GPT-4o, GPT-4.1, GPT-4 Turbo, GPT-5, o1, o3 and o4-mini.</summary>
+    public bool SupportsVision { get; init; }
+
+    /// <summary>
+    /// OpenAI's tile rule for this model's image tokens: the tokens of every image (all of a detail "low" image), 85 unless
+    /// set (gpt-4o-mini 2833, o1/o3 75, GPT-5 70). Ignored when <see cref="ImagePatchMultiplier"/> is set.
+    /// </summary>
+    public int ImageBaseTokens { get; init; } = 85;
+
+    /// <summary>OpenAI's tile rule: the tokens of each 512 px tile of a detail "high" image, 170 unless set (gpt-4o-mini 5667, o1/o3 150, GPT-5 140).</summary>
+    public int ImageTileTokens { get; init; } = 170;
+
+    /// <summary>
+    /// For a model whose image tokens follow OpenAI's patch rule (32 px patches, at most 1536, times a multiplier:
+    /// gpt-4.1-mini and gpt-5-mini 1.62, gpt-4.1-nano and gpt-5-nano 2.46, o4-mini 1.72): the multiplier; null for the tile rule.
+    /// </summary>
+    public double? ImagePatchMultiplier { get; init; }
 }

@@ -16,7 +16,15 @@ internal static class OpenAiRequestWriter
             {
                 w.WriteStartObject();
                 w.WriteString("role"u8, turn.RoleName);
-                w.WriteString("content"u8, turn.Content);
+                if (turn.Parts is { } parts)
+                {
+                    WriteParts(w, parts);
+                }
+                else
+                {
+                    w.WriteString("content"u8, turn.Content);
+                }
+
                 if (turn.Name is { } name)
                 {
                     w.WriteString("name"u8, name);
@@ -73,6 +81,37 @@ internal static class OpenAiRequestWriter
 
         WriteStream(w, stream);
         w.WriteEndObject();
+    }
+
+    /// <summary>A turn with parts: a content array of text parts and <c>image_url</c> parts (a data URI or the URL, and the detail).</summary>
+    private static void WriteParts(Utf8JsonWriter w, IReadOnlyList<LmContentPart> parts)
+    {
+        w.WriteStartArray("content"u8);
+        foreach (var part in parts)
+        {
+            w.WriteStartObject();
+            if (part.Image is { } image)
+            {
+                w.WriteString("type"u8, "image_url"u8);
+                w.WriteStartObject("image_url"u8);
+                w.WriteString("url"u8, image.ToDataUri());
+                if (part.Detail != LmImageDetail.Auto)
+                {
+                    w.WriteString("detail"u8, part.Detail == LmImageDetail.Low ? "low"u8 : "high"u8);
+                }
+
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WriteString("type"u8, "text"u8);
+                w.WriteString("text"u8, part.Text);
+            }
+
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
     }
 
     /// <summary>For a streamed request: <c>stream: true</c> and the usage chunk at the end.</summary>

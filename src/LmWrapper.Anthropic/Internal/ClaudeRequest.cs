@@ -10,13 +10,38 @@ namespace LmWrapper.Anthropic.Internal;
 internal sealed class ClaudeRequest
 {
     private readonly Dictionary<int, IReadOnlyList<LmReasoningBlock>>? _reasoning;
+    private readonly Dictionary<int, IReadOnlyList<LmContentPart>>? _parts;
 
-    private ClaudeRequest(string? system, List<(string Role, string Text)> messages, Dictionary<int, IReadOnlyList<LmReasoningBlock>>? reasoning = null)
+    private ClaudeRequest(
+        string? system,
+        List<(string Role, string Text)> messages,
+        Dictionary<int, IReadOnlyList<LmReasoningBlock>>? reasoning = null,
+        Dictionary<int, IReadOnlyList<LmContentPart>>? parts = null)
     {
         System = system;
         Messages = messages;
         _reasoning = reasoning;
+        _parts = parts;
     }
+
+    /// <summary>Claude's limits on images: at most 100 per request.</summary>
+    internal const int MaxImagesPerRequest = 100;
+
+    /// <summary>The most base64 characters one image may have (5 MB).</summary>
+    internal const long MaxImageBase64Bytes = 5L * 1024 * 1024;
+
+    /// <summary>The longest side an image may have (8000 px), and (2000 px) when the request has more than 20 images.</summary>
+    internal const int MaxImageSide = 8000;
+
+    /// <summary>The longest side of each image when a request has more than <see cref="ManyImages"/> images.</summary>
+    internal const int MaxImageSideWhenMany = 2000;
+
+    /// <summary>More images than this in one request lower the size limit to <see cref="MaxImageSideWhenMany"/>.</summary>
+    internal const int ManyImages = 20;
+
+    /// <summary>The input tokens of the request's images by Claude's rule (width x height / 750, after its resize).</summary>
+    public int ImageTokens => _parts is null ? 0
+        : _parts.Values.SelectMany(p => p).Where(p => p.Image is not null).Sum(p => Images.ImageTokens.Claude(p.Image!.Width, p.Image.Height));
 
     /// <summary>The <c>system</c> field, or null.</summary>
     public string? System { get; }
@@ -31,11 +56,19 @@ internal sealed class ClaudeRequest
         string? system = null;
         var messages = new List<(string Role, string Text)>(turns.Count);
         Dictionary<int, IReadOnlyList<LmReasoningBlock>>? reasoning = null;
+        Dictionary<int, IReadOnlyList<LmContentPart>>? partsByMessage = null;
         for (int i = 0; i < turns.Count; i++)
         {
             var turn = turns[i];
             string where = prompt.IsChat ? $"Chat turn {i} ({turn.RoleName})" : "The prompt text";
-            if (string.IsNullOrWhiteSpace(turn.Content))
+            if (turn.Parts is { } parts)
+            {
+                if (parts.Any(p => p.Text is not null && string.IsNullOrWhiteSpace(p.Text)))
+                {
+                    throw new LmPromptException($"{where} has a text part that is only whitespace; Claude rejects text blocks without non-whitespace characters.", nameof(LmPrompt.Chat));
+                }
+            }
+            else if (string.IsNullOrWhiteSpace(turn.Content))
             {
                 throw new LmPromptException($"{where} is only whitespace; Claude rejects text without non-whitespace characters.", prompt.IsChat ? nameof(LmPrompt.Chat) : nameof(LmPrompt.Text));
             }
@@ -86,7 +119,17 @@ internal sealed class ClaudeRequest
                 (reasoning ??= [])[messages.Count] = blocks;
             }
 
+            if (turn.Parts is { } turnParts)
+            {
+                (partsByMessage ??= [])[messages.Count] = turnParts;
+            }
+
             messages.Add((role, turn.Content));
+        }
+
+        if (partsByMessage is not null)
+        {
+            CheckImageLimits(partsByMessage);
         }
 
         if (messages.Count == 0)
@@ -101,7 +144,37 @@ internal sealed class ClaudeRequest
                 nameof(LmPrompt.Chat));
         }
 
-        return new ClaudeRequest(system, messages, reasoning);
+        return new ClaudeRequest(system, messages, reasoning, partsByMessage);
+    }
+
+    /// <summary>Claude's published image limits, checked before sending (the API would answer 400).</summary>
+    private static void CheckImageLimits(Dictionary<int, IReadOnlyList<LmContentPart>> parts)
+    {
+        var images = parts.Values.SelectMany(p => p).Where(p => p.Image is not null).Select(p => p.Image!).ToList();
+        if (images.Count > MaxImagesPerRequest)
+        {
+            throw new LmImageException($"The prompt has {images.Count} images; Claude takes at most {MaxImagesPerRequest} per request.", nameof(LmPrompt.Chat));
+        }
+
+        int maxSide = images.Count > ManyImages ? MaxImageSideWhenMany : MaxImageSide;
+        foreach (var image in images)
+        {
+            long base64 = 4L * ((image.ByteCount + 2) / 3);
+            if (base64 > MaxImageBase64Bytes)
+            {
+                throw new LmImageException(
+                    $"An image is {base64} bytes in base64 ({image.ByteCount} bytes raw); Claude takes at most 5 MB of base64 per image. Shrink or recompress it.",
+                    nameof(LmPrompt.Chat));
+            }
+
+            if (image.Width > maxSide || image.Height > maxSide)
+            {
+                throw new LmImageException(
+                    string.Create(CultureInfo.InvariantCulture, $"An image is {image.Width}x{image.Height} px; Claude rejects images larger than {maxSide}x{maxSide} px")
+                    + (images.Count > ManyImages ? $" in a request with more than {ManyImages} images." : ".") + " Resize it.",
+                    nameof(LmPrompt.Chat));
+            }
+        }
     }
 
     /// <summary>Checks the sampling fields against what Claude and this model honour.</summary>
@@ -298,6 +371,26 @@ internal sealed class ClaudeRequest
                 }
 
                 content.Add(new JsonObject { ["type"] = "text", ["text"] = text });
+                messages.Add(new JsonObject { ["role"] = role, ["content"] = content });
+                continue;
+            }
+
+            if (_parts is not null && _parts.TryGetValue(i, out var parts))
+            {
+                var content = new JsonArray();
+                foreach (var part in parts)
+                {
+                    content.Add(part.Image is { } image
+                        ? new JsonObject
+                        {
+                            ["type"] = "image",
+                            ["source"] = image.Url is { } url
+                                ? new JsonObject { ["type"] = "url", ["url"] = url.OriginalString }
+                                : new JsonObject { ["type"] = "base64", ["media_type"] = image.MediaType, ["data"] = image.ToBase64() },
+                        }
+                        : new JsonObject { ["type"] = "text", ["text"] = part.Text });
+                }
+
                 messages.Add(new JsonObject { ["role"] = role, ["content"] = content });
                 continue;
             }
