@@ -18,6 +18,9 @@ public sealed record FakeAnthropicMessageRequest
     /// <summary>The <c>messages</c>, in order.</summary>
     public required IReadOnlyList<FakeAnthropicMessage> Messages { get; init; }
 
+    /// <summary>The images of every message, in order, as the fake checked and counted them (width x height / 750 tokens each); empty when none.</summary>
+    public IReadOnlyList<FakeImage> Images { get; init; } = [];
+
     /// <summary>The <c>max_tokens</c> field (0 for a count-tokens request, which has none).</summary>
     public int MaxTokens { get; init; }
 

@@ -92,6 +92,7 @@ internal static class FakeAnthropicRules
 
         int? thinkingBudget = ParseThinking(body);
         int thinkingBlocks = 0;
+        var images = new List<(FakeImage Image, string At)>();
         var messages = new List<FakeAnthropicMessage>();
         for (int i = 0; i < array.Count; i++)
         {
@@ -137,6 +138,7 @@ internal static class FakeAnthropicRules
                     }
 
                     thinkingBlocks += CheckThinkingBlocks(blocks, i, role);
+                    ReadImageBlocks(blocks, i, images);
                     if (isFinalAssistant && thinkingBudget is not null && blocks.Count > 0
                         && GetString(blocks[0] as JsonObject ?? [], "type") is not ("thinking" or "redacted_thinking"))
                     {
@@ -253,8 +255,10 @@ internal static class FakeAnthropicRules
             }
         }
 
+        CheckImageLimits(images);
         return new FakeAnthropicMessageRequest
         {
+            Images = [.. images.Select(x => x.Image)],
             Model = model,
             System = system,
             Messages = messages,
@@ -383,6 +387,92 @@ internal static class FakeAnthropicRules
         return count;
     }
 
+    /// <summary>
+    /// Checks the <c>image</c> blocks of a message as the real API does (a base64 source of a PNG, JPEG, GIF or WebP image
+    /// whose bytes match its media_type and are at most 5 MB of base64, or a URL source) and counts their tokens.
+    /// </summary>
+    private static void ReadImageBlocks(JsonArray blocks, int i, List<(FakeImage, string)> images)
+    {
+        for (int b = 0; b < blocks.Count; b++)
+        {
+            if (blocks[b] is not JsonObject block || GetString(block, "type") != "image")
+            {
+                continue;
+            }
+
+            string at = $"messages.{i}.content.{b}.image.source";
+            if (block["source"] is not JsonObject source)
+            {
+                throw FakeAnthropicApiError.Invalid($"{at}: Field required");
+            }
+
+            string? type = GetString(source, "type");
+            if (type == "url")
+            {
+                string url = GetString(source, "url") ?? throw FakeAnthropicApiError.Invalid($"{at}.url.url: Field required");
+                if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != "https" && uri.Scheme != "http"))
+                {
+                    throw FakeAnthropicApiError.Invalid($"{at}.url.url: Input should be a valid URL");
+                }
+
+                images.Add((new FakeImage(null, url, null, null, "auto", FakeImages.Claude(null, null)), at));
+                continue;
+            }
+
+            if (type != "base64")
+            {
+                throw FakeAnthropicApiError.Invalid($"{at}: Input tag '{type}' found using 'type' does not match any of the expected tags: 'base64', 'file', 'url'");
+            }
+
+            string mediaType = GetString(source, "media_type") ?? throw FakeAnthropicApiError.Invalid($"{at}.base64.media_type: Field required");
+            if (!FakeImages.MediaTypes.Contains(mediaType))
+            {
+                throw FakeAnthropicApiError.Invalid($"{at}.base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'");
+            }
+
+            string data = GetString(source, "data") ?? throw FakeAnthropicApiError.Invalid($"{at}.base64.data: Field required");
+            if (data.Length > 5 * 1024 * 1024)
+            {
+                throw FakeAnthropicApiError.Invalid($"{at}.base64: image exceeds 5 MB maximum: {data.Length} bytes > {5 * 1024 * 1024} bytes");
+            }
+
+            byte[] bytes = FakeImages.TryDecode(data) ?? throw FakeAnthropicApiError.Invalid($"{at}.base64.data: Invalid base64 data");
+            if (!FakeImages.TryRead(bytes, out string actual, out int w, out int h))
+            {
+                throw FakeAnthropicApiError.Invalid($"{at}.base64.data: Could not process image");
+            }
+
+            if (actual != mediaType)
+            {
+                throw FakeAnthropicApiError.Invalid($"{at}.base64.data: Image does not match the provided media type {mediaType}");
+            }
+
+            images.Add((new FakeImage(actual, null, w, h, "auto", FakeImages.Claude(w, h)), at));
+        }
+    }
+
+    /// <summary>At most 100 images, each at most 8000 px a side (2000 px when there are more than 20).</summary>
+    private static void CheckImageLimits(List<(FakeImage Image, string At)> images)
+    {
+        if (images.Count > 100)
+        {
+            throw FakeAnthropicApiError.Invalid($"messages: Too many images in this request: {images.Count} > 100");
+        }
+
+        foreach (var (image, at) in images)
+        {
+            if (image.Width > 8000 || image.Height > 8000)
+            {
+                throw FakeAnthropicApiError.Invalid($"{at}.base64.data: At least one of the image dimensions exceed max allowed size: 8000 pixels");
+            }
+
+            if (images.Count > 20 && (image.Width > 2000 || image.Height > 2000))
+            {
+                throw FakeAnthropicApiError.Invalid($"{at}.base64.data: At least one of the image dimensions exceed max allowed size for many-image requests: 2000 pixels");
+            }
+        }
+    }
+
     /// <summary>The 4.5 generation refuses temperature and top_p together.</summary>
     public static bool RejectsTemperatureWithTopP(string model) => model.Contains("-4-5", StringComparison.Ordinal);
 
@@ -397,7 +487,7 @@ internal static class FakeAnthropicRules
         return text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
     }
 
-    /// <summary>The fake's input tokens: words of the system prompt and every message, plus 3 per message.</summary>
+    /// <summary>The fake's input tokens: words of the system prompt and every message, plus 3 per message, plus each image's tokens (width x height / 750).</summary>
     public static int CountInputTokens(FakeAnthropicMessageRequest request)
     {
         int n = CountTokens(request.System);
@@ -406,7 +496,7 @@ internal static class FakeAnthropicRules
             n += 3 + CountTokens(m.Text);
         }
 
-        return n;
+        return n + request.Images.Sum(image => image.Tokens);
     }
 
     /// <summary>Builds the message object for a reply, applying stop sequences and max_tokens.</summary>

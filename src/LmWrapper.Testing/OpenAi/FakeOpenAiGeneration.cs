@@ -44,7 +44,7 @@ internal static class FakeOpenAiGeneration
         }
 
         RejectUnknown(root, ChatParams);
-        var messages = ReadMessages(root);
+        var messages = ReadMessages(root, model);
         bool includeUsage = StreamOptions(root, allowStream, out streamed);
 
         long? maxTokens = Integer(root, "max_tokens", 1, int.MaxValue);
@@ -105,7 +105,8 @@ internal static class FakeOpenAiGeneration
         int promptTokens = 3;
         foreach (var m in messages)
         {
-            promptTokens += 3 + FakeTokens.Count(m.Role) + FakeTokens.Count(m.Content) + (m.Name is null ? 0 : 1 + FakeTokens.Count(m.Name));
+            promptTokens += 3 + FakeTokens.Count(m.Role) + FakeTokens.Count(m.Content) + (m.Name is null ? 0 : 1 + FakeTokens.Count(m.Name))
+                + m.Images.Sum(image => image.Tokens);
         }
 
         if (promptTokens + (limit ?? 0) > model.ContextWindow)
@@ -434,7 +435,7 @@ internal static class FakeOpenAiGeneration
         return server.TryGetModel(id, out var model) ? model : throw ModelNotFound(id);
     }
 
-    private static List<FakeOpenAiMessage> ReadMessages(JsonElement root)
+    private static List<FakeOpenAiMessage> ReadMessages(JsonElement root, FakeOpenAiModel model)
     {
         if (!root.TryGetProperty("messages", out var arr) || arr.ValueKind == JsonValueKind.Null)
         {
@@ -468,6 +469,7 @@ internal static class FakeOpenAiGeneration
             }
 
             string content;
+            List<FakeImage>? images = null;
             if (!m.TryGetProperty("content", out var c) || c.ValueKind == JsonValueKind.Null)
             {
                 if (role != "assistant")
@@ -484,12 +486,30 @@ internal static class FakeOpenAiGeneration
             else if (c.ValueKind == JsonValueKind.Array)
             {
                 var sb = new StringBuilder();
+                int p = 0;
                 foreach (var part in c.EnumerateArray())
                 {
-                    if (part.ValueKind == JsonValueKind.Object && String(part, "type") == "text")
+                    string partAt = $"{at}.content[{p}]";
+                    string? type = part.ValueKind == JsonValueKind.Object ? String(part, "type") : null;
+                    if (type == "text")
                     {
+                        if (sb.Length > 0)
+                        {
+                            sb.Append('\n');
+                        }
+
                         sb.Append(String(part, "text"));
                     }
+                    else if (type == "image_url")
+                    {
+                        (images ??= []).Add(ReadImagePart(part, partAt, role, model));
+                    }
+                    else if (type is not null && !PartTypes.Contains(type))
+                    {
+                        throw new FakeApiError(400, $"Invalid value: '{type}'. Supported values are: 'text', 'image_url', 'input_audio', 'refusal', 'audio', and 'file'.", param: partAt + ".type", code: "invalid_value");
+                    }
+
+                    p++;
                 }
 
                 content = sb.ToString();
@@ -504,11 +524,78 @@ internal static class FakeOpenAiGeneration
                 throw new FakeApiError(400, $"Missing required parameter: '{at}.tool_call_id'.", param: at + ".tool_call_id", code: "missing_required_parameter");
             }
 
-            list.Add(new FakeOpenAiMessage(role, content, String(m, "name")));
+            list.Add(new FakeOpenAiMessage(role, content, String(m, "name")) { Images = images ?? [] });
             i++;
         }
 
         return list;
+    }
+
+    private static readonly HashSet<string> PartTypes = ["text", "image_url", "input_audio", "refusal", "audio", "file"];
+
+    /// <summary>
+    /// Checks an <c>image_url</c> part as the real API does (vision models and user messages only; a URL or a base64 data
+    /// URL of a PNG, JPEG, GIF or WebP image of at most 20 MB; detail auto, low or high) and counts its tokens.
+    /// </summary>
+    private static FakeImage ReadImagePart(JsonElement part, string at, string role, FakeOpenAiModel model)
+    {
+        if (role != "user")
+        {
+            throw new FakeApiError(400, role == "assistant"
+                ? "Invalid value: 'image_url'. Supported values are: 'text' and 'refusal'."
+                : "Invalid value: 'image_url'. Supported values are: 'text'.", param: at + ".type", code: "invalid_value");
+        }
+
+        if (!model.SupportsVision)
+        {
+            throw new FakeApiError(400, "Invalid content type. image_url is only supported by certain models.", param: at + ".type");
+        }
+
+        if (!part.TryGetProperty("image_url", out var imageUrl) || imageUrl.ValueKind != JsonValueKind.Object)
+        {
+            throw new FakeApiError(400, $"Missing required parameter: '{at}.image_url'.", param: at + ".image_url", code: "missing_required_parameter");
+        }
+
+        string url = String(imageUrl, "url") ?? throw new FakeApiError(400, $"Missing required parameter: '{at}.image_url.url'.", param: at + ".image_url.url", code: "missing_required_parameter");
+        string detail = String(imageUrl, "detail") ?? "auto";
+        if (detail is not ("auto" or "low" or "high"))
+        {
+            throw new FakeApiError(400, $"Invalid value: '{detail}'. Supported values are: 'auto', 'low', and 'high'.", param: at + ".image_url.detail", code: "invalid_value");
+        }
+
+        string? mediaType = null;
+        int? width = null, height = null;
+        if (url.StartsWith("data:", StringComparison.Ordinal))
+        {
+            string example = "Expected a base64-encoded data URL with an image MIME type (e.g. 'data:image/png;base64,aW1nIGJ5dGVzIGhlcmU=')";
+            if (!FakeImages.TrySplitDataUrl(url, out string declared, out string base64))
+            {
+                throw new FakeApiError(400, $"Invalid '{at}.image_url.url'. {example}, but got a value without the ';base64,' marker.", param: at + ".image_url.url", code: "invalid_value");
+            }
+
+            if (!FakeImages.MediaTypes.Contains(declared))
+            {
+                throw new FakeApiError(400, $"Invalid '{at}.image_url.url'. {example}, but got unsupported MIME type '{declared}'.", param: at + ".image_url.url", code: "invalid_value");
+            }
+
+            byte[] bytes = FakeImages.TryDecode(base64)
+                ?? throw new FakeApiError(400, $"Invalid '{at}.image_url.url'. {example}, but got a value that is not valid base64.", param: at + ".image_url.url", code: "invalid_value");
+            if (bytes.Length > 20 * 1024 * 1024 || !FakeImages.TryRead(bytes, out string actual, out int w, out int h))
+            {
+                throw new FakeApiError(400, "You uploaded an unsupported image. Please make sure your image is below 20 MB in size and is of one the following formats: ['png', 'jpeg', 'gif', 'webp'].", code: "invalid_image_format");
+            }
+
+            (mediaType, width, height) = (actual, w, h);
+        }
+        else if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != "https" && uri.Scheme != "http"))
+        {
+            throw new FakeApiError(400, $"Invalid '{at}.image_url.url'. Expected a valid URL, but got a value with an invalid format.", param: at + ".image_url.url", code: "invalid_value");
+        }
+
+        int tokens = model.ImagePatchMultiplier is { } multiplier
+            ? FakeImages.OpenAiPatches(width, height, multiplier)
+            : FakeImages.OpenAiTiles(width, height, detail, model.ImageBaseTokens, model.ImageTileTokens);
+        return new FakeImage(mediaType, mediaType is null ? url : null, width, height, detail, tokens);
     }
 
     /// <summary>Checks <c>reasoning_effort</c> as the real API does: reasoning models only, and only the values the model takes.</summary>

@@ -4,4 +4,8 @@ namespace LmWrapper.Testing;
 /// <param name="Role">"system", "developer", "user", "assistant" or "tool".</param>
 /// <param name="Content">The message text (text parts of an array content joined).</param>
 /// <param name="Name">The optional author name.</param>
-public sealed record FakeOpenAiMessage(string Role, string Content, string? Name = null);
+public sealed record FakeOpenAiMessage(string Role, string Content, string? Name = null)
+{
+    /// <summary>The message's images (its <c>image_url</c> parts, in order), as the fake checked and counted them; empty when none.</summary>
+    public IReadOnlyList<FakeImage> Images { get; init; } = [];
+}
