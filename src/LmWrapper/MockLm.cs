@@ -93,12 +93,12 @@ public sealed class MockLm : LanguageModel
     /// <inheritdoc/>
     public override bool IsChatModel { get; }
 
-    /// <summary>Counts whitespace-separated words of the prompt (in its string form).</summary>
+    /// <summary>Counts whitespace-separated words of the prompt (in its string form), and one token per image.</summary>
     /// <param name="prompt">The prompt.</param>
     public override int EstimateTokensInPrompt(LmPrompt prompt)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        return Words(prompt.GetTextAsStringDefaultForm()).Count;
+        return Words(prompt.GetTextAsStringDefaultForm()).Count + prompt.ImageParts().Count();
     }
 
     /// <inheritdoc/>
