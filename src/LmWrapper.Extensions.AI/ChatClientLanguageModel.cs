@@ -61,7 +61,7 @@ public sealed class ChatClientLanguageModel : LanguageModel
         }
 
         IsChatModel = _options.IsChatModel ?? _inner?.IsChatModel ?? true;
-        _capabilities = (_options.Capabilities ?? (_inner?.ModelInfo.Capabilities & (LmCapabilities.Logprobs | LmCapabilities.Echo)) ?? LmCapabilities.None)
+        _capabilities = (_options.Capabilities ?? (_inner?.ModelInfo.Capabilities & (LmCapabilities.Logprobs | LmCapabilities.Echo | LmCapabilities.Vision)) ?? LmCapabilities.None)
             | (IsChatModel ? LmCapabilities.Chat : LmCapabilities.None);
 
         // The address is part of the identity (answers cached from different servers never mix), without user info or query.
@@ -91,9 +91,13 @@ public sealed class ChatClientLanguageModel : LanguageModel
     public override LmModelInfo ModelInfo =>
         new(ModelId, TokenLimit, _options.MaxOutputTokens ?? DefaultTokensGenerated, _options.Prices, _capabilities);
 
+    /// <summary>The fallback estimate's tokens for one image: 1,600, about the most Claude and GPT-4o charge for one.</summary>
+    private const int ImageTokenEstimate = 1600;
+
     /// <summary>
     /// The prompt's tokens: <see cref="ChatClientLanguageModelOptions.TokenCounter"/>, else the wrapped LmWrapper model's
-    /// count, else an estimate (a quarter of the characters, rounded up, plus 4 per chat turn and 3 to prime the reply).
+    /// count, else an estimate (a quarter of the characters, rounded up, plus 4 per chat turn, 1,600 per image and 3 to
+    /// prime the reply).
     /// </summary>
     /// <param name="prompt">The prompt.</param>
     public override int EstimateTokensInPrompt(LmPrompt prompt)
@@ -117,7 +121,8 @@ public sealed class ChatClientLanguageModel : LanguageModel
         int total = 3;
         foreach (var turn in prompt.GetTextAsChat())
         {
-            total += 4 + Quarter(turn.Content.Length) + (turn.Name is { } name ? Quarter(name.Length) : 0);
+            total += 4 + Quarter(turn.Content.Length) + (turn.Name is { } name ? Quarter(name.Length) : 0)
+                + (ImageTokenEstimate * (turn.Parts?.Count(p => p.Image is not null) ?? 0));
         }
 
         return total;
@@ -193,6 +198,28 @@ public sealed class ChatClientLanguageModel : LanguageModel
                 LmChatRole.Assistant => ChatRole.Assistant,
                 _ => ChatRole.Tool,
             };
+            if (turn.Parts is { } parts)
+            {
+                // Images as the abstractions carry them: bytes as DataContent, a remote image as UriContent.
+                var contents = new List<AIContent>(parts.Count);
+                foreach (var part in parts)
+                {
+                    contents.Add(part.Image switch
+                    {
+                        null => new TextContent(part.Text),
+                        { Url: { } url } => new UriContent(url, "image/*"),
+                        { } image => new DataContent(image.Data, image.MediaType!),
+                    });
+                    if (part.Image is not null && part.Detail != LmImageDetail.Auto)
+                    {
+                        contents[^1].AdditionalProperties = new() { ["detail"] = part.Detail == LmImageDetail.Low ? "low" : "high" };
+                    }
+                }
+
+                messages.Add(new ChatMessage(role, contents) { AuthorName = turn.Name });
+                continue;
+            }
+
             messages.Add(new ChatMessage(role, turn.Content) { AuthorName = turn.Name });
         }
 

@@ -28,9 +28,10 @@ public sealed record ChatClientLanguageModelOptions : LmOptions
     public LmTokenPrices? Prices { get; init; }
 
     /// <summary>
-    /// What the client can return beyond text: <see cref="LmCapabilities.Logprobs"/> and <see cref="LmCapabilities.Echo"/>
+    /// What the client can do beyond text: <see cref="LmCapabilities.Logprobs"/> and <see cref="LmCapabilities.Echo"/>
     /// allow prompts with <see cref="LmPrompt.Logprobs"/> &gt; 1 and <see cref="LmPrompt.Echo"/>, asked for through
-    /// <see cref="LmChatPropertyNames"/>. Null means the wrapped LmWrapper model's (for a client made by
+    /// <see cref="LmChatPropertyNames"/>; <see cref="LmCapabilities.Vision"/> allows images (sent as <c>DataContent</c> or
+    /// <c>UriContent</c>). Null means the wrapped LmWrapper model's (for a client made by
     /// <c>AsChatClient</c>), else none.
     /// </summary>
     public LmCapabilities? Capabilities { get; init; }

@@ -22,8 +22,10 @@ namespace LmWrapper.Extensions.AI;
 /// limits. The response carries the text, usage, finish reason, model id, and in its additional properties the tokens,
 /// logprobs, cost and whether it was cached. A failed prediction is thrown as an <see cref="LmProviderException"/>, as
 /// other chat clients throw.</para>
-/// <para>Only text is supported: images, audio, function calls and tools, JSON response formats, top-k and server-side
-/// conversations are a <see cref="NotSupportedException"/> naming what was asked, before anything is sent. Disposing
+/// <para>Text and images are supported (an image <see cref="DataContent"/> or <see cref="UriContent"/> becomes an
+/// <see cref="LmImage"/> part of its turn, refused by a model without <see cref="LmCapabilities.Vision"/>); audio, files,
+/// function calls and tools, JSON response formats, top-k and server-side conversations are a
+/// <see cref="NotSupportedException"/> naming what was asked, before anything is sent. Disposing
 /// the client does not dispose the model.</para>
 /// </remarks>
 public sealed class LanguageModelChatClient : IChatClient
@@ -49,7 +51,7 @@ public sealed class LanguageModelChatClient : IChatClient
     public ChatClientMetadata Metadata { get; }
 
     /// <inheritdoc/>
-    /// <exception cref="NotSupportedException">The messages or options ask for something other than text (images, tools, JSON output, top-k, a server-side conversation).</exception>
+    /// <exception cref="NotSupportedException">The messages or options ask for something other than text and images (audio, files, tools, JSON output, top-k, a server-side conversation).</exception>
     /// <exception cref="ArgumentException"><see cref="ChatOptions.ModelId"/> names another model, or an additional property has the wrong type.</exception>
     /// <exception cref="LmPromptException">The prompt is invalid for the model (nothing was sent).</exception>
     /// <exception cref="LmProviderException">The provider refused or failed the request.</exception>
@@ -127,8 +129,22 @@ public sealed class LanguageModelChatClient : IChatClient
                 throw new ArgumentException($"Message {index} is null.", nameof(messages));
             }
 
-            string text = TextOf(message, index);
             var role = message.Role;
+            if (ImagePartsOf(message, index) is { } parts)
+            {
+                // Images go on the turn as content parts; the prompt's validation refuses them on any but a user turn, and
+                // the model refuses them without LmCapabilities.Vision, both before anything is sent.
+                var lmRole = role == ChatRole.User ? LmChatRole.User
+                    : role == ChatRole.Assistant ? LmChatRole.Assistant
+                    : role == ChatRole.System ? LmChatRole.System
+                    : role == ChatRole.Tool ? LmChatRole.Tool
+                    : throw new NotSupportedException($"Message {index} has the role '{role}', which LmWrapper's chat client does not support (system, user, assistant and tool are).");
+                turns.Add(LmChatTurn.FromParts(lmRole, parts, message.AuthorName));
+                index++;
+                continue;
+            }
+
+            string text = TextOf(message, index);
             if (role == ChatRole.System && turns.Count == 0)
             {
                 system.Add(text);
@@ -314,10 +330,69 @@ public sealed class LanguageModelChatClient : IChatClient
         return sb.ToString();
     }
 
+    /// <summary>
+    /// A message with images (a <see cref="DataContent"/> or <see cref="UriContent"/> whose media type is an image) as
+    /// content parts, in order; null for a message without images (read as text by <see cref="TextOf"/>).
+    /// </summary>
+    /// <exception cref="LmImageException">An image's bytes are not a PNG, JPEG, GIF or WebP image, or not its media type.</exception>
+    private List<LmContentPart>? ImagePartsOf(ChatMessage message, int index)
+    {
+        if (!message.Contents.Any(IsImage))
+        {
+            return null;
+        }
+
+        var parts = new List<LmContentPart>(message.Contents.Count);
+        foreach (var content in message.Contents)
+        {
+            switch (content)
+            {
+                case TextContent text:
+                    if (!string.IsNullOrEmpty(text.Text))
+                    {
+                        parts.Add(LmContentPart.FromText(text.Text));
+                    }
+
+                    break;
+                case DataContent data when IsImage(data):
+                    parts.Add(LmContentPart.FromImage(LmImage.FromBytes(data.Data.Span, data.MediaType), DetailOf(data)));
+                    break;
+                case UriContent uri when IsImage(uri):
+                    parts.Add(LmContentPart.FromImage(LmImage.FromUrl(uri.Uri), DetailOf(uri)));
+                    break;
+                case UsageContent:
+                    break;
+                default:
+                    throw new NotSupportedException(
+                        $"Message {index} ({message.Role}) holds {Describe(content)}, but LmWrapper's chat client over {Model.ModelIdentity} takes text and images only.");
+            }
+        }
+
+        return parts;
+    }
+
+    private static bool IsImage(AIContent content) => content switch
+    {
+        DataContent data => data.HasTopLevelMediaType("image"),
+        UriContent uri => uri.HasTopLevelMediaType("image"),
+        _ => false,
+    };
+
+    /// <summary>OpenAI's image detail, when the content's additional properties carry one ("detail": "low" or "high").</summary>
+    private static LmImageDetail DetailOf(AIContent content) =>
+        content.AdditionalProperties?.TryGetValue("detail", out var value) == true
+            ? (value?.ToString()?.ToLowerInvariant()) switch
+            {
+                "low" => LmImageDetail.Low,
+                "high" => LmImageDetail.High,
+                _ => LmImageDetail.Auto,
+            }
+            : LmImageDetail.Auto;
+
     private static string Describe(AIContent content) => content switch
     {
-        DataContent data => $"a DataContent ({data.MediaType}): images, audio and files are not supported",
-        UriContent uri => $"a UriContent ({uri.MediaType}): images, audio and files are not supported",
+        DataContent data => $"a DataContent ({data.MediaType}): audio and files are not supported (images are)",
+        UriContent uri => $"a UriContent ({uri.MediaType}): audio and files are not supported (images are)",
         FunctionCallContent call => $"a function call ({call.Name}): tools are not supported",
         FunctionResultContent => "a function result: tools are not supported",
         TextReasoningContent => "reasoning content (TextReasoningContent)",

@@ -168,7 +168,7 @@ public sealed class LanguageModelChatClientTests
         Assert.Null(client.GetService<string>());
     }
 
-    public static TheoryData<string> UnsupportedCases => ["image", "function call", "tools", "json", "topk", "conversation", "role"];
+    public static TheoryData<string> UnsupportedCases => ["audio", "function call", "tools", "json", "topk", "conversation", "role"];
 
     [Theory]
     [MemberData(nameof(UnsupportedCases))]
@@ -181,9 +181,9 @@ public sealed class LanguageModelChatClientTests
         string expected;
         switch (what)
         {
-            case "image":
-                messages = [new ChatMessage(ChatRole.User, [new TextContent("what is this?"), new DataContent(new byte[] { 1, 2, 3 }, "image/png")])];
-                expected = "image/png";
+            case "audio":
+                messages = [new ChatMessage(ChatRole.User, [new TextContent("what is this?"), new DataContent(new byte[] { 1, 2, 3 }, "audio/wav")])];
+                expected = "audio/wav";
                 break;
             case "function call":
                 messages.Add(new ChatMessage(ChatRole.Assistant, [new FunctionCallContent("c1", "get_weather")]));
