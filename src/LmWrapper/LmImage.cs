@@ -70,24 +70,16 @@ public sealed class LmImage : IEquatable<LmImage>
         return FromOwnedBytes(File.ReadAllBytes(path), null, $"The file {path}");
     }
 
-    /// <summary>Reads an image file asynchronously.</summary>
-    /// <param name="path">The file's path.</param>
-    /// <param name="cancellationToken">Cancels the read.</param>
-    /// <exception cref="LmImageException">The file is not a PNG, JPEG, GIF or WebP image.</exception>
-    public static async Task<LmImage> FromFileAsync(string path, CancellationToken cancellationToken = default)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        byte[] bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
-        return FromOwnedBytes(bytes, null, $"The file {path}");
-    }
-
     /// <summary>An image from its bytes (copied).</summary>
     /// <param name="bytes">The encoded image (PNG, JPEG, GIF or WebP).</param>
     /// <param name="mediaType">The media type you expect, checked against the bytes; null to take what the bytes are.</param>
     /// <exception cref="LmImageException">The bytes are not one of the four formats, or not the <paramref name="mediaType"/> given.</exception>
     public static LmImage FromBytes(ReadOnlySpan<byte> bytes, string? mediaType = null) => FromOwnedBytes(bytes.ToArray(), mediaType, null);
 
-    /// <summary>An image read from a stream (to its end; the stream is left open).</summary>
+    /// <summary>
+    /// An image read from a stream (to its end; the stream is left open). Blocks the calling thread until the stream
+    /// ends; <see cref="FromStreamAsync"/> does not, and takes a cancellation token.
+    /// </summary>
     /// <param name="stream">The stream.</param>
     /// <exception cref="LmImageException">The bytes are not a PNG, JPEG, GIF or WebP image.</exception>
     public static LmImage FromStream(Stream stream)

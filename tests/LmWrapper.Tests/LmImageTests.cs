@@ -113,13 +113,6 @@ public sealed class LmImageTests
     }
 
     [Fact]
-    public async Task FromFileAsync_ReadsTheSameImage()
-    {
-        var image = await LmImage.FromFileAsync(TestImages.PathOf(TestImages.WebP), CancellationToken.None);
-        Assert.Equal(LmImage.FromFile(TestImages.PathOf(TestImages.WebP)), image);
-    }
-
-    [Fact]
     public void DataUri_RoundTripsAndIsChecked()
     {
         var jpeg = LmImage.FromFile(TestImages.PathOf(TestImages.Jpeg));
