@@ -248,7 +248,7 @@ public sealed class OpenAiLm : LanguageModel
             : Images.ImageTokens.OpenAiTiles(image.Width, image.Height, detail, Info.ImageBaseTokens, Info.ImageTileTokens);
     }
 
-    /// <summary>OpenAI's limits on image inputs: at most 500 images and 50 MB of image bytes per request, 20 MB per image.</summary>
+    /// <summary>OpenAI's limits on image inputs: at most 500 images and 50 MB of image bytes per request, 20 MB per image, no animated GIFs.</summary>
     internal const int MaxImagesPerRequest = 500;
 
     /// <summary>The most bytes one image may have (20 MB).</summary>
@@ -269,6 +269,12 @@ public sealed class OpenAiLm : LanguageModel
             {
                 throw new LmImageException(
                     $"The image in chat turn {turn} is {image.ByteCount} bytes; OpenAI takes at most 20 MB per image. Shrink or recompress it.", nameof(LmPrompt.Chat));
+            }
+
+            if (image.IsAnimated)
+            {
+                throw new LmImageException(
+                    $"The image in chat turn {turn} is an animated GIF; OpenAI takes only non-animated GIFs. Send one frame (as PNG or a still GIF).", nameof(LmPrompt.Chat));
             }
 
             total += image.ByteCount;

@@ -30,6 +30,9 @@ public sealed class LmImage : IEquatable<LmImage>
 
     private LmImage(Uri url) => Url = url;
 
+    /// <summary>Whether the image is an animated GIF (more than one frame). OpenAI takes only non-animated GIFs and refuses these before sending.</summary>
+    public bool IsAnimated => _data is not null && MediaType == "image/gif" && ImageHeader.IsAnimatedGif(_data);
+
     /// <summary>The remote URL of an image made with <see cref="FromUrl"/>; null for an image that holds its bytes.</summary>
     public Uri? Url { get; }
 

@@ -156,6 +156,9 @@ public sealed class OpenAiImageTests : OpenAiBatchTestBase
         var four = Enumerable.Range(0, 4).Select(i => { big[^1] = (byte)i; return LmContentPart.FromImage(LmImage.FromBytes(big)); }).ToArray();
         e = await Assert.ThrowsAsync<LmImageException>(() => lm.PredictAsync(Ask(four)));
         Assert.Contains("50 MB", e.Message, StringComparison.Ordinal);
+
+        e = await Assert.ThrowsAsync<LmImageException>(() => lm.PredictAsync(Ask(LmContentPart.FromImage(LmImage.FromFile(TestImages.PathOf(TestImages.AnimatedGif))))));
+        Assert.Contains("animated GIF", e.Message, StringComparison.Ordinal);
         Assert.Empty(Server.Requests);
     }
 

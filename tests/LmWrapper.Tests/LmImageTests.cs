@@ -113,6 +113,17 @@ public sealed class LmImageTests
     }
 
     [Fact]
+    public void AnAnimatedGif_IsToldFromAStillOne()
+    {
+        var animated = LmImage.FromFile(TestImages.PathOf(TestImages.AnimatedGif));
+        Assert.Equal(("image/gif", 5, 4), (animated.MediaType, animated.Width!.Value, animated.Height!.Value));
+        Assert.True(animated.IsAnimated);
+        Assert.False(LmImage.FromFile(TestImages.PathOf(TestImages.Gif)).IsAnimated);
+        Assert.False(LmImage.FromFile(TestImages.PathOf(TestImages.Png)).IsAnimated);
+        Assert.False(LmImage.FromUrl(new Uri("https://example.com/a.gif")).IsAnimated);
+    }
+
+    [Fact]
     public void DataUri_RoundTripsAndIsChecked()
     {
         var jpeg = LmImage.FromFile(TestImages.PathOf(TestImages.Jpeg));

@@ -6,6 +6,7 @@ internal static class TestImages
     public const string Png = "red-3x2.png";
     public const string Jpeg = "gray-40x30.jpg";
     public const string Gif = "green-5x4.gif";
+    public const string AnimatedGif = "green-5x4-animated.gif";
     public const string WebP = "blue-7x6.webp";
     public const string WebPExtended = "blue-9x8-extended.webp";
 

@@ -47,6 +47,64 @@ internal readonly record struct ImageHeader(string MediaType, int Width, int Hei
             nameof(LmPrompt.Chat));
     }
 
+    /// <summary>
+    /// Whether a GIF has more than one frame (an animation; OpenAI takes only non-animated GIFs). Walks the GIF's blocks:
+    /// extensions and image descriptors with their data sub-blocks. False for any other format, or a GIF cut short.
+    /// </summary>
+    public static bool IsAnimatedGif(ReadOnlySpan<byte> d)
+    {
+        if (d.Length < 13 || !d.StartsWith("GIF"u8))
+        {
+            return false;
+        }
+
+        int i = 13;
+        if ((d[10] & 0x80) != 0)
+        {
+            i += 3 * (1 << ((d[10] & 0x07) + 1)); // the global color table
+        }
+
+        int frames = 0;
+        while (i < d.Length)
+        {
+            switch (d[i])
+            {
+                case 0x21: // an extension: its label, then data sub-blocks
+                    i = SkipSubBlocks(d, i + 2);
+                    break;
+                case 0x2C: // an image descriptor (10 bytes), a local color table, the LZW code size, then data sub-blocks
+                    if (++frames > 1)
+                    {
+                        return true;
+                    }
+
+                    if (i + 10 > d.Length)
+                    {
+                        return false;
+                    }
+
+                    byte flags = d[i + 9];
+                    i += 10 + ((flags & 0x80) != 0 ? 3 * (1 << ((flags & 0x07) + 1)) : 0) + 1;
+                    i = SkipSubBlocks(d, i);
+                    break;
+                default: // the trailer (0x3B), or bytes that are not a block
+                    return false;
+            }
+        }
+
+        return false;
+    }
+
+    private static int SkipSubBlocks(ReadOnlySpan<byte> d, int i)
+    {
+        while (i < d.Length && d[i] != 0)
+        {
+            i += d[i] + 1;
+        }
+
+        return i + 1;
+    }
+
     private static readonly byte[] PngMagic = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 
     private static ImageHeader ReadPng(ReadOnlySpan<byte> data)
