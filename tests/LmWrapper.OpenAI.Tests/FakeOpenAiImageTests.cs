@@ -67,6 +67,19 @@ public sealed class FakeOpenAiImageTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnImageUrlThatIsNotAnObject_OrIsMissing_IsA400()
+    {
+        var (status, json) = await PostAsync(Body("gpt-4o", "{\"type\":\"image_url\",\"image_url\":\"" + PngDataUrl + "\"}"));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("messages[0].content[1].image_url", json.GetProperty("error").GetProperty("param").GetString());
+        Assert.Contains("expected an object", json.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        (status, json) = await PostAsync(Body("gpt-4o", "{\"type\":\"image_url\"}"));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("missing_required_parameter", json.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
     public async Task AnUnknownPartType_IsA400()
     {
         var (status, json) = await PostAsync(Body("gpt-4o", """{"type":"picture","url":"x"}"""));

@@ -551,9 +551,14 @@ internal static class FakeOpenAiGeneration
             throw new FakeApiError(400, "Invalid content type. image_url is only supported by certain models.", param: at + ".type");
         }
 
-        if (!part.TryGetProperty("image_url", out var imageUrl) || imageUrl.ValueKind != JsonValueKind.Object)
+        if (!part.TryGetProperty("image_url", out var imageUrl) || imageUrl.ValueKind == JsonValueKind.Null)
         {
             throw new FakeApiError(400, $"Missing required parameter: '{at}.image_url'.", param: at + ".image_url", code: "missing_required_parameter");
+        }
+
+        if (imageUrl.ValueKind != JsonValueKind.Object)
+        {
+            throw InvalidType(at + ".image_url", "an object", imageUrl);
         }
 
         string url = String(imageUrl, "url") ?? throw new FakeApiError(400, $"Missing required parameter: '{at}.image_url.url'.", param: at + ".image_url.url", code: "missing_required_parameter");
