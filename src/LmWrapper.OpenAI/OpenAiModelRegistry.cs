@@ -20,42 +20,42 @@ public static class OpenAiModelRegistry
     {
         OpenAiModelInfo[] known =
         [
-            Chat(OpenAiModelNames.Gpt4o, 128_000, 16_384, O200k, 2.50m, 10.00m, 1.25m) with { BatchEnqueuedTokenLimit = 90_000, SupportsVision = true },
-            Chat(OpenAiModelNames.Gpt4oMini, 128_000, 16_384, O200k, 0.15m, 0.60m, 0.075m) with { BatchEnqueuedTokenLimit = 2_000_000, SupportsVision = true, ImageBaseTokens = 2833, ImageTileTokens = 5667 },
+            Chat(OpenAiModelNames.Gpt4o, 128_000, 16_384, O200k, 2.50m, 10.00m, 1.25m) with { BatchEnqueuedTokenLimit = 90_000 },
+            Chat(OpenAiModelNames.Gpt4oMini, 128_000, 16_384, O200k, 0.15m, 0.60m, 0.075m) with { BatchEnqueuedTokenLimit = 2_000_000 },
 
             // Dated snapshots (the ones the Python original lists): a pinned snapshot keeps its outputs, and cache keys, stable.
-            Chat(OpenAiModelNames.Gpt4o20240513, 128_000, 4_096, O200k, 5.00m, 15.00m, null) with { BatchEnqueuedTokenLimit = 90_000, SupportsVision = true },
-            Chat(OpenAiModelNames.Gpt4o20241120, 128_000, 16_384, O200k, 2.50m, 10.00m, 1.25m) with { BatchEnqueuedTokenLimit = 90_000, SupportsVision = true },
-            Chat(OpenAiModelNames.Gpt4oMini20240718, 128_000, 16_384, O200k, 0.15m, 0.60m, 0.075m) with { BatchEnqueuedTokenLimit = 2_000_000, SupportsVision = true, ImageBaseTokens = 2833, ImageTileTokens = 5667 },
+            Chat(OpenAiModelNames.Gpt4o20240513, 128_000, 4_096, O200k, 5.00m, 15.00m, null) with { BatchEnqueuedTokenLimit = 90_000 },
+            Chat(OpenAiModelNames.Gpt4o20241120, 128_000, 16_384, O200k, 2.50m, 10.00m, 1.25m) with { BatchEnqueuedTokenLimit = 90_000 },
+            Chat(OpenAiModelNames.Gpt4oMini20240718, 128_000, 16_384, O200k, 0.15m, 0.60m, 0.075m) with { BatchEnqueuedTokenLimit = 2_000_000 },
             Chat(OpenAiModelNames.Gpt41106Preview, 128_000, 4_096, Cl100k, 10.00m, 30.00m, null) with { BatchEnqueuedTokenLimit = 90_000 },
             Reasoning(OpenAiModelNames.O1Preview, 128_000, 32_768, 15.00m, 60.00m, 7.50m) with { SupportedReasoningEfforts = [] },
             Reasoning(OpenAiModelNames.O1Preview20240912, 128_000, 32_768, 15.00m, 60.00m, 7.50m) with { SupportedReasoningEfforts = [] },
             Reasoning(OpenAiModelNames.O1Mini20240912, 128_000, 65_536, 1.10m, 4.40m, 0.55m) with { SupportedReasoningEfforts = [] },
-            Reasoning(OpenAiModelNames.O4Mini20250416, 200_000, 100_000, 1.10m, 4.40m, 0.275m) with { SupportsVision = true, ImagePatchMultiplier = 1.72 },
+            Reasoning(OpenAiModelNames.O4Mini20250416, 200_000, 100_000, 1.10m, 4.40m, 0.275m),
 
-            Chat(OpenAiModelNames.Gpt41, 1_047_576, 32_768, O200k, 2.00m, 8.00m, 0.50m) with { BatchEnqueuedTokenLimit = 900_000, SupportsVision = true },
-            Chat(OpenAiModelNames.Gpt41Mini, 1_047_576, 32_768, O200k, 0.40m, 1.60m, 0.10m) with { BatchEnqueuedTokenLimit = 2_000_000, SupportsVision = true, ImagePatchMultiplier = 1.62 },
-            Chat(OpenAiModelNames.Gpt41Nano, 1_047_576, 32_768, O200k, 0.10m, 0.40m, 0.025m) with { BatchEnqueuedTokenLimit = 2_000_000, SupportsVision = true, ImagePatchMultiplier = 2.46 },
-            Chat(OpenAiModelNames.Gpt4Turbo, 128_000, 4_096, Cl100k, 10.00m, 30.00m, null) with { BatchEnqueuedTokenLimit = 90_000, SupportsVision = true },
+            Chat(OpenAiModelNames.Gpt41, 1_047_576, 32_768, O200k, 2.00m, 8.00m, 0.50m) with { BatchEnqueuedTokenLimit = 900_000 },
+            Chat(OpenAiModelNames.Gpt41Mini, 1_047_576, 32_768, O200k, 0.40m, 1.60m, 0.10m) with { BatchEnqueuedTokenLimit = 2_000_000 },
+            Chat(OpenAiModelNames.Gpt41Nano, 1_047_576, 32_768, O200k, 0.10m, 0.40m, 0.025m) with { BatchEnqueuedTokenLimit = 2_000_000 },
+            Chat(OpenAiModelNames.Gpt4Turbo, 128_000, 4_096, Cl100k, 10.00m, 30.00m, null) with { BatchEnqueuedTokenLimit = 90_000 },
             Chat(OpenAiModelNames.Gpt4, 8_192, 8_192, Cl100k, 30.00m, 60.00m, null) with { BatchEnqueuedTokenLimit = 100_000 },
             Chat(OpenAiModelNames.Gpt35Turbo, 16_385, 4_096, Cl100k, 0.50m, 1.50m, null) with { BatchEnqueuedTokenLimit = 2_000_000 },
-            Reasoning(OpenAiModelNames.Gpt5, 400_000, 128_000, 1.25m, 10.00m, 0.125m) with { SupportedReasoningEfforts = Gpt5Efforts, SupportsVision = true, ImageBaseTokens = 70, ImageTileTokens = 140 },
-            Reasoning(OpenAiModelNames.Gpt5Mini, 400_000, 128_000, 0.25m, 2.00m, 0.025m) with { SupportedReasoningEfforts = Gpt5Efforts, SupportsVision = true, ImagePatchMultiplier = 1.62 },
-            Reasoning(OpenAiModelNames.Gpt5Nano, 400_000, 128_000, 0.05m, 0.40m, 0.005m) with { SupportedReasoningEfforts = Gpt5Efforts, SupportsVision = true, ImagePatchMultiplier = 2.46 },
+            Reasoning(OpenAiModelNames.Gpt5, 400_000, 128_000, 1.25m, 10.00m, 0.125m) with { SupportedReasoningEfforts = Gpt5Efforts },
+            Reasoning(OpenAiModelNames.Gpt5Mini, 400_000, 128_000, 0.25m, 2.00m, 0.025m) with { SupportedReasoningEfforts = Gpt5Efforts },
+            Reasoning(OpenAiModelNames.Gpt5Nano, 400_000, 128_000, 0.05m, 0.40m, 0.005m) with { SupportedReasoningEfforts = Gpt5Efforts },
             Reasoning(OpenAiModelNames.Gpt51, 400_000, 128_000, 1.25m, 10.00m, 0.125m)
-                with { SupportedReasoningEfforts = [LmReasoningEffort.None, LmReasoningEffort.Low, LmReasoningEffort.Medium, LmReasoningEffort.High], SupportsVision = true, ImageBaseTokens = 70, ImageTileTokens = 140 },
-            Reasoning(OpenAiModelNames.O1, 200_000, 100_000, 15.00m, 60.00m, 7.50m) with { SupportsVision = true, ImageBaseTokens = 75, ImageTileTokens = 150 },
+                with { SupportedReasoningEfforts = [LmReasoningEffort.None, LmReasoningEffort.Low, LmReasoningEffort.Medium, LmReasoningEffort.High] },
+            Reasoning(OpenAiModelNames.O1, 200_000, 100_000, 15.00m, 60.00m, 7.50m),
             Reasoning(OpenAiModelNames.O1Mini, 128_000, 65_536, 1.10m, 4.40m, 0.55m) with { SupportedReasoningEfforts = [] },
-            Reasoning(OpenAiModelNames.O3, 200_000, 100_000, 2.00m, 8.00m, 0.50m) with { SupportsVision = true, ImageBaseTokens = 75, ImageTileTokens = 150 },
+            Reasoning(OpenAiModelNames.O3, 200_000, 100_000, 2.00m, 8.00m, 0.50m),
             Reasoning(OpenAiModelNames.O3Mini, 200_000, 100_000, 1.10m, 4.40m, 0.55m),
-            Reasoning(OpenAiModelNames.O4Mini, 200_000, 100_000, 1.10m, 4.40m, 0.275m) with { SupportsVision = true, ImagePatchMultiplier = 1.72 },
+            Reasoning(OpenAiModelNames.O4Mini, 200_000, 100_000, 1.10m, 4.40m, 0.275m),
             new(OpenAiModelNames.Gpt35TurboInstruct, 4_096, 4_096, Cl100k, IsChatModel: false, new LmTokenPrices(1.50m, 2.00m)) { SupportsEcho = false },
             new(OpenAiModelNames.Davinci002, 16_384, 16_384, Cl100k, IsChatModel: false, new LmTokenPrices(2.00m, 2.00m)),
             new(OpenAiModelNames.Babbage002, 16_384, 16_384, Cl100k, IsChatModel: false, new LmTokenPrices(0.40m, 0.40m)),
         ];
         foreach (var m in known)
         {
-            Models[m.Name] = m;
+            Models[m.Name] = WithImages(m);
         }
     }
 
@@ -96,6 +96,23 @@ public static class OpenAiModelRegistry
 
     /// <summary>GPT-5's reasoning efforts (OpenAI's reference: minimal, low, medium, high; none only from gpt-5.1).</summary>
     private static readonly LmReasoningEffort[] Gpt5Efforts = [LmReasoningEffort.Minimal, LmReasoningEffort.Low, LmReasoningEffort.Medium, LmReasoningEffort.High];
+
+    /// <summary>
+    /// Vision and the image token rule of a known model, from OpenAI's vision guide: the tile rule's base and tile tokens
+    /// (85 and 170 unless set), or the patch rule's multiplier. Models not listed take no images.
+    /// </summary>
+    private static OpenAiModelInfo WithImages(OpenAiModelInfo m) => m.Name switch
+    {
+        OpenAiModelNames.Gpt4o or OpenAiModelNames.Gpt4o20240513 or OpenAiModelNames.Gpt4o20241120
+            or OpenAiModelNames.Gpt41 or OpenAiModelNames.Gpt4Turbo => m with { SupportsVision = true },
+        OpenAiModelNames.Gpt4oMini or OpenAiModelNames.Gpt4oMini20240718 => m with { SupportsVision = true, ImageBaseTokens = 2833, ImageTileTokens = 5667 },
+        OpenAiModelNames.O1 or OpenAiModelNames.O3 => m with { SupportsVision = true, ImageBaseTokens = 75, ImageTileTokens = 150 },
+        OpenAiModelNames.Gpt5 or OpenAiModelNames.Gpt51 => m with { SupportsVision = true, ImageBaseTokens = 70, ImageTileTokens = 140 },
+        OpenAiModelNames.Gpt41Mini or OpenAiModelNames.Gpt5Mini => m with { SupportsVision = true, ImagePatchMultiplier = 1.62 },
+        OpenAiModelNames.Gpt41Nano or OpenAiModelNames.Gpt5Nano => m with { SupportsVision = true, ImagePatchMultiplier = 2.46 },
+        OpenAiModelNames.O4Mini or OpenAiModelNames.O4Mini20250416 => m with { SupportsVision = true, ImagePatchMultiplier = 1.72 },
+        _ => m,
+    };
 
     private static OpenAiModelInfo Chat(string name, int context, int maxOutput, string encoding, decimal input, decimal output, decimal? cached) =>
         new(name, context, maxOutput, encoding, IsChatModel: true, new LmTokenPrices(input, output, cached));
