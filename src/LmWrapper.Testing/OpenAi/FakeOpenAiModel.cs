@@ -50,27 +50,43 @@ public sealed record FakeOpenAiModel(string Id, bool IsChat, int ContextWindow, 
     public double? ImagePatchMultiplier { get; init; }
 
     /// <summary>The models a server knows unless told otherwise: the current OpenAI chat, reasoning and completion models.</summary>
-    public static IReadOnlyList<FakeOpenAiModel> Defaults { get; } =
+    public static IReadOnlyList<FakeOpenAiModel> Defaults { get; } = WithImages(
     [
-        new("gpt-4o", true, 128_000, 16_384) { SupportsVision = true },
-        new("gpt-4o-mini", true, 128_000, 16_384) { SupportsVision = true, ImageBaseTokens = 2833, ImageTileTokens = 5667 },
-        new("gpt-4.1", true, 1_047_576, 32_768) { SupportsVision = true },
-        new("gpt-4.1-mini", true, 1_047_576, 32_768) { SupportsVision = true, ImagePatchMultiplier = 1.62 },
-        new("gpt-4.1-nano", true, 1_047_576, 32_768) { SupportsVision = true, ImagePatchMultiplier = 2.46 },
-        new("gpt-4-turbo", true, 128_000, 4_096) { SupportsVision = true },
+        new("gpt-4o", true, 128_000, 16_384),
+        new("gpt-4o-mini", true, 128_000, 16_384),
+        new("gpt-4.1", true, 1_047_576, 32_768),
+        new("gpt-4.1-mini", true, 1_047_576, 32_768),
+        new("gpt-4.1-nano", true, 1_047_576, 32_768),
+        new("gpt-4-turbo", true, 128_000, 4_096),
         new("gpt-4", true, 8_192, 8_192),
         new("gpt-3.5-turbo", true, 16_385, 4_096),
-        new("o1", true, 200_000, 100_000, IsReasoning: true) { SupportsVision = true, ImageBaseTokens = 75, ImageTileTokens = 150 },
+        new("o1", true, 200_000, 100_000, IsReasoning: true),
         new("o1-mini", true, 128_000, 65_536, IsReasoning: true) { ReasoningEfforts = [] },
-        new("o3", true, 200_000, 100_000, IsReasoning: true) { SupportsVision = true, ImageBaseTokens = 75, ImageTileTokens = 150 },
+        new("o3", true, 200_000, 100_000, IsReasoning: true),
         new("o3-mini", true, 200_000, 100_000, IsReasoning: true),
-        new("o4-mini", true, 200_000, 100_000, IsReasoning: true) { SupportsVision = true, ImagePatchMultiplier = 1.72 },
-        new("gpt-5", true, 400_000, 128_000, IsReasoning: true) { ReasoningEfforts = ["minimal", "low", "medium", "high"], SupportsVision = true, ImageBaseTokens = 70, ImageTileTokens = 140 },
-        new("gpt-5-mini", true, 400_000, 128_000, IsReasoning: true) { ReasoningEfforts = ["minimal", "low", "medium", "high"], SupportsVision = true, ImagePatchMultiplier = 1.62 },
-        new("gpt-5-nano", true, 400_000, 128_000, IsReasoning: true) { ReasoningEfforts = ["minimal", "low", "medium", "high"], SupportsVision = true, ImagePatchMultiplier = 2.46 },
-        new("gpt-5.1", true, 400_000, 128_000, IsReasoning: true) { ReasoningEfforts = ["none", "low", "medium", "high"], DefaultReasoningEffort = "none", SupportsVision = true, ImageBaseTokens = 70, ImageTileTokens = 140 },
+        new("o4-mini", true, 200_000, 100_000, IsReasoning: true),
+        new("gpt-5", true, 400_000, 128_000, IsReasoning: true) { ReasoningEfforts = ["minimal", "low", "medium", "high"] },
+        new("gpt-5-mini", true, 400_000, 128_000, IsReasoning: true) { ReasoningEfforts = ["minimal", "low", "medium", "high"] },
+        new("gpt-5-nano", true, 400_000, 128_000, IsReasoning: true) { ReasoningEfforts = ["minimal", "low", "medium", "high"] },
+        new("gpt-5.1", true, 400_000, 128_000, IsReasoning: true) { ReasoningEfforts = ["none", "low", "medium", "high"], DefaultReasoningEffort = "none" },
         new("gpt-3.5-turbo-instruct", false, 4_096, 4_096) { SupportsEchoWithLogprobs = false },
         new("davinci-002", false, 16_384, 16_384),
         new("babbage-002", false, 16_384, 16_384),
+    ]);
+
+    /// <summary>Vision and the image token rules of OpenAI's vision guide, for the default models that take images.</summary>
+    private static FakeOpenAiModel[] WithImages(FakeOpenAiModel[] models) =>
+    [
+        .. models.Select(m => m.Id switch
+        {
+            "gpt-4o" or "gpt-4.1" or "gpt-4-turbo" => m with { SupportsVision = true },
+            "gpt-4o-mini" => m with { SupportsVision = true, ImageBaseTokens = 2833, ImageTileTokens = 5667 },
+            "o1" or "o3" => m with { SupportsVision = true, ImageBaseTokens = 75, ImageTileTokens = 150 },
+            "gpt-5" or "gpt-5.1" => m with { SupportsVision = true, ImageBaseTokens = 70, ImageTileTokens = 140 },
+            "gpt-4.1-mini" or "gpt-5-mini" => m with { SupportsVision = true, ImagePatchMultiplier = 1.62 },
+            "gpt-4.1-nano" or "gpt-5-nano" => m with { SupportsVision = true, ImagePatchMultiplier = 2.46 },
+            "o4-mini" => m with { SupportsVision = true, ImagePatchMultiplier = 1.72 },
+            _ => m,
+        }),
     ];
 }
