@@ -156,6 +156,18 @@ public sealed class ClaudeLm : LanguageModel
     /// <exception cref="LmPromptException">The prompt's dialog is one Claude rejects.</exception>
     public override int EstimateTokensInPrompt(LmPrompt prompt) => EstimateTokensOffline(prompt).InputTokens;
 
+    /// <summary>
+    /// The input tokens of one image by Claude's published rule: width x height / 750, after Claude scales the image down
+    /// (keeping its aspect ratio) to at most 1568 px on its long edge and about 1,600 tokens. A URL image, whose size is
+    /// unknown here, counts as 1,600.
+    /// </summary>
+    /// <param name="image">The image.</param>
+    public int EstimateImageTokens(LmImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return Images.ImageTokens.Claude(image.Width, image.Height);
+    }
+
     /// <summary>LmWrapper's offline estimate of the prompt's input tokens (no request; <see cref="ClaudeTokenCount.IsEstimate"/> is true).</summary>
     /// <param name="prompt">The prompt.</param>
     /// <exception cref="LmPromptException">The prompt's dialog is one Claude rejects.</exception>

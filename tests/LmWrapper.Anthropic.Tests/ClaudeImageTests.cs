@@ -73,6 +73,7 @@ public sealed class ClaudeImageTests : ClaudeBatchTestBase
         using var lm = Model();
         var withImage = Ask(PngOfSize(w, h));
         var textOnly = new LmPrompt([LmChatTurn.User("What is in this picture?")]) { MaxTokens = 20, Temperature = 0 };
+        Assert.Equal(tokens, lm.EstimateImageTokens(PngOfSize(w, h)));
         Assert.Equal(tokens, lm.EstimateTokensInPrompt(withImage) - lm.EstimateTokensInPrompt(textOnly));
         Assert.Equal(tokens, ClaudeLm.EstimateTokensOffline(withImage).InputTokens - ClaudeLm.EstimateTokensOffline(textOnly).InputTokens);
 
