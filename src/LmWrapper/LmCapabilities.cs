@@ -30,4 +30,10 @@ public enum LmCapabilities
 
     /// <summary>Takes <see cref="LmPrompt.ThinkingBudgetTokens"/> (Claude's extended thinking) and returns its thinking blocks.</summary>
     ThinkingBudget = 1 << 11,
+
+    /// <summary>Takes <see cref="LmPrompt.Tools"/> and <see cref="LmPrompt.ToolChoice"/>, tool calls and tool results in the dialog, and returns <see cref="LmPrediction.ToolCalls"/>.</summary>
+    Tools = 1 << 13,
+
+    /// <summary>Takes <see cref="LmPrompt.ResponseFormat"/> (a JSON object or a JSON Schema answer).</summary>
+    StructuredOutput = 1 << 14,
 }

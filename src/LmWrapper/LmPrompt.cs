@@ -271,7 +271,7 @@ public sealed partial record LmPrompt
                     throw new LmPromptException($"Chat turn {i} has an unknown role ({(int)turn.Role}).", nameof(Chat));
                 }
 
-                if (string.IsNullOrEmpty(turn.Content))
+                if (string.IsNullOrEmpty(turn.Content) && turn.ToolCalls is null)
                 {
                     throw new LmPromptException($"Chat turn {i} ({turn.RoleName}) is empty.", nameof(Chat));
                 }
@@ -286,6 +286,8 @@ public sealed partial record LmPrompt
                 {
                     CheckReasoningBlocks(blocks, i, turn);
                 }
+
+                CheckToolTurn(chat, i);
 
                 if (turn.Role == LmChatRole.System && i != 0)
                 {
@@ -339,6 +341,7 @@ public sealed partial record LmPrompt
         }
 
         _extras.Internals?.Validate();
+        ValidateToolFields();
     }
 
     /// <summary>Reasoning blocks belong to assistant turns, and each is a thinking block (text) or a redacted one (data).</summary>
@@ -445,6 +448,7 @@ public sealed partial record LmPrompt
             && Equals(Internals, other.Internals)
             && ReasoningEffort == other.ReasoningEffort
             && ThinkingBudgetTokens == other.ThinkingBudgetTokens
+            && ToolFieldsEqual(other)
             && Equals(Metadata, other.Metadata);
     }
 
@@ -471,7 +475,7 @@ public sealed partial record LmPrompt
         a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
 
     /// <summary>The settings most prompts leave at their defaults. Immutable: setting one makes a new instance.</summary>
-    private sealed record Extras
+    private sealed partial record Extras
     {
         public static readonly Extras Default = new();
 
