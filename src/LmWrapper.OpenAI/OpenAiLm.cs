@@ -145,7 +145,11 @@ public sealed class OpenAiLm : LanguageModel
         | (Info.SupportsLogprobs ? LmCapabilities.Logprobs : LmCapabilities.None)
         | (Info.SupportsEcho ? LmCapabilities.Echo : LmCapabilities.None)
         | (Info.SupportedReasoningEfforts.Count > 0 ? LmCapabilities.ReasoningEffort : LmCapabilities.None)
+        | (TakesTools ? LmCapabilities.Tools | LmCapabilities.StructuredOutput : LmCapabilities.None)
         | LmCapabilities.Batch);
+
+    /// <summary>Chat models take tools and response formats, except the first o1 previews (o1-preview, o1-mini), which take neither.</summary>
+    private bool TakesTools => Info.IsChatModel && !(Info.IsReasoningModel && Info.SupportedReasoningEfforts.Count == 0);
 
     /// <summary>The API base URL requests go to (ending in the version path, such as "/v1").</summary>
     public string BaseUrl { get; }
@@ -222,6 +226,22 @@ public sealed class OpenAiLm : LanguageModel
             {
                 total += 1 + tokenizer.CountTokens(name);
             }
+
+            foreach (var call in turn.ToolCalls ?? [])
+            {
+                total += 3 + tokenizer.CountTokens(call.Name) + tokenizer.CountTokens(call.Arguments);
+            }
+        }
+
+        // Tool definitions and a schema count too (OpenAI renders them into the prompt); their JSON text is a fair estimate.
+        foreach (var tool in prompt.Tools ?? [])
+        {
+            total += 3 + tokenizer.CountTokens(tool.Name) + tokenizer.CountTokens(tool.Description ?? string.Empty) + tokenizer.CountTokens(tool.ParametersJson);
+        }
+
+        if (prompt.ResponseFormat?.SchemaJson is { } schema)
+        {
+            total += tokenizer.CountTokens(schema);
         }
 
         return total;
@@ -272,9 +292,19 @@ public sealed class OpenAiLm : LanguageModel
                 prompt.AddBosToken is not null ? nameof(LmPrompt.AddBosToken) : nameof(LmPrompt.AddSpecialTokens));
         }
 
-        if (m.IsChatModel && prompt.Chat is { } chat && chat.Any(t => t.Role == LmChatRole.Tool))
+        if (m.IsChatModel && prompt.Chat is { } chat && chat.FirstOrDefault(t => t.Role == LmChatRole.Tool && t.ToolCallId is null) is { } orphan)
         {
-            throw new LmPromptException("LmPrompt.Chat has a tool turn: tool turns need the tool call they answer (tool_call_id), which LmPrompt does not carry; OpenAiLm does not support them yet.", nameof(LmPrompt.Chat));
+            throw new LmPromptException(
+                $"LmPrompt.Chat has a tool turn without a ToolCallId (turn {chat.ToList().IndexOf(orphan)}): OpenAI takes a tool message only as the answer to a tool call (tool_call_id). Use LmChatTurn.ToolResult(callId, content) after the assistant turn that made the call.",
+                nameof(LmPrompt.Chat));
+        }
+
+        if (prompt.ResponseFormat is { Kind: LmResponseFormatKind.JsonObject }
+            && !prompt.GetTextAsChat().Any(t => t.Content.Contains("json", StringComparison.OrdinalIgnoreCase)))
+        {
+            throw new LmPromptException(
+                "ResponseFormat is LmResponseFormat.JsonObject, but no message mentions JSON; OpenAI refuses json_object mode unless the messages contain the word \"json\". Say in the prompt that the answer is JSON (or use a JSON Schema).",
+                nameof(LmPrompt.ResponseFormat));
         }
 
         if (prompt.ThinkingBudgetTokens is not null)

@@ -83,7 +83,7 @@ public abstract partial class LanguageModel
     /// Asks for an answer shaped as <typeparamref name="T"/> and returns it deserialized: the prompt's
     /// <see cref="LmPrompt.ResponseFormat"/>, or when it has none <see cref="LmResponseFormat.ForType{T}"/> (a strict JSON
     /// Schema made from <typeparamref name="T"/> by System.Text.Json's <c>JsonSchemaExporter</c>). The answer is checked
-    /// against the schema's shape, then read with <see cref="JsonSerializerOptions.Web"/>. Cached like any prediction.
+    /// against the schema's shape, then read with <see cref="LmResponseFormat.DefaultJsonOptions"/>. Cached like any prediction.
     /// </summary>
     /// <typeparam name="T">The answer's type (an object type).</typeparam>
     /// <param name="prompt">The prompt.</param>
@@ -100,7 +100,7 @@ public abstract partial class LanguageModel
     /// </summary>
     /// <typeparam name="T">The answer's type (an object type).</typeparam>
     /// <param name="prompt">The prompt.</param>
-    /// <param name="options">Serializer options (property naming, converters); null for <see cref="JsonSerializerOptions.Web"/>.</param>
+    /// <param name="options">Serializer options (property naming, converters); null for <see cref="LmResponseFormat.DefaultJsonOptions"/>.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <exception cref="LmPromptException">The prompt is invalid, or the model has no structured output; nothing was sent.</exception>
     /// <exception cref="LmStructuredOutputException">The answer is not JSON, does not fit the schema, or does not deserialize (the exception carries the raw text).</exception>
@@ -108,7 +108,7 @@ public abstract partial class LanguageModel
     public async Task<T> PredictAsync<T>(LmPrompt prompt, JsonSerializerOptions? options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        options ??= JsonSerializerOptions.Web;
+        options ??= LmResponseFormat.DefaultJsonOptions;
         var asked = prompt.ResponseFormat is null ? prompt with { ResponseFormat = LmResponseFormat.ForType<T>(options) } : prompt;
         var prediction = await PredictAsync(asked, cancellationToken).ConfigureAwait(false);
         if (prediction.Error is { } error)

@@ -86,16 +86,34 @@ public sealed partial record LmResponseFormat
     /// needs. Its name is the type's name. <see cref="LanguageModel.PredictAsync{T}(LmPrompt, CancellationToken)"/> uses it.
     /// </summary>
     /// <typeparam name="T">An object type (a class, record or struct with properties).</typeparam>
-    /// <param name="options">The serializer options the answer is read with (property names, converters); null for <see cref="JsonSerializerOptions.Web"/>.</param>
+    /// <param name="options">The serializer options the answer is read with (property names, converters); null for <see cref="DefaultJsonOptions"/>.</param>
     /// <exception cref="LmPromptException">The type's schema is not an object schema.</exception>
     public static LmResponseFormat ForType<T>(JsonSerializerOptions? options = null)
     {
-        options ??= JsonSerializerOptions.Web;
+        options ??= DefaultJsonOptions;
         var node = options.GetJsonSchemaAsNode(typeof(T), new JsonSchemaExporterOptions { TreatNullObliviousAsNonNullable = true });
         Close(node);
         using var doc = JsonDocument.Parse(node.ToJsonString());
         string name = SafeName(typeof(T).Name);
         return ForJsonSchema(doc.RootElement, name, strict: true);
+    }
+
+    /// <summary>
+    /// The serializer options <see cref="ForType{T}"/> and <see cref="LanguageModel.PredictAsync{T}(LmPrompt, CancellationToken)"/>
+    /// use by default: the web defaults (camelCase names, case-insensitive reading) with numbers as JSON numbers only, so
+    /// the schema says "integer" rather than "integer or a numeric string".
+    /// </summary>
+    public static JsonSerializerOptions DefaultJsonOptions { get; } = MakeDefaultOptions();
+
+    private static JsonSerializerOptions MakeDefaultOptions()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web)
+        {
+            NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict,
+            TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(),
+        };
+        options.MakeReadOnly();
+        return options;
     }
 
     /// <summary>Makes every object schema in <paramref name="node"/> strict: closed, with every property required.</summary>

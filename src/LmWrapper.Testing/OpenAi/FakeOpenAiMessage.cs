@@ -4,4 +4,8 @@ namespace LmWrapper.Testing;
 /// <param name="Role">"system", "developer", "user", "assistant" or "tool".</param>
 /// <param name="Content">The message text (text parts of an array content joined).</param>
 /// <param name="Name">The optional author name.</param>
-public sealed record FakeOpenAiMessage(string Role, string Content, string? Name = null);
+public sealed record FakeOpenAiMessage(string Role, string Content, string? Name = null)
+{
+    /// <summary>For a "tool" message: the id of the tool call it answers (<c>tool_call_id</c>); null otherwise.</summary>
+    public string? ToolCallId { get; init; }
+}
