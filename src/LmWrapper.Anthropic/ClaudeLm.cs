@@ -123,7 +123,7 @@ public sealed class ClaudeLm : LanguageModel
         {
             CacheWritePerMillion = Info.CacheWritePricePerMillion,
         },
-        LmCapabilities.Chat | LmCapabilities.Prefill | LmCapabilities.Batch
+        LmCapabilities.Chat | LmCapabilities.Prefill | LmCapabilities.Batch | LmCapabilities.Tools | LmCapabilities.StructuredOutput
         | (Info.SupportsExtendedThinking ? LmCapabilities.ThinkingBudget : LmCapabilities.None));
 
     /// <summary>The model's API name.</summary>
@@ -179,7 +179,7 @@ public sealed class ClaudeLm : LanguageModel
     {
         ArgumentNullException.ThrowIfNull(prompt);
         var request = ClaudeRequest.FromPrompt(prompt);
-        byte[] body = JsonSerializer.SerializeToUtf8Bytes(request.ToCountTokensBody(Info));
+        byte[] body = JsonSerializer.SerializeToUtf8Bytes(request.ToCountTokensBody(prompt, Info));
         string key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(body));
         if (_tokenCounts.TryGetValue(key, out int known))
         {
