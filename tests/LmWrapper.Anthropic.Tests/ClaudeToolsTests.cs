@@ -56,6 +56,33 @@ public sealed class ClaudeToolsTests : ClaudeBatchTestBase
     }
 
     [Fact]
+    public async Task AToolCallMadeWhileThinkingGoesBackWithItsSignedThinkingFirst()
+    {
+        using var lm = Model(ClaudeModelNames.ClaudeSonnet4);
+        var p = await lm.PredictAsync(Ask("Please call get_weather") with { MaxTokens = 4000, ThinkingBudgetTokens = 2048, Temperature = 1 });
+        Assert.False(p.HasErrors, p.ErrorMessage);
+        Assert.NotNull(p.ReasoningBlocks);
+        var call = Assert.Single(p.ToolCalls);
+
+        var reply = p.MakeReplyPrompt([LmChatTurn.ToolResult(call.Id, "Snow")]);
+        Assert.Equal(p.ReasoningBlocks, reply.Chat![1].ReasoningBlocks);
+        Assert.Equal(p.ToolCalls, reply.Chat[1].ToolCalls);
+        int sentBack = -1;
+        Server.Responder = r =>
+        {
+            sentBack = r.ThinkingBlocksSentBack;
+            return FakeAnthropicServer.DefaultResponder(r);
+        };
+        var answer = await lm.PredictAsync(reply);
+        Assert.False(answer.HasErrors, answer.ErrorMessage);
+        Assert.Equal(1, sentBack); // the fake checked the signature
+        var content = LastBody["messages"]![1]!["content"]!.AsArray();
+        Assert.Equal("thinking", content[0]!["type"]!.GetValue<string>());
+        Assert.Equal("tool_use", content[1]!["type"]!.GetValue<string>());
+        Assert.Equal("Tool results: Snow", answer.CompletionText);
+    }
+
+    [Fact]
     public async Task ToolChoiceMapsToClaudesAnyToolAndNone()
     {
         using var lm = Model();
