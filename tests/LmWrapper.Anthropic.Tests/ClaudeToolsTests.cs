@@ -83,6 +83,28 @@ public sealed class ClaudeToolsTests : ClaudeBatchTestBase
     }
 
     [Fact]
+    public async Task AResponderCanScriptParallelToolUseAndTheResultsShareOneUserMessage()
+    {
+        using var lm = Model();
+        Server.Responder = r => r.Messages[^1].ToolResults.Count > 0
+            ? FakeAnthropicServer.DefaultResponder(r)
+            : new FakeAnthropicReply("unused") { ToolCalls = [new("get_weather", """{"city":"Oslo","days":2}"""), new("get_time", """{"zone":"CET"}""")] };
+        var handlers = new Dictionary<string, Func<JsonElement, CancellationToken, Task<string>>>
+        {
+            ["get_weather"] = (_, _) => Task.FromResult("rain"),
+            ["get_time"] = (_, _) => Task.FromResult("noon"),
+        };
+        var final = await lm.RunToolsAsync(Ask("Weather and time in Oslo?"), handlers);
+        Assert.Equal("Tool results: rain; noon", final.CompletionText);
+        var messages = LastBody["messages"]!.AsArray();
+        Assert.Equal(3, messages.Count);
+        Assert.Equal(2, messages[1]!["content"]!.AsArray().Count);
+        var results = messages[2]!["content"]!.AsArray();
+        Assert.Equal(2, results.Count);
+        Assert.All(results, b => Assert.Equal("tool_result", b!["type"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task ToolChoiceMapsToClaudesAnyToolAndNone()
     {
         using var lm = Model();

@@ -184,6 +184,40 @@ public sealed class OpenAiToolsTests : OpenAiBatchTestBase
     }
 
     [Fact]
+    public async Task AResponderCanScriptParallelToolCallsAndTheLoopAnswersEach()
+    {
+        using var lm = Lm(OpenAiModelNames.Gpt4oMini);
+        Server.Responder = r => r.Messages[^1].Role == "tool"
+            ? FakeOpenAiServer.DefaultResponder(r)
+            : new FakeOpenAiReply(string.Empty) { ToolCalls = [new("get_weather", """{"city":"Oslo","days":2}"""), new("get_time", """{"zone":"CET"}""")] };
+        var seen = new List<string>();
+        var handlers = new Dictionary<string, Func<JsonElement, CancellationToken, Task<string>>>
+        {
+            ["get_weather"] = (a, _) => { seen.Add(a.GetProperty("city").GetString()!); return Task.FromResult("rain"); },
+            ["get_time"] = (a, _) => { seen.Add(a.GetProperty("zone").GetString()!); return Task.FromResult("noon"); },
+        };
+        var final = await lm.RunToolsAsync(Ask("Weather and time in Oslo?"), handlers);
+        Assert.Equal(["Oslo", "CET"], seen);
+        Assert.Equal("Tool results: rain; noon", final.CompletionText);
+        var calls = final.Prompt.Chat![1].ToolCalls!;
+        Assert.Equal(2, calls.Count);
+        Assert.NotEqual(calls[0].Id, calls[1].Id);
+    }
+
+    [Fact]
+    public async Task PredictManyAsapAnswersToolPromptsInOrderAndDuplicatesAreSentOnce()
+    {
+        using var lm = BatchLm();
+        int before = Server.Requests.Count;
+        var prompts = new[] { Ask("Please call get_time"), Ask("Please call get_weather"), Ask("Please call get_time"), Ask("No tools needed") };
+        var results = await lm.PredictManyAsync(prompts, CompletionWindow.Asap).ToListAsync();
+        Assert.Equal(["get_time", "get_weather", "get_time"], results.Take(3).Select(r => Assert.Single(r.ToolCalls).Name));
+        Assert.False(results[3].HasToolCalls);
+        Assert.Equal(results[0].ToolCalls, results[2].ToolCalls);
+        Assert.Equal(3, Server.Requests.Count - before);
+    }
+
+    [Fact]
     public async Task AJsonSchemaFormatIsSentStrictAndPredictAsyncOfTDeserializesTheAnswer()
     {
         using var lm = Lm(OpenAiModelNames.Gpt4oMini);

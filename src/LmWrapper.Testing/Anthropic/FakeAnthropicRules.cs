@@ -445,15 +445,15 @@ internal static class FakeAnthropicRules
             outputTokens += keep;
         }
 
-        var toolUse = FakeAnthropicTools.Call(request, string.Concat(reply.TextBlocks));
-        if (toolUse is not null)
+        var toolUse = FakeAnthropicTools.Call(request, string.Concat(reply.TextBlocks)) is { } ruled ? [ruled] : FakeAnthropicTools.Scripted(request, reply.ToolCalls);
+        foreach (var use in toolUse)
         {
-            content.Add(toolUse);
-            outputTokens += 3 + CountTokens(toolUse["input"]!.ToJsonString());
+            content.Add(use);
+            outputTokens += 3 + CountTokens(use["input"]!.ToJsonString());
             stopReason = "tool_use";
         }
 
-        foreach (var block in toolUse is null ? reply.TextBlocks : [])
+        foreach (var block in toolUse.Count == 0 ? reply.TextBlocks : [])
         {
             string text = block ?? string.Empty;
             bool stopHere = false;

@@ -234,6 +234,26 @@ internal static partial class FakeAnthropicTools
         return new JsonObject { ["type"] = "tool_use", ["id"] = id, ["name"] = tool.Name, ["input"] = JsonNode.Parse(input) };
     }
 
+    /// <summary>A responder's scripted tool calls as tool_use blocks; each must name one of the request's tools.</summary>
+    public static List<JsonObject> Scripted(FakeAnthropicMessageRequest request, IReadOnlyList<FakeToolCall>? calls)
+    {
+        var blocks = new List<JsonObject>();
+        string conversation = string.Join("\n", request.Messages.Select(m => m.Role + ":" + m.Text + string.Join("|", m.ToolResults)));
+        string stem = "toolu_fake" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(conversation)))[..16];
+        for (int k = 0; k < (calls?.Count ?? 0); k++)
+        {
+            var call = calls![k];
+            if (!request.ToolSchemas.Any(t => t.Name == call.Name))
+            {
+                throw new InvalidOperationException($"The responder asked for a call of \"{call.Name}\", which is not one of the request's tools.");
+            }
+
+            blocks.Add(new JsonObject { ["type"] = "tool_use", ["id"] = stem + "_" + k, ["name"] = call.Name, ["input"] = JsonNode.Parse(call.ArgumentsJson) });
+        }
+
+        return blocks;
+    }
+
     private static bool Fits(string text, JsonElement schema)
     {
         try

@@ -141,6 +141,16 @@ internal static class FakeOpenAiGeneration
                 Seed = seed,
                 Body = root,
             }) ?? throw new InvalidOperationException("The responder returned null.");
+            if (reply.ToolCalls is { Count: > 0 } scripted)
+            {
+                choices.Add(new Choice(null, null, [], "tool_calls", model.IsReasoning ? Math.Min(ReasoningTokens(effort ?? model.DefaultReasoningEffort), maxOut) : 0)
+                {
+                    ToolCalls = tools.Scripted(scripted, root, i),
+                });
+                reasoningContents.Add(null);
+                continue;
+            }
+
             if (tools.WantsJson && reply.Refusal is null)
             {
                 reply = reply with { Text = tools.Answer(reply.Text ?? string.Empty) };

@@ -155,6 +155,26 @@ internal sealed partial class FakeOpenAiTools
         return [(id, tool.Name, args)];
     }
 
+    /// <summary>A responder's scripted tool calls, with ids; each must name one of the request's tools.</summary>
+    public List<(string Id, string Name, string Arguments)> Scripted(IReadOnlyList<FakeToolCall> calls, JsonElement root, int choiceIndex)
+    {
+        var list = new List<(string, string, string)>(calls.Count);
+        for (int k = 0; k < calls.Count; k++)
+        {
+            var call = calls[k];
+            if (!_tools.Any(t => t.Name == call.Name))
+            {
+                throw new InvalidOperationException($"The responder asked for a call of \"{call.Name}\", which is not one of the request's tools.");
+            }
+
+            string id = "call_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(root.GetProperty("messages").GetRawText())))[..14]
+                + choiceIndex.ToString(CultureInfo.InvariantCulture) + "_" + k.ToString(CultureInfo.InvariantCulture);
+            list.Add((id, call.Name, call.ArgumentsJson));
+        }
+
+        return list;
+    }
+
     /// <summary>The text of a JSON answer for the responder's text (see the remarks), or the text itself without a format.</summary>
     public string Answer(string text)
     {
