@@ -33,6 +33,11 @@ namespace LmWrapper.OpenAI;
 /// sent as <c>reasoning_effort</c> to the reasoning models that take it (<see cref="OpenAiModelInfo.SupportedReasoningEfforts"/>);
 /// the reasoning tokens are also in <see cref="LmUsage.ReasoningTokens"/>, and an OpenAI-compatible server's
 /// <c>message.reasoning_content</c> in <see cref="LmPrediction.ReasoningBlocks"/>.</para>
+/// <para>Chat models take <see cref="LmPrompt.Tools"/> (<c>tools</c> of type function), <see cref="LmPrompt.ToolChoice"/>
+/// (<c>tool_choice</c>) and <see cref="LmPrompt.ResponseFormat"/> (<c>response_format</c>: <c>json_object</c>, or
+/// <c>json_schema</c> with its name, schema and strict flag); <c>message.tool_calls</c> come back as
+/// <see cref="LmPrediction.ToolCalls"/> (finish reason "tool_calls"), whole or streamed, and go back on an assistant
+/// message, each answered by a <c>tool</c> message with its <c>tool_call_id</c>.</para>
 /// <para><c>PredictMany(…, CompletionWindow.BatchAny)</c> goes through OpenAI's Batch API at half the price (the request
 /// bodies are exactly the single calls'; see <see cref="OpenAiModelInfo.BatchEnqueuedTokenLimit"/> for the token queue);
 /// batch predictions carry "batch_id" in <c>ProviderData</c> and <see cref="LanguageModel.CostOf"/> bills them at the batch discount.</para>

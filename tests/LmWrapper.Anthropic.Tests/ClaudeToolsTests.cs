@@ -105,6 +105,14 @@ public sealed class ClaudeToolsTests : ClaudeBatchTestBase
     }
 
     [Fact]
+    public void TheOfflineEstimateCountsToolDefinitionsAndASchema()
+    {
+        int plain = ClaudeLm.EstimateTokensOffline(new LmPrompt("Weather?")).InputTokens;
+        Assert.True(ClaudeLm.EstimateTokensOffline(Ask("Weather?")).InputTokens > plain);
+        Assert.True(ClaudeLm.EstimateTokensOffline(new LmPrompt("Weather?") { ResponseFormat = LmResponseFormat.ForType<CityFacts>() }).InputTokens > plain);
+    }
+
+    [Fact]
     public async Task ToolChoiceMapsToClaudesAnyToolAndNone()
     {
         using var lm = Model();

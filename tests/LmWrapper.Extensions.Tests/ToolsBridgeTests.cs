@@ -35,6 +35,22 @@ public sealed class ToolsBridgeTests
     }
 
     [Fact]
+    public async Task StreamingThroughTheBridgeEndsWithTheFunctionCallsSoFunctionInvocationStreamsToo()
+    {
+        var lm = new MockLm(isChatModel: true);
+        var weather = AIFunctionFactory.Create((string city) => GetWeather(city), "get_weather");
+        IChatClient client = new ChatClientBuilder(lm.AsChatClient()).UseFunctionInvocation().Build();
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (var update in client.GetStreamingResponseAsync("Please call get_weather", new ChatOptions { Tools = [weather] }))
+        {
+            updates.Add(update);
+        }
+
+        Assert.Contains(updates, u => u.Contents.OfType<FunctionCallContent>().Any(c => c.Name == "get_weather"));
+        Assert.Equal("Rain in text", string.Concat(updates.Where(u => u.Role == ChatRole.Assistant).Select(u => u.Text)));
+    }
+
+    [Fact]
     public void ChatOptionsMapToThePromptsToolsChoiceAndFormatAndMessagesToToolTurns()
     {
         var lm = new MockLm(isChatModel: true);

@@ -205,6 +205,15 @@ public sealed class OpenAiToolsTests : OpenAiBatchTestBase
     }
 
     [Fact]
+    public void TheTokenEstimateCountsToolDefinitionsCallsAndASchema()
+    {
+        using var lm = Lm(OpenAiModelNames.Gpt4oMini);
+        int plain = lm.EstimateTokensInPrompt(new LmPrompt("Weather?"));
+        Assert.True(lm.EstimateTokensInPrompt(Ask("Weather?")) > plain);
+        Assert.True(lm.EstimateTokensInPrompt(new LmPrompt("Weather?") { ResponseFormat = LmResponseFormat.ForType<CityFacts>() }) > plain);
+    }
+
+    [Fact]
     public async Task PredictManyAsapAnswersToolPromptsInOrderAndDuplicatesAreSentOnce()
     {
         using var lm = BatchLm();
