@@ -18,8 +18,13 @@ namespace LmWrapper.Anthropic;
 /// (or the model's <see cref="ClaudeModelInfo.DefaultMaxTokens"/>), <see cref="LmPrompt.Temperature"/> (0–1 for Claude),
 /// <see cref="LmPrompt.TopP"/> and <see cref="LmPrompt.Stop"/> map to <c>max_tokens</c>, <c>temperature</c>,
 /// <c>top_p</c> and <c>stop_sequences</c>; <see cref="LmPrompt.NumCompletions"/> &gt; 1 sends that many requests, each
-/// sample cached on its own. Whatever Claude cannot honour (logprobs beyond the default, echo, penalties, a seed, tool
-/// turns, turns that do not alternate) is an <see cref="LmPromptException"/> before anything is sent.
+/// sample cached on its own. Whatever Claude cannot honour (logprobs beyond the default, echo, penalties, a seed, a tool
+/// turn that answers no call, turns that do not alternate) is an <see cref="LmPromptException"/> before anything is sent.
+/// <see cref="LmPrompt.Tools"/> and <see cref="LmPrompt.ToolChoice"/> map to <c>tools</c> and <c>tool_choice</c>
+/// (auto, none, any, tool); <c>tool_use</c> blocks come back as <see cref="LmPrediction.ToolCalls"/> (finish reason
+/// "tool_use"), an assistant turn's tool calls go back as <c>tool_use</c> blocks (after its signed thinking) and tool
+/// results as <c>tool_result</c> blocks of one user message. <see cref="LmPrompt.ResponseFormat"/> is a forced tool
+/// whose input schema is the format's: its input is the prediction's <see cref="LmPrediction.CompletionText"/>.
 /// <see cref="LmPrompt.ThinkingBudgetTokens"/> turns on extended thinking (<c>thinking.budget_tokens</c>) on models that
 /// have it (<see cref="ClaudeModelInfo.SupportsExtendedThinking"/>), with the API's rules checked first; the signed
 /// thinking comes back on <see cref="LmPrediction.ReasoningBlocks"/> and goes back with a reply's assistant turn.
@@ -123,7 +128,7 @@ public sealed class ClaudeLm : LanguageModel
         {
             CacheWritePerMillion = Info.CacheWritePricePerMillion,
         },
-        LmCapabilities.Chat | LmCapabilities.Prefill | LmCapabilities.Batch
+        LmCapabilities.Chat | LmCapabilities.Prefill | LmCapabilities.Batch | LmCapabilities.Tools | LmCapabilities.StructuredOutput
         | (Info.SupportsExtendedThinking ? LmCapabilities.ThinkingBudget : LmCapabilities.None)
         | (Info.SupportsVision ? LmCapabilities.Vision : LmCapabilities.None));
 
@@ -175,7 +180,12 @@ public sealed class ClaudeLm : LanguageModel
     {
         ArgumentNullException.ThrowIfNull(prompt);
         var request = ClaudeRequest.FromPrompt(prompt);
-        return new ClaudeTokenCount(TokenEstimator.Estimate(request.System, request.Messages) + request.ImageTokens, IsEstimate: true);
+
+        // Tool definitions (and a response format's schema) are part of the prompt Claude reads: counted as their JSON text.
+        string? tools = prompt.Tools is { } defined ? string.Concat(defined.Select(t => t.Name + t.Description + t.ParametersJson)) : null;
+        tools = prompt.ResponseFormat?.SchemaJson is { } schema ? tools + schema : tools;
+        var messages = tools is null ? request.Messages : [.. request.Messages, ("user", tools)];
+        return new ClaudeTokenCount(TokenEstimator.Estimate(request.System, messages) + request.ImageTokens, IsEstimate: true);
     }
 
     /// <summary>
@@ -192,7 +202,7 @@ public sealed class ClaudeLm : LanguageModel
     {
         ArgumentNullException.ThrowIfNull(prompt);
         var request = ClaudeRequest.FromPrompt(prompt);
-        byte[] body = JsonSerializer.SerializeToUtf8Bytes(request.ToCountTokensBody(Info));
+        byte[] body = JsonSerializer.SerializeToUtf8Bytes(request.ToCountTokensBody(prompt, Info));
         string key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(body));
         if (_tokenCounts.TryGetValue(key, out int known))
         {
@@ -219,7 +229,7 @@ public sealed class ClaudeLm : LanguageModel
             ClaudeLog.CountTokensFailed(Logger, ModelIdentity, e.Message);
         }
 
-        return new ClaudeTokenCount(TokenEstimator.Estimate(request.System, request.Messages) + request.ImageTokens, IsEstimate: true);
+        return EstimateTokensOffline(prompt);
     }
 
     /// <summary>

@@ -23,6 +23,14 @@ namespace LmWrapper.Extensions.AI;
 /// (<see cref="HttpRequestException.StatusCode"/>, or a <c>Status</c> property as OpenAI's and Azure's exceptions have)
 /// makes a failed prediction of the matching <see cref="LmErrorKind"/> (401/403 throw
 /// <see cref="LmAuthenticationException"/>); cancellation and other exceptions propagate.</para>
+/// <para>Tools and structured output: <see cref="LmPrompt.Tools"/> go as function declarations in
+/// <see cref="ChatOptions.Tools"/> (the client's own function invocation, if any, never runs them: there are no
+/// functions behind them), <see cref="LmPrompt.ToolChoice"/> as <see cref="ChatOptions.ToolMode"/>,
+/// <see cref="LmPrompt.ResponseFormat"/> as <see cref="ChatOptions.ResponseFormat"/>; tool calls and results in the dialog
+/// as <see cref="FunctionCallContent"/> and <see cref="FunctionResultContent"/>; the response's function calls become
+/// <see cref="LmPrediction.ToolCalls"/>. A chat client takes them by default (<see cref="LmCapabilities.Tools"/>,
+/// <see cref="LmCapabilities.StructuredOutput"/>); set <see cref="ChatClientLanguageModelOptions.Capabilities"/> to say
+/// otherwise.</para>
 /// <para>Token counts are an estimate (see <see cref="ChatClientLanguageModelOptions.TokenCounter"/>). Disposing the
 /// model does not dispose the chat client.</para>
 /// </remarks>
@@ -61,7 +69,9 @@ public sealed class ChatClientLanguageModel : LanguageModel
         }
 
         IsChatModel = _options.IsChatModel ?? _inner?.IsChatModel ?? true;
-        _capabilities = (_options.Capabilities ?? (_inner?.ModelInfo.Capabilities & (LmCapabilities.Logprobs | LmCapabilities.Echo | LmCapabilities.Vision)) ?? LmCapabilities.None)
+        _capabilities = (_options.Capabilities
+                ?? (_inner?.ModelInfo.Capabilities & (LmCapabilities.Logprobs | LmCapabilities.Echo | LmCapabilities.Vision | LmCapabilities.Tools | LmCapabilities.StructuredOutput))
+                ?? (IsChatModel ? LmCapabilities.Tools | LmCapabilities.StructuredOutput : LmCapabilities.None))
             | (IsChatModel ? LmCapabilities.Chat : LmCapabilities.None);
 
         // The address is part of the identity (answers cached from different servers never mix), without user info or query.
@@ -198,6 +208,28 @@ public sealed class ChatClientLanguageModel : LanguageModel
                 LmChatRole.Assistant => ChatRole.Assistant,
                 _ => ChatRole.Tool,
             };
+            if (turn.ToolCalls is { } calls)
+            {
+                var message = new ChatMessage(ChatRole.Assistant, turn.Content.Length > 0 ? [new TextContent(turn.Content)] : []);
+                foreach (var call in calls)
+                {
+                    var args = call.GetArguments();
+                    message.Contents.Add(new FunctionCallContent(
+                        call.Id,
+                        call.Name,
+                        args.ValueKind == System.Text.Json.JsonValueKind.Object ? args.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone(), StringComparer.Ordinal) : null));
+                }
+
+                messages.Add(message);
+                continue;
+            }
+
+            if (turn.ToolCallId is { } callId)
+            {
+                messages.Add(new ChatMessage(ChatRole.Tool, [new FunctionResultContent(callId, turn.Content)]));
+                continue;
+            }
+
             if (turn.Parts is { } parts)
             {
                 // Images as the abstractions carry them: bytes as DataContent, a remote image as UriContent.
@@ -260,6 +292,26 @@ public sealed class ChatClientLanguageModel : LanguageModel
         if (prompt.Seed is { } seed)
         {
             options.Seed = (long)seed + sample;
+        }
+
+        if (prompt.Tools is { } tools)
+        {
+            options.Tools = [.. tools.Select(t => (AITool)AIFunctionFactory.CreateDeclaration(t.Name, t.Description, t.Parameters))];
+            options.ToolMode = prompt.ToolChoice?.Mode switch
+            {
+                LmToolChoiceMode.None => ChatToolMode.None,
+                LmToolChoiceMode.Required => ChatToolMode.RequireAny,
+                LmToolChoiceMode.Named => ChatToolMode.RequireSpecific(prompt.ToolChoice.ToolName!),
+                LmToolChoiceMode.Auto => ChatToolMode.Auto,
+                _ => null,
+            };
+        }
+
+        if (prompt.ResponseFormat is { } format)
+        {
+            options.ResponseFormat = format.Kind == LmResponseFormatKind.JsonObject
+                ? ChatResponseFormat.Json
+                : ChatResponseFormat.ForJsonSchema(format.Schema, format.Name);
         }
 
         var props = new AdditionalPropertiesDictionary();
@@ -339,6 +391,8 @@ public sealed class ChatClientLanguageModel : LanguageModel
             TopTokenLogprobs = top!,
             PromptTokens = ChatValues.Strings(props, LmChatPropertyNames.PromptTokens)!,
             PromptLogprobs = ChatValues.NullableDoubles(props, LmChatPropertyNames.PromptLogprobs)!,
+            ToolCalls = [.. response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>()
+                .Select(c => new LmToolCall(c.CallId, c.Name, LanguageModelChatClient.ArgumentsJson(c.Arguments)))],
         };
     }
 

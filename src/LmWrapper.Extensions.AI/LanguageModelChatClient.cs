@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Text.Json;
 using LmWrapper.Extensions.AI.Internal;
 using Microsoft.Extensions.AI;
 
@@ -23,10 +24,15 @@ namespace LmWrapper.Extensions.AI;
 /// logprobs, cost and whether it was cached. A failed prediction is thrown as an <see cref="LmProviderException"/>, as
 /// other chat clients throw.</para>
 /// <para>Text and images are supported (an image <see cref="DataContent"/> or <see cref="UriContent"/> becomes an
-/// <see cref="LmImage"/> part of its turn, refused by a model without <see cref="LmCapabilities.Vision"/>); audio, files,
-/// function calls and tools, JSON response formats, top-k and server-side conversations are a
-/// <see cref="NotSupportedException"/> naming what was asked, before anything is sent. Disposing
-/// the client does not dispose the model.</para>
+/// <see cref="LmImage"/> part of its turn, refused by a model without <see cref="LmCapabilities.Vision"/>).
+/// Tools and structured output map both ways: <see cref="ChatOptions.Tools"/> (function declarations) become
+/// <see cref="LmPrompt.Tools"/>, <see cref="ChatOptions.ToolMode"/> <see cref="LmPrompt.ToolChoice"/>,
+/// <see cref="ChatOptions.ResponseFormat"/> <see cref="LmPrompt.ResponseFormat"/>; <see cref="FunctionCallContent"/> in
+/// assistant messages becomes <see cref="LmChatTurn.ToolCalls"/> and <see cref="FunctionResultContent"/>
+/// <see cref="LmChatTurn.ToolResult(string, string)"/> turns; a prediction's tool calls come back as
+/// <see cref="FunctionCallContent"/>, so MEAI's <c>UseFunctionInvocation()</c> works on top. Audio, files, tools other than
+/// functions, top-k and server-side conversations are a <see cref="NotSupportedException"/> naming what was asked, before
+/// anything is sent. Disposing the client does not dispose the model.</para>
 /// </remarks>
 public sealed class LanguageModelChatClient : IChatClient
 {
@@ -145,7 +151,25 @@ public sealed class LanguageModelChatClient : IChatClient
             }
 
             string text = TextOf(message, index);
-            if (role == ChatRole.System && turns.Count == 0)
+            var calls = message.Contents.OfType<FunctionCallContent>().Select(c => new LmToolCall(c.CallId, c.Name, ArgumentsJson(c.Arguments))).ToList();
+            var results = message.Contents.OfType<FunctionResultContent>().ToList();
+            if (calls.Count > 0 && role == ChatRole.Assistant)
+            {
+                turns.Add(LmChatTurn.AssistantToolCalls(calls, text));
+            }
+            else if (results.Count > 0 && (role == ChatRole.Tool || role == ChatRole.User))
+            {
+                foreach (var result in results)
+                {
+                    string output = LmTools.ResultText(result.Result);
+                    turns.Add(LmChatTurn.ToolResult(result.CallId, output.Length == 0 ? "(no output)" : output));
+                }
+            }
+            else if (calls.Count > 0 || results.Count > 0)
+            {
+                throw new NotSupportedException($"Message {index} ({role}) holds function {(calls.Count > 0 ? "calls" : "results")}; calls belong to assistant messages and results to tool messages.");
+            }
+            else if (role == ChatRole.System && turns.Count == 0)
             {
                 system.Add(text);
             }
@@ -211,6 +235,11 @@ public sealed class LanguageModelChatClient : IChatClient
                     AdditionalProperties = response.AdditionalProperties,
                     RawRepresentation = prediction,
                 };
+                foreach (var call in FunctionCalls(prediction))
+                {
+                    last.Contents.Add(call);
+                }
+
                 if (response.Usage is { } usage)
                 {
                     last.Contents.Add(new UsageContent(usage));
@@ -239,15 +268,10 @@ public sealed class LanguageModelChatClient : IChatClient
             return;
         }
 
-        if (options.Tools is { Count: > 0 } tools)
+        if (options.Tools?.FirstOrDefault(t => t is not AIFunctionDeclaration) is { } other)
         {
             throw new NotSupportedException(
-                $"ChatOptions.Tools holds {tools.Count} tool(s) ({string.Join(", ", tools.Select(t => t.Name))}); LmWrapper's chat client does not call tools. Remove them, or use a provider's own chat client for function calling.");
-        }
-
-        if (options.ResponseFormat is { } format && format is not ChatResponseFormatText)
-        {
-            throw new NotSupportedException("ChatOptions.ResponseFormat asks for JSON output, which LmWrapper's chat client does not support; ask for JSON in the prompt and leave ResponseFormat unset (or Text).");
+                $"ChatOptions.Tools holds '{other.Name}' ({other.GetType().Name}), which is not a function; LmWrapper's chat client sends function tools (AIFunction, AIFunctionDeclaration) only.");
         }
 
         if (options.TopK is { } topK)
@@ -296,9 +320,60 @@ public sealed class LanguageModelChatClient : IChatClient
             Cache = ChatValues.Bool(props, LmChatPropertyNames.Cache) ?? prompt.Cache,
             AddBosToken = ChatValues.Bool(props, LmChatPropertyNames.AddBosToken) ?? prompt.AddBosToken,
             AddSpecialTokens = ChatValues.Bool(props, LmChatPropertyNames.AddSpecialTokens) ?? prompt.AddSpecialTokens,
+            Tools = options.Tools is { Count: > 0 } tools ? LmTools.Definitions(tools.Cast<AIFunctionDeclaration>()) : null,
+            ToolChoice = options.Tools is { Count: > 0 } ? ToolChoiceOf(options.ToolMode) : null,
+            ResponseFormat = FormatOf(options.ResponseFormat),
         };
         return prompt;
     }
+
+    private static LmToolChoice? ToolChoiceOf(ChatToolMode? mode) => mode switch
+    {
+        null => null,
+        NoneChatToolMode => LmToolChoice.None,
+        RequiredChatToolMode { RequiredFunctionName: { } name } => LmToolChoice.Named(name),
+        RequiredChatToolMode => LmToolChoice.Required,
+        _ => LmToolChoice.Auto,
+    };
+
+    /// <summary>MEAI's response format as LmWrapper's: a schema strict when it meets strict mode's rules, else not.</summary>
+    private static LmResponseFormat? FormatOf(ChatResponseFormat? format)
+    {
+        if (format is not ChatResponseFormatJson json)
+        {
+            return null;
+        }
+
+        if (json.Schema is not { } schema)
+        {
+            return LmResponseFormat.JsonObject;
+        }
+
+        string name = json.SchemaName is { Length: > 0 } n ? n : "response";
+        try
+        {
+            return LmResponseFormat.ForJsonSchema(schema, name, strict: true);
+        }
+        catch (LmPromptException)
+        {
+            return LmResponseFormat.ForJsonSchema(schema, name, strict: false);
+        }
+    }
+
+    /// <summary>Function-call arguments as JSON text.</summary>
+    internal static string ArgumentsJson(IDictionary<string, object?>? arguments) =>
+        arguments is null ? "{}" : JsonSerializer.Serialize(arguments, AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(IDictionary<string, object?>)));
+
+    /// <summary>Tool calls as MEAI function calls (arguments parsed to a dictionary of JSON values).</summary>
+    internal static IEnumerable<FunctionCallContent> FunctionCalls(LmPrediction prediction) =>
+        prediction.ToolCalls.Select(c =>
+        {
+            var args = c.GetArguments();
+            var dict = args.ValueKind == JsonValueKind.Object
+                ? args.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone(), StringComparer.Ordinal)
+                : new Dictionary<string, object?>(StringComparer.Ordinal);
+            return new FunctionCallContent(c.Id, c.Name, dict);
+        });
 
     // ChatOptions holds floats: 0.7f as a double is 0.699999988…; go through decimal so the prompt (and its cache key)
     // holds the 0.7 the caller wrote.
@@ -321,6 +396,8 @@ public sealed class LanguageModelChatClient : IChatClient
                     break;
                 case UsageContent:
                     break; // bookkeeping from an earlier response, not content
+                case FunctionCallContent or FunctionResultContent:
+                    break; // tool calls and results: taken apart by ToPrompt
                 default:
                     throw new NotSupportedException(
                         $"Message {index} ({message.Role}) holds {Describe(content)}, but LmWrapper's chat client over {Model.ModelIdentity} takes text only.");
@@ -454,7 +531,21 @@ public sealed class LanguageModelChatClient : IChatClient
             }
         }
 
-        return new ChatResponse(new ChatMessage(ChatRole.Assistant, prediction.CompletionText))
+        var message = new ChatMessage(ChatRole.Assistant, prediction.CompletionText);
+        if (prediction.HasToolCalls)
+        {
+            if (prediction.CompletionText.Length == 0)
+            {
+                message.Contents.Clear();
+            }
+
+            foreach (var call in FunctionCalls(prediction))
+            {
+                message.Contents.Add(call);
+            }
+        }
+
+        return new ChatResponse(message)
         {
             ModelId = Model.ModelInfo.Name,
             ResponseId = prediction.ProviderData?.GetValueOrDefault("id"),

@@ -223,7 +223,22 @@ public sealed class HuggingFaceLm : LanguageModel
         Costs.LmTokenPrices.Free,
         (IsChatModel ? LmCapabilities.Chat | LmCapabilities.Prefill : LmCapabilities.None)
         | LmCapabilities.Logprobs | LmCapabilities.Echo | LmCapabilities.Batch | LmCapabilities.Internals
-        | (_chatMode && Tokenizer.ChatTemplateHasThinkingSwitch ? LmCapabilities.ReasoningEffort : LmCapabilities.None));
+        | (_chatMode && Tokenizer.ChatTemplateHasThinkingSwitch ? LmCapabilities.ReasoningEffort : LmCapabilities.None)
+        | (TakesResponseFormat ? LmCapabilities.StructuredOutput : LmCapabilities.None));
+
+    /// <summary>
+    /// Whether <see cref="LmPrompt.ResponseFormat"/> is taken. False until constrained JSON decoding is wired in: the base
+    /// then refuses a prompt with a response format (an <see cref="LmPromptException"/>, before anything is generated).
+    /// Tools (<see cref="LmPrompt.Tools"/>, tool calls and results) are refused the same way: LmWrapper does not parse tool
+    /// calls out of a local model's text.
+    /// </summary>
+    /// <remarks>
+    /// LEAD (issue 15, helper "jsondec"): THE single place to wire local constrained decoding. Make this true and, in
+    /// PredictUncachedAsync, hand prompt.ResponseFormat (its <see cref="LmResponseFormat.Schema"/>, or any JSON object for
+    /// <see cref="LmResponseFormat.JsonObject"/>) to the GenerationRequest's internal JSON-constraint hook; the cache key,
+    /// JSON form and validation of ResponseFormat are already in the core.
+    /// </remarks>
+    private static bool TakesResponseFormat => false;
 
     /// <inheritdoc/>
     protected override Task<IReadOnlyList<LmPrediction>> PredictUncachedAsync(LmPrompt prompt, int numCompletions, CancellationToken cancellationToken) =>

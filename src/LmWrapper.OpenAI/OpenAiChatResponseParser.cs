@@ -109,6 +109,7 @@ internal static class OpenAiChatResponseParser
                 Usage = OpenAiResponseReader.ShareOfUsage(i, n, input, output, cached, c.Tokens?.Count, reasoning),
                 ProviderData = data,
                 ReasoningBlocks = string.IsNullOrEmpty(c.Reasoning) ? null : [LmReasoningBlock.Thinking(c.Reasoning)],
+                ToolCalls = c.ToolCalls!,
             };
         }
 
@@ -143,6 +144,10 @@ internal static class OpenAiChatResponseParser
                     else if (reader.ValueTextEquals("refusal"u8))
                     {
                         c.Refusal = ReadStringOrNull(ref reader, "message.refusal");
+                    }
+                    else if (reader.ValueTextEquals("tool_calls"u8))
+                    {
+                        c.ToolCalls = ReadToolCalls(ref reader);
                     }
                     else if (reader.ValueTextEquals("reasoning_content"u8))
                     {
@@ -407,5 +412,71 @@ internal static class OpenAiChatResponseParser
         public List<double>? Logprobs { get; set; }
 
         public List<IReadOnlyDictionary<string, double>>? Top { get; set; }
+
+        public List<LmToolCall>? ToolCalls { get; set; }
+    }
+
+    /// <summary>Reads <c>message.tool_calls</c>: function calls, each with its id, name and arguments (JSON text).</summary>
+    private static List<LmToolCall>? ReadToolCalls(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            reader.Skip();
+            return null;
+        }
+
+        var calls = new List<LmToolCall>(2);
+        while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+        {
+            string? id = null, name = null, arguments = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("id"u8))
+                {
+                    id = ReadStringOrNull(ref reader, "tool_calls.id");
+                }
+                else if (reader.ValueTextEquals("function"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        reader.Skip();
+                        continue;
+                    }
+
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        if (reader.ValueTextEquals("name"u8))
+                        {
+                            name = ReadStringOrNull(ref reader, "tool_calls.function.name");
+                        }
+                        else if (reader.ValueTextEquals("arguments"u8))
+                        {
+                            arguments = ReadStringOrNull(ref reader, "tool_calls.function.arguments");
+                        }
+                        else
+                        {
+                            reader.Read();
+                            reader.Skip();
+                        }
+                    }
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+
+            if (id is null || name is null)
+            {
+                throw new JsonException("A tool call in the response has no id or no function name.");
+            }
+
+            calls.Add(new LmToolCall(id, name, arguments ?? "{}"));
+        }
+
+        return calls;
     }
 }

@@ -33,6 +33,11 @@ namespace LmWrapper.OpenAI;
 /// sent as <c>reasoning_effort</c> to the reasoning models that take it (<see cref="OpenAiModelInfo.SupportedReasoningEfforts"/>);
 /// the reasoning tokens are also in <see cref="LmUsage.ReasoningTokens"/>, and an OpenAI-compatible server's
 /// <c>message.reasoning_content</c> in <see cref="LmPrediction.ReasoningBlocks"/>.</para>
+/// <para>Chat models take <see cref="LmPrompt.Tools"/> (<c>tools</c> of type function), <see cref="LmPrompt.ToolChoice"/>
+/// (<c>tool_choice</c>) and <see cref="LmPrompt.ResponseFormat"/> (<c>response_format</c>: <c>json_object</c>, or
+/// <c>json_schema</c> with its name, schema and strict flag); <c>message.tool_calls</c> come back as
+/// <see cref="LmPrediction.ToolCalls"/> (finish reason "tool_calls"), whole or streamed, and go back on an assistant
+/// message, each answered by a <c>tool</c> message with its <c>tool_call_id</c>.</para>
 /// <para><c>PredictMany(…, CompletionWindow.BatchAny)</c> goes through OpenAI's Batch API at half the price (the request
 /// bodies are exactly the single calls'; see <see cref="OpenAiModelInfo.BatchEnqueuedTokenLimit"/> for the token queue);
 /// batch predictions carry "batch_id" in <c>ProviderData</c> and <see cref="LanguageModel.CostOf"/> bills them at the batch discount.</para>
@@ -146,7 +151,11 @@ public sealed class OpenAiLm : LanguageModel
         | (Info.SupportsEcho ? LmCapabilities.Echo : LmCapabilities.None)
         | (Info.SupportedReasoningEfforts.Count > 0 ? LmCapabilities.ReasoningEffort : LmCapabilities.None)
         | (Info.SupportsVision && Info.IsChatModel ? LmCapabilities.Vision : LmCapabilities.None)
+        | (TakesTools ? LmCapabilities.Tools | LmCapabilities.StructuredOutput : LmCapabilities.None)
         | LmCapabilities.Batch);
+
+    /// <summary>Chat models take tools and response formats, except the first o1 previews (o1-preview, o1-mini), which take neither.</summary>
+    private bool TakesTools => Info.IsChatModel && !(Info.IsReasoningModel && Info.SupportedReasoningEfforts.Count == 0);
 
     /// <summary>The API base URL requests go to (ending in the version path, such as "/v1").</summary>
     public string BaseUrl { get; }
@@ -223,6 +232,22 @@ public sealed class OpenAiLm : LanguageModel
             {
                 total += 1 + tokenizer.CountTokens(name);
             }
+
+            foreach (var call in turn.ToolCalls ?? [])
+            {
+                total += 3 + tokenizer.CountTokens(call.Name) + tokenizer.CountTokens(call.Arguments);
+            }
+        }
+
+        // Tool definitions and a schema count too (OpenAI renders them into the prompt); their JSON text is a fair estimate.
+        foreach (var tool in prompt.Tools ?? [])
+        {
+            total += 3 + tokenizer.CountTokens(tool.Name) + tokenizer.CountTokens(tool.Description ?? string.Empty) + tokenizer.CountTokens(tool.ParametersJson);
+        }
+
+        if (prompt.ResponseFormat?.SchemaJson is { } schema)
+        {
+            total += tokenizer.CountTokens(schema);
         }
 
         foreach (var (_, part) in prompt.ImageParts())
@@ -341,9 +366,19 @@ public sealed class OpenAiLm : LanguageModel
                 prompt.AddBosToken is not null ? nameof(LmPrompt.AddBosToken) : nameof(LmPrompt.AddSpecialTokens));
         }
 
-        if (m.IsChatModel && prompt.Chat is { } chat && chat.Any(t => t.Role == LmChatRole.Tool))
+        if (m.IsChatModel && prompt.Chat is { } chat && chat.FirstOrDefault(t => t.Role == LmChatRole.Tool && t.ToolCallId is null) is { } orphan)
         {
-            throw new LmPromptException("LmPrompt.Chat has a tool turn: tool turns need the tool call they answer (tool_call_id), which LmPrompt does not carry; OpenAiLm does not support them yet.", nameof(LmPrompt.Chat));
+            throw new LmPromptException(
+                $"LmPrompt.Chat has a tool turn without a ToolCallId (turn {chat.ToList().IndexOf(orphan)}): OpenAI takes a tool message only as the answer to a tool call (tool_call_id). Use LmChatTurn.ToolResult(callId, content) after the assistant turn that made the call.",
+                nameof(LmPrompt.Chat));
+        }
+
+        if (prompt.ResponseFormat is { Kind: LmResponseFormatKind.JsonObject }
+            && !prompt.GetTextAsChat().Any(t => t.Content.Contains("json", StringComparison.OrdinalIgnoreCase)))
+        {
+            throw new LmPromptException(
+                "ResponseFormat is LmResponseFormat.JsonObject, but no message mentions JSON; OpenAI refuses json_object mode unless the messages contain the word \"json\". Say in the prompt that the answer is JSON (or use a JSON Schema).",
+                nameof(LmPrompt.ResponseFormat));
         }
 
         if (prompt.ThinkingBudgetTokens is not null)

@@ -20,16 +20,21 @@ internal static class OpenAiRequestWriter
                 {
                     WriteParts(w, parts);
                 }
+                else if (turn.ToolCalls is not null && turn.Content.Length == 0)
+                {
+                    w.WriteNull("content"u8);
+                }
                 else
                 {
                     w.WriteString("content"u8, turn.Content);
                 }
 
-                if (turn.Name is { } name)
+                if (turn.Name is { } name && turn.ToolCallId is null)
                 {
                     w.WriteString("name"u8, name);
                 }
 
+                WriteToolTurnFields(w, turn);
                 w.WriteEndObject();
             }
         }
@@ -50,6 +55,7 @@ internal static class OpenAiRequestWriter
         }
 
         WriteSampling(w, model, prompt, n);
+        WriteTools(w, prompt);
         if (prompt.Logprobs >= 1 && model.SupportsLogprobs)
         {
             w.WriteBoolean("logprobs"u8, true);
@@ -112,6 +118,102 @@ internal static class OpenAiRequestWriter
         }
 
         w.WriteEndArray();
+    }
+
+    /// <summary>An assistant turn's <c>tool_calls</c>; a tool turn's <c>tool_call_id</c>.</summary>
+    private static void WriteToolTurnFields(Utf8JsonWriter w, LmChatTurn turn)
+    {
+        if (turn.ToolCalls is { } calls)
+        {
+            w.WriteStartArray("tool_calls"u8);
+            foreach (var call in calls)
+            {
+                w.WriteStartObject();
+                w.WriteString("id"u8, call.Id);
+                w.WriteString("type"u8, "function"u8);
+                w.WriteStartObject("function"u8);
+                w.WriteString("name"u8, call.Name);
+                w.WriteString("arguments"u8, call.Arguments);
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        }
+
+        if (turn.ToolCallId is { } id)
+        {
+            w.WriteString("tool_call_id"u8, id);
+        }
+    }
+
+    /// <summary><c>tools</c>, <c>tool_choice</c> and <c>response_format</c>, each only when the prompt sets it.</summary>
+    private static void WriteTools(Utf8JsonWriter w, LmPrompt prompt)
+    {
+        if (prompt.Tools is { } tools)
+        {
+            w.WriteStartArray("tools"u8);
+            foreach (var tool in tools)
+            {
+                w.WriteStartObject();
+                w.WriteString("type"u8, "function"u8);
+                w.WriteStartObject("function"u8);
+                w.WriteString("name"u8, tool.Name);
+                if (tool.Description is { } description)
+                {
+                    w.WriteString("description"u8, description);
+                }
+
+                w.WritePropertyName("parameters"u8);
+                tool.Parameters.WriteTo(w);
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        }
+
+        switch (prompt.ToolChoice?.Mode)
+        {
+            case LmToolChoiceMode.Auto:
+                w.WriteString("tool_choice"u8, "auto"u8);
+                break;
+            case LmToolChoiceMode.None:
+                w.WriteString("tool_choice"u8, "none"u8);
+                break;
+            case LmToolChoiceMode.Required:
+                w.WriteString("tool_choice"u8, "required"u8);
+                break;
+            case LmToolChoiceMode.Named:
+                w.WriteStartObject("tool_choice"u8);
+                w.WriteString("type"u8, "function"u8);
+                w.WriteStartObject("function"u8);
+                w.WriteString("name"u8, prompt.ToolChoice.ToolName);
+                w.WriteEndObject();
+                w.WriteEndObject();
+                break;
+        }
+
+        if (prompt.ResponseFormat is { } format)
+        {
+            w.WriteStartObject("response_format"u8);
+            if (format.Kind == LmResponseFormatKind.JsonObject)
+            {
+                w.WriteString("type"u8, "json_object"u8);
+            }
+            else
+            {
+                w.WriteString("type"u8, "json_schema"u8);
+                w.WriteStartObject("json_schema"u8);
+                w.WriteString("name"u8, format.Name);
+                w.WritePropertyName("schema"u8);
+                format.Schema.WriteTo(w);
+                w.WriteBoolean("strict"u8, format.Strict);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndObject();
+        }
     }
 
     /// <summary>For a streamed request: <c>stream: true</c> and the usage chunk at the end.</summary>

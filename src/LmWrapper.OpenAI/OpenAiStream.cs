@@ -142,6 +142,26 @@ internal sealed class OpenAiStream : LmSseStream
                 c.Refusal ??= new StringBuilder();
                 c.Refusal.Append(refusal);
             }
+
+            if (delta.TryGetProperty("tool_calls"u8, out var calls) && calls.ValueKind == JsonValueKind.Array)
+            {
+                // Each tool call streams as pieces: its index, then (once) its id and name, then its arguments in parts.
+                foreach (var call in calls.EnumerateArray())
+                {
+                    int at = call.TryGetProperty("index"u8, out var ci) && ci.TryGetInt32(out int n) ? n : c.ToolCalls.Count;
+                    if (!c.ToolCalls.TryGetValue(at, out var built))
+                    {
+                        c.ToolCalls[at] = built = new ToolCallParts();
+                    }
+
+                    built.Id ??= Text(call, "id"u8);
+                    if (call.TryGetProperty("function"u8, out var f) && f.ValueKind == JsonValueKind.Object)
+                    {
+                        built.Name ??= Text(f, "name"u8);
+                        built.Arguments.Append(Text(f, "arguments"u8));
+                    }
+                }
+            }
         }
 
         c.Finish = Text(choice, "finish_reason"u8) ?? c.Finish;
@@ -219,6 +239,24 @@ internal sealed class OpenAiStream : LmSseStream
                     w.WriteString("role", "assistant");
                     WriteNullable(w, "content", c.Content?.ToString());
                     WriteNullable(w, "refusal", c.Refusal?.ToString());
+                    if (c.ToolCalls.Count > 0)
+                    {
+                        w.WriteStartArray("tool_calls");
+                        foreach (var (_, call) in c.ToolCalls)
+                        {
+                            w.WriteStartObject();
+                            WriteNullable(w, "id", call.Id);
+                            w.WriteString("type", "function");
+                            w.WriteStartObject("function");
+                            WriteNullable(w, "name", call.Name);
+                            w.WriteString("arguments", call.Arguments.ToString());
+                            w.WriteEndObject();
+                            w.WriteEndObject();
+                        }
+
+                        w.WriteEndArray();
+                    }
+
                     w.WriteEndObject();
                     if (c.HasLogprobs || _wantLogprobs)
                     {
@@ -320,5 +358,16 @@ internal sealed class OpenAiStream : LmSseStream
         public List<string> Top { get; } = [];
 
         public List<string> Offsets { get; } = [];
+
+        public SortedDictionary<int, ToolCallParts> ToolCalls { get; } = [];
+    }
+
+    private sealed class ToolCallParts
+    {
+        public string? Id { get; set; }
+
+        public string? Name { get; set; }
+
+        public StringBuilder Arguments { get; } = new();
     }
 }

@@ -409,6 +409,8 @@ public abstract partial class LanguageModel : IDisposable
                 $"{ModelIdentity} cannot return model internals (hidden states, attentions); only local models can. Remove LmPrompt.Internals.",
                 nameof(LmPrompt.Internals));
         }
+
+        ValidateToolUse(prompt);
     }
 
     /// <summary>

@@ -33,4 +33,9 @@ public enum LmCapabilities
 
     /// <summary>Takes images in user turns (<see cref="LmChatTurn.Parts"/>, <see cref="LmImage"/>).</summary>
     Vision = 1 << 12,
+    /// <summary>Takes <see cref="LmPrompt.Tools"/> and <see cref="LmPrompt.ToolChoice"/>, tool calls and tool results in the dialog, and returns <see cref="LmPrediction.ToolCalls"/>.</summary>
+    Tools = 1 << 13,
+
+    /// <summary>Takes <see cref="LmPrompt.ResponseFormat"/> (a JSON object or a JSON Schema answer).</summary>
+    StructuredOutput = 1 << 14,
 }

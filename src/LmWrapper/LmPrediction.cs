@@ -223,7 +223,7 @@ public sealed partial class LmPrediction
             throw new InvalidOperationException($"Cannot continue a conversation from a failed prediction: {ErrorMessage}");
         }
 
-        List<LmChatTurn> turns = [.. Prompt.GetTextAsChat(), LmChatTurn.Assistant(CompletionText) with { ReasoningBlocks = _reasoningBlocks }, .. newTurns];
+        List<LmChatTurn> turns = [.. Prompt.GetTextAsChat(), LmChatTurn.Assistant(CompletionText) with { ReasoningBlocks = _reasoningBlocks, ToolCalls = _toolCalls }, .. newTurns];
         var reply = Prompt.WithDialog(turns);
         return overrides is null
             ? reply
@@ -284,6 +284,7 @@ public sealed partial class LmPrediction
         PromptTokenOffsets = _promptTokenOffsets!,
         Internals = Internals,
         ReasoningBlocks = _reasoningBlocks,
+        ToolCalls = _toolCalls!,
         Usage = Usage,
         WasCached = wasCached,
         ProviderData = ProviderData,

@@ -271,7 +271,7 @@ public sealed partial record LmPrompt
                     throw new LmPromptException($"Chat turn {i} has an unknown role ({(int)turn.Role}).", nameof(Chat));
                 }
 
-                if (turn.Content is null || (turn.Content.Length == 0 && !turn.HasImages))
+                if (turn.Content is null || (turn.Content.Length == 0 && !turn.HasImages && turn.ToolCalls is null))
                 {
                     throw new LmPromptException($"Chat turn {i} ({turn.RoleName}) is empty.", nameof(Chat));
                 }
@@ -291,6 +291,8 @@ public sealed partial record LmPrompt
                 {
                     CheckParts(parts, i, turn);
                 }
+
+                CheckToolTurn(chat, i);
 
                 if (turn.Role == LmChatRole.System && i != 0)
                 {
@@ -344,6 +346,7 @@ public sealed partial record LmPrompt
         }
 
         _extras.Internals?.Validate();
+        ValidateToolFields();
     }
 
     /// <summary>Reasoning blocks belong to assistant turns, and each is a thinking block (text) or a redacted one (data).</summary>
@@ -450,6 +453,7 @@ public sealed partial record LmPrompt
             && Equals(Internals, other.Internals)
             && ReasoningEffort == other.ReasoningEffort
             && ThinkingBudgetTokens == other.ThinkingBudgetTokens
+            && ToolFieldsEqual(other)
             && Equals(Metadata, other.Metadata);
     }
 
@@ -476,7 +480,7 @@ public sealed partial record LmPrompt
         a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
 
     /// <summary>The settings most prompts leave at their defaults. Immutable: setting one makes a new instance.</summary>
-    private sealed record Extras
+    private sealed partial record Extras
     {
         public static readonly Extras Default = new();
 

@@ -18,6 +18,13 @@ namespace LmWrapper;
 /// It takes images (<see cref="LmCapabilities.Vision"/>): the default echo answers a turn with images with its text followed
 /// by each image's description (<see cref="LmImage.ToString"/>, such as <c>[image/png 2x2, 70 bytes, sha256 …]</c>), so
 /// tests can see which images arrived.
+/// <para>Tools and structured output (<see cref="LmCapabilities.Tools"/>, <see cref="LmCapabilities.StructuredOutput"/>):
+/// given <see cref="LmPrompt.Tools"/>, it calls a tool when <see cref="LmPrompt.ToolChoice"/> is required (the first
+/// tool) or names one, or when the last turn is a user turn (or the text) that says "call &lt;tool name&gt;"; the call's
+/// arguments are a minimal instance of the tool's schema, its id "call_mock_&lt;turn&gt;_&lt;n&gt;", the completion empty and
+/// the finish reason "tool_calls". After a tool result (and otherwise) it answers with its function as usual. With
+/// <see cref="LmPrompt.ResponseFormat"/> it answers with its function's text when that is JSON fitting the format, and
+/// otherwise with a minimal valid instance of the schema (<c>{}</c> for a JSON object).</para>
 /// </remarks>
 public sealed class MockLm : LanguageModel
 {
@@ -62,13 +69,16 @@ public sealed class MockLm : LanguageModel
         TokenLimit = tokenLimit;
     }
 
-    /// <summary>What the base reports, plus <see cref="LmCapabilities.Vision"/>: the mock takes images.</summary>
+    /// <summary>
+    /// What the base reports, plus <see cref="LmCapabilities.Vision"/> (the mock takes images), <see cref="LmCapabilities.Tools"/>
+    /// and <see cref="LmCapabilities.StructuredOutput"/>.
+    /// </summary>
     public override LmModelInfo ModelInfo
     {
         get
         {
             var info = base.ModelInfo;
-            return info with { Capabilities = info.Capabilities | LmCapabilities.Vision };
+            return info with { Capabilities = info.Capabilities | LmCapabilities.Vision | LmCapabilities.Tools | LmCapabilities.StructuredOutput };
         }
     }
 
@@ -112,7 +122,23 @@ public sealed class MockLm : LanguageModel
         {
             cancellationToken.ThrowIfCancellationRequested();
             Interlocked.Increment(ref _callCount);
+            if (MockToolCalls(prompt) is { } calls)
+            {
+                results[i] = new LmPrediction
+                {
+                    CompletionText = string.Empty,
+                    Prompt = prompt,
+                    FinishReason = "tool_calls",
+                    CompletionTokens = [],
+                    CompletionTokenOffsets = [],
+                    ToolCalls = calls,
+                    Usage = new LmUsage(promptTokens, calls.Sum(c => Words(c.Arguments).Count + 1)),
+                };
+                continue;
+            }
+
             string text = await _predict(prompt, cancellationToken).ConfigureAwait(false) ?? string.Empty;
+            text = MockStructured(prompt, text);
             string finish = "stop";
             if (prompt.Stop is { } stops)
             {
@@ -171,6 +197,63 @@ public sealed class MockLm : LanguageModel
             // The last update carries what follows the last word (trailing whitespace) and the finished sample.
             yield return new LmStreamingUpdate { SampleIndex = i, Text = sample.CompletionText[given..], Prediction = sample };
         }
+    }
+
+    /// <summary>The tool calls the mock makes for a prompt (see the remarks), or null for a text answer.</summary>
+    private static LmToolCall[]? MockToolCalls(LmPrompt prompt)
+    {
+        if (prompt.Tools is not { } tools || prompt.ToolChoice?.Mode == LmToolChoiceMode.None)
+        {
+            return null;
+        }
+
+        var turns = prompt.GetTextAsChat();
+        var last = turns[^1];
+        LmToolDefinition? tool = prompt.ToolChoice?.Mode switch
+        {
+            LmToolChoiceMode.Named => tools.First(t => t.Name == prompt.ToolChoice.ToolName),
+            LmToolChoiceMode.Required => tools.FirstOrDefault(t => Says(last.Content, t.Name)) ?? tools[0],
+            _ => last.Role == LmChatRole.User ? tools.FirstOrDefault(t => Says(last.Content, t.Name)) : null,
+        };
+        if (tool is null)
+        {
+            return null;
+        }
+
+        string id = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"call_mock_{turns.Count}_0");
+        return [new LmToolCall(id, tool.Name, Tools.JsonSchemaShape.SampleJson(tool.Parameters))];
+    }
+
+    private static bool Says(string text, string toolName) =>
+        System.Text.RegularExpressions.Regex.IsMatch(
+            text,
+            @"\bcall\s+" + System.Text.RegularExpressions.Regex.Escape(toolName) + @"(?![a-zA-Z0-9_-])",
+            System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>For a response format: the text when it is JSON that fits, else a minimal valid instance.</summary>
+    private static string MockStructured(LmPrompt prompt, string text)
+    {
+        if (prompt.ResponseFormat is not { } format)
+        {
+            return text;
+        }
+
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(text);
+            bool fits = format.Kind == LmResponseFormatKind.JsonObject
+                ? doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                : Tools.JsonSchemaShape.Check(doc.RootElement, format.Schema) is null;
+            if (fits)
+            {
+                return text;
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+        }
+
+        return format.Kind == LmResponseFormatKind.JsonObject ? "{}" : Tools.JsonSchemaShape.SampleJson(format.Schema);
     }
 
     /// <summary>Splits text into words that keep their leading whitespace (so the words concatenate back to the text, less trailing whitespace).</summary>

@@ -117,6 +117,19 @@ public class PromptLineParserTests
     }
 
     [Fact]
+    public void A_line_can_carry_tools_a_tool_choice_a_response_format_and_reasoning()
+    {
+        var r = PromptLineParser.Parse(
+            """{"text": "call f", "tools": [{"name": "f", "parameters": {"type": "object"}}], "tool_choice": {"type": "required"}, "response_format": {"type": "json_object"}, "reasoning_effort": "low"}""",
+            1);
+        Assert.True(r.IsValid, r.Error?.Message);
+        Assert.Equal("f", Assert.Single(r.Prompt!.Tools!).Name);
+        Assert.Equal(LmToolChoice.Required, r.Prompt.ToolChoice);
+        Assert.Equal(LmResponseFormat.JsonObject, r.Prompt.ResponseFormat);
+        Assert.Equal(LmReasoningEffort.Low, r.Prompt.ReasoningEffort);
+    }
+
+    [Fact]
     public void Known_fields_come_from_the_prompt_serialization()
     {
         using var doc = JsonDocument.Parse(new LmPrompt("x") { MaxTokens = 1, Seed = 2 }.ToJson());

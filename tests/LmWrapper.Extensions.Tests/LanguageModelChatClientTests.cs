@@ -168,7 +168,7 @@ public sealed class LanguageModelChatClientTests
         Assert.Null(client.GetService<string>());
     }
 
-    public static TheoryData<string> UnsupportedCases => ["audio", "function call", "tools", "json", "topk", "conversation", "role"];
+    public static TheoryData<string> UnsupportedCases => ["audio", "function call from the user", "hosted tool", "topk", "conversation", "role"];
 
     [Theory]
     [MemberData(nameof(UnsupportedCases))]
@@ -185,17 +185,13 @@ public sealed class LanguageModelChatClientTests
                 messages = [new ChatMessage(ChatRole.User, [new TextContent("what is this?"), new DataContent(new byte[] { 1, 2, 3 }, "audio/wav")])];
                 expected = "audio/wav";
                 break;
-            case "function call":
-                messages.Add(new ChatMessage(ChatRole.Assistant, [new FunctionCallContent("c1", "get_weather")]));
-                expected = "get_weather";
+            case "function call from the user":
+                messages.Add(new ChatMessage(ChatRole.User, [new FunctionCallContent("c1", "get_weather")]));
+                expected = "function calls";
                 break;
-            case "tools":
-                options.Tools = [AIFunctionFactory.Create(() => 42, "the_answer")];
-                expected = "the_answer";
-                break;
-            case "json":
-                options.ResponseFormat = ChatResponseFormat.Json;
-                expected = "ResponseFormat";
+            case "hosted tool":
+                options.Tools = [new HostedWebSearchTool()];
+                expected = nameof(HostedWebSearchTool);
                 break;
             case "topk":
                 options.TopK = 5;

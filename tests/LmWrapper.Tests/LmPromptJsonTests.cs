@@ -24,6 +24,9 @@ public class LmPromptJsonTests
         ReasoningEffort = LmReasoningEffort.Minimal,
         ThinkingBudgetTokens = 2048,
         Internals = new ModelInternalsRequest { HiddenStates = true, Attentions = true, Layers = [0, -1], Positions = LmInternalsPositions.Generated },
+        Tools = [LmToolDefinition.FromJson("f", "does f", """{"type":"object","properties":{"a":{"type":"string"}}}""")],
+        ToolChoice = LmToolChoice.Named("f"),
+        ResponseFormat = LmResponseFormat.JsonObject,
         Metadata = "not serialized",
     };
 

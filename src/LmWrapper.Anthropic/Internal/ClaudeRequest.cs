@@ -11,17 +11,24 @@ internal sealed class ClaudeRequest
 {
     private readonly Dictionary<int, IReadOnlyList<LmReasoningBlock>>? _reasoning;
     private readonly Dictionary<int, IReadOnlyList<LmContentPart>>? _parts;
+    private readonly Dictionary<int, IReadOnlyList<LmToolCall>>? _toolUse;
+    private readonly Dictionary<int, List<(string Id, string Content)>>? _toolResults;
 
     private ClaudeRequest(
         string? system,
         List<(string Role, string Text)> messages,
         Dictionary<int, IReadOnlyList<LmReasoningBlock>>? reasoning = null,
-        Dictionary<int, IReadOnlyList<LmContentPart>>? parts = null)
+        Dictionary<int, IReadOnlyList<LmContentPart>>? parts = null,
+        Dictionary<int, IReadOnlyList<LmToolCall>>? toolUse = null,
+        Dictionary<int, List<(string Id, string Content)>>? toolResults = null)
     {
         System = system;
         Messages = messages;
         _reasoning = reasoning;
         _parts = parts;
+        _toolUse = toolUse;
+        _toolResults = toolResults;
+    }
     }
 
     /// <summary>Claude's limits on images: at most 100 per request.</summary>
@@ -43,6 +50,9 @@ internal sealed class ClaudeRequest
     public int ImageTokens => _parts is null ? 0
         : _parts.Values.SelectMany(p => p).Where(p => p.Image is not null).Sum(p => Images.ImageTokens.Claude(p.Image!.Width, p.Image.Height));
 
+    /// <summary>The name of the forced tool that carries a response format's answer when the format has no name.</summary>
+    public const string JsonAnswerTool = "json_answer";
+
     /// <summary>The <c>system</c> field, or null.</summary>
     public string? System { get; }
 
@@ -57,10 +67,77 @@ internal sealed class ClaudeRequest
         var messages = new List<(string Role, string Text)>(turns.Count);
         Dictionary<int, IReadOnlyList<LmReasoningBlock>>? reasoning = null;
         Dictionary<int, IReadOnlyList<LmContentPart>>? partsByMessage = null;
+        Dictionary<int, IReadOnlyList<LmToolCall>>? toolUse = null;
+        Dictionary<int, List<(string Id, string Content)>>? toolResults = null;
         for (int i = 0; i < turns.Count; i++)
         {
             var turn = turns[i];
             string where = prompt.IsChat ? $"Chat turn {i} ({turn.RoleName})" : "The prompt text";
+            if (turn.ToolCalls is { } calls)
+            {
+                // An assistant turn that called tools: its text (if any), then a tool_use block per call.
+                if (messages.Count > 0 && messages[^1].Role == "assistant")
+                {
+                    throw new LmPromptException($"{where} follows another assistant turn; Claude needs user and assistant turns to alternate. Merge them into one turn.", nameof(LmPrompt.Chat));
+                }
+
+                if (turn.ReasoningBlocks is { } thought)
+                {
+                    (reasoning ??= [])[messages.Count] = thought;
+                }
+
+                foreach (var call in calls)
+                {
+                    try
+                    {
+                        using var args = global::System.Text.Json.JsonDocument.Parse(string.IsNullOrWhiteSpace(call.Arguments) ? "{}" : call.Arguments);
+                        if (args.RootElement.ValueKind != global::System.Text.Json.JsonValueKind.Object)
+                        {
+                            throw new global::System.Text.Json.JsonException("not an object");
+                        }
+                    }
+                    catch (global::System.Text.Json.JsonException e)
+                    {
+                        throw new LmPromptException($"{where}: the arguments of tool call {call.Id} are not a JSON object ({e.Message}); Claude takes a tool_use input only as an object.", nameof(LmPrompt.Chat));
+                    }
+                }
+
+                (toolUse ??= [])[messages.Count] = calls;
+                messages.Add(("assistant", string.Concat(turn.Content, string.Concat(calls.Select(c => c.Name + c.Arguments)))));
+                continue;
+            }
+
+            if (turn.Role == LmChatRole.Tool)
+            {
+                // Tool results are tool_result blocks in a user message, right after the tool_use they answer; several
+                // results (and a user turn after them) share that message.
+                if (turn.ToolCallId is not { } callId)
+                {
+                    throw new LmPromptException(
+                        $"{where} is a tool turn without a ToolCallId; Claude takes tool results only as tool_result blocks answering a tool_use block. Use LmChatTurn.ToolResult(callId, content) after the assistant turn that made the call.",
+                        nameof(LmPrompt.Chat));
+                }
+
+                if (messages.Count == 0 || messages[^1].Role != "user" || toolResults?.ContainsKey(messages.Count - 1) != true)
+                {
+                    messages.Add(("user", string.Empty));
+                }
+
+                (toolResults ??= []).TryAdd(messages.Count - 1, []);
+                toolResults[messages.Count - 1].Add((callId, turn.Content));
+                messages[^1] = ("user", messages[^1].Text + turn.Content);
+                continue;
+            }
+
+            if (turn.Role == LmChatRole.User && toolResults?.ContainsKey(messages.Count - 1) == true && messages[^1].Role == "user"
+                && !string.IsNullOrWhiteSpace(turn.Content) && turn.Name is null && turn.Parts is null)
+            {
+                // A user turn right after tool results joins their message, as a text block after them.
+                (toolResults[messages.Count - 1]).Add((string.Empty, turn.Content));
+                messages[^1] = ("user", messages[^1].Text + turn.Content);
+                continue;
+            }
+
             if (turn.Parts is { } parts)
             {
                 if (parts.Any(p => p.Text is not null && string.IsNullOrWhiteSpace(p.Text)))
@@ -144,7 +221,12 @@ internal sealed class ClaudeRequest
                 nameof(LmPrompt.Chat));
         }
 
-        return new ClaudeRequest(system, messages, reasoning, partsByMessage);
+        if (messages.Count > 0 && toolUse?.ContainsKey(messages.Count - 1) == true)
+        {
+            throw new LmPromptException("The last turn made tool calls; answer them with LmChatTurn.ToolResult turns before asking Claude again.", nameof(LmPrompt.Chat));
+        }
+
+        return new ClaudeRequest(system, messages, reasoning, partsByMessage, toolUse, toolResults);
     }
 
     /// <summary>Claude's published image limits, checked before sending (the API would answer 400).</summary>
@@ -242,11 +324,37 @@ internal sealed class ClaudeRequest
             ValidateThinking(prompt, model, budget);
         }
 
+        ValidateTools(prompt);
+
         if (!model.AcceptsTemperatureWithTopP && prompt.TopP is not (1 or 0) && prompt.Temperature != 1)
         {
             throw new LmPromptException(
                 $"{model.Name} takes temperature or top_p, not both; this prompt sets both (Temperature {prompt.Temperature.ToString(CultureInfo.InvariantCulture)}, TopP {prompt.TopP.ToString(CultureInfo.InvariantCulture)}). Leave one at its default of 1.",
                 nameof(LmPrompt.TopP));
+        }
+    }
+
+    /// <summary>What Claude's tool use cannot combine: a response format (itself a forced tool) with tools, and forced tool use with thinking.</summary>
+    private static void ValidateTools(LmPrompt prompt)
+    {
+        if (prompt.ResponseFormat is not null && (prompt.Tools is not null || prompt.ToolChoice is not null))
+        {
+            throw new LmPromptException(
+                "ResponseFormat and Tools are both set; Claude answers a response format through a forced tool, so it cannot also choose among tools. Ask for the tools first, then for the structured answer in a later prompt.",
+                nameof(LmPrompt.ResponseFormat));
+        }
+
+        bool forced = prompt.ResponseFormat is not null || prompt.ToolChoice?.Mode is LmToolChoiceMode.Required or LmToolChoiceMode.Named;
+        if (forced && prompt.ThinkingBudgetTokens is not null)
+        {
+            throw new LmPromptException(
+                $"{(prompt.ResponseFormat is not null ? "ResponseFormat (a forced tool for Claude)" : $"ToolChoice {prompt.ToolChoice}")} forces tool use, which Claude does not allow with extended thinking (ThinkingBudgetTokens); use ToolChoice Auto, or turn thinking off.",
+                prompt.ResponseFormat is not null ? nameof(LmPrompt.ResponseFormat) : nameof(LmPrompt.ToolChoice));
+        }
+
+        if (prompt.Chat is { Count: > 0 } chat && chat[^1].Role == LmChatRole.Assistant && (forced || prompt.Tools is not null))
+        {
+            throw new LmPromptException("The last turn is an assistant turn (a prefill); Claude cannot continue a prefill with tools or a response format. End with a user turn.", nameof(LmPrompt.Chat));
         }
     }
 
@@ -337,14 +445,75 @@ internal sealed class ClaudeRequest
             body["stop_sequences"] = array;
         }
 
+        AddTools(body, prompt);
         return body;
     }
 
+    /// <summary>
+    /// <c>tools</c> and <c>tool_choice</c>; a response format becomes one tool whose input schema is the format's schema,
+    /// forced with <c>{"type":"tool","name":…}</c>, so the tool's input is the answer.
+    /// </summary>
+    private static void AddTools(JsonObject body, LmPrompt prompt)
+    {
+        if (prompt.ResponseFormat is { } format)
+        {
+            string name = format.Name ?? JsonAnswerTool;
+            var schema = format.Kind == LmResponseFormatKind.JsonSchema ? JsonNode.Parse(format.SchemaJson!)! : new JsonObject { ["type"] = "object" };
+            body["tools"] = new JsonArray
+            {
+                new JsonObject
+                {
+                    ["name"] = name,
+                    ["description"] = "Give your answer as this tool's input: a JSON object" + (format.Kind == LmResponseFormatKind.JsonSchema ? " that follows the input schema." : "."),
+                    ["input_schema"] = schema,
+                },
+            };
+            body["tool_choice"] = new JsonObject { ["type"] = "tool", ["name"] = name };
+            return;
+        }
+
+        if (prompt.Tools is { } tools)
+        {
+            var array = new JsonArray();
+            foreach (var tool in tools)
+            {
+                var t = new JsonObject { ["name"] = tool.Name };
+                if (tool.Description is { } description)
+                {
+                    t["description"] = description;
+                }
+
+                var schema = JsonNode.Parse(tool.ParametersJson)!.AsObject();
+                if (!schema.ContainsKey("type"))
+                {
+                    schema["type"] = "object"; // Claude's input_schema needs the type, which a JSON Schema may leave out
+                }
+
+                t["input_schema"] = schema;
+                array.Add(t);
+            }
+
+            body["tools"] = array;
+        }
+
+        if (prompt.ToolChoice is { } choice)
+        {
+            body["tool_choice"] = choice.Mode switch
+            {
+                LmToolChoiceMode.Auto => new JsonObject { ["type"] = "auto" },
+                LmToolChoiceMode.None => new JsonObject { ["type"] = "none" },
+                LmToolChoiceMode.Required => new JsonObject { ["type"] = "any" },
+                _ => new JsonObject { ["type"] = "tool", ["name"] = choice.ToolName },
+            };
+        }
+    }
+
     /// <summary>The <c>/v1/messages/count_tokens</c> body.</summary>
-    public JsonObject ToCountTokensBody(ClaudeModelInfo model)
+    public JsonObject ToCountTokensBody(LmPrompt prompt, ClaudeModelInfo model)
     {
         var body = new JsonObject { ["model"] = model.Name };
         AddDialog(body);
+        AddTools(body, prompt);
         return body;
     }
 
@@ -359,6 +528,54 @@ internal sealed class ClaudeRequest
         for (int i = 0; i < Messages.Count; i++)
         {
             var (role, text) = Messages[i];
+            if (_toolResults is not null && _toolResults.TryGetValue(i, out var results))
+            {
+                var content = new JsonArray();
+                foreach (var (id, result) in results)
+                {
+                    content.Add(id.Length == 0
+                        ? new JsonObject { ["type"] = "text", ["text"] = result }
+                        : new JsonObject { ["type"] = "tool_result", ["tool_use_id"] = id, ["content"] = result });
+                }
+
+                messages.Add(new JsonObject { ["role"] = role, ["content"] = content });
+                continue;
+            }
+
+            if (_toolUse is not null && _toolUse.TryGetValue(i, out var calls))
+            {
+                var content = new JsonArray();
+                if (_reasoning is not null && _reasoning.TryGetValue(i, out var thought))
+                {
+                    foreach (var b in thought)
+                    {
+                        content.Add(b.IsRedacted
+                            ? new JsonObject { ["type"] = "redacted_thinking", ["data"] = b.RedactedData }
+                            : new JsonObject { ["type"] = "thinking", ["thinking"] = b.Text, ["signature"] = b.Signature });
+                    }
+                }
+
+                string said = text[..^calls.Sum(c => c.Name.Length + c.Arguments.Length)];
+                if (!string.IsNullOrWhiteSpace(said))
+                {
+                    content.Add(new JsonObject { ["type"] = "text", ["text"] = said });
+                }
+
+                foreach (var call in calls)
+                {
+                    content.Add(new JsonObject
+                    {
+                        ["type"] = "tool_use",
+                        ["id"] = call.Id,
+                        ["name"] = call.Name,
+                        ["input"] = JsonNode.Parse(string.IsNullOrWhiteSpace(call.Arguments) ? "{}" : call.Arguments),
+                    });
+                }
+
+                messages.Add(new JsonObject { ["role"] = role, ["content"] = content });
+                continue;
+            }
+
             if (_reasoning is not null && _reasoning.TryGetValue(i, out var blocks))
             {
                 // An answer that came with thinking goes back with its blocks first, unchanged, as Claude requires.

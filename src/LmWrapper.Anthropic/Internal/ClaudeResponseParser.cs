@@ -21,6 +21,9 @@ internal static class ClaudeResponseParser
 
         var text = new StringBuilder();
         List<LmReasoningBlock>? reasoning = null;
+        List<LmToolCall>? toolCalls = null;
+        string? structured = null;
+        string? answerTool = prompt.ResponseFormat is { } format ? format.Name ?? ClaudeRequest.JsonAnswerTool : null;
         if (message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
         {
             foreach (var block in content.EnumerateArray())
@@ -37,6 +40,21 @@ internal static class ClaudeResponseParser
                 else if (type == "redacted_thinking")
                 {
                     (reasoning ??= []).Add(LmReasoningBlock.Redacted(StringOf(block, "data") ?? string.Empty));
+                }
+                else if (type == "tool_use")
+                {
+                    string id = StringOf(block, "id") ?? throw Malformed("The Anthropic API answered a tool_use block without an id.", requestId);
+                    string name = StringOf(block, "name") ?? throw Malformed("The Anthropic API answered a tool_use block without a name.", requestId);
+                    string input = block.TryGetProperty("input", out var i) && i.ValueKind == JsonValueKind.Object ? i.GetRawText() : "{}";
+                    if (answerTool is not null && name == answerTool && structured is null)
+                    {
+                        // A response format's forced tool: its input is the answer.
+                        structured = input;
+                    }
+                    else
+                    {
+                        (toolCalls ??= []).Add(new LmToolCall(id, name, input));
+                    }
                 }
             }
         }
@@ -75,11 +93,18 @@ internal static class ClaudeResponseParser
             AddString(u, "service_tier", data);
         }
 
+        string? finish = message.TryGetProperty("stop_reason", out var sr) && sr.ValueKind == JsonValueKind.String ? sr.GetString() : null;
+        if (structured is not null && finish == "tool_use")
+        {
+            finish = "end_turn"; // the forced tool is how the answer came, not a call for the caller to run
+        }
+
         return new LmPrediction
         {
-            CompletionText = text.ToString(),
+            CompletionText = structured ?? text.ToString(),
             Prompt = prompt,
-            FinishReason = message.TryGetProperty("stop_reason", out var sr) && sr.ValueKind == JsonValueKind.String ? sr.GetString() : null,
+            FinishReason = finish,
+            ToolCalls = toolCalls!,
             Usage = usage,
             ProviderData = data,
             ReasoningBlocks = reasoning,

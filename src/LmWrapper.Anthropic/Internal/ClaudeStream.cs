@@ -89,6 +89,10 @@ internal sealed class ClaudeStream : LmSseStream
                         case "signature_delta":
                             Block(root).Signature.Append(Text(delta, "signature") ?? string.Empty);
                             break;
+                        case "input_json_delta":
+                            // A tool_use block's input streams as pieces of JSON text, whole only at the end.
+                            Block(root).Text.Append(Text(delta, "partial_json") ?? string.Empty);
+                            break;
                     }
                 }
 
@@ -144,6 +148,15 @@ internal sealed class ClaudeStream : LmSseStream
                     return new JsonObject { ["type"] = "text", ["text"] = Text.ToString() };
                 case "thinking":
                     return new JsonObject { ["type"] = "thinking", ["thinking"] = Text.ToString(), ["signature"] = Signature.ToString() };
+                case "tool_use":
+                    var block = (JsonObject)Start!.DeepClone();
+                    string input = Text.ToString();
+                    if (input.Length > 0)
+                    {
+                        block["input"] = JsonNode.Parse(input);
+                    }
+
+                    return block;
                 default:
                     return (JsonObject)Start!.DeepClone();
             }
@@ -188,6 +201,13 @@ internal sealed class ClaudeStream : LmSseStream
         message["usage"] = _usage.DeepClone();
         using var doc = JsonDocument.Parse(message.ToJsonString());
         var prediction = ClaudeResponseParser.Parse(doc.RootElement, _prompt, RequestId);
+
+        // A response format's answer (a forced tool's input) is whole only now: it comes as one piece of text.
+        if (_prompt.ResponseFormat is not null)
+        {
+            Give(prediction.CompletionText);
+        }
+
         Emit(new LmStreamingUpdate { SampleIndex = _sample, Prediction = prediction });
         End();
     }

@@ -225,6 +225,8 @@ internal static class PromptLineParser
         {
             MaxTokens = 1, Stop = ["x"], Cache = true, AddBosToken = true, AddSpecialTokens = true, Seed = 1,
             Internals = new ModelInternalsRequest { HiddenStates = true },
+            ReasoningEffort = LmReasoningEffort.Low, ThinkingBudgetTokens = 1024,
+            Tools = [LmToolDefinition.FromJson("t", null, "{}")], ToolChoice = LmToolChoice.Auto, ResponseFormat = LmResponseFormat.JsonObject,
         };
         using var doc = JsonDocument.Parse(probe.ToJson());
         return doc.RootElement.EnumerateObject().Select(p => p.Name).Append(ChatField)

@@ -47,4 +47,13 @@ public sealed record FakeAnthropicMessageRequest
 
     /// <summary>The batch request's <c>custom_id</c>, or null for a direct request.</summary>
     public string? CustomId { get; init; }
+
+    /// <summary>The request's tools (name and input schema), checked.</summary>
+    internal IReadOnlyList<(string Name, System.Text.Json.JsonElement Schema)> ToolSchemas { get; init; } = [];
+
+    /// <summary>The request's <c>tool_choice.type</c> ("auto" when absent).</summary>
+    internal string ToolChoice { get; init; } = "auto";
+
+    /// <summary>The tool a <c>tool_choice</c> of type "tool" names.</summary>
+    internal string? ToolChoiceName { get; init; }
 }

@@ -35,6 +35,13 @@ public sealed record FakeAnthropicReply
     /// <summary>Whether to add a <c>redacted_thinking</c> block after the thinking block (when thinking is on), as Claude does when safety systems flag its reasoning.</summary>
     public bool RedactedThinking { get; init; }
 
+    /// <summary>
+    /// Tool calls to answer with (the request must have those tools): <c>tool_use</c> blocks (ids made by the server)
+    /// instead of the text, and <c>stop_reason</c> "tool_use". Null (the default) answers the text. The server's own rule
+    /// (a forced choice, or "call &lt;name&gt;") is applied first.
+    /// </summary>
+    public IReadOnlyList<FakeToolCall>? ToolCalls { get; init; }
+
     /// <summary>A <c>stop_reason</c> to report instead of the computed one (for example "refusal"), or null.</summary>
     public string? StopReason { get; init; }
 

@@ -91,6 +91,8 @@ internal static class FakeAnthropicRules
         }
 
         int? thinkingBudget = ParseThinking(body);
+        var toolResults = FakeAnthropicTools.CheckToolBlocks(array);
+        var (tools, toolChoice, toolChoiceName) = FakeAnthropicTools.Parse(body, thinkingBudget);
         int thinkingBlocks = 0;
         var images = new List<(FakeImage Image, string At)>();
         var messages = new List<FakeAnthropicMessage>();
@@ -171,13 +173,14 @@ internal static class FakeAnthropicRules
             }
 
             // Like the real API: consecutive turns with the same role are combined into one.
+            var results = toolResults.TryGetValue(i, out var r) ? r : [];
             if (messages.Count > 0 && messages[^1].Role == role)
             {
-                messages[^1] = messages[^1] with { Text = messages[^1].Text + "\n\n" + text };
+                messages[^1] = messages[^1] with { Text = messages[^1].Text + "\n\n" + text, ToolResults = [.. messages[^1].ToolResults, .. results] };
             }
             else
             {
-                messages.Add(new FakeAnthropicMessage(role, text));
+                messages.Add(new FakeAnthropicMessage(role, text) { ToolResults = results });
             }
         }
 
@@ -271,6 +274,9 @@ internal static class FakeAnthropicRules
             ThinkingBlocksSentBack = thinkingBlocks,
             Body = body,
             CustomId = customId,
+            ToolSchemas = tools,
+            ToolChoice = toolChoice,
+            ToolChoiceName = toolChoiceName,
         };
     }
 
@@ -529,7 +535,15 @@ internal static class FakeAnthropicRules
             outputTokens += keep;
         }
 
-        foreach (var block in reply.TextBlocks)
+        var toolUse = FakeAnthropicTools.Call(request, string.Concat(reply.TextBlocks)) is { } ruled ? [ruled] : FakeAnthropicTools.Scripted(request, reply.ToolCalls);
+        foreach (var use in toolUse)
+        {
+            content.Add(use);
+            outputTokens += 3 + CountTokens(use["input"]!.ToJsonString());
+            stopReason = "tool_use";
+        }
+
+        foreach (var block in toolUse.Count == 0 ? reply.TextBlocks : [])
         {
             string text = block ?? string.Empty;
             bool stopHere = false;

@@ -31,6 +31,15 @@ namespace LmWrapper.Testing.Anthropic;
 /// input tokens are the words of its system prompt and messages plus 3 per message (see <see cref="CountInputTokens"/>).
 /// </para>
 /// <para>
+/// Tool use: it checks <c>tools</c> (names, an object <c>input_schema</c>), <c>tool_choice</c> (auto, any, tool, none;
+/// only with tools; no forced tool with thinking) and the messages' blocks (<c>tool_use</c> only from the assistant,
+/// every one answered by a <c>tool_result</c> in the next user message, results first there and answering a call of the
+/// message before). The model calls a tool (a <c>tool_use</c> block, <c>stop_reason</c> "tool_use") when
+/// <c>tool_choice</c> is any (the tool the last user text names with "call &lt;name&gt;", else the first) or names one,
+/// or with auto when the last user text says "call &lt;name&gt;"; its input is the responder's text when that is a JSON
+/// object fitting the schema, else a minimal instance of the schema. Streamed, the input comes as <c>input_json_delta</c> pieces.
+/// </para>
+/// <para>
 /// Every request is recorded (<see cref="Requests"/>). <see cref="InjectFault"/> makes the next requests fail (429/529
 /// with retry hints, 5xx, 403, slow answers, dropped connections, truncated bodies, requests handled but never answered).
 /// Batches end <see cref="BatchProcessingTime"/> after creation or after <see cref="BatchLooksToEnd"/> looks;
@@ -185,12 +194,21 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         }
     }
 
-    /// <summary>The default responder: "Echo: " and the last user message.</summary>
+    /// <summary>
+    /// The default responder: "Echo: " and the last user message; after tool results (a user message of only
+    /// <c>tool_result</c> blocks), "Tool results: " and their contents. Tool calls are decided by the server (see
+    /// <see cref="FakeAnthropicServer"/>'s remarks).
+    /// </summary>
     /// <param name="request">The request.</param>
     public static FakeAnthropicReply DefaultResponder(FakeAnthropicMessageRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         var lastUser = request.Messages.LastOrDefault(m => m.Role == "user");
+        if (lastUser is { ToolResults.Count: > 0 } && string.IsNullOrWhiteSpace(lastUser.Text))
+        {
+            return new FakeAnthropicReply("Tool results: " + string.Join("; ", lastUser.ToolResults));
+        }
+
         return new FakeAnthropicReply("Echo: " + (lastUser?.Text ?? string.Empty));
     }
 
@@ -507,6 +525,7 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
                 {
                     "text" => new JsonObject { ["type"] = "text", ["text"] = string.Empty },
                     "thinking" => new JsonObject { ["type"] = "thinking", ["thinking"] = string.Empty, ["signature"] = string.Empty },
+                    "tool_use" => new JsonObject { ["type"] = "tool_use", ["id"] = block["id"]?.DeepClone(), ["name"] = block["name"]?.DeepClone(), ["input"] = new JsonObject() },
                     _ => block.DeepClone(),
                 },
             }));
@@ -525,6 +544,21 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
                         ["type"] = "content_block_delta",
                         ["index"] = i,
                         ["delta"] = new JsonObject { ["type"] = type == "text" ? "text_delta" : "thinking_delta", [field] = piece },
+                    }));
+                }
+            }
+
+            if (type == "tool_use")
+            {
+                // The input streams as pieces of its JSON text (input_json_delta), whole only when joined.
+                string input = block["input"]!.ToJsonString();
+                for (int from = 0; from < input.Length; from += 10)
+                {
+                    events.Add(("content_block_delta", new JsonObject
+                    {
+                        ["type"] = "content_block_delta",
+                        ["index"] = i,
+                        ["delta"] = new JsonObject { ["type"] = "input_json_delta", ["partial_json"] = input.Substring(from, Math.Min(10, input.Length - from)) },
                     }));
                 }
             }

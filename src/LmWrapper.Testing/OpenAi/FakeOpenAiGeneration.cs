@@ -28,7 +28,10 @@ internal static class FakeOpenAiGeneration
 
     private static readonly HashSet<string> Roles = ["system", "developer", "user", "assistant", "tool", "function"];
 
-    private sealed record Choice(string? Text, string? Refusal, List<string> Tokens, string Finish, int Reasoning);
+    private sealed record Choice(string? Text, string? Refusal, List<string> Tokens, string Finish, int Reasoning)
+    {
+        public List<(string Id, string Name, string Arguments)>? ToolCalls { get; init; }
+    }
 
     public static byte[] Chat(FakeOpenAiServer server, byte[] body) => Chat(server, body, allowStream: false, out _);
 
@@ -46,6 +49,7 @@ internal static class FakeOpenAiGeneration
         RejectUnknown(root, ChatParams);
         var messages = ReadMessages(root, model);
         bool includeUsage = StreamOptions(root, allowStream, out streamed);
+        var tools = FakeOpenAiTools.Read(root, messages);
 
         long? maxTokens = Integer(root, "max_tokens", 1, int.MaxValue);
         long? maxCompletionTokens = Integer(root, "max_completion_tokens", 1, int.MaxValue);
@@ -121,6 +125,13 @@ internal static class FakeOpenAiGeneration
         int cached = 0;
         for (int i = 0; i < n; i++)
         {
+            if (tools.Calls(messages, root, i) is { } calls)
+            {
+                choices.Add(new Choice(null, null, [], "tool_calls", model.IsReasoning ? Math.Min(ReasoningTokens(effort ?? model.DefaultReasoningEffort), maxOut) : 0) { ToolCalls = calls });
+                reasoningContents.Add(null);
+                continue;
+            }
+
             var reply = responder(new FakeOpenAiGenerationRequest
             {
                 Model = model.Id,
@@ -131,6 +142,21 @@ internal static class FakeOpenAiGeneration
                 Seed = seed,
                 Body = root,
             }) ?? throw new InvalidOperationException("The responder returned null.");
+            if (reply.ToolCalls is { Count: > 0 } scripted)
+            {
+                choices.Add(new Choice(null, null, [], "tool_calls", model.IsReasoning ? Math.Min(ReasoningTokens(effort ?? model.DefaultReasoningEffort), maxOut) : 0)
+                {
+                    ToolCalls = tools.Scripted(scripted, root, i),
+                });
+                reasoningContents.Add(null);
+                continue;
+            }
+
+            if (tools.WantsJson && reply.Refusal is null)
+            {
+                reply = reply with { Text = tools.Answer(reply.Text ?? string.Empty) };
+            }
+
             cached = Math.Max(cached, Math.Min(reply.CachedPromptTokens, promptTokens));
             choices.Add(Generate(reply, stop, maxOut, model.IsReasoning ? Math.Min(ReasoningTokens(effort ?? model.DefaultReasoningEffort), maxOut) : 0));
             reasoningContents.Add(reply.ReasoningContent);
@@ -149,7 +175,7 @@ internal static class FakeOpenAiGeneration
             for (int i = 0; i < choices.Count; i++)
             {
                 var c = choices[i];
-                completionTokens += c.Tokens.Count + c.Reasoning;
+                completionTokens += c.Tokens.Count + c.Reasoning + (c.ToolCalls?.Sum(t => 3 + FakeTokens.Count(t.Name) + FakeTokens.Count(t.Arguments)) ?? 0);
                 reasoningTokens += c.Reasoning;
                 w.WriteStartObject();
                 w.WriteNumber("index", i);
@@ -160,6 +186,24 @@ internal static class FakeOpenAiGeneration
                 if (reasoningContents[i] is { } reasoningContent)
                 {
                     w.WriteString("reasoning_content", reasoningContent);
+                }
+
+                if (c.ToolCalls is { } toolCalls)
+                {
+                    w.WriteStartArray("tool_calls");
+                    foreach (var (id, name, arguments) in toolCalls)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("id", id);
+                        w.WriteString("type", "function");
+                        w.WriteStartObject("function");
+                        w.WriteString("name", name);
+                        w.WriteString("arguments", arguments);
+                        w.WriteEndObject();
+                        w.WriteEndObject();
+                    }
+
+                    w.WriteEndArray();
                 }
 
                 w.WriteStartArray("annotations");
@@ -524,7 +568,7 @@ internal static class FakeOpenAiGeneration
                 throw new FakeApiError(400, $"Missing required parameter: '{at}.tool_call_id'.", param: at + ".tool_call_id", code: "missing_required_parameter");
             }
 
-            list.Add(new FakeOpenAiMessage(role, content, String(m, "name")) { Images = images ?? [] });
+            list.Add(new FakeOpenAiMessage(role, content, String(m, "name")) { Images = images ?? [], ToolCallId = String(m, "tool_call_id") });
             i++;
         }
 

@@ -8,4 +8,7 @@ public sealed record FakeOpenAiMessage(string Role, string Content, string? Name
 {
     /// <summary>The message's images (its <c>image_url</c> parts, in order), as the fake checked and counted them; empty when none.</summary>
     public IReadOnlyList<FakeImage> Images { get; init; } = [];
+
+    /// <summary>For a "tool" message: the id of the tool call it answers (<c>tool_call_id</c>); null otherwise.</summary>
+    public string? ToolCallId { get; init; }
 }

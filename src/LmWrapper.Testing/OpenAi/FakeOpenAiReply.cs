@@ -16,6 +16,13 @@ public sealed record FakeOpenAiReply(string Text)
     /// </summary>
     public string? ReasoningContent { get; init; }
 
+    /// <summary>
+    /// Tool calls to answer with (the request must have those tools): the choice then has <c>content: null</c>, these as
+    /// <c>message.tool_calls</c> (ids made by the server) and <c>finish_reason</c> "tool_calls". Null (the default) answers
+    /// <see cref="Text"/>. The server's own rule (a forced choice, or "call &lt;name&gt;") is applied before the responder runs.
+    /// </summary>
+    public IReadOnlyList<FakeToolCall>? ToolCalls { get; init; }
+
     /// <summary>A finish reason to report instead of the computed one (for example "content_filter").</summary>
     public string? FinishReason { get; init; }
 

@@ -181,12 +181,20 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
     /// ("2+2 is equal to 4.", or just "4" after few-shot turns that answer with bare numbers), talks like a pirate when
     /// the system message asks, continues "Once upon a" with " time, there were three of us.", and otherwise says
     /// what it was asked followed by filler words chosen from a hash of the request (and, when the temperature is
-    /// above 0, of the choice index, so samples differ).
+    /// above 0, of the choice index, so samples differ). After tool messages it answers "Tool results: " and their
+    /// contents (so a tool loop ends); tool calls and JSON formats are decided by the server before the responder runs.
     /// </summary>
     /// <param name="request">The request.</param>
     public static FakeOpenAiReply DefaultResponder(FakeOpenAiGenerationRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (request.Messages.Count > 0 && request.Messages[^1].Role == "tool")
+        {
+            // After tool results: an answer that reports them, so a tool loop ends.
+            var results = request.Messages.Reverse().TakeWhile(m => m.Role == "tool").Reverse().Select(m => m.Content);
+            return new FakeOpenAiReply("Tool results: " + string.Join("; ", results));
+        }
+
         string last = request.LastUserText;
         var math = ArithmeticPattern().Match(last);
         if (math.Success)

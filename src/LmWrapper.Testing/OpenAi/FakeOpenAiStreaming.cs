@@ -103,6 +103,66 @@ internal static class FakeOpenAiStreaming
             }
         }
 
+        // Tool calls stream as OpenAI streams them: a first piece with the index, id, type and name (arguments empty),
+        // then the arguments in parts.
+        for (int c = 0; c < choices.Count; c++)
+        {
+            if (!choices[c].GetProperty("message").TryGetProperty("tool_calls", out var calls))
+            {
+                continue;
+            }
+
+            int k = 0;
+            foreach (var call in calls.EnumerateArray())
+            {
+                int index = k++;
+                var function = call.GetProperty("function");
+                string args = function.GetProperty("arguments").GetString()!;
+                var parts = new List<string> { string.Empty };
+                for (int at = 0; at < args.Length; at += 8)
+                {
+                    parts.Add(args.Substring(at, Math.Min(8, args.Length - at)));
+                }
+
+                for (int part = 0; part < parts.Count; part++)
+                {
+                    bool first = part == 0;
+                    string piece = parts[part];
+                    Chunk(output, root, includeUsage, w =>
+                    {
+                        w.WriteStartObject("delta");
+                        if (first)
+                        {
+                            w.WriteNull("content");
+                        }
+
+                        w.WriteStartArray("tool_calls");
+                        w.WriteStartObject();
+                        w.WriteNumber("index", index);
+                        if (first)
+                        {
+                            w.WriteString("id", call.GetProperty("id").GetString());
+                            w.WriteString("type", "function");
+                        }
+
+                        w.WriteStartObject("function");
+                        if (first)
+                        {
+                            w.WriteString("name", function.GetProperty("name").GetString());
+                        }
+
+                        w.WriteString("arguments", piece);
+                        w.WriteEndObject();
+                        w.WriteEndObject();
+                        w.WriteEndArray();
+                        w.WriteEndObject();
+                        w.WriteNull("logprobs");
+                        w.WriteNull("finish_reason");
+                    }, c);
+                }
+            }
+        }
+
         for (int c = 0; c < choices.Count; c++)
         {
             var finish = choices[c].GetProperty("finish_reason");

@@ -146,11 +146,70 @@ public readonly record struct CacheKey(ulong High, ulong Low) : IComparable<Cach
                 }
             }
 
+            WriteToolFields(ref w, prompt);
             return w.Finish();
         }
         finally
         {
             w.Dispose();
+        }
+    }
+
+    /// <summary>Tools, tool choice, response format and the dialog's tool calls and results: each only when set, after its name.</summary>
+    private static void WriteToolFields(ref KeyWriter w, LmPrompt prompt)
+    {
+        if (prompt.Tools is { } tools)
+        {
+            w.String("tools");
+            w.Int(tools.Count);
+            foreach (var t in tools)
+            {
+                w.String(t.Name);
+                w.NullableString(t.Description);
+                w.String(t.ParametersJson);
+            }
+        }
+
+        if (prompt.ToolChoice is { } choice)
+        {
+            w.String("tool_choice");
+            w.Int((int)choice.Mode);
+            w.NullableString(choice.ToolName);
+        }
+
+        if (prompt.ResponseFormat is { } format)
+        {
+            w.String("response_format");
+            w.Int((int)format.Kind);
+            w.NullableString(format.Name);
+            w.Byte(format.Strict ? (byte)1 : (byte)0);
+            w.NullableString(format.SchemaJson);
+        }
+
+        if (prompt.Chat is { } turns)
+        {
+            for (int i = 0; i < turns.Count; i++)
+            {
+                if (turns[i].ToolCalls is { } calls)
+                {
+                    w.String("turn_tool_calls");
+                    w.Int(i);
+                    w.Int(calls.Count);
+                    foreach (var c in calls)
+                    {
+                        w.String(c.Id);
+                        w.String(c.Name);
+                        w.String(c.Arguments);
+                    }
+                }
+
+                if (turns[i].ToolCallId is { } id)
+                {
+                    w.String("turn_tool_call_id");
+                    w.Int(i);
+                    w.String(id);
+                }
+            }
         }
     }
 

@@ -110,6 +110,10 @@ internal static class PayloadReader
             {
                 d.ReasoningBlocks = NextReasoningBlocks(ref r);
             }
+            else if (r.ValueTextEquals("tool_calls"u8))
+            {
+                d.ToolCalls = NextToolCalls(ref r);
+            }
             else if (r.ValueTextEquals("was_cached"u8))
             {
                 d.WasCached = NextBool(ref r);
@@ -303,6 +307,46 @@ internal static class PayloadReader
             }
 
             list.Add(b);
+        }
+
+        return list;
+    }
+
+    private static List<ToolCallDto>? NextToolCalls(ref Utf8JsonReader r)
+    {
+        if (Next(ref r) == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        Expect(ref r, JsonTokenType.StartArray);
+        var list = new List<ToolCallDto>(2);
+        while (Next(ref r) != JsonTokenType.EndArray)
+        {
+            Expect(ref r, JsonTokenType.StartObject);
+            var c = new ToolCallDto();
+            while (Next(ref r) == JsonTokenType.PropertyName)
+            {
+                if (r.ValueTextEquals("id"u8))
+                {
+                    c.Id = NextString(ref r);
+                }
+                else if (r.ValueTextEquals("name"u8))
+                {
+                    c.Name = NextString(ref r);
+                }
+                else if (r.ValueTextEquals("arguments"u8))
+                {
+                    c.Arguments = NextString(ref r);
+                }
+                else
+                {
+                    Next(ref r);
+                    r.Skip();
+                }
+            }
+
+            list.Add(c);
         }
 
         return list;

@@ -71,7 +71,7 @@ internal static class PredictionJson
     public static PromptDto ToDto(LmPrompt p, bool includeInternals = false) => new()
     {
         Text = p.Text,
-        Chat = p.Chat?.Select(t => new ChatTurnDto { Role = t.RoleName, Content = t.Content, Name = t.Name, ReasoningBlocks = ReasoningToDto(t.ReasoningBlocks), Parts = PartsToDto(t.Parts) }).ToList(),
+        Chat = p.Chat?.Select(t => new ChatTurnDto { Role = t.RoleName, Content = t.Content, Name = t.Name, ReasoningBlocks = ReasoningToDto(t.ReasoningBlocks), Parts = PartsToDto(t.Parts), ToolCalls = ToolCallsToDto(t.ToolCalls), ToolCallId = t.ToolCallId }).ToList(),
         MaxTokens = p.MaxTokens,
         Stop = p.Stop?.ToList(),
         Logprobs = p.Logprobs,
@@ -87,6 +87,17 @@ internal static class PredictionJson
         Seed = p.Seed,
         ReasoningEffort = p.ReasoningEffort is { } effort ? ReasoningEffortName(effort) : null,
         ThinkingBudgetTokens = p.ThinkingBudgetTokens,
+        Tools = p.Tools?.Select(t => new ToolDto { Name = t.Name, Description = t.Description, Parameters = t.Parameters }).ToList(),
+        ToolChoice = p.ToolChoice is { } choice ? new ToolChoiceDto { Type = ToolChoiceName(choice.Mode), Name = choice.ToolName } : null,
+        ResponseFormat = p.ResponseFormat is { } format
+            ? new ResponseFormatDto
+            {
+                Type = format.Kind == LmResponseFormatKind.JsonObject ? "json_object" : "json_schema",
+                Name = format.Name,
+                Strict = format.Kind == LmResponseFormatKind.JsonSchema ? format.Strict : null,
+                Schema = format.Kind == LmResponseFormatKind.JsonSchema ? format.Schema : null,
+            }
+            : null,
         Internals = includeInternals && p.Internals is { } i
             ? new InternalsDto
             {
@@ -110,7 +121,7 @@ internal static class PredictionJson
         }
         else if (d.Chat is not null)
         {
-            baseline = new LmPrompt(d.Chat.Select(t => new LmChatTurn(ParseRole(t.Role), t.Content ?? string.Empty, t.Name) { ReasoningBlocks = ReasoningFromDto(t.ReasoningBlocks), Parts = PartsFromDto(t.Parts) }).ToList());
+            baseline = new LmPrompt(d.Chat.Select(t => new LmChatTurn(ParseRole(t.Role), t.Content ?? string.Empty, t.Name) { ReasoningBlocks = ReasoningFromDto(t.ReasoningBlocks), Parts = PartsFromDto(t.Parts), ToolCalls = ToolCallsFromDto(t.ToolCalls), ToolCallId = t.ToolCallId }).ToList());
         }
         else
         {
@@ -134,6 +145,16 @@ internal static class PredictionJson
             Seed = d.Seed,
             ReasoningEffort = d.ReasoningEffort is { } effort ? ParseReasoningEffort(effort) : null,
             ThinkingBudgetTokens = d.ThinkingBudgetTokens,
+            Tools = d.Tools?.Select(t => new LmToolDefinition(t.Name ?? string.Empty, t.Description, t.Parameters ?? default)).ToList(),
+            ToolChoice = d.ToolChoice is { } choice ? ParseToolChoice(choice) : null,
+            ResponseFormat = d.ResponseFormat is { } format
+                ? format.Type switch
+                {
+                    "json_object" => LmResponseFormat.JsonObject,
+                    "json_schema" => LmResponseFormat.ForJsonSchema(format.Schema ?? default, format.Name ?? string.Empty, format.Strict ?? true),
+                    _ => throw new FormatException($"Unknown response format type \"{format.Type}\" in a serialized prompt."),
+                }
+                : null,
             Internals = d.Internals is { } i
                 ? new Internals.ModelInternalsRequest
                 {
@@ -152,6 +173,30 @@ internal static class PredictionJson
                 : null,
         };
     }
+
+    private static string ToolChoiceName(LmToolChoiceMode mode) => mode switch
+    {
+        LmToolChoiceMode.Auto => "auto",
+        LmToolChoiceMode.None => "none",
+        LmToolChoiceMode.Required => "required",
+        LmToolChoiceMode.Named => "tool",
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, null),
+    };
+
+    private static LmToolChoice ParseToolChoice(ToolChoiceDto d) => d.Type switch
+    {
+        "auto" => LmToolChoice.Auto,
+        "none" => LmToolChoice.None,
+        "required" => LmToolChoice.Required,
+        "tool" => LmToolChoice.Named(d.Name ?? string.Empty),
+        _ => throw new FormatException($"Unknown tool choice \"{d.Type}\" in a serialized prompt."),
+    };
+
+    internal static List<ToolCallDto>? ToolCallsToDto(IReadOnlyList<LmToolCall>? calls) =>
+        calls is null || calls.Count == 0 ? null : calls.Select(c => new ToolCallDto { Id = c.Id, Name = c.Name, Arguments = c.Arguments }).ToList();
+
+    internal static LmToolCall[]? ToolCallsFromDto(List<ToolCallDto>? calls) =>
+        calls?.Select(c => new LmToolCall(c.Id ?? string.Empty, c.Name ?? string.Empty, c.Arguments ?? string.Empty)).ToArray();
 
     /// <summary>The stored (and OpenAI's) name of a reasoning effort.</summary>
     internal static string ReasoningEffortName(LmReasoningEffort effort) => effort switch
@@ -246,6 +291,7 @@ internal static class PredictionJson
         PromptLogprobs = AsArray(p.RawPromptLogprobs),
         PromptTokenOffsets = AsArray(p.RawPromptTokenOffsets),
         ReasoningBlocks = ReasoningToDto(p.ReasoningBlocks),
+        ToolCalls = ToolCallsToDto(p.RawToolCalls),
         Usage = p.Usage is { } u ? new UsageDto { InputTokens = u.InputTokens, OutputTokens = u.OutputTokens, CachedInputTokens = u.CachedInputTokens, ReasoningTokens = u.ReasoningTokens == 0 ? null : u.ReasoningTokens } : null,
         WasCached = includePrompt && p.WasCached ? true : null,
         ProviderData = p.ProviderData is null ? null : p.ProviderData as Dictionary<string, string> ?? new Dictionary<string, string>(p.ProviderData),
@@ -310,6 +356,7 @@ internal static class PredictionJson
         PromptLogprobs = d.PromptLogprobs!,
         PromptTokenOffsets = d.PromptTokenOffsets!,
         ReasoningBlocks = ReasoningFromDto(d.ReasoningBlocks),
+        ToolCalls = ToolCallsFromDto(d.ToolCalls)!,
         Usage = d.Usage is { } u ? new LmUsage(u.InputTokens, u.OutputTokens, u.CachedInputTokens) { ReasoningTokens = u.ReasoningTokens ?? 0 } : null,
         WasCached = wasCached,
         ProviderData = d.ProviderData,
@@ -337,6 +384,7 @@ internal sealed class PredictionDto
     [JsonPropertyName("prompt_logprobs")] public double?[]? PromptLogprobs { get; set; }
     [JsonPropertyName("prompt_token_offsets")] public int[]? PromptTokenOffsets { get; set; }
     [JsonPropertyName("reasoning_blocks")] public List<ReasoningBlockDto>? ReasoningBlocks { get; set; }
+    [JsonPropertyName("tool_calls")] public List<ToolCallDto>? ToolCalls { get; set; }
     [JsonPropertyName("usage")] public UsageDto? Usage { get; set; }
     [JsonPropertyName("was_cached")] public bool? WasCached { get; set; }
     [JsonPropertyName("provider_data")] public Dictionary<string, string>? ProviderData { get; set; }
@@ -381,7 +429,42 @@ internal sealed class PromptDto
     [JsonPropertyName("seed")] public int? Seed { get; set; }
     [JsonPropertyName("reasoning_effort")] public string? ReasoningEffort { get; set; }
     [JsonPropertyName("thinking_budget_tokens")] public int? ThinkingBudgetTokens { get; set; }
+    [JsonPropertyName("tools")] public List<ToolDto>? Tools { get; set; }
+    [JsonPropertyName("tool_choice")] public ToolChoiceDto? ToolChoice { get; set; }
+    [JsonPropertyName("response_format")] public ResponseFormatDto? ResponseFormat { get; set; }
     [JsonPropertyName("internals")] public InternalsDto? Internals { get; set; }
+}
+
+/// <summary>The JSON shape of a tool definition.</summary>
+internal sealed class ToolDto
+{
+    [JsonPropertyName("name")] public string? Name { get; set; }
+    [JsonPropertyName("description")] public string? Description { get; set; }
+    [JsonPropertyName("parameters")] public JsonElement? Parameters { get; set; }
+}
+
+/// <summary>The JSON shape of a tool choice: "auto", "none", "required" or "tool" with its name.</summary>
+internal sealed class ToolChoiceDto
+{
+    [JsonPropertyName("type")] public string? Type { get; set; }
+    [JsonPropertyName("name")] public string? Name { get; set; }
+}
+
+/// <summary>The JSON shape of a response format.</summary>
+internal sealed class ResponseFormatDto
+{
+    [JsonPropertyName("type")] public string? Type { get; set; }
+    [JsonPropertyName("name")] public string? Name { get; set; }
+    [JsonPropertyName("strict")] public bool? Strict { get; set; }
+    [JsonPropertyName("schema")] public JsonElement? Schema { get; set; }
+}
+
+/// <summary>The JSON shape of a tool call (arguments as the model's JSON text).</summary>
+internal sealed class ToolCallDto
+{
+    [JsonPropertyName("id")] public string? Id { get; set; }
+    [JsonPropertyName("name")] public string? Name { get; set; }
+    [JsonPropertyName("arguments")] public string? Arguments { get; set; }
 }
 
 /// <summary>The JSON shape of a prompt's request for model internals.</summary>
@@ -402,6 +485,8 @@ internal sealed class ChatTurnDto
     [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("reasoning_blocks")] public List<ReasoningBlockDto>? ReasoningBlocks { get; set; }
     [JsonPropertyName("parts")] public List<ContentPartDto>? Parts { get; set; }
+    [JsonPropertyName("tool_calls")] public List<ToolCallDto>? ToolCalls { get; set; }
+    [JsonPropertyName("tool_call_id")] public string? ToolCallId { get; set; }
 }
 
 /// <summary>The JSON shape of a content part: {"type":"text","text":…} or {"type":"image","data":"data:…"|"url":…,"detail":…}.</summary>
