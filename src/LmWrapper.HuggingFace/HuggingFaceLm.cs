@@ -35,6 +35,7 @@ public sealed class HuggingFaceLm : LanguageModel
     private readonly bool _chatMode;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ConditionalWeakTable<LmPrompt, PromptEncoding> _encodings = [];
+    private readonly Lazy<TokenTrie> _jsonVocabulary;
     private volatile bool _disposed;
 
     private HuggingFaceLm(string folder, string identity, HuggingFaceTokenizer tokenizer, SafetensorsCheckpoint checkpoint,
@@ -54,6 +55,7 @@ public sealed class HuggingFaceLm : LanguageModel
         BosTokenId = tokenizer.BosTokenId
             ?? (!TokenizerNamesBos(folder) && model.Config.BosTokenId is int b && tokenizer.IdToToken(b) is not null ? b : null);
         TokenText = new TokenText(tokenizer);
+        _jsonVocabulary = new(() => new TokenTrie(tokenizer.TokenBytes()));
         _generator = new Generator(model, (context, id) => TokenText.Next(context, id, skipSpecialTokens: true), EosTokenIds);
         HuggingFaceLog.ModelLoaded(Logger, ModelIdentity, model.Config.ModelType, model.Config.NumLayers, model.Config.HiddenSize, options.Quantization);
     }
@@ -94,6 +96,16 @@ public sealed class HuggingFaceLm : LanguageModel
     internal CausalTransformer Transformer => _model;
 
     internal TokenText TokenText { get; }
+
+    /// <summary>The vocabulary as a byte trie for constrained JSON decoding (built on first use, then shared).</summary>
+    internal TokenTrie JsonVocabulary => _jsonVocabulary.Value;
+
+    /// <summary>
+    /// A constrained-decoding constraint for <see cref="GenerationRequest.Constraint"/>: <paramref name="schema"/> null
+    /// for any JSON object (JSON mode), else a JSON Schema in the subset <see cref="JsonSchemaCompiler"/> documents.
+    /// </summary>
+    /// <exception cref="LmPromptException">The schema uses an unsupported keyword.</exception>
+    internal JsonConstraint CreateJsonConstraint(JsonElement? schema) => JsonConstraint.FromResponseFormat(schema, JsonVocabulary);
 
     /// <inheritdoc/>
     protected override bool SupportsInternals => true;

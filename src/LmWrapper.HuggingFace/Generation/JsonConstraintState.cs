@@ -1,0 +1,115 @@
+namespace LmWrapper.HuggingFace.Generation;
+
+/// <summary>One sample's progress through a <see cref="JsonConstraint"/>: the parser state after the tokens taken so far.</summary>
+internal sealed class JsonConstraintState
+{
+    private readonly JsonConstraint _constraint;
+    private readonly List<List<JsonFrame>> _levels = [];
+    private JsonMatcher _matcher;
+
+    internal JsonConstraintState(JsonConstraint constraint, JsonMatcher start)
+    {
+        _constraint = constraint;
+        _matcher = start;
+    }
+
+    /// <summary>The parser state.</summary>
+    public JsonMatcher Matcher => _matcher;
+
+    /// <summary>Whether the output so far is a whole matching document (end-of-sequence is allowed).</summary>
+    public bool IsComplete => _matcher.IsComplete;
+
+    /// <summary>Whether the document is complete and closed: nothing but end-of-sequence may follow.</summary>
+    public bool IsFinal => _matcher.IsFinal;
+
+    /// <summary>
+    /// Marks the token ids that may come next (others are left false; end-of-sequence is the caller's, when
+    /// <see cref="IsComplete"/>). <paramref name="remainingTokens"/> counts this token: tokens after which the document
+    /// could not be closed in the rest are left out, unless that leaves none (the output will then be cut by the limit).
+    /// </summary>
+    /// <returns>How many ids were marked.</returns>
+    public int FillAllowed(Span<bool> allowed, int remainingTokens)
+    {
+        int n = Fill(allowed, remainingTokens - 1);
+        if (n == 0 && !IsComplete)
+        {
+            n = Fill(allowed, int.MaxValue);
+        }
+
+        return n;
+    }
+
+    /// <summary>Moves past a chosen token.</summary>
+    /// <exception cref="InvalidOperationException">The token was not allowed.</exception>
+    public void Advance(int id)
+    {
+        var bytes = (uint)id < (uint)_constraint.Vocabulary.IdCount ? _constraint.Vocabulary.TokenBytes[id] : null;
+        _matcher = (bytes is { Length: > 0 } ? _matcher.Advance(bytes) : null)
+            ?? throw new InvalidOperationException($"Token {id} does not continue the constrained JSON output.");
+    }
+
+    private int Fill(Span<bool> allowed, int budget)
+    {
+        allowed.Clear();
+        var start = new List<JsonFrame>(_matcher.States);
+        return Walk(TokenTrie.Root, start, 0, allowed, budget);
+    }
+
+    private int Walk(int node, List<JsonFrame> states, int depth, Span<bool> allowed, int budget)
+    {
+        var trie = _constraint.Vocabulary;
+        if (_levels.Count <= depth)
+        {
+            _levels.Add([]);
+        }
+
+        var next = _levels[depth];
+        int marked = 0;
+        var (start, count) = trie.Children(node);
+        for (int e = start; e < start + count; e++)
+        {
+            next.Clear();
+            byte b = trie.EdgeByte(e);
+            foreach (var s in states)
+            {
+                s.Step(b, next);
+            }
+
+            if (next.Count == 0)
+            {
+                continue;
+            }
+
+            int child = trie.EdgeNode(e);
+            var ids = trie.TokensAt(child);
+            if (ids.Length > 0 && Fits(next, budget))
+            {
+                foreach (int id in ids)
+                {
+                    if (id < allowed.Length)
+                    {
+                        allowed[id] = true;
+                        marked++;
+                    }
+                }
+            }
+
+            marked += Walk(child, next, depth + 1, allowed, budget);
+        }
+
+        return marked;
+    }
+
+    private static bool Fits(List<JsonFrame> states, int budget)
+    {
+        foreach (var s in states)
+        {
+            if (s.CloseCost <= budget)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
