@@ -107,6 +107,17 @@ public sealed class HuggingFaceLm : LanguageModel
     /// <exception cref="LmPromptException">The schema uses an unsupported keyword.</exception>
     internal JsonConstraint CreateJsonConstraint(JsonElement? schema) => JsonConstraint.FromResponseFormat(schema, JsonVocabulary);
 
+    /// <summary>
+    /// Which JSON constraint (if any) a prompt's generation runs under; null: none. Until LmPrompt.ResponseFormat is wired
+    /// (then <see cref="ConstraintFor"/> reads it: JSON mode gives <c>CreateJsonConstraint(null)</c>, a JSON schema
+    /// <c>CreateJsonConstraint(schemaElement)</c>, compiled once per prompt and also called during validation so an
+    /// unsupported schema fails before anything runs), tests set this to drive constrained decoding end to end.
+    /// </summary>
+    internal Func<LmPrompt, JsonConstraint?>? ConstraintSelector { get; set; }
+
+    /// <summary>The JSON constraint a prompt generates under (see <see cref="ConstraintSelector"/>).</summary>
+    private JsonConstraint? ConstraintFor(LmPrompt prompt) => ConstraintSelector?.Invoke(prompt);
+
     /// <inheritdoc/>
     protected override bool SupportsInternals => true;
 
@@ -400,6 +411,7 @@ public sealed class HuggingFaceLm : LanguageModel
                 Stop = p.Stop is { } stop ? [.. stop.OrderByDescending(s => s.Length)] : null,
                 Internals = p.Internals,
                 OnToken = onToken,
+                Constraint = ConstraintFor(p),
             };
         }
 

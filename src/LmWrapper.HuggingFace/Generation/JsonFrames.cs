@@ -294,7 +294,9 @@ internal sealed class JsonObjectFrame(
 
         if (schema.AdditionalProperties is { } additional)
         {
-            int c = JsonSchemaNode.Add(2, additional.MinCost);
+            // A name already used needs at least one more byte.
+            bool used = FreeKeys.Contains(System.Text.Encoding.UTF8.GetString(typed)) || (schema.PropertyIndex(typed) is int k && k >= 0 && (seen & (1UL << k)) != 0);
+            int c = JsonSchemaNode.Add(used ? 3 : 2, additional.MinCost);
             best = Math.Min(best, JsonSchemaNode.Add(c, schema.ObjectCloseCost(seen, count + 1)));
         }
 
@@ -315,7 +317,7 @@ internal sealed class JsonObjectFrame(
 internal sealed class JsonKeyFrame(JsonObjectFrame owner, int continuation, JsonSettings settings, byte[] typed, int pending, byte low, byte high)
     : JsonFrame(owner, continuation, settings)
 {
-    public override int OwnCost => owner.KeyCost(typed);
+    public override int OwnCost => JsonSchemaNode.Add(owner.KeyCost(typed), pending);
 
     public override bool SameAs(JsonFrame other) => other is JsonKeyFrame o && ReferenceEquals(o.Parent, Parent) && o.Key.Item1.AsSpan().SequenceEqual(typed) && o.Key.Item2 == (pending, low, high);
 

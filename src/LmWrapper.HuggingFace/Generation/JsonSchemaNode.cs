@@ -28,12 +28,21 @@ internal sealed class JsonSchemaNode
     public const int Impossible = 1 << 28;
 
     /// <summary>The schema <c>true</c> (or <c>{}</c>): any JSON value.</summary>
-    public static readonly JsonSchemaNode AnyValue = new() { Types = JsonTypes.Any, _minCost = 1 };
+    public static readonly JsonSchemaNode AnyValue = MakeAnyValue();
 
     /// <summary>The schema <c>false</c>: no value.</summary>
     public static readonly JsonSchemaNode Nothing = new() { Types = JsonTypes.None, _minCost = Impossible };
 
     private int _minCost = -1;
+
+    private static JsonSchemaNode MakeAnyValue()
+    {
+        // Its own member and item schema (the property initializers ran before AnyValue was assigned).
+        var any = new JsonSchemaNode { Types = JsonTypes.Any, _minCost = 1 };
+        any.AdditionalProperties = any;
+        any.Items = any;
+        return any;
+    }
 
     /// <summary>The allowed kinds (ignored when <see cref="AnyOf"/> or <see cref="Literals"/> is set).</summary>
     public JsonTypes Types { get; set; } = JsonTypes.Any;
