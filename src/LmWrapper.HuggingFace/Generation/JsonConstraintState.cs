@@ -52,12 +52,30 @@ internal sealed class JsonConstraintState
     {
         allowed.Clear();
         var start = new List<JsonFrame>(_matcher.States);
-        return Walk(TokenTrie.Root, start, 0, allowed, budget);
+        var trie = _constraint.Vocabulary;
+        if (start.Count == 1 && trie.Special is { } special && start[0].PlainRoom(budget) is int room and >= 0)
+        {
+            // Inside a string: plain-content tokens by their length alone, only the rest through the trie.
+            int marked = 0;
+            var ids = trie.PlainIds;
+            var codePoints = trie.PlainCodePoints;
+            for (int i = 0; i < ids.Length; i++)
+            {
+                if (codePoints[i] <= room && ids[i] < allowed.Length)
+                {
+                    allowed[ids[i]] = true;
+                    marked++;
+                }
+            }
+
+            return marked + Walk(special, TokenTrie.Root, start, 0, allowed, budget);
+        }
+
+        return Walk(trie, TokenTrie.Root, start, 0, allowed, budget);
     }
 
-    private int Walk(int node, List<JsonFrame> states, int depth, Span<bool> allowed, int budget)
+    private int Walk(TokenTrie trie, int node, List<JsonFrame> states, int depth, Span<bool> allowed, int budget)
     {
-        var trie = _constraint.Vocabulary;
         if (_levels.Count <= depth)
         {
             _levels.Add([]);
@@ -81,8 +99,16 @@ internal sealed class JsonConstraintState
             }
 
             int child = trie.EdgeNode(e);
+            int cost = MinCloseCost(next);
+
+            // Each byte lowers the close cost by at most one, so no token below can fit a budget this far off.
+            if (cost - trie.Height(child) > budget)
+            {
+                continue;
+            }
+
             var ids = trie.TokensAt(child);
-            if (ids.Length > 0 && Fits(next, budget))
+            if (ids.Length > 0 && cost <= budget)
             {
                 foreach (int id in ids)
                 {
@@ -94,22 +120,20 @@ internal sealed class JsonConstraintState
                 }
             }
 
-            marked += Walk(child, next, depth + 1, allowed, budget);
+            marked += Walk(trie, child, next, depth + 1, allowed, budget);
         }
 
         return marked;
     }
 
-    private static bool Fits(List<JsonFrame> states, int budget)
+    private static int MinCloseCost(List<JsonFrame> states)
     {
+        int best = int.MaxValue;
         foreach (var s in states)
         {
-            if (s.CloseCost <= budget)
-            {
-                return true;
-            }
+            best = Math.Min(best, s.CloseCost);
         }
 
-        return false;
+        return best;
     }
 }

@@ -31,6 +31,13 @@ internal abstract class JsonFrame(JsonFrame? parent, int continuation, JsonSetti
     /// <summary>Whether no further byte is acceptable (the document is complete and closed).</summary>
     public virtual bool IsFinal => false;
 
+    /// <summary>
+    /// For the string fast path: when every plain-content token (whole UTF-8 characters, no quote, backslash or control
+    /// character) of at most this many code points is allowed here within a budget of <paramref name="budget"/> bytes
+    /// to close the document afterwards; -1 when this frame does not know (then tokens are checked one by one).
+    /// </summary>
+    public virtual int PlainRoom(int budget) => -1;
+
     /// <summary>Adds the states after <paramref name="b"/> (none when the byte is not allowed).</summary>
     public abstract void Step(byte b, List<JsonFrame> output);
 
@@ -108,7 +115,7 @@ internal abstract class JsonFrame(JsonFrame? parent, int continuation, JsonSetti
         switch (b)
         {
             case (byte)'{' when (types & JsonTypes.Object) != 0:
-                Emit(new JsonObjectFrame(waiting, waiting.AfterChildCost(), settings, schema, JsonObjectFrame.Phase.AfterOpen, 0, 0, ImmutableHashSet<string>.Empty, 0, null), output);
+                Emit(new JsonObjectFrame(waiting, waiting.AfterChildCost(), settings, schema, JsonObjectFrame.Phase.AfterOpen, 0, 0, ImmutableArray<byte[]>.Empty, 0, null), output);
                 break;
             case (byte)'[' when (types & JsonTypes.Array) != 0 && schema.MinItems <= schema.MaxItems:
                 Emit(new JsonArrayFrame(waiting, waiting.AfterChildCost(), settings, schema, JsonArrayFrame.Phase.AfterOpen, 0, 0), output);
@@ -181,7 +188,7 @@ internal sealed class JsonRootFrame(JsonSchemaNode schema, JsonSettings settings
 /// <summary>An object in progress.</summary>
 internal sealed class JsonObjectFrame(
     JsonFrame? parent, int continuation, JsonSettings settings, JsonSchemaNode schema, JsonObjectFrame.Phase phase,
-    ulong seen, int count, ImmutableHashSet<string> freeKeys, int whitespace, JsonSchemaNode? member)
+    ulong seen, int count, ImmutableArray<byte[]> freeKeys, int whitespace, JsonSchemaNode? member)
     : JsonFrame(parent, continuation, settings)
 {
     public enum Phase
@@ -211,7 +218,7 @@ internal sealed class JsonObjectFrame(
 
     public int Count => count;
 
-    public ImmutableHashSet<string> FreeKeys => freeKeys;
+    public ImmutableArray<byte[]> FreeKeys => freeKeys;
 
     public override int OwnCost => phase switch
     {
@@ -245,7 +252,7 @@ internal sealed class JsonObjectFrame(
 
                 break;
             case Phase.AfterOpen or Phase.AfterComma when b == '"':
-                Emit(new JsonKeyFrame(this, Continuation, Settings, [], 0, 0, 0), output);
+                Emit(new JsonKeyFrame(this, Continuation, Settings, [], 0, 0, 0, schema.AllPropertiesMask), output);
                 break;
             case Phase.AfterKey when b == ':':
                 Emit(With(Phase.AfterColon, 0), output);
@@ -260,7 +267,7 @@ internal sealed class JsonObjectFrame(
     }
 
     /// <summary>This object once a key has been read: <paramref name="index"/> a known property, or -1 with <paramref name="freeKey"/>.</summary>
-    public JsonObjectFrame WithKey(int index, string? freeKey)
+    public JsonObjectFrame WithKey(int index, byte[]? freeKey)
     {
         var memberSchema = index >= 0 ? schema.Properties[index].Schema : schema.AdditionalProperties!;
         return new JsonObjectFrame(
@@ -270,34 +277,61 @@ internal sealed class JsonObjectFrame(
 
     private JsonFrame? _after;
 
+    private int _freeClose = -1;
+
     public override JsonFrame AfterChild() => _after ??= new JsonObjectFrame(Parent, Continuation, Settings, schema, Phase.AfterValue, seen, count + 1, freeKeys, 0, null);
 
     public override bool SameAs(JsonFrame other) => other is JsonObjectFrame o && ReferenceEquals(o.Parent, Parent) && o.Key == Key;
 
-    private (JsonSchemaNode, Phase, ulong, int, ImmutableHashSet<string>, int, JsonSchemaNode?) Key => (schema, phase, seen, count, freeKeys, whitespace, member);
+    private (JsonSchemaNode, Phase, ulong, int, ImmutableArray<byte[]>, int, JsonSchemaNode?) Key => (schema, phase, seen, count, freeKeys, whitespace, member);
 
     public override int AfterChildCost() => JsonSchemaNode.Add(schema.ObjectCloseCost(seen, count + 1), Continuation);
 
-    /// <summary>The fewest bytes for a key's rest (after <paramref name="typed"/> of it), its closing quote, the colon, its value and the object's close.</summary>
-    public int KeyCost(ReadOnlySpan<byte> typed)
+    /// <summary>Whether <paramref name="name"/> was already used as a name not in the schema's properties.</summary>
+    public bool FreeKeyUsed(ReadOnlySpan<byte> name)
+    {
+        foreach (var k in freeKeys)
+        {
+            if (name.SequenceEqual(k))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The fewest bytes to close after a value under a name not in the schema's properties.</summary>
+    public int FreeCloseCost => _freeClose >= 0 ? _freeClose : _freeClose = schema.ObjectCloseCost(seen, count + 1);
+
+    /// <summary>
+    /// The fewest bytes for a key's rest (after <paramref name="typed"/> of it, which begins the known names in
+    /// <paramref name="candidates"/>), its closing quote, the colon, its value and the object's close.
+    /// </summary>
+    public int KeyCost(ReadOnlySpan<byte> typed, ulong candidates)
     {
         int best = JsonSchemaNode.Impossible;
-        for (int i = 0; i < schema.Properties.Count; i++)
+        bool usedKnown = false;
+        for (ulong rest = candidates; rest != 0; rest &= rest - 1)
         {
-            var name = schema.Properties[i].Name;
-            if ((seen & (1UL << i)) == 0 && name.AsSpan().StartsWith(typed))
+            int i = System.Numerics.BitOperations.TrailingZeroCount(rest);
+            var (name, memberSchema) = schema.Properties[i];
+            if ((seen & (1UL << i)) != 0)
             {
-                int c = JsonSchemaNode.Add(name.Length - typed.Length + 2, schema.Properties[i].Schema.MinCost);
-                best = Math.Min(best, JsonSchemaNode.Add(c, schema.ObjectCloseCost(seen | (1UL << i), count + 1)));
+                usedKnown |= name.Length == typed.Length;
+                continue;
             }
+
+            int c = JsonSchemaNode.Add(name.Length - typed.Length + 2, memberSchema.MinCost);
+            best = Math.Min(best, JsonSchemaNode.Add(c, schema.ObjectCloseCost(seen | (1UL << i), count + 1)));
         }
 
         if (schema.AdditionalProperties is { } additional)
         {
             // A name already used needs at least one more byte.
-            bool used = FreeKeys.Contains(System.Text.Encoding.UTF8.GetString(typed)) || (schema.PropertyIndex(typed) is int k && k >= 0 && (seen & (1UL << k)) != 0);
+            bool used = usedKnown || (!freeKeys.IsEmpty && FreeKeyUsed(typed));
             int c = JsonSchemaNode.Add(used ? 3 : 2, additional.MinCost);
-            best = Math.Min(best, JsonSchemaNode.Add(c, schema.ObjectCloseCost(seen, count + 1)));
+            best = Math.Min(best, JsonSchemaNode.Add(c, FreeCloseCost));
         }
 
         return best;
@@ -305,19 +339,26 @@ internal sealed class JsonObjectFrame(
 
     private int ValueThenClose() => JsonSchemaNode.Add(member!.MinCost, schema.ObjectCloseCost(seen, count + 1));
 
-    private int KeyThenClose() => JsonSchemaNode.Add(1, KeyCost([]));
+    private int KeyThenClose() => JsonSchemaNode.Add(1, KeyCost([], schema.AllPropertiesMask));
 
     private JsonObjectFrame With(Phase p, int ws) => new(Parent, Continuation, Settings, schema, p, seen, count, freeKeys, ws, member);
 }
 
 /// <summary>
 /// An object key in progress (after its opening quote): one of the object's known properties not yet given, or, when
-/// the schema allows other members, any other name (without escapes) not already used.
+/// the schema allows other members, any other name (without escapes) not already used. <c>candidates</c> marks the
+/// known names (given or not) that begin with the bytes typed so far.
 /// </summary>
-internal sealed class JsonKeyFrame(JsonObjectFrame owner, int continuation, JsonSettings settings, byte[] typed, int pending, byte low, byte high)
+internal sealed class JsonKeyFrame(JsonObjectFrame owner, int continuation, JsonSettings settings, byte[] typed, int pending, byte low, byte high, ulong candidates)
     : JsonFrame(owner, continuation, settings)
 {
-    public override int OwnCost => JsonSchemaNode.Add(owner.KeyCost(typed), pending);
+    public override int OwnCost => JsonSchemaNode.Add(owner.KeyCost(typed, candidates), pending);
+
+    // A free name: any plain content goes; after it the cost is at most that of a free (possibly used) name.
+    public override int PlainRoom(int budget) =>
+        pending == 0 && owner.Schema.AdditionalProperties is { } additional
+        && JsonSchemaNode.Add(JsonSchemaNode.Add(3, additional.MinCost), JsonSchemaNode.Add(owner.FreeCloseCost, Continuation)) <= budget
+            ? int.MaxValue : -1;
 
     public override bool SameAs(JsonFrame other) => other is JsonKeyFrame o && ReferenceEquals(o.Parent, Parent) && o.Key.Item1.AsSpan().SequenceEqual(typed) && o.Key.Item2 == (pending, low, high);
 
@@ -325,67 +366,72 @@ internal sealed class JsonKeyFrame(JsonObjectFrame owner, int continuation, Json
 
     public override void Step(byte b, List<JsonFrame> output)
     {
+        var schema = owner.Schema;
+        if (pending == 0 && b == '"')
+        {
+            for (ulong rest = candidates; rest != 0; rest &= rest - 1)
+            {
+                int i = System.Numerics.BitOperations.TrailingZeroCount(rest);
+                if (schema.Properties[i].Name.Length == typed.Length)
+                {
+                    // A known name: once only.
+                    if ((owner.Seen & (1UL << i)) == 0)
+                    {
+                        Emit(owner.WithKey(i, null), output);
+                    }
+
+                    return;
+                }
+            }
+
+            if (schema.AdditionalProperties is not null && !owner.FreeKeyUsed(typed))
+            {
+                Emit(owner.WithKey(-1, typed), output);
+            }
+
+            return;
+        }
+
+        int at = typed.Length;
+        ulong next = 0;
+        for (ulong rest = candidates; rest != 0; rest &= rest - 1)
+        {
+            int i = System.Numerics.BitOperations.TrailingZeroCount(rest);
+            var name = schema.Properties[i].Name;
+            if (name.Length > at && name[at] == b)
+            {
+                next |= 1UL << i;
+            }
+        }
+
+        if (schema.AdditionalProperties is null && (next & ~owner.Seen) == 0)
+        {
+            // Known names only, and no name not yet given begins this way.
+            return;
+        }
+
         if (pending > 0)
         {
             if (b >= low && b <= high)
             {
-                Emit(new JsonKeyFrame(owner, Continuation, Settings, [.. typed, b], pending - 1, 0x80, 0xBF), output);
+                Emit(new JsonKeyFrame(owner, Continuation, Settings, [.. typed, b], pending - 1, 0x80, 0xBF, next), output);
             }
 
             return;
         }
 
-        var schema = owner.Schema;
-        if (b == '"')
-        {
-            int index = schema.PropertyIndex(typed);
-            if (index >= 0)
-            {
-                if ((owner.Seen & (1UL << index)) == 0)
-                {
-                    Emit(owner.WithKey(index, null), output);
-                }
-
-                return;
-            }
-
-            string name = System.Text.Encoding.UTF8.GetString(typed);
-            if (schema.AdditionalProperties is not null && !owner.FreeKeys.Contains(name))
-            {
-                Emit(owner.WithKey(-1, name), output);
-            }
-
-            return;
-        }
-
-        if (b < 0x20 || b == '\\')
+        if (b < 0x20 || b == '\\' || b == '"')
         {
             return;
-        }
-
-        byte[] next = [.. typed, b];
-        if (schema.AdditionalProperties is null)
-        {
-            // Known names only: the typed bytes must begin one not yet given.
-            bool any = false;
-            for (int i = 0; i < schema.Properties.Count && !any; i++)
-            {
-                any = (owner.Seen & (1UL << i)) == 0 && schema.Properties[i].Name.AsSpan().StartsWith(next);
-            }
-
-            if (!any)
-            {
-                return;
-            }
         }
 
         if (b < 0x80)
         {
-            Emit(new JsonKeyFrame(owner, Continuation, Settings, next, 0, 0, 0), output);
+            Emit(new JsonKeyFrame(owner, Continuation, Settings, [.. typed, b], 0, 0, 0, next), output);
         }
         else if (Utf8.Lead(b, out int more, out byte lo, out byte hi))
         {
-            Emit(new JsonKeyFrame(owner, Continuation, Settings, next, more, lo, hi), output);
+            Emit(new JsonKeyFrame(owner, Continuation, Settings, [.. typed, b], more, lo, hi, next), output);
         }
     }
 }
@@ -571,6 +617,9 @@ internal sealed class JsonStringFrame(JsonFrame? parent, int continuation, JsonS
         >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
         _ => -1,
     };
+
+    // Plain content keeps the close cost or lowers it (towards minLength), so within budget now is within budget after.
+    public override int PlainRoom(int budget) => pending == 0 && escape == 0 && CloseCost <= budget ? maxLength - chars : -1;
 
     public override bool SameAs(JsonFrame other) => other is JsonStringFrame o && ReferenceEquals(o.Parent, Parent) && o.Key == Key;
 

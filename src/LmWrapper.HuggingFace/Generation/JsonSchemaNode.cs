@@ -56,6 +56,9 @@ internal sealed class JsonSchemaNode
     /// <summary>Object members: each known name (UTF-8, no escapes needed) and its schema, in schema order.</summary>
     public List<(byte[] Name, JsonSchemaNode Schema)> Properties { get; } = [];
 
+    /// <summary>A bit for each of <see cref="Properties"/>.</summary>
+    public ulong AllPropertiesMask => Properties.Count >= 64 ? ulong.MaxValue : (1UL << Properties.Count) - 1;
+
     /// <summary>Bit i set: <see cref="Properties"/>[i] is required.</summary>
     public ulong RequiredMask { get; set; }
 

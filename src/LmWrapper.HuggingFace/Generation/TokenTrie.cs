@@ -14,11 +14,46 @@ internal sealed class TokenTrie
     private readonly int[] _tokenStart;
     private readonly int[] _tokenCount;
     private readonly int[] _tokens;
+    private readonly int[] _height;
 
     /// <param name="tokenBytes">Each id's bytes (null or empty: the id never matches).</param>
     public TokenTrie(IReadOnlyList<byte[]?> tokenBytes)
+        : this(tokenBytes, null)
     {
+        // Split off the tokens that are plain string content: inside a string they are all allowed or not by their
+        // length alone, so only the others need walking there.
+        var plainIds = new List<int>();
+        var plainCodePoints = new List<int>();
+        var special = new byte[]?[tokenBytes.Count];
+        for (int id = 0; id < tokenBytes.Count; id++)
+        {
+            if (tokenBytes[id] is not { Length: > 0 } bytes)
+            {
+                continue;
+            }
+
+            if (IsPlain(bytes))
+            {
+                plainIds.Add(id);
+                plainCodePoints.Add(bytes.Count(b => (b & 0xC0) != 0x80));
+            }
+            else
+            {
+                special[id] = bytes;
+            }
+        }
+
+        PlainIds = [.. plainIds];
+        PlainCodePoints = [.. plainCodePoints];
+        Special = new TokenTrie(special, null);
+    }
+
+    private TokenTrie(IReadOnlyList<byte[]?> tokenBytes, object? unused)
+    {
+        _ = unused;
         TokenBytes = tokenBytes;
+        PlainIds = [];
+        PlainCodePoints = [];
 
         // Build with per-node sorted dictionaries, then flatten breadth-first so each node's children are contiguous.
         var children = new List<SortedDictionary<byte, int>?> { null };
@@ -106,7 +141,29 @@ internal sealed class TokenTrie
         }
 
         _tokens = [.. tokens];
+
+        // Heights (the most bytes below a node), children before parents: breadth-first order reversed.
+        _height = new int[n];
+        for (int i = n - 1; i >= 0; i--)
+        {
+            for (int e = _childStart[i]; e < _childStart[i] + _childCount[i]; e++)
+            {
+                _height[i] = Math.Max(_height[i], _height[_edgeNode[e]] + 1);
+            }
+        }
     }
+
+    /// <summary>
+    /// The ids whose bytes are plain string content: whole UTF-8 characters, no quote, backslash or control character.
+    /// Empty in <see cref="Special"/>.
+    /// </summary>
+    public int[] PlainIds { get; }
+
+    /// <summary>The code points of each of <see cref="PlainIds"/>.</summary>
+    public int[] PlainCodePoints { get; }
+
+    /// <summary>A trie of the other tokens (null in that trie itself).</summary>
+    public TokenTrie? Special { get; }
 
     /// <summary>Each id's bytes, as given.</summary>
     public IReadOnlyList<byte[]?> TokenBytes { get; }
@@ -126,7 +183,23 @@ internal sealed class TokenTrie
 
     public byte EdgeByte(int edge) => _edgeByte[edge];
 
+    /// <summary>The most bytes any token has below <paramref name="node"/> (0 at a leaf).</summary>
+    public int Height(int node) => _height[node];
+
     public int EdgeNode(int edge) => _edgeNode[edge];
+
+    private static bool IsPlain(byte[] bytes)
+    {
+        foreach (byte b in bytes)
+        {
+            if (b < 0x20 || b == '"' || b == '\\')
+            {
+                return false;
+            }
+        }
+
+        return System.Text.Unicode.Utf8.IsValid(bytes);
+    }
 
     /// <summary>The ids whose bytes end exactly at <paramref name="node"/>.</summary>
     public ReadOnlySpan<int> TokensAt(int node) => _tokens.AsSpan(_tokenStart[node], _tokenCount[node]);

@@ -22,9 +22,9 @@ public sealed class ConstrainedGenerationTests
         using var lm = Load(model);
         var constraint = Constraint(lm, schema);
         lm.ConstraintSelector = _ => constraint;
-        var greedy = lm.Predict(new LmPrompt("Answer in JSON:") { MaxTokens = 100, Temperature = 0 });
+        var greedy = lm.Predict(new LmPrompt("Answer in JSON:") { MaxTokens = 140, Temperature = 0 });
         Check(schema, greedy);
-        var sampled = lm.Predict(new LmPrompt("Answer in JSON:") { MaxTokens = 100, Temperature = 1.0, Seed = 3, NumCompletions = 2 });
+        var sampled = lm.Predict(new LmPrompt("Answer in JSON:") { MaxTokens = 140, Temperature = 1.0, Seed = 3, NumCompletions = 2 });
         Assert.Equal(2, sampled.Completions.Count);
         foreach (var c in sampled.Completions)
         {
@@ -32,7 +32,7 @@ public sealed class ConstrainedGenerationTests
         }
 
         // Seeded samples are reproducible under the constraint too.
-        var again = lm.Predict(new LmPrompt("Answer in JSON:") { MaxTokens = 100, Temperature = 1.0, Seed = 3, NumCompletions = 2 });
+        var again = lm.Predict(new LmPrompt("Answer in JSON:") { MaxTokens = 140, Temperature = 1.0, Seed = 3, NumCompletions = 2 });
         Assert.Equal(sampled.Completions.Select(c => c.CompletionText), again.Completions.Select(c => c.CompletionText));
     }
 

@@ -16,8 +16,12 @@ internal static class ExporterSamples
         (typeof(Dictionary<string, double>), new Dictionary<string, double> { ["a"] = 1.25, ["b"] = -3 }),
     ];
 
-    /// <summary>The schema of <see cref="Order"/> (enums as strings, so a C# enum becomes a JSON enum).</summary>
-    public static string OrderSchema() => JsonSchemaExporter.GetJsonSchemaAsNode(JsonSerializerOptions.Default, typeof(Order)).ToJsonString();
+    /// <summary>
+    /// The schema of <see cref="Order"/> (a C# enum with a string converter becomes a JSON enum; the root and the
+    /// non-nullable references are not nullable, so the model must write the whole object).
+    /// </summary>
+    public static string OrderSchema() => JsonSchemaExporter.GetJsonSchemaAsNode(
+        JsonSerializerOptions.Default, typeof(Order), new JsonSchemaExporterOptions { TreatNullObliviousAsNonNullable = true }).ToJsonString();
 
     public sealed record Address(string Street, string City);
 
