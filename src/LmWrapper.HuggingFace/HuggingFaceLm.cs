@@ -108,14 +108,17 @@ public sealed class HuggingFaceLm : LanguageModel
     internal JsonConstraint CreateJsonConstraint(JsonElement? schema) => JsonConstraint.FromResponseFormat(schema, JsonVocabulary);
 
     /// <summary>
-    /// Which JSON constraint (if any) a prompt's generation runs under; null: none. Until LmPrompt.ResponseFormat is wired
-    /// (then <see cref="ConstraintFor"/> reads it: JSON mode gives <c>CreateJsonConstraint(null)</c>, a JSON schema
-    /// <c>CreateJsonConstraint(schemaElement)</c>, compiled once per prompt and also called during validation so an
-    /// unsupported schema fails before anything runs), tests set this to drive constrained decoding end to end.
+    /// Which JSON constraint (if any) a prompt's generation runs under; null: none. A seam for tests until
+    /// LmPrompt.ResponseFormat is wired in <see cref="ConstraintFor"/>.
     /// </summary>
     internal Func<LmPrompt, JsonConstraint?>? ConstraintSelector { get; set; }
 
-    /// <summary>The JSON constraint a prompt generates under (see <see cref="ConstraintSelector"/>).</summary>
+    /// <summary>
+    /// The JSON constraint a prompt generates under. Wiring LmPrompt.ResponseFormat (one line):
+    /// <c>prompt.ResponseFormat is { } f ? CreateJsonConstraint(f.Kind == LmResponseFormatKind.JsonObject ? null : f.Schema) : ConstraintSelector?.Invoke(prompt)</c>;
+    /// and call the same <see cref="CreateJsonConstraint"/> from prompt validation so an unsupported schema throws its
+    /// <see cref="LmPromptException"/> before anything runs (compiling is cheap; the vocabulary trie is built once per model).
+    /// </summary>
     private JsonConstraint? ConstraintFor(LmPrompt prompt) => ConstraintSelector?.Invoke(prompt);
 
     /// <inheritdoc/>

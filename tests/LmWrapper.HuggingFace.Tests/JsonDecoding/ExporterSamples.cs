@@ -16,12 +16,54 @@ internal static class ExporterSamples
         (typeof(Dictionary<string, double>), new Dictionary<string, double> { ["a"] = 1.25, ["b"] = -3 }),
     ];
 
+    /// <summary>Web defaults with numbers as numbers only, as LmResponseFormat.ForType uses them.</summary>
+    public static JsonSerializerOptions WebOptions { get; } = new(JsonSerializerDefaults.Web)
+    {
+        NumberHandling = JsonNumberHandling.Strict,
+        TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(),
+    };
+
     /// <summary>
-    /// The schema of <see cref="Order"/> (a C# enum with a string converter becomes a JSON enum; the root and the
-    /// non-nullable references are not nullable, so the model must write the whole object).
+    /// The schema of <see cref="Order"/> made as LmResponseFormat.ForType makes one: camelCase names, not nullable where
+    /// C# says so, every object closed with all its properties required (a C# enum with a string converter becomes a
+    /// JSON enum), so the model must write the whole object.
     /// </summary>
-    public static string OrderSchema() => JsonSchemaExporter.GetJsonSchemaAsNode(
-        JsonSerializerOptions.Default, typeof(Order), new JsonSchemaExporterOptions { TreatNullObliviousAsNonNullable = true }).ToJsonString();
+    public static string OrderSchema() => ForTypeSchema(typeof(Order));
+
+    /// <summary>A type's schema as LmResponseFormat.ForType makes it (see <see cref="OrderSchema"/>).</summary>
+    public static string ForTypeSchema(Type type)
+    {
+        var node = JsonSchemaExporter.GetJsonSchemaAsNode(WebOptions, type, new JsonSchemaExporterOptions { TreatNullObliviousAsNonNullable = true });
+        Close(node);
+        return node.ToJsonString();
+    }
+
+    private static void Close(System.Text.Json.Nodes.JsonNode? node)
+    {
+        switch (node)
+        {
+            case System.Text.Json.Nodes.JsonObject obj:
+                if (obj["properties"] is System.Text.Json.Nodes.JsonObject props)
+                {
+                    obj["additionalProperties"] = false;
+                    obj["required"] = new System.Text.Json.Nodes.JsonArray([.. props.Select(p => (System.Text.Json.Nodes.JsonNode?)p.Key)]);
+                }
+
+                foreach (var (_, child) in obj.ToList())
+                {
+                    Close(child);
+                }
+
+                break;
+            case System.Text.Json.Nodes.JsonArray array:
+                foreach (var child in array)
+                {
+                    Close(child);
+                }
+
+                break;
+        }
+    }
 
     public sealed record Address(string Street, string City);
 

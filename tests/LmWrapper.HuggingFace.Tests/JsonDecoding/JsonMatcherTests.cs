@@ -264,6 +264,22 @@ public sealed class JsonMatcherTests
             Assert.True(JsonMatcher.IsValidDocument(schema, json), $"{type.Name}: {json} against {schemaText}");
             SchemaChecker.AssertMatches(schemaText, json);
         }
+
+        // As LmResponseFormat.ForType makes them: camelCase, closed objects, everything required.
+        foreach (var (type, value) in ExporterSamples.All.Where(s => s.Type != typeof(Dictionary<string, double>)))
+        {
+            string schemaText = ExporterSamples.ForTypeSchema(type);
+            string json = JsonSerializer.Serialize(value, type, ExporterSamples.WebOptions);
+            if (type == typeof(ExporterSamples.Category))
+            {
+                // Closed and all-required: the leaf's children must be written too (as they are, []).
+                Assert.Contains("\"children\":[]", json, StringComparison.Ordinal);
+            }
+
+            Assert.True(JsonMatcher.IsValidDocument(Compile(schemaText), json), $"{type.Name}: {json} against {schemaText}");
+            SchemaChecker.AssertMatches(schemaText, json);
+            Assert.False(JsonMatcher.IsValidPrefix(Compile(schemaText), json[..^1] + ",\"zz\""));
+        }
     }
 
     [Fact]
