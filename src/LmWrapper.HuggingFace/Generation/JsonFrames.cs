@@ -120,6 +120,9 @@ internal abstract class JsonFrame(JsonFrame? parent, int continuation, JsonSetti
             case (byte)'[' when (types & JsonTypes.Array) != 0 && schema.MinItems <= schema.MaxItems:
                 Emit(new JsonArrayFrame(waiting, waiting.AfterChildCost(), settings, schema, JsonArrayFrame.Phase.AfterOpen, 0, 0), output);
                 break;
+            case (byte)'"' when (types & JsonTypes.String) != 0 && schema.Format is { } format:
+                Emit(new JsonFormatFrame(waiting, waiting.AfterChildCost(), settings, format, 0, format.AllTemplates), output);
+                break;
             case (byte)'"' when (types & JsonTypes.String) != 0 && schema.MinLength <= schema.MaxLength:
                 Emit(new JsonStringFrame(waiting, waiting.AfterChildCost(), settings, schema.MinLength, schema.MaxLength, 0, 0, 0, 0, 0), output);
                 break;
@@ -626,6 +629,58 @@ internal sealed class JsonStringFrame(JsonFrame? parent, int continuation, JsonS
     private (int, int, int, int, byte, int, int) Key => (minLength, maxLength, chars, pending, bounds, escape, hexValue);
 
     private JsonStringFrame Next(int c, int p, byte bnd, int e, int h) => new(Parent, Continuation, Settings, minLength, maxLength, c, p, bnd, e, h);
+}
+
+/// <summary>A formatted string in progress (after its opening quote): <c>position</c> characters matched, by the templates in <c>alive</c>.</summary>
+internal sealed class JsonFormatFrame(JsonFrame? parent, int continuation, JsonSettings settings, JsonStringFormat format, int position, ulong alive)
+    : JsonFrame(parent, continuation, settings)
+{
+    public override int OwnCost
+    {
+        get
+        {
+            int best = JsonSchemaNode.Impossible;
+            for (ulong rest = alive; rest != 0; rest &= rest - 1)
+            {
+                best = Math.Min(best, format.Templates[System.Numerics.BitOperations.TrailingZeroCount(rest)].Length - position + 1);
+            }
+
+            return best;
+        }
+    }
+
+    public override bool SameAs(JsonFrame other) => other is JsonFormatFrame o && ReferenceEquals(o.Parent, Parent) && o.Key == Key;
+
+    private (JsonStringFormat, int, ulong) Key => (format, position, alive);
+
+    public override void Step(byte b, List<JsonFrame> output)
+    {
+        ulong next = 0;
+        bool ends = false;
+        for (ulong rest = alive; rest != 0; rest &= rest - 1)
+        {
+            int t = System.Numerics.BitOperations.TrailingZeroCount(rest);
+            var template = format.Templates[t];
+            if (position == template.Length)
+            {
+                ends |= b == '"';
+            }
+            else if (b < 0x80 && template[position].Contains((char)b, StringComparison.Ordinal))
+            {
+                next |= 1UL << t;
+            }
+        }
+
+        if (ends)
+        {
+            Emit(Parent!.AfterChild(), output);
+        }
+
+        if (next != 0)
+        {
+            Emit(new JsonFormatFrame(Parent, Continuation, Settings, format, position + 1, next), output);
+        }
+    }
 }
 
 /// <summary>A number in progress (JSON's grammar; integers only when the schema says integer), at most a set length.</summary>

@@ -77,6 +77,9 @@ internal sealed class JsonSchemaNode
 
     public int MinLength { get; set; }
 
+    /// <summary>With format: the template strings must follow (overrides minLength/maxLength).</summary>
+    public JsonStringFormat? Format { get; set; }
+
     public int MaxLength { get; set; } = int.MaxValue;
 
     /// <summary>The schema of array item <paramref name="index"/>; null when no item may be there.</summary>
@@ -200,7 +203,11 @@ internal sealed class JsonSchemaNode
             cost = Math.Min(cost, Add(1, ArrayCloseCost(0)));
         }
 
-        if ((Types & JsonTypes.String) != 0 && MinLength <= MaxLength)
+        if ((Types & JsonTypes.String) != 0 && Format is { } format)
+        {
+            cost = Math.Min(cost, 2 + format.MinLength);
+        }
+        else if ((Types & JsonTypes.String) != 0 && MinLength <= MaxLength)
         {
             cost = Math.Min(cost, Add(2, MinLength));
         }
@@ -218,12 +225,13 @@ internal sealed class JsonSchemaNode
 /// Compiles a JSON Schema (a <see cref="JsonElement"/>) into <see cref="JsonSchemaNode"/>s for constrained decoding.
 /// Supported: <c>type</c> (a name or an array of names), <c>properties</c>, <c>required</c>,
 /// <c>additionalProperties</c> (false, true or a schema), <c>items</c> (a schema or false), <c>prefixItems</c>,
-/// <c>enum</c>, <c>const</c>, <c>anyOf</c> and <c>oneOf</c> (both as "one of these alternatives"; oneOf's exclusivity is
+/// <c>format</c> (date, time, date-time, uuid: see <see cref="JsonStringFormat"/>), <c>enum</c>, <c>const</c>, <c>anyOf</c> and <c>oneOf</c> (both as "one of these alternatives"; oneOf's exclusivity is
 /// not enforced), <c>minItems</c>, <c>maxItems</c>, <c>minLength</c>, <c>maxLength</c>, and <c>$ref</c> to a JSON
 /// pointer inside the same document (<c>#</c>, <c>#/$defs/…</c>, <c>#/definitions/…</c>, <c>#/properties/…</c>, as
 /// System.Text.Json's JsonSchemaExporter writes them). Annotations (title, description, default, examples, $schema,
 /// $id, $comment, deprecated, readOnly, writeOnly) are ignored. Any other keyword (pattern, format, minimum, …) is
-/// refused with an <see cref="LmPromptException"/> naming it and where it is, rather than silently not enforced.
+/// refused with an <see cref="LmPromptException"/> naming it and where it is, rather than silently not enforced (so
+/// is an unsupported format).
 /// </summary>
 internal static class JsonSchemaCompiler
 {
@@ -236,7 +244,7 @@ internal static class JsonSchemaCompiler
     private static readonly HashSet<string> Keywords = new(StringComparer.Ordinal)
     {
         "type", "properties", "required", "additionalProperties", "items", "prefixItems", "enum", "const", "anyOf", "oneOf",
-        "minItems", "maxItems", "minLength", "maxLength", "$ref",
+        "minItems", "maxItems", "minLength", "maxLength", "$ref", "format",
     };
 
     /// <summary>The field name exceptions name (the prompt's response format).</summary>
@@ -424,6 +432,14 @@ internal static class JsonSchemaCompiler
 
                 var i = Compile(items, $"{path}/items");
                 node.Items = ReferenceEquals(i, JsonSchemaNode.Nothing) ? null : i;
+            }
+
+            if (schema.TryGetProperty("format", out var format))
+            {
+                string name = format.ValueKind == JsonValueKind.String ? format.GetString()! : throw Bad("format must be a string", path);
+                node.Format = JsonStringFormat.Find(name) ?? throw new LmPromptException(
+                    $"The JSON schema format '{name}' (at {path}) is not supported by local constrained decoding. Supported formats: {string.Join(", ", JsonStringFormat.Names)}.",
+                    Field);
             }
 
             node.MinItems = Count(schema, "minItems", 0, path);

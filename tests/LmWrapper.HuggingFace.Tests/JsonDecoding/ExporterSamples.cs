@@ -13,6 +13,7 @@ internal static class ExporterSamples
         (typeof(Order), new Order(7, "Ann", [new OrderLine("pen", 2, 1.5), new OrderLine("ink", 1, 12)], Priority.High, new Address("x", "y"), null, true)),
         (typeof(Category), new Category { Name = "root", Children = [new Category { Name = "leaf", Children = [] }] }),
         (typeof(List<int>), new List<int> { 1, 2, 3 }),
+        (typeof(Appointment), new Appointment("dentist", new DateTime(2024, 5, 6, 7, 8, 9, DateTimeKind.Utc), new DateOnly(2023, 12, 28), new TimeOnly(23, 0, 59), Guid.Parse("0f8fad5b-d9cb-469f-a165-70867728950e"), new DateTimeOffset(2024, 1, 2, 3, 4, 5, TimeSpan.FromHours(-5)))),
         (typeof(Dictionary<string, double>), new Dictionary<string, double> { ["a"] = 1.25, ["b"] = -3 }),
     ];
 
@@ -77,6 +78,8 @@ internal static class ExporterSamples
     }
 
     public sealed record Order(int Id, string Customer, List<OrderLine> Lines, Priority Priority, Address ShipTo, Address? BillTo, bool Paid);
+
+    public sealed record Appointment(string What, DateTime At, DateOnly Day, TimeOnly Time, Guid Id, DateTimeOffset Booked);
 
     public sealed class Category
     {

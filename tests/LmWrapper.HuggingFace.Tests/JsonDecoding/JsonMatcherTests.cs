@@ -207,6 +207,38 @@ public sealed class JsonMatcherTests
         Assert.Null(start.Advance([0x80]));               // a stray continuation byte
     }
 
+    [Theory]
+    [InlineData("date-time", "2024-02-28T23:59:59Z", true)]
+    [InlineData("date-time", "1999-12-01T00:00:00+05:30", true)]
+    [InlineData("date-time", "2024-13-01T00:00:00Z", false)]
+    [InlineData("date-time", "2024-02-28T24:00:00Z", false)]
+    [InlineData("date-time", "2024-02-28T23:60:00Z", false)]
+    [InlineData("date-time", "2024-02-28 23:59:59Z", false)]
+    [InlineData("date", "2024-00-10", false)]
+    [InlineData("date", "2024-10-10", true)]
+    [InlineData("time", "23:59:59", true)]
+    [InlineData("time", "7:59:59", false)]
+    [InlineData("uuid", "0f8fad5b-d9cb-469f-a165-70867728950e", true)]
+    [InlineData("uuid", "0f8fad5b-d9cb-469f-a165-70867728950", false)]
+    [InlineData("uuid", "0f8fad5b-d9cb-469f-a165-70867728950g", false)]
+    public void FormatsAcceptOnlyValidValues(string format, string value, bool valid)
+    {
+        var schema = Compile($$"""{"type":"string","format":"{{format}}"}""");
+        Assert.Equal(valid, JsonMatcher.IsValidDocument(schema, $"\"{value}\""));
+        if (valid)
+        {
+            // What the matcher accepts, .NET reads.
+            bool parses = format switch
+            {
+                "date-time" => DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out _),
+                "date" => DateOnly.TryParseExact(value, "yyyy-MM-dd", out _),
+                "time" => TimeOnly.TryParseExact(value, "HH:mm:ss", out _),
+                _ => Guid.TryParse(value, out _),
+            };
+            Assert.True(parses, value);
+        }
+    }
+
     [Fact]
     public void ArraysHonourItemCountsAndPrefixItems()
     {
@@ -235,7 +267,7 @@ public sealed class JsonMatcherTests
 
     [Theory]
     [InlineData("""{"type":"string","pattern":"^a"}""", "pattern")]
-    [InlineData("""{"type":"string","format":"date-time"}""", "format")]
+    [InlineData("""{"type":"string","format":"email"}""", "'email'")]
     [InlineData("""{"type":"integer","minimum":0}""", "minimum")]
     [InlineData("""{"type":"array","uniqueItems":true}""", "uniqueItems")]
     [InlineData("""{"$ref":"https://example.com/schema"}""", "https://example.com/schema")]
