@@ -7,7 +7,7 @@ namespace LmWrapper.Benchmarks.Suites;
 
 /// <summary>
 /// Constrained JSON decoding's cost per generated token: for real vocabularies (llama2's 32k SentencePiece tokens and
-/// GPT-2's 50k byte-level tokens), each step of a scripted document (its own tokenization) computes the allowed-token
+/// GPT-2's 50k and Llama-3's 128k byte-level tokens), each step of a scripted document (its own tokenization) computes the allowed-token
 /// mask (the trie walk) and advances the parser, as the generator does; the same-run baseline checks every token's
 /// bytes against the parser state one by one (what the trie avoids). Single-threaded.
 /// </summary>
@@ -25,14 +25,14 @@ public sealed class JsonDecodingSuite : IBenchmarkSuite
 
     public string Name => "jsondecode";
 
-    public string Description => "constrained JSON decoding: mask + advance per token (llama2 32k, gpt2 50k vocab) vs checking every token";
+    public string Description => "constrained JSON decoding: mask + advance per token (llama2 32k, gpt2 50k, llama3 128k vocab) vs checking every token";
 
     public Task<IReadOnlyDictionary<string, double>> RunAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
     {
         string root = FindFixtures();
         var results = new Dictionary<string, double>();
         using var schemaDoc = JsonDocument.Parse(Schema);
-        foreach (var name in new[] { "llama2", "gpt2" })
+        foreach (var name in new[] { "llama2", "gpt2", "llama3" })
         {
             var tokenizer = HuggingFaceTokenizer.FromFolder(Path.Combine(root, name));
             var sw = Stopwatch.StartNew();
