@@ -71,10 +71,18 @@ internal sealed class JsonConstraintState
             return marked + Walk(special, TokenTrie.Root, start, 0, allowed, budget);
         }
 
+        if (start.Count == 1 && trie.Special is { } rest && start[0] is JsonKeyFrame key && key.FreeNameTooDear(budget))
+        {
+            // An object key near the end of the budget: a plain token that leaves the known names makes a free name,
+            // which cannot fit, and plain content never lowers the cost; so plain tokens only along known names, and the
+            // others (quotes, escapes, partial characters) through their own trie.
+            return Walk(rest, TokenTrie.Root, start, 0, allowed, budget) + Walk(trie, TokenTrie.Root, start, 0, allowed, budget, knownNamesOnly: true);
+        }
+
         return Walk(trie, TokenTrie.Root, start, 0, allowed, budget);
     }
 
-    private int Walk(TokenTrie trie, int node, List<JsonFrame> states, int depth, Span<bool> allowed, int budget)
+    private int Walk(TokenTrie trie, int node, List<JsonFrame> states, int depth, Span<bool> allowed, int budget, bool knownNamesOnly = false)
     {
         if (_levels.Count <= depth)
         {
@@ -93,7 +101,7 @@ internal sealed class JsonConstraintState
                 s.Step(b, next);
             }
 
-            if (next.Count == 0)
+            if (next.Count == 0 || (knownNamesOnly && !(next.Count == 1 && next[0] is JsonKeyFrame { OnKnownName: true })))
             {
                 continue;
             }
@@ -112,7 +120,7 @@ internal sealed class JsonConstraintState
             {
                 foreach (int id in ids)
                 {
-                    if (id < allowed.Length)
+                    if (id < allowed.Length && !allowed[id])
                     {
                         allowed[id] = true;
                         marked++;
@@ -120,7 +128,7 @@ internal sealed class JsonConstraintState
                 }
             }
 
-            marked += Walk(trie, child, next, depth + 1, allowed, budget);
+            marked += Walk(trie, child, next, depth + 1, allowed, budget, knownNamesOnly);
         }
 
         return marked;

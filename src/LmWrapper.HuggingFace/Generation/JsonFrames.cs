@@ -363,6 +363,14 @@ internal sealed class JsonKeyFrame(JsonObjectFrame owner, int continuation, Json
         && JsonSchemaNode.Add(JsonSchemaNode.Add(3, additional.MinCost), JsonSchemaNode.Add(owner.FreeCloseCost, Continuation)) <= budget
             ? int.MaxValue : -1;
 
+    /// <summary>Whether no name outside the schema's properties could fit the budget (then only known names are worth walking).</summary>
+    public bool FreeNameTooDear(int budget) =>
+        pending == 0 && (owner.Schema.AdditionalProperties is not { } additional
+            || JsonSchemaNode.Add(JsonSchemaNode.Add(2, additional.MinCost), JsonSchemaNode.Add(owner.FreeCloseCost, Continuation)) > budget);
+
+    /// <summary>Whether the bytes typed so far begin a known name not yet given.</summary>
+    public bool OnKnownName => (candidates & ~owner.Seen) != 0;
+
     public override bool SameAs(JsonFrame other) => other is JsonKeyFrame o && ReferenceEquals(o.Parent, Parent) && o.Key.Item1.AsSpan().SequenceEqual(typed) && o.Key.Item2 == (pending, low, high);
 
     private (byte[], (int, byte, byte)) Key => (typed, (pending, low, high));
