@@ -36,6 +36,7 @@ public sealed class HuggingFaceLm : LanguageModel
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ConditionalWeakTable<LmPrompt, PromptEncoding> _encodings = [];
     private readonly Lazy<TokenTrie> _jsonVocabulary;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, JsonConstraint> _jsonConstraints = new(StringComparer.Ordinal);
     private volatile bool _disposed;
 
     private HuggingFaceLm(string folder, string identity, HuggingFaceTokenizer tokenizer, SafetensorsCheckpoint checkpoint,
@@ -105,7 +106,25 @@ public sealed class HuggingFaceLm : LanguageModel
     /// for any JSON object (JSON mode), else a JSON Schema in the subset <see cref="JsonSchemaCompiler"/> documents.
     /// </summary>
     /// <exception cref="LmPromptException">The schema uses an unsupported keyword.</exception>
-    internal JsonConstraint CreateJsonConstraint(JsonElement? schema) => JsonConstraint.FromResponseFormat(schema, JsonVocabulary);
+    internal JsonConstraint CreateJsonConstraint(JsonElement? schema)
+    {
+        // Compiled constraints are immutable: reuse them for the same schema text (validation, then generation, and the
+        // many prompts of a PredictMany usually share one schema). A bounded cache: cleared when it grows past 64.
+        string key = schema is JsonElement s ? s.GetRawText() : string.Empty;
+        if (_jsonConstraints.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        var constraint = JsonConstraint.FromResponseFormat(schema, JsonVocabulary);
+        if (_jsonConstraints.Count >= 64)
+        {
+            _jsonConstraints.Clear();
+        }
+
+        _jsonConstraints[key] = constraint;
+        return constraint;
+    }
 
     /// <summary>
     /// Which JSON constraint (if any) a prompt's generation runs under; null: none. A seam for tests until

@@ -131,6 +131,12 @@ public sealed class ConstrainedGenerationTests
         using var doc = JsonDocument.Parse("""{"type":"string","pattern":"a+"}""");
         var ex = Assert.Throws<LmPromptException>(() => lm.CreateJsonConstraint(doc.RootElement));
         Assert.Contains("'pattern'", ex.Message, StringComparison.Ordinal);
+
+        // A schema compiles once per model: the same text gives the same constraint.
+        using var a = JsonDocument.Parse(JsonMatcherTests.PersonSchema);
+        using var b = JsonDocument.Parse(JsonMatcherTests.PersonSchema);
+        Assert.Same(lm.CreateJsonConstraint(a.RootElement), lm.CreateJsonConstraint(b.RootElement));
+        Assert.NotSame(lm.CreateJsonConstraint(a.RootElement), lm.CreateJsonConstraint(null));
     }
 
     private static void Check(string schema, LmPrediction p)

@@ -15,6 +15,7 @@ public sealed class JsonVocabularyTests
     [Theory]
     [InlineData("gpt2")]
     [InlineData("llama2")]
+    [InlineData("llama2-meta")]
     [InlineData("llama3")]
     [InlineData("qwen3")]
     public void TokenBytesJoinToTheDecodedText(string name)
