@@ -9,7 +9,7 @@ if (args.Length == 2 && args[0] == FakeServerProcess.Command)
     return await FakeServerProcess.ServeAsync(args[1]); // the batching suite's server, in a process of its own
 }
 
-IBenchmarkSuite[] suites = [new CacheSuite(), new TokenizersSuite(), new OpenAiSuite(), new BatchingSuite(), new InferenceSuite(), new KernelsSuite(), new ReliabilitySuite()];
+IBenchmarkSuite[] suites = [new CacheSuite(), new TokenizersSuite(), new OpenAiSuite(), new BatchingSuite(), new InferenceSuite(), new KernelsSuite(), new ReliabilitySuite(), new JsonDecodingSuite()];
 
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {

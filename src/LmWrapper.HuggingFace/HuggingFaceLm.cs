@@ -35,6 +35,8 @@ public sealed class HuggingFaceLm : LanguageModel
     private readonly bool _chatMode;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ConditionalWeakTable<LmPrompt, PromptEncoding> _encodings = [];
+    private readonly Lazy<TokenTrie> _jsonVocabulary;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, JsonConstraint> _jsonConstraints = new(StringComparer.Ordinal);
     private volatile bool _disposed;
 
     private HuggingFaceLm(string folder, string identity, HuggingFaceTokenizer tokenizer, SafetensorsCheckpoint checkpoint,
@@ -54,6 +56,7 @@ public sealed class HuggingFaceLm : LanguageModel
         BosTokenId = tokenizer.BosTokenId
             ?? (!TokenizerNamesBos(folder) && model.Config.BosTokenId is int b && tokenizer.IdToToken(b) is not null ? b : null);
         TokenText = new TokenText(tokenizer);
+        _jsonVocabulary = new(() => new TokenTrie(tokenizer.TokenBytes()));
         _generator = new Generator(model, (context, id) => TokenText.Next(context, id, skipSpecialTokens: true), EosTokenIds);
         HuggingFaceLog.ModelLoaded(Logger, ModelIdentity, model.Config.ModelType, model.Config.NumLayers, model.Config.HiddenSize, options.Quantization);
     }
@@ -94,6 +97,48 @@ public sealed class HuggingFaceLm : LanguageModel
     internal CausalTransformer Transformer => _model;
 
     internal TokenText TokenText { get; }
+
+    /// <summary>The vocabulary as a byte trie for constrained JSON decoding (built on first use, then shared).</summary>
+    internal TokenTrie JsonVocabulary => _jsonVocabulary.Value;
+
+    /// <summary>
+    /// A constrained-decoding constraint for <see cref="GenerationRequest.Constraint"/>: <paramref name="schema"/> null
+    /// for any JSON object (JSON mode), else a JSON Schema in the subset <see cref="JsonSchemaCompiler"/> documents.
+    /// </summary>
+    /// <exception cref="LmPromptException">The schema uses an unsupported keyword.</exception>
+    internal JsonConstraint CreateJsonConstraint(JsonElement? schema)
+    {
+        // Compiled constraints are immutable: reuse them for the same schema text (validation, then generation, and the
+        // many prompts of a PredictMany usually share one schema). A bounded cache: cleared when it grows past 64.
+        string key = schema is JsonElement s ? s.GetRawText() : string.Empty;
+        if (_jsonConstraints.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        var constraint = JsonConstraint.FromResponseFormat(schema, JsonVocabulary);
+        if (_jsonConstraints.Count >= 64)
+        {
+            _jsonConstraints.Clear();
+        }
+
+        _jsonConstraints[key] = constraint;
+        return constraint;
+    }
+
+    /// <summary>
+    /// Which JSON constraint (if any) a prompt's generation runs under; null: none. A seam for tests until
+    /// LmPrompt.ResponseFormat is wired in <see cref="ConstraintFor"/>.
+    /// </summary>
+    internal Func<LmPrompt, JsonConstraint?>? ConstraintSelector { get; set; }
+
+    /// <summary>
+    /// The JSON constraint a prompt generates under. Wiring LmPrompt.ResponseFormat (one line):
+    /// <c>prompt.ResponseFormat is { } f ? CreateJsonConstraint(f.Kind == LmResponseFormatKind.JsonObject ? null : f.Schema) : ConstraintSelector?.Invoke(prompt)</c>;
+    /// and call the same <see cref="CreateJsonConstraint"/> from prompt validation so an unsupported schema throws its
+    /// <see cref="LmPromptException"/> before anything runs (compiling is cheap; the vocabulary trie is built once per model).
+    /// </summary>
+    private JsonConstraint? ConstraintFor(LmPrompt prompt) => ConstraintSelector?.Invoke(prompt);
 
     /// <inheritdoc/>
     protected override bool SupportsInternals => true;
@@ -403,6 +448,7 @@ public sealed class HuggingFaceLm : LanguageModel
                 Stop = p.Stop is { } stop ? [.. stop.OrderByDescending(s => s.Length)] : null,
                 Internals = p.Internals,
                 OnToken = onToken,
+                Constraint = ConstraintFor(p),
             };
         }
 

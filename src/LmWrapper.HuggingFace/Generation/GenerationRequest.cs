@@ -49,6 +49,16 @@ internal sealed class GenerationRequest
     /// number within the request, the token's text in context and its logprob. For streaming; null when nobody listens.
     /// </summary>
     public Action<int, string, double>? OnToken { get; init; }
+
+    /// <summary>
+    /// Constrained JSON decoding: when set, each sample keeps its own parser state and only tokens that keep its output a
+    /// valid prefix of a matching JSON document can be chosen (then end-of-sequence once it is complete); logprobs are
+    /// those of the masked distribution. Wiring: for <c>LmPrompt.ResponseFormat</c>, pass
+    /// <c>lm.CreateJsonConstraint(format is JSON mode ? null : format's schema JsonElement)</c> (HuggingFaceLm), which
+    /// compiles the schema (an <see cref="LmPromptException"/> for unsupported keywords: call it when validating the
+    /// prompt, before anything runs) against the model's cached vocabulary trie.
+    /// </summary>
+    public JsonConstraint? Constraint { get; init; }
 }
 
 /// <summary>One generated sample, in ids, before it becomes a prediction.</summary>

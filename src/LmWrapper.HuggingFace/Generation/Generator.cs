@@ -155,6 +155,20 @@ internal sealed class Generator
     private void Accept(SampleState s, float[] logits)
     {
         var r = s.Request;
+        if (s.Constraint is { } constraint)
+        {
+            // Constrained JSON: the disallowed tokens' logits become -inf (in a copy: the samples of a prompt share its
+            // prompt-pass logits), so choice and logprobs are those of the masked distribution.
+            if (Mask(s, constraint, logits) is not { } masked)
+            {
+                s.Sample.FinishReason = "stop";
+                s.Done = true;
+                return;
+            }
+
+            logits = masked;
+        }
+
         int id = Sampler.Choose(logits, r, s.Random, s.Counts);
         if (_eos.Contains(id))
         {
@@ -178,6 +192,7 @@ internal sealed class Generator
         s.Context.Add(id);
         s.Counts![id] = s.Counts.GetValueOrDefault(id) + 1;
         s.Text.Append(piece);
+        s.Constraint?.Advance(id);
         r.OnToken?.Invoke(s.Index, piece, logprob);
         if (r.Stop is { } stops && piece.Length > 0)
         {
@@ -193,11 +208,55 @@ internal sealed class Generator
             }
         }
 
+        if (s.Constraint is { IsFinal: true })
+        {
+            // The document is closed: only end-of-sequence could follow, so stop without another forward pass.
+            s.Sample.FinishReason = "stop";
+            s.Done = true;
+            return;
+        }
+
         if (s.Sample.Tokens.Count >= r.MaxNewTokens)
         {
             s.Sample.FinishReason = "length";
             s.Done = true;
         }
+    }
+
+    /// <summary>
+    /// The logits with every token the JSON constraint does not allow next set to -inf (end-of-sequence is allowed when
+    /// the document is complete, or when the vocabulary cannot continue it at all); null when nothing is allowed (the
+    /// model has no end-of-sequence token and the document is complete), which ends the sample.
+    /// </summary>
+    private float[]? Mask(SampleState s, JsonConstraintState constraint, float[] logits)
+    {
+        var allowed = s.Allowed ??= new bool[logits.Length];
+        int remaining = s.Request.MaxNewTokens - s.Sample.Tokens.Count;
+        int n = constraint.FillAllowed(allowed, remaining);
+        if (constraint.IsComplete || n == 0)
+        {
+            foreach (int eos in _eos)
+            {
+                if (eos < allowed.Length && !allowed[eos])
+                {
+                    allowed[eos] = true;
+                    n++;
+                }
+            }
+        }
+
+        if (n == 0)
+        {
+            return null;
+        }
+
+        var masked = s.Masked ??= new float[logits.Length];
+        for (int i = 0; i < masked.Length; i++)
+        {
+            masked[i] = allowed[i] ? logits[i] : float.NegativeInfinity;
+        }
+
+        return masked;
     }
 
     /// <summary>A sample being generated.</summary>
@@ -222,7 +281,17 @@ internal sealed class Generator
             {
                 Collector = new InternalsCollector(ir, config);
             }
+
+            Constraint = request.Constraint?.NewState();
         }
+
+        /// <summary>This sample's own JSON parser state, when the request is constrained.</summary>
+        public JsonConstraintState? Constraint { get; }
+
+        /// <summary>Scratch: the allowed-token mask and the masked logits (constrained requests only).</summary>
+        public bool[]? Allowed { get; set; }
+
+        public float[]? Masked { get; set; }
 
         public GenerationRequest Request { get; }
 

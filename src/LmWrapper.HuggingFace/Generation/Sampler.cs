@@ -5,7 +5,9 @@ namespace LmWrapper.HuggingFace.Generation;
 /// <summary>
 /// Picks the next token from a row of logits: greedy at temperature 0, otherwise temperature, then top-k, then top-p
 /// (transformers' order), sampled from a seeded generator. Presence and frequency penalties (OpenAI's definition) are
-/// applied to the logits first. Logprobs are always those of the model's raw distribution.
+/// applied to the logits first. Logprobs are always those of the model's raw distribution, except under a JSON
+/// constraint, where the generator hands over logits with the disallowed tokens at -inf: then they are those of that
+/// masked (renormalized) distribution, and masked tokens never appear among the alternatives.
 /// </summary>
 internal static class Sampler
 {
@@ -167,7 +169,7 @@ internal static class Sampler
         for (int i = 0; i < logits.Length; i++)
         {
             float v = logits[i];
-            if (best.Count == k && v <= best[^1].Logit)
+            if (float.IsNegativeInfinity(v) || (best.Count == k && v <= best[^1].Logit))
             {
                 continue;
             }

@@ -612,6 +612,68 @@ public sealed class HuggingFaceTokenizer
         return pieces;
     }
 
+    /// <summary>
+    /// Each id's bytes as the token adds them in the middle of a text (byte-level tokens map back to their bytes,
+    /// byte-fallback &lt;0xNN&gt; tokens to their byte, other tokens to the UTF-8 of what the decoder makes of them);
+    /// null for added and special tokens and ids without a token. For constrained decoding, which works on bytes.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The tokenizer has no decoder, so tokens have no defined text.</exception>
+    internal byte[]?[] TokenBytes()
+    {
+        var table = new byte[]?[IdLimit];
+        var buffer = new List<byte>();
+        string? anchor = null;
+        string anchorText = string.Empty;
+        if (!_byteLevel)
+        {
+            if (_decoder is null)
+            {
+                throw new NotSupportedException("Constrained decoding needs a tokenizer.json with a decoder (this one has none), to know each token's text.");
+            }
+
+            // Decode each token after a plain letter, so that decoders that strip or rewrite a leading space at the start of
+            // a text (Metaspace, Strip) treat it as they do mid-text.
+            anchor = new[] { "a", "b", "x", "e" }.FirstOrDefault(t => _model.TokenToId(t) is not null);
+            if (anchor is not null)
+            {
+                anchorText = _decoder.Decode([anchor]);
+            }
+        }
+
+        for (int id = 0; id < table.Length; id++)
+        {
+            if (_addedById.ContainsKey(id) || _model.IdToToken(id) is not string token)
+            {
+                continue;
+            }
+
+            if (_byteLevel)
+            {
+                buffer.Clear();
+                table[id] = ByteLevelTables.TryMapToBytes(token, buffer) ? [.. buffer] : System.Text.Encoding.UTF8.GetBytes(token);
+                continue;
+            }
+
+            string text = anchor is null ? _decoder!.Decode([token]) : _decoder!.Decode([anchor, token]);
+            if (anchor is not null)
+            {
+                text = text.StartsWith(anchorText, StringComparison.Ordinal) ? text[anchorText.Length..] : text;
+            }
+
+            if (token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>'
+                && byte.TryParse(token.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber, null, out byte b)
+                && (text == "\uFFFD" || text == ((char)b).ToString()))
+            {
+                table[id] = [b];
+                continue;
+            }
+
+            table[id] = text.Contains('\uFFFD', StringComparison.Ordinal) ? null : System.Text.Encoding.UTF8.GetBytes(text);
+        }
+
+        return table;
+    }
+
     private static string CleanUpTokenization(string s) => s
         .Replace(" .", ".", StringComparison.Ordinal)
         .Replace(" ?", "?", StringComparison.Ordinal)
