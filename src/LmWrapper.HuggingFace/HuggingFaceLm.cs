@@ -133,12 +133,14 @@ public sealed class HuggingFaceLm : LanguageModel
     internal Func<LmPrompt, JsonConstraint?>? ConstraintSelector { get; set; }
 
     /// <summary>
-    /// The JSON constraint a prompt generates under. Wiring LmPrompt.ResponseFormat (one line):
-    /// <c>prompt.ResponseFormat is { } f ? CreateJsonConstraint(f.Kind == LmResponseFormatKind.JsonObject ? null : f.Schema) : ConstraintSelector?.Invoke(prompt)</c>;
-    /// and call the same <see cref="CreateJsonConstraint"/> from prompt validation so an unsupported schema throws its
-    /// <see cref="LmPromptException"/> before anything runs (compiling is cheap; the vocabulary trie is built once per model).
+    /// The JSON constraint a prompt generates under: its <see cref="LmPrompt.ResponseFormat"/> (any JSON object, or the
+    /// format's schema), else the test seam's choice, else none. <see cref="ValidatePrompt"/> compiled the same schema
+    /// already, so an unsupported one threw its <see cref="LmPromptException"/> before anything ran.
     /// </summary>
-    private JsonConstraint? ConstraintFor(LmPrompt prompt) => ConstraintSelector?.Invoke(prompt);
+    private JsonConstraint? ConstraintFor(LmPrompt prompt) =>
+        prompt.ResponseFormat is { } format
+            ? CreateJsonConstraint(format.Kind == LmResponseFormatKind.JsonObject ? null : format.Schema)
+            : ConstraintSelector?.Invoke(prompt);
 
     /// <inheritdoc/>
     protected override bool SupportsInternals => true;
@@ -217,6 +219,11 @@ public sealed class HuggingFaceLm : LanguageModel
     protected override void ValidatePrompt(LmPrompt prompt)
     {
         base.ValidatePrompt(prompt);
+        if (prompt.ResponseFormat is { } format)
+        {
+            // Constrained decoding supports a subset of JSON Schema: compile now, so an unsupported keyword fails before anything runs.
+            CreateJsonConstraint(format.Kind == LmResponseFormatKind.JsonObject ? null : format.Schema);
+        }
         if (prompt.ThinkingBudgetTokens is not null)
         {
             throw new LmPromptException(
@@ -260,7 +267,7 @@ public sealed class HuggingFaceLm : LanguageModel
         }
     }
 
-    /// <summary>The model's limits, free prices (it runs here) and capabilities (chat when it has a template, logprobs, echo, batched passes, internals).</summary>
+    /// <summary>The model's limits, free prices (it runs here) and capabilities (chat when it has a template, logprobs, echo, batched passes, internals, structured output by constrained decoding; no tools: LmWrapper does not parse tool calls out of a local model's text).</summary>
     public override LmModelInfo ModelInfo => new(
         ModelIdentity,
         TokenLimit,
@@ -269,21 +276,7 @@ public sealed class HuggingFaceLm : LanguageModel
         (IsChatModel ? LmCapabilities.Chat | LmCapabilities.Prefill : LmCapabilities.None)
         | LmCapabilities.Logprobs | LmCapabilities.Echo | LmCapabilities.Batch | LmCapabilities.Internals
         | (_chatMode && Tokenizer.ChatTemplateHasThinkingSwitch ? LmCapabilities.ReasoningEffort : LmCapabilities.None)
-        | (TakesResponseFormat ? LmCapabilities.StructuredOutput : LmCapabilities.None));
-
-    /// <summary>
-    /// Whether <see cref="LmPrompt.ResponseFormat"/> is taken. False until constrained JSON decoding is wired in: the base
-    /// then refuses a prompt with a response format (an <see cref="LmPromptException"/>, before anything is generated).
-    /// Tools (<see cref="LmPrompt.Tools"/>, tool calls and results) are refused the same way: LmWrapper does not parse tool
-    /// calls out of a local model's text.
-    /// </summary>
-    /// <remarks>
-    /// LEAD (issue 15, helper "jsondec"): THE single place to wire local constrained decoding. Make this true and, in
-    /// PredictUncachedAsync, hand prompt.ResponseFormat (its <see cref="LmResponseFormat.Schema"/>, or any JSON object for
-    /// <see cref="LmResponseFormat.JsonObject"/>) to the GenerationRequest's internal JSON-constraint hook; the cache key,
-    /// JSON form and validation of ResponseFormat are already in the core.
-    /// </remarks>
-    private static bool TakesResponseFormat => false;
+        | LmCapabilities.StructuredOutput);
 
     /// <inheritdoc/>
     protected override Task<IReadOnlyList<LmPrediction>> PredictUncachedAsync(LmPrompt prompt, int numCompletions, CancellationToken cancellationToken) =>

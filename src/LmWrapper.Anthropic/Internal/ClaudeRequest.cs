@@ -29,7 +29,6 @@ internal sealed class ClaudeRequest
         _toolUse = toolUse;
         _toolResults = toolResults;
     }
-    }
 
     /// <summary>Claude's limits on images: at most 100 per request.</summary>
     internal const int MaxImagesPerRequest = 100;

@@ -139,6 +139,38 @@ public sealed class ConstrainedGenerationTests
         Assert.NotSame(lm.CreateJsonConstraint(a.RootElement), lm.CreateJsonConstraint(null));
     }
 
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama")]
+    public async Task ThePublicResponseFormatConstrainsGenerationAndPredictAsyncOfTDeserializes(string model)
+    {
+        // Through the public contract only (no test seam): a format on the prompt, and PredictAsync<T>.
+        using var lm = Load(model);
+        Assert.True(lm.ModelInfo.Has(LmCapabilities.StructuredOutput));
+        using var schema = JsonDocument.Parse(JsonMatcherTests.PersonSchema);
+        var format = LmResponseFormat.ForJsonSchema(schema.RootElement, "person", strict: false);
+        var p = await lm.PredictAsync(new LmPrompt("JSON:") { MaxTokens = 140, Temperature = 0.9, Seed = 2, ResponseFormat = format });
+        Check(JsonMatcherTests.PersonSchema, p);
+        Assert.Equal(JsonValueKind.Object, p.GetCompletionJson().ValueKind);
+
+        var any = await lm.PredictAsync(new LmPrompt("JSON:") { MaxTokens = 60, Temperature = 0, ResponseFormat = LmResponseFormat.JsonObject });
+        Check("""{"type":"object"}""", any);
+
+        var appointment = await lm.PredictAsync<ExporterSamples.Appointment>(new LmPrompt("An appointment as JSON:") { MaxTokens = 160, Temperature = 0.7, Seed = 9 });
+        Assert.NotNull(appointment.What);
+    }
+
+    [Fact]
+    public void AFormatWhoseSchemaIsOutsideTheSubsetIsRefusedWhenValidatedBeforeAnythingRuns()
+    {
+        using var lm = Load("gpt2");
+        using var doc = JsonDocument.Parse("""{"type":"object","properties":{"code":{"type":"string","pattern":"^[A-Z]+$"}},"required":["code"]}""");
+        var prompt = new LmPrompt("JSON:") { MaxTokens = 20, ResponseFormat = LmResponseFormat.ForJsonSchema(doc.RootElement, "code", strict: false) };
+        var e = Assert.Throws<LmPromptException>(() => lm.Predict(prompt));
+        Assert.Equal(nameof(LmPrompt.ResponseFormat), e.FieldName);
+        Assert.Contains("'pattern'", e.Message, StringComparison.Ordinal);
+    }
+
     private static void Check(string schema, LmPrediction p)
     {
         Assert.False(p.HasErrors, p.ErrorMessage);
