@@ -177,6 +177,10 @@ public static class BadInputs
             OpenAiPrompt("system turn after a user turn", "system", () => new LmPrompt([LmChatTurn.User("a"), LmChatTurn.System("b")])),
             OpenAiPrompt("tool turn", "Chat", () => new LmPrompt([LmChatTurn.User("a"), new LmChatTurn(LmChatRole.Tool, "b")])),
             OpenAiPrompt("empty stop sequence", "Stop", () => new LmPrompt("hi") { Stop = [string.Empty] }),
+            OpenAiPrompt("tool result answering no call", "call_x", () => new LmPrompt([LmChatTurn.User("a"), LmChatTurn.ToolResult("call_x", "b")])),
+            OpenAiPrompt("tool call left unanswered", "call_1", () => new LmPrompt([LmChatTurn.User("a"), LmChatTurn.AssistantToolCalls([new LmToolCall("call_1", "t", "{}")]), LmChatTurn.User("b")])),
+            OpenAiPrompt("tool choice naming no tool", "ToolChoice", () => new LmPrompt("hi") { Tools = [LmToolDefinition.FromJson("t", null, "{}")], ToolChoice = LmToolChoice.Named("other") }),
+            OpenAiPrompt("JSON object format without the word JSON", "json", () => new LmPrompt("hi") { ResponseFormat = LmResponseFormat.JsonObject }),
             OpenAiMany("one bad prompt among good ones", "Prompt 1", () => new LmPrompt("hi") { MaxTokens = -5 }),
             OpenAiMany("a prompt that cannot fit", "Prompt 1", () => new LmPrompt(bigWords)),
 
@@ -194,6 +198,8 @@ public static class BadInputs
             ClaudePrompt("two user turns in a row", "alternate", () => new LmPrompt([LmChatTurn.User("a"), LmChatTurn.User("b")])),
             ClaudePrompt("lone surrogate", "surrogate", () => new LmPrompt("a\ud800")),
             ClaudePrompt("tool turn", "Chat", () => new LmPrompt([LmChatTurn.User("a"), new LmChatTurn(LmChatRole.Tool, "b")])),
+            ClaudePrompt("response format with tools", "ResponseFormat", () => new LmPrompt("hi") { Tools = [LmToolDefinition.FromJson("t", null, "{}")], ResponseFormat = LmResponseFormat.JsonObject }),
+            ClaudePrompt("tool call arguments that are not an object", "JSON object", () => new LmPrompt([LmChatTurn.User("a"), LmChatTurn.AssistantToolCalls([new LmToolCall("toolu_1", "t", "[1]")]), LmChatTurn.ToolResult("toolu_1", "b")]) { Tools = [LmToolDefinition.FromJson("t", null, "{}")] }),
 
             // Prompts, any model (the base class's checks, here through MockLm).
             new("mock prompt: NumCompletions 129 (fan-out cap)", typeof(LmPromptException), "NumCompletions", async _ =>

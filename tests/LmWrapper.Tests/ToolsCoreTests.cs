@@ -83,6 +83,8 @@ public sealed class ToolsCoreTests
         Assert.Equal([Call], read.ToolCalls);
         Assert.True(read.HasToolCalls);
         Assert.Contains("\"tool_calls\"", prediction.ToJson(), StringComparison.Ordinal);
+        Assert.Throws<FormatException>(() => LmPrompt.FromJson("""{"text":"x","tools":[{"name":"bad name","parameters":{"type":"object"}}]}"""));
+        Assert.Throws<FormatException>(() => LmPrompt.FromJson("""{"text":"x","tool_choice":{"type":"sometimes"}}"""));
     }
 
     [Fact]

@@ -19,7 +19,20 @@ internal static class PredictionJson
             throw new FormatException("Not a prediction in LmWrapper's JSON form: it has no \"prompt\".");
         }
 
-        return FromDto(dto, FromDto(dto.Prompt), dto.WasCached ?? false);
+        return FromDto(dto, PromptOf(dto.Prompt), dto.WasCached ?? false);
+    }
+
+    /// <summary>A serialized prompt; a tool or format it cannot hold (a bad name or schema) is a <see cref="FormatException"/>.</summary>
+    private static LmPrompt PromptOf(PromptDto dto)
+    {
+        try
+        {
+            return FromDto(dto);
+        }
+        catch (LmPromptException e)
+        {
+            throw new FormatException($"Not a prompt in LmWrapper's JSON form: {e.Message}", e);
+        }
     }
 
     /// <summary>Serializes a prompt on its own (the public form of <see cref="LmPrompt.ToJson"/>).</summary>
@@ -30,7 +43,7 @@ internal static class PredictionJson
     public static LmPrompt DeserializePrompt(string json)
     {
         var dto = Parse(json, LmJsonContext.Default.PromptDto, "prompt");
-        return dto is null ? throw new FormatException("Not a prompt in LmWrapper's JSON form: it is null.") : FromDto(dto);
+        return dto is null ? throw new FormatException("Not a prompt in LmWrapper's JSON form: it is null.") : PromptOf(dto);
     }
 
     /// <summary>Reads JSON into a DTO; JSON that does not fit is a <see cref="FormatException"/> naming <paramref name="what"/>.</summary>
