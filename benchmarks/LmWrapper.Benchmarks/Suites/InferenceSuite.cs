@@ -79,6 +79,12 @@ public sealed class InferenceSuite : IBenchmarkSuite
             throw new ArgumentException("--runs must be at least 1 and --decode-tokens at least 2.");
         }
 
+        var variants = StringOption(args, "--variants", "f32,q8,f16,bf16").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (variants.Length == 0 || variants.Any(v => v is not ("f32" or "q8" or "f16" or "bf16")))
+        {
+            throw new ArgumentException("--variants is a comma-separated list of f32, q8, f16 and bf16 (the Llama weights to measure).");
+        }
+
         bool usePeer = args.Contains("--peer");
         int peerReps = IntOption(args, "--peer-reps", runs);
         int peerTg = IntOption(args, "--peer-tg", quick ? 16 : Math.Clamp(decodeTokens, 64, 128));
@@ -166,18 +172,31 @@ public sealed class InferenceSuite : IBenchmarkSuite
                 };
                 Console.WriteLine($"llama: SmolLM-135M shape but vocab {spec.VocabSize} (llama2 tokenizer; SmolLM has 49152), hidden {spec.HiddenSize}, {spec.NumLayers} layers, {spec.NumHeads} heads / {spec.NumKvHeads} KV heads, intermediate {spec.IntermediateSize}, tied");
                 results["llama_vocab_size"] = spec.VocabSize;
-                string f32 = Write(Path.Combine(dir, "llama-f32"), spec);
-                var peerF32 = peer?.Run(f32, "f32", cancellationToken);
-                bench.Model("llama", f32, full: true, afterRuns: peerF32?.Oracle is { } o32 ? lm => CompareGreedy(lm, o32, results, "", cancellationToken) : null);
-                bench.Model("llama", f32, full: false, variant: "q8", quantization: WeightQuantization.Int8);
-                if (results.TryGetValue("llama_decode_q8_tokens_per_s", out double q8) && results.TryGetValue("llama_decode_tokens_per_s", out double f32Decode))
+                PeerFigures? peerF32 = null;
+                if (variants.Contains("f32") || variants.Contains("q8"))
                 {
-                    results["llama_q8_vs_f32_decode_ratio"] = q8 / f32Decode;
+                    string f32 = Write(Path.Combine(dir, "llama-f32"), spec);
+                    if (variants.Contains("f32"))
+                    {
+                        peerF32 = peer?.Run(f32, "f32", cancellationToken);
+                        bench.Model("llama", f32, full: true, afterRuns: peerF32?.Oracle is { } o32 ? lm => CompareGreedy(lm, o32, results, "", cancellationToken) : null);
+                    }
+
+                    if (variants.Contains("q8"))
+                    {
+                        bench.Model("llama", f32, full: false, variant: "q8", quantization: WeightQuantization.Int8);
+                    }
+
+                    if (results.TryGetValue("llama_decode_q8_tokens_per_s", out double q8) && results.TryGetValue("llama_decode_tokens_per_s", out double f32Decode))
+                    {
+                        results["llama_q8_vs_f32_decode_ratio"] = q8 / f32Decode;
+                    }
+
+                    Directory.Delete(f32, recursive: true);
                 }
 
-                Directory.Delete(f32, recursive: true);
                 PeerFigures? peerF16 = null;
-                foreach (var (tag, dtype) in new[] { ("f16", SafetensorsDType.F16), ("bf16", SafetensorsDType.BF16) })
+                foreach (var (tag, dtype) in new[] { ("f16", SafetensorsDType.F16), ("bf16", SafetensorsDType.BF16) }.Where(v => variants.Contains(v.Item1)))
                 {
                     string half = Write(Path.Combine(dir, "llama-" + tag), spec with { DType = dtype });
                     var peerHalf = tag == "f16" ? peer?.Run(half, tag, cancellationToken) : null;

@@ -38,6 +38,11 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
                 return;
             }
 
+            if (tokens == 1)
+            {
+                _ = w.HalvesAreFinite; // an F16 matrix's one-time scan, here rather than on every thread at once
+            }
+
             ForRowRanges(w, tokens, (o0, o1) => Gemm.Rows(w, cx, tokens, cb, cy, o0, o1));
         }
     }

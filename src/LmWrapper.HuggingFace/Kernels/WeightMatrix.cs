@@ -30,6 +30,9 @@ internal sealed unsafe class WeightMatrix
 {
     private readonly object? _owner;
 
+    /// <summary>0 until <see cref="HalvesAreFinite"/> is first asked, then 1 (all finite) or 2 (an infinity or NaN).</summary>
+    private int _halvesFinite;
+
     public WeightMatrix(void* data, int rows, int cols, WeightType type, object? owner = null)
     {
         Data = (byte*)data;
@@ -145,6 +148,54 @@ internal sealed unsafe class WeightMatrix
                 Safetensors.HalfConversion.Bf16ToFloat(new ReadOnlySpan<ushort>(p, Cols), destination);
                 break;
         }
+    }
+
+    /// <summary>
+    /// Whether no value of an <see cref="WeightType.F16"/> matrix is an infinity or NaN, which lets the decode kernel widen
+    /// its halves with fewer instructions; scanned once, on first use (a race only scans twice), and true for other types.
+    /// </summary>
+    public bool HalvesAreFinite
+    {
+        get
+        {
+            if (Type != WeightType.F16)
+            {
+                return true;
+            }
+
+            int state = Volatile.Read(ref _halvesFinite);
+            if (state == 0)
+            {
+                state = ScanHalves() ? 1 : 2;
+                Volatile.Write(ref _halvesFinite, state);
+            }
+
+            return state == 1;
+        }
+    }
+
+    private bool ScanHalves()
+    {
+        ushort* p = (ushort*)Data;
+        long n = (long)Rows * Cols, i = 0;
+        var exponent = System.Runtime.Intrinsics.Vector512.Create((ushort)0x7C00);
+        for (; i + 32 <= n; i += 32)
+        {
+            if (System.Runtime.Intrinsics.Vector512.EqualsAny(System.Runtime.Intrinsics.Vector512.Load(p + i) & exponent, exponent))
+            {
+                return false;
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            if ((p[i] & 0x7C00) == 0x7C00)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Row <paramref name="row"/> as float32 without a copy (F32 matrices only).</summary>
