@@ -233,7 +233,7 @@ internal sealed class TransformerWeights
         /// <summary>
         /// A Conv1D-layout matrix [in, out], transposed into [out, in] in its own dtype (or float32). The transposed copy is
         /// what the kernels read, so the source is read with file reads in blocks of rows rather than through the map: its
-        /// pages then never count in this process's memory beside the copy (they did, and made GPT-2's resident set hold its
+        /// pages then never count in this process's memory beside the copy (the file's page cache serves the reads) (they did, and made GPT-2's resident set hold its
         /// layer weights twice).
         /// </summary>
         public WeightMatrix Conv1D(string name, int inputs, int outputs)
@@ -273,21 +273,33 @@ internal sealed class TransformerWeights
             return WeightMatrix.FromArray(h, outputs, inputs, TypeOf(info.DType));
         }
 
-        /// <summary>A [rows, cols] tensor of the file, read in blocks of rows, transposed into <paramref name="target"/> [cols, rows].</summary>
-        private static void TransposeFromFile<T>(SafetensorsFile file, string name, T* target, int rows, int cols)
+        /// <summary>The bytes read per block by <see cref="TransposeFromFile{T}"/>.</summary>
+        internal const int ReadBlockBytes = 4 << 20;
+
+        /// <summary>The read buffer, one for the whole load (pinned, so its blocks can be transposed through a pointer).</summary>
+        private byte[]? _block;
+
+        /// <summary>A [rows, cols] tensor of the file, read in blocks of whole rows, transposed into <paramref name="target"/> [cols, rows].</summary>
+        private void TransposeFromFile<T>(SafetensorsFile file, string name, T* target, int rows, int cols)
             where T : unmanaged
         {
-            int blockRows = Math.Clamp((1 << 20) / (cols * sizeof(T)), 1, rows);
-            var buffer = GC.AllocateUninitializedArray<T>(blockRows * cols, pinned: true);
+            long rowBytes = (long)cols * sizeof(T);
+            int blockRows = (int)Math.Clamp(ReadBlockBytes / rowBytes, 1, rows);
+            long need = blockRows * rowBytes;
+            if (_block is null || _block.Length < need)
+            {
+                _block = GC.AllocateUninitializedArray<byte>(checked((int)need), pinned: true);
+            }
+
             long offset = file.FileOffsetOf(name);
             using var handle = File.OpenHandle(file.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read);
-            fixed (T* b = buffer)
+            fixed (byte* b = _block)
             {
                 for (int r0 = 0; r0 < rows; r0 += blockRows)
                 {
                     int n = Math.Min(blockRows, rows - r0);
-                    var bytes = new Span<byte>(b, n * cols * sizeof(T));
-                    long at = offset + ((long)r0 * cols * sizeof(T));
+                    var bytes = new Span<byte>(b, (int)(n * rowBytes));
+                    long at = offset + (r0 * rowBytes);
                     while (bytes.Length > 0)
                     {
                         int read = RandomAccess.Read(handle, bytes, at);
@@ -300,7 +312,7 @@ internal sealed class TransformerWeights
                         at += read;
                     }
 
-                    Transpose(b, target, rows, cols, r0, r0 + n);
+                    Transpose((T*)b, target, rows, cols, r0, r0 + n);
                 }
             }
         }

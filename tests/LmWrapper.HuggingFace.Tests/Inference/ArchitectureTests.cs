@@ -146,9 +146,9 @@ public sealed class ArchitectureTests
     [InlineData(SafetensorsDType.F16)]
     public void Gpt2ConvWeightsReadInSeveralBlocksAreTransposedExactly(SafetensorsDType dtype)
     {
-        // c_fc is [128, 2560]: 1.25 MB in F32, more than one 1 MB read block (102 rows, then 26), so the transpose that
-        // reads the file in blocks crosses block boundaries; F16 stays in one block but takes the ushort path.
-        var spec = RandomModels.Specs["gpt2"] with { HiddenSize = 128, IntermediateSize = 2560, NumLayers = 1, DType = dtype };
+        // c_fc is [128, 8320]: 4.26 MB in F32, more than one 4 MB read block (126 rows, then 2), so the transpose that
+        // reads the file in blocks crosses a block boundary; F16 fits one block but takes the ushort path.
+        var spec = RandomModels.Specs["gpt2"] with { HiddenSize = 128, IntermediateSize = 8320, NumLayers = 1, DType = dtype };
         string folder = RandomModels.Folder($"gpt2-wide-{dtype}", spec);
         using var engine = Engine.Load(folder);
         var reference = ReferenceTransformer.Load(folder);
