@@ -42,6 +42,8 @@ namespace LmWrapper.Benchmarks.Suites;
 /// <c>--peer-reps</c> (default <c>--runs</c>) runs of its "exact" profile (no flash attention, F32 KV cache):
 /// <c>llamacpp_prefill_512_tokens_per_s</c> (512 ids in one evaluation), <c>llamacpp_decode[_f16]_tokens_per_s</c> (<c>--peer-tg</c> single-token steps
 /// after BOS); its "default" profile (flash attention, F16 KV cache) is reported as <c>llamacpp_default_*</c>. The ratios are ours ÷ llama.cpp's.
+/// The F32 folder is also converted to llama.cpp's Q8_0 (<c>--outtype q8_0</c>: every 2-D weight whose rows are whole blocks of 32, as ours) and
+/// measured before our <c>WeightQuantization.Int8</c> run: <c>llamacpp_decode_q8_tokens_per_s</c> and <c>decode_q8_vs_llamacpp_q8_ratio</c>.
 /// <c>greedy_agrees_with_llamacpp</c> is 1 when our greedy ids, from the prompt ids of llama.cpp's greedy oracle (BOS + 20 ids), equal its
 /// <c>--peer-oracle-n</c> ids; <c>greedy_agreeing_steps</c> counts the leading steps that agree and <c>greedy_min_margin</c> is llama.cpp's smallest
 /// top-1 − top-2 logit gap over the steps (random weights can have near-ties, where either token is a correct answer).
@@ -177,7 +179,7 @@ public sealed class InferenceSuite : IBenchmarkSuite
                 };
                 Console.WriteLine($"llama: SmolLM-135M shape but vocab {spec.VocabSize} (llama2 tokenizer; SmolLM has 49152), hidden {spec.HiddenSize}, {spec.NumLayers} layers, {spec.NumHeads} heads / {spec.NumKvHeads} KV heads, intermediate {spec.IntermediateSize}, tied");
                 results["llama_vocab_size"] = spec.VocabSize;
-                PeerFigures? peerF32 = null;
+                PeerFigures? peerF32 = null, peerQ8 = null;
                 if (variants.Contains("f32") || variants.Contains("q8"))
                 {
                     string f32 = Write(Path.Combine(dir, "llama-f32"), spec);
@@ -189,6 +191,8 @@ public sealed class InferenceSuite : IBenchmarkSuite
 
                     if (variants.Contains("q8"))
                     {
+                        // llama.cpp's Q8_0 of the same weights (hf_to_gguf.py --outtype q8_0: blocks of 32, f16 scale + 32 int8), right before ours.
+                        peerQ8 = peer?.Run(f32, "q8_0", cancellationToken);
                         bench.Model("llama", f32, full: false, variant: "q8", quantization: WeightQuantization.Int8);
                     }
 
@@ -212,7 +216,7 @@ public sealed class InferenceSuite : IBenchmarkSuite
 
                 if (peer is not null)
                 {
-                    ReportPeer(results, peerF32, peerF16);
+                    ReportPeer(results, peerF32, peerF16, peerQ8);
                 }
             }
         }
@@ -408,8 +412,18 @@ public sealed class InferenceSuite : IBenchmarkSuite
     }
 
     /// <summary>Records llama.cpp's figures and the ratios of ours to them.</summary>
-    private static void ReportPeer(Dictionary<string, double> results, PeerFigures? f32, PeerFigures? f16)
+    private static void ReportPeer(Dictionary<string, double> results, PeerFigures? f32, PeerFigures? f16, PeerFigures? q8)
     {
+        if (q8 is not null)
+        {
+            results["llamacpp_prefill_512_q8_tokens_per_s"] = q8.Prefill;
+            results["llamacpp_decode_q8_tokens_per_s"] = q8.Decode;
+            if (q8.DefaultDecode is { } dd)
+            {
+                results["llamacpp_default_decode_q8_tokens_per_s"] = dd;
+            }
+        }
+
         if (f32 is not null)
         {
             results["llamacpp_prefill_512_tokens_per_s"] = f32.Prefill;
@@ -450,6 +464,7 @@ public sealed class InferenceSuite : IBenchmarkSuite
         Ratio("decode_vs_llamacpp_ratio", "llama_decode_tokens_per_s", "llamacpp_decode_tokens_per_s");
         Ratio("decode_f16_vs_llamacpp_ratio", "llama_decode_f16_tokens_per_s", "llamacpp_decode_f16_tokens_per_s");
         Ratio("prefill_vs_llamacpp_ratio", "llama_prefill_512_tokens_per_s", "llamacpp_prefill_512_tokens_per_s");
+        Ratio("decode_q8_vs_llamacpp_q8_ratio", "llama_decode_q8_tokens_per_s", "llamacpp_decode_q8_tokens_per_s");
         Console.WriteLine(lines.Count > 0 ? "ours ÷ llama.cpp (exact profile): " + string.Join("; ", lines) : "peer: no llama.cpp figures to compare with");
     }
 
@@ -609,8 +624,9 @@ public sealed class InferenceSuite : IBenchmarkSuite
         public PeerFigures? Run(string folder, string outType, CancellationToken ct)
         {
             string parent = Path.GetDirectoryName(Path.GetFullPath(folder))!;
-            string gguf = Path.Combine(parent, Path.GetFileName(folder) + ".gguf");
-            string oracleFile = Path.Combine(parent, Path.GetFileName(folder) + ".greedy.json");
+            string stem = Path.GetFileName(folder) + (outType == "q8_0" ? "-q8_0" : "");
+            string gguf = Path.Combine(parent, stem + ".gguf");
+            string oracleFile = Path.Combine(parent, stem + ".greedy.json");
             try
             {
                 var sw = Stopwatch.StartNew();
