@@ -78,7 +78,9 @@ internal static unsafe class Gemm
                         int t = t0;
                         for (; t + 4 <= t1; t += 4)
                         {
-                            Tile4x4(w0, cols, x + ((long)t * cols), o, t, rows, bias, y);
+                            // The first token quad of a block streams the 4 rows from memory: it prefetches (as decoding does).
+                            long ahead = buffer is null && t == t0 ? (long)PrefetchRows * cols : 0;
+                            Tile4x4(w0, cols, x + ((long)t * cols), o, t, rows, bias, y, ahead);
                         }
 
                         for (; t < t1; t++)
@@ -101,9 +103,9 @@ internal static unsafe class Gemm
         }
     }
 
-    /// <summary>4 rows × 4 tokens.</summary>
+    /// <summary>4 rows × 4 tokens; with <paramref name="ahead"/> ≠ 0, each row's cache line that many floats ahead is requested too.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x4(float* w, int k, float* x, int o, int t, int ldy, float* bias, float* y)
+    private static void Tile4x4(float* w, int k, float* x, int o, int t, int ldy, float* bias, float* y, long ahead)
     {
         Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
         Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
@@ -114,6 +116,14 @@ internal static unsafe class Gemm
         int i = 0;
         for (; i + 16 <= k; i += 16)
         {
+            if (ahead != 0)
+            {
+                Sse.Prefetch0(w + i + ahead);
+                Sse.Prefetch0(w1 + i + ahead);
+                Sse.Prefetch0(w2 + i + ahead);
+                Sse.Prefetch0(w3 + i + ahead);
+            }
+
             var v0 = Vector512.Load(x + i);
             var v1 = Vector512.Load(x1 + i);
             var v2 = Vector512.Load(x2 + i);
