@@ -151,9 +151,7 @@ internal sealed class CausalTransformer
                 }
                 else
                 {
-                    _k.MatMul(h, rows, lw.Q, lw.QBias, q);
-                    _k.MatMul(h, rows, lw.K!, lw.KBias, k);
-                    _k.MatMul(h, rows, lw.V!, lw.VBias, v);
+                    _k.MatMulShared(h, rows, [lw.Q, lw.K!, lw.V!], [lw.QBias, lw.KBias, lw.VBias], [q, k, v]);
                     for (int t = 0; t < rows; t++)
                     {
                         if (_c.QkNorm)
@@ -205,8 +203,7 @@ internal sealed class CausalTransformer
                 }
                 else
                 {
-                    _k.MatMul(h, rows, lw.Gate!, lw.GateBias, gate);
-                    _k.MatMul(h, rows, lw.Up, lw.UpBias, up);
+                    _k.MatMulShared(h, rows, [lw.Gate!, lw.Up], [lw.GateBias, lw.UpBias], [gate, up]);
                     _k.SiluMul(gate.AsSpan(0, inner), up.AsSpan(0, inner));
                     _k.MatMul(gate, rows, lw.Down, lw.DownBias, o);
                 }

@@ -94,6 +94,40 @@ public sealed class DecodeKernelsTests
         }
     }
 
+    [Theory]
+    [InlineData("F32", 1, 2)]
+    [InlineData("F32", 5, 2)]
+    [InlineData("F16", 1, 2)]
+    [InlineData("F16", 3, 3)]
+    [InlineData("BF16", 1, 1)]
+    [InlineData("BF16", 9, 2)]
+    [InlineData("Q8", 1, 2)]
+    [InlineData("Q8", 4, 2)]
+    public void SharedInputProductsEqualSeparateOnes(string typeName, int tokens, int threads)
+    {
+        // A layer's q/k/v (or gate/up) products in one parallel step: the same numbers as one MatMul each, bit for bit,
+        // for matrices of different heights (one under a 4-row tile, one not a multiple of 4).
+        var type = Enum.Parse<WeightType>(typeName);
+        var r = new Random((tokens * 13) + threads);
+        const int Cols = 96;
+        int[] heights = [200, 37, 6];
+        var matrices = heights.Select(h => type == WeightType.Q8 ? WeightMatrix.Quantize(RandomFloats(r, h * Cols), h, Cols) : Make(type, h, Cols, r).Matrix).ToArray();
+        float[][] biases = [RandomFloats(r, heights[0]), [], RandomFloats(r, heights[2])];
+        var x = RandomFloats(r, tokens * Cols);
+        using var kernels = new VectorKernels(threads);
+        float[][] shared = [.. heights.Select(h => new float[(tokens * h) + 3])]; // longer than needed, like pooled buffers
+        kernels.MatMulShared(x, tokens, matrices, biases, shared);
+        for (int m = 0; m < heights.Length; m++)
+        {
+            var alone = new float[tokens * heights[m]];
+            kernels.MatMul(x, tokens, matrices[m], biases[m], alone);
+            Assert.Equal(alone, shared[m].AsSpan(0, alone.Length).ToArray());
+            Assert.Equal([0f, 0f, 0f], shared[m][^3..]); // nothing written past the product
+        }
+
+        Assert.Throws<ArgumentException>(() => kernels.MatMulShared(x, tokens, matrices, biases[..2], shared));
+    }
+
     [Fact]
     public void EveryFiniteHalfIsWidenedExactly()
     {
