@@ -48,6 +48,8 @@ namespace LmWrapper.Benchmarks.Suites;
 /// <c>--peer-oracle-n</c> ids; <c>greedy_agreeing_steps</c> counts the leading steps that agree and <c>greedy_min_margin</c> is llama.cpp's smallest
 /// top-1 − top-2 logit gap over the steps (random weights can have near-ties, where either token is a correct answer).
 /// Without node ≥ 20, npm, python3 or a working install the suite says why on stdout and reports our figures only.
+/// Other options: <c>--model gpt2|llama|both</c>, <c>--variants f32,q8,f16,bf16</c> (the Llama weights to measure), <c>--threads N</c>,
+/// <c>--decode-tokens N</c>, <c>--quick</c> (2-layer models), <c>--keep-models DIR</c> (write the models there once and reuse them).
 /// </para>
 /// </remarks>
 public sealed class InferenceSuite : IBenchmarkSuite
@@ -112,7 +114,10 @@ public sealed class InferenceSuite : IBenchmarkSuite
         }
 
         string tokenizers = Path.Combine(repo, "tests", "fixtures", "tokenizers");
-        string dir = Path.Combine(Path.GetTempPath(), "lmwrapper-inference-" + Guid.NewGuid().ToString("N"));
+        // --keep-models DIR: the models are written into DIR once and kept (a later run with the same DIR reuses them).
+        string? keep = StringOption(args, "--keep-models", "") is { Length: > 0 } k ? Path.GetFullPath(k) : null;
+        s_keepModels = keep is not null;
+        string dir = keep ?? Path.Combine(Path.GetTempPath(), "lmwrapper-inference-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         Console.WriteLine($"{(quick ? "QUICK (2-layer models); " : "")}{runs} run(s), median reported; {threads} thread(s); {decodeTokens} decoded tokens per sample; greedy, cache off");
         Console.WriteLine($"loadavg at start: {LoadAverage()}");
@@ -154,7 +159,7 @@ public sealed class InferenceSuite : IBenchmarkSuite
                 Console.WriteLine($"gpt2: vocab {spec.VocabSize}, hidden {spec.HiddenSize}, {spec.NumLayers} layers, {spec.NumHeads} heads, n_inner {spec.IntermediateSize}, F32, gpt2 tokenizer");
                 results["gpt2_vocab_size"] = spec.VocabSize;
                 bench.Model("gpt2", folder, full: true);
-                Directory.Delete(folder, recursive: true);
+                Delete(folder);
             }
 
             if (which is "llama" or "both")
@@ -201,7 +206,7 @@ public sealed class InferenceSuite : IBenchmarkSuite
                         results["llama_q8_vs_f32_decode_ratio"] = q8 / f32Decode;
                     }
 
-                    Directory.Delete(f32, recursive: true);
+                    Delete(f32);
                 }
 
                 PeerFigures? peerF16 = null;
@@ -211,7 +216,7 @@ public sealed class InferenceSuite : IBenchmarkSuite
                     var peerHalf = tag == "f16" ? peer?.Run(half, tag, cancellationToken) : null;
                     peerF16 ??= peerHalf;
                     bench.Model("llama", half, full: false, variant: tag, afterRuns: peerHalf?.Oracle is { } o16 ? lm => CompareGreedy(lm, o16, results, tag + "_", cancellationToken) : null);
-                    Directory.Delete(half, recursive: true);
+                    Delete(half);
                 }
 
                 if (peer is not null)
@@ -222,7 +227,7 @@ public sealed class InferenceSuite : IBenchmarkSuite
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            Delete(dir);
             Console.WriteLine($"loadavg at end: {LoadAverage()}");
         }
 
@@ -239,8 +244,25 @@ public sealed class InferenceSuite : IBenchmarkSuite
         return Task.FromResult<IReadOnlyDictionary<string, double>>(results);
     }
 
+    private static bool s_keepModels;
+
+    /// <summary>Deletes a model folder, unless <c>--keep-models</c> was given.</summary>
+    private static void Delete(string folder)
+    {
+        if (!s_keepModels)
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private static string Write(string folder, RandomModelSpec spec)
     {
+        if (s_keepModels && File.Exists(Path.Combine(folder, "config.json")))
+        {
+            Console.WriteLine($"  kept {Path.GetFileName(folder)} from an earlier run (--keep-models)");
+            return folder;
+        }
+
         var sw = Stopwatch.StartNew();
         RandomModelWriter.Write(folder, spec);
         long bytes = Directory.GetFiles(folder, "*.safetensors").Sum(f => new FileInfo(f).Length);
