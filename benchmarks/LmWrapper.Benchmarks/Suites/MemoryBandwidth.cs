@@ -10,9 +10,10 @@ namespace LmWrapper.Benchmarks.Suites;
 /// once per token and writes almost nothing, so the fair ceiling is a <em>read</em> stream: <see cref="Read"/> sums a
 /// 512 MB float array with Vector512 adds, split over the threads (also on one), best of several passes, with and without
 /// software prefetch (the decode kernels prefetch, so the probe may too; the better counts). A copy (<see cref="Copy"/>,
-/// read + write bytes counted) measures something else: on this project's 2-core VM it reported 58 GB/s split over 2
-/// threads while a pure read stream ran at about 40, because a copy's writes go to a second stream (and its
-/// read-for-ownership traffic is not counted), so it neither bounds nor equals what a read-only kernel can reach.
+/// read + write bytes counted) measures something else, a mix of two streams whose write side is not what a read-only
+/// kernel does: in one run on this project's 2-core VM (busy with other work) the copy reported 58 GB/s over 2 threads
+/// while a plain read-sum of the same size ran at 35 GB/s and the F32 decode kernel alone read 42 GB/s, so the copy is
+/// neither a bound on nor an estimate of what decoding can reach.
 /// </summary>
 internal static unsafe class MemoryBandwidth
 {
