@@ -70,23 +70,30 @@ internal sealed unsafe class WeightMatrix
     /// Quantizes a float32 matrix to <see cref="WeightType.Q8"/>: per block of 32 values of a row, scale = max |w| / 127
     /// and q = round(w / scale). <paramref name="cols"/> must be a multiple of <see cref="Q8Block"/>.
     /// </summary>
-    public static WeightMatrix Quantize(ReadOnlySpan<float> values, int rows, int cols)
+    public static WeightMatrix Quantize(float[] values, int rows, int cols)
     {
+        ArgumentNullException.ThrowIfNull(values);
         if (cols % Q8Block != 0)
         {
             throw new ArgumentException($"A Q8 matrix needs a multiple of {Q8Block} columns, not {cols}.", nameof(cols));
         }
 
+        if (values.Length < (long)rows * cols)
+        {
+            throw new ArgumentException($"{values.Length} values are fewer than [{rows}, {cols}] needs.", nameof(values));
+        }
+
         int blocks = cols / Q8Block;
         var q = AllocatePinned<sbyte>((long)rows * cols);
         var scales = new float[rows * blocks];
-        for (int r = 0; r < rows; r++)
+
+        // Rows are independent: in parallel for a large matrix (a load quantizes every matrix of the model).
+        void Row(int r)
         {
             for (int b = 0; b < blocks; b++)
             {
-                var block = values.Slice((r * cols) + (b * Q8Block), Q8Block);
-                float amax = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(block);
-                amax = Math.Abs(amax);
+                var block = values.AsSpan((r * cols) + (b * Q8Block), Q8Block);
+                float amax = Math.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(block));
                 float scale = amax / 127f;
                 float inv = scale > 0 ? 1f / scale : 0f;
                 scales[(r * blocks) + b] = scale;
@@ -94,6 +101,18 @@ internal sealed unsafe class WeightMatrix
                 {
                     q[(r * cols) + (b * Q8Block) + i] = (sbyte)Math.Clamp((int)MathF.Round(block[i] * inv), -127, 127);
                 }
+            }
+        }
+
+        if ((long)rows * cols >= 1 << 18 && Environment.ProcessorCount > 1)
+        {
+            Parallel.For(0, rows, Row);
+        }
+        else
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                Row(r);
             }
         }
 

@@ -128,6 +128,34 @@ public sealed class DecodeKernelsTests
         Assert.Throws<ArgumentException>(() => kernels.MatMulShared(x, tokens, matrices, biases[..2], shared));
     }
 
+    [Theory]
+    [InlineData(37, 64)]
+    [InlineData(700, 416)]
+    public void Q8QuantizationMatchesTheScalarFormulaInParallelToo(int rows, int cols)
+    {
+        // 700 × 416 values take the parallel path (rows quantized on several threads); 37 × 64 the serial one.
+        var r = new Random(rows);
+        var w = RandomFloats(r, rows * cols);
+        var q = WeightMatrix.Quantize(w, rows, cols);
+        var back = new float[cols];
+        for (int o = 0; o < rows; o++)
+        {
+            q.ReadRow(o, back);
+            for (int b = 0; b < cols / 32; b++)
+            {
+                var block = w.AsSpan((o * cols) + (b * 32), 32);
+                float scale = block.ToArray().Max(MathF.Abs) / 127f;
+                for (int i = 0; i < 32; i++)
+                {
+                    float expected = Math.Clamp(MathF.Round(block[i] / scale), -127, 127) * scale;
+                    Assert.True(Math.Abs(expected - back[(b * 32) + i]) <= scale * 1e-3f, $"row {o}, column {(b * 32) + i}: {expected} vs {back[(b * 32) + i]}");
+                }
+            }
+        }
+
+        Assert.Throws<ArgumentException>(() => WeightMatrix.Quantize(w, rows, cols + 32));
+    }
+
     [Fact]
     public void EveryFiniteHalfIsWidenedExactly()
     {
