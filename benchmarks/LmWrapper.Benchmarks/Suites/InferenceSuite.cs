@@ -675,7 +675,7 @@ public sealed class InferenceSuite : IBenchmarkSuite
                     return null;
                 }
 
-                return Parse(line, oracleFile, Path.GetFileName(folder), sw.Elapsed.TotalSeconds);
+                return Parse(line, oracleFile, stem, sw.Elapsed.TotalSeconds);
             }
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or IOException or System.ComponentModel.Win32Exception)
             {
