@@ -30,8 +30,9 @@ namespace LmWrapper.Benchmarks.Suites;
 /// <item><c>peak_working_set_mb</c>: VmHWM after the final load and all the runs of that model, reset (via /proc/self/clear_refs) just before that load,
 /// so it holds one loaded model (memory-mapped weight pages included) and its inference buffers, not the writer's garbage;
 /// <c>loaded_working_set_mb</c> is the resident set right after that load.</item>
-/// <item><c>memory_bandwidth_gb_per_s</c>: copying a 512 MB float array into another (split over the threads, and on one thread), read + write bytes
-/// counted, best of 5 of either way; <c>decode_bandwidth_ratio</c> = matrix bytes read per token × decode tokens/s ÷ that.</item>
+/// <item><c>memory_bandwidth_gb_per_s</c>: reading (summing) a 512 MB float array, split over the threads and on one thread, best of either way
+/// (<see cref="MemoryBandwidth"/> says why a read stream and not a copy); <c>decode_bandwidth_ratio</c> = matrix bytes read per token × decode
+/// tokens/s ÷ that. <c>memory_copy_bandwidth_gb_per_s</c> is the copy figure the suite used before (read + write bytes), for reference.</item>
 /// </list>
 /// <para>
 /// With <c>--peer</c> (off by default: it installs an npm package and takes a minute or two more), the Llama model is also run by
@@ -41,10 +42,14 @@ namespace LmWrapper.Benchmarks.Suites;
 /// <c>--peer-reps</c> (default <c>--runs</c>) runs of its "exact" profile (no flash attention, F32 KV cache):
 /// <c>llamacpp_prefill_512_tokens_per_s</c> (512 ids in one evaluation), <c>llamacpp_decode[_f16]_tokens_per_s</c> (<c>--peer-tg</c> single-token steps
 /// after BOS); its "default" profile (flash attention, F16 KV cache) is reported as <c>llamacpp_default_*</c>. The ratios are ours ÷ llama.cpp's.
+/// The F32 folder is also converted to llama.cpp's Q8_0 (<c>--outtype q8_0</c>: every 2-D weight whose rows are whole blocks of 32, as ours) and
+/// measured before our <c>WeightQuantization.Int8</c> run: <c>llamacpp_decode_q8_tokens_per_s</c> and <c>decode_q8_vs_llamacpp_q8_ratio</c>.
 /// <c>greedy_agrees_with_llamacpp</c> is 1 when our greedy ids, from the prompt ids of llama.cpp's greedy oracle (BOS + 20 ids), equal its
 /// <c>--peer-oracle-n</c> ids; <c>greedy_agreeing_steps</c> counts the leading steps that agree and <c>greedy_min_margin</c> is llama.cpp's smallest
 /// top-1 − top-2 logit gap over the steps (random weights can have near-ties, where either token is a correct answer).
 /// Without node ≥ 20, npm, python3 or a working install the suite says why on stdout and reports our figures only.
+/// Other options: <c>--model gpt2|llama|both</c>, <c>--variants f32,q8,f16,bf16</c> (the Llama weights to measure), <c>--threads N</c>,
+/// <c>--decode-tokens N</c>, <c>--quick</c> (2-layer models), <c>--keep-models DIR</c> (write the models there once and reuse them).
 /// </para>
 /// </remarks>
 public sealed class InferenceSuite : IBenchmarkSuite
@@ -79,6 +84,12 @@ public sealed class InferenceSuite : IBenchmarkSuite
             throw new ArgumentException("--runs must be at least 1 and --decode-tokens at least 2.");
         }
 
+        var variants = StringOption(args, "--variants", "f32,q8,f16,bf16").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (variants.Length == 0 || variants.Any(v => v is not ("f32" or "q8" or "f16" or "bf16")))
+        {
+            throw new ArgumentException("--variants is a comma-separated list of f32, q8, f16 and bf16 (the Llama weights to measure).");
+        }
+
         bool usePeer = args.Contains("--peer");
         int peerReps = IntOption(args, "--peer-reps", runs);
         int peerTg = IntOption(args, "--peer-tg", quick ? 16 : Math.Clamp(decodeTokens, 64, 128));
@@ -103,7 +114,10 @@ public sealed class InferenceSuite : IBenchmarkSuite
         }
 
         string tokenizers = Path.Combine(repo, "tests", "fixtures", "tokenizers");
-        string dir = Path.Combine(Path.GetTempPath(), "lmwrapper-inference-" + Guid.NewGuid().ToString("N"));
+        // --keep-models DIR: the models are written into DIR once and kept (a later run with the same DIR reuses them).
+        string? keep = StringOption(args, "--keep-models", "") is { Length: > 0 } k ? Path.GetFullPath(k) : null;
+        s_keepModels = keep is not null;
+        string dir = keep ?? Path.Combine(Path.GetTempPath(), "lmwrapper-inference-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         Console.WriteLine($"{(quick ? "QUICK (2-layer models); " : "")}{runs} run(s), median reported; {threads} thread(s); {decodeTokens} decoded tokens per sample; greedy, cache off");
         Console.WriteLine($"loadavg at start: {LoadAverage()}");
@@ -112,12 +126,16 @@ public sealed class InferenceSuite : IBenchmarkSuite
         var wall = Stopwatch.StartNew();
         try
         {
-            var bw = MeasureBandwidth(threads);
+            // Decoding only reads its weights, so its ceiling is the read bandwidth (see MemoryBandwidth); the copy figure is kept for reference.
+            var bw = MemoryBandwidth.Read(threads);
+            var copy = MemoryBandwidth.Copy(threads);
             double bandwidth = Math.Max(bw.Parallel, bw.Single);
             results["memory_bandwidth_gb_per_s"] = bandwidth / 1e9;
             results["memory_bandwidth_1thread_gb_per_s"] = bw.Single / 1e9;
             results["memory_bandwidth_all_threads_gb_per_s"] = bw.Parallel / 1e9;
-            Console.WriteLine($"memory bandwidth (512 MB float copy, read+write bytes, best of 5): {bw.Parallel / 1e9:F2} GB/s split over {threads} threads, {bw.Single / 1e9:F2} GB/s on 1; the better is the ratios' denominator");
+            results["memory_copy_bandwidth_gb_per_s"] = Math.Max(copy.Parallel, copy.Single) / 1e9;
+            Console.WriteLine($"memory read bandwidth (512 MB float sum, best of 8): {bw.Parallel / 1e9:F2} GB/s split over {threads} threads, {bw.Single / 1e9:F2} GB/s on 1 (the better is the ratios' denominator); "
+                + $"copy (read+write bytes): {copy.Parallel / 1e9:F2} GB/s over {threads} threads, {copy.Single / 1e9:F2} GB/s on 1");
             var bench = new Bench(results, runs, decodeTokens, threads, bandwidth, cancellationToken);
 
             if (which is "gpt2" or "both")
@@ -141,7 +159,7 @@ public sealed class InferenceSuite : IBenchmarkSuite
                 Console.WriteLine($"gpt2: vocab {spec.VocabSize}, hidden {spec.HiddenSize}, {spec.NumLayers} layers, {spec.NumHeads} heads, n_inner {spec.IntermediateSize}, F32, gpt2 tokenizer");
                 results["gpt2_vocab_size"] = spec.VocabSize;
                 bench.Model("gpt2", folder, full: true);
-                Directory.Delete(folder, recursive: true);
+                Delete(folder);
             }
 
             if (which is "llama" or "both")
@@ -166,35 +184,50 @@ public sealed class InferenceSuite : IBenchmarkSuite
                 };
                 Console.WriteLine($"llama: SmolLM-135M shape but vocab {spec.VocabSize} (llama2 tokenizer; SmolLM has 49152), hidden {spec.HiddenSize}, {spec.NumLayers} layers, {spec.NumHeads} heads / {spec.NumKvHeads} KV heads, intermediate {spec.IntermediateSize}, tied");
                 results["llama_vocab_size"] = spec.VocabSize;
-                string f32 = Write(Path.Combine(dir, "llama-f32"), spec);
-                var peerF32 = peer?.Run(f32, "f32", cancellationToken);
-                bench.Model("llama", f32, full: true, afterRuns: peerF32?.Oracle is { } o32 ? lm => CompareGreedy(lm, o32, results, "", cancellationToken) : null);
-                bench.Model("llama", f32, full: false, variant: "q8", quantization: WeightQuantization.Int8);
-                if (results.TryGetValue("llama_decode_q8_tokens_per_s", out double q8) && results.TryGetValue("llama_decode_tokens_per_s", out double f32Decode))
+                PeerFigures? peerF32 = null, peerQ8 = null;
+                if (variants.Contains("f32") || variants.Contains("q8"))
                 {
-                    results["llama_q8_vs_f32_decode_ratio"] = q8 / f32Decode;
+                    string f32 = Write(Path.Combine(dir, "llama-f32"), spec);
+                    if (variants.Contains("f32"))
+                    {
+                        peerF32 = peer?.Run(f32, "f32", cancellationToken);
+                        bench.Model("llama", f32, full: true, afterRuns: peerF32?.Oracle is { } o32 ? lm => CompareGreedy(lm, o32, results, "", cancellationToken) : null);
+                    }
+
+                    if (variants.Contains("q8"))
+                    {
+                        // llama.cpp's Q8_0 of the same weights (hf_to_gguf.py --outtype q8_0: blocks of 32, f16 scale + 32 int8), right before ours.
+                        peerQ8 = peer?.Run(f32, "q8_0", cancellationToken);
+                        bench.Model("llama", f32, full: false, variant: "q8", quantization: WeightQuantization.Int8);
+                    }
+
+                    if (results.TryGetValue("llama_decode_q8_tokens_per_s", out double q8) && results.TryGetValue("llama_decode_tokens_per_s", out double f32Decode))
+                    {
+                        results["llama_q8_vs_f32_decode_ratio"] = q8 / f32Decode;
+                    }
+
+                    Delete(f32);
                 }
 
-                Directory.Delete(f32, recursive: true);
                 PeerFigures? peerF16 = null;
-                foreach (var (tag, dtype) in new[] { ("f16", SafetensorsDType.F16), ("bf16", SafetensorsDType.BF16) })
+                foreach (var (tag, dtype) in new[] { ("f16", SafetensorsDType.F16), ("bf16", SafetensorsDType.BF16) }.Where(v => variants.Contains(v.Item1)))
                 {
                     string half = Write(Path.Combine(dir, "llama-" + tag), spec with { DType = dtype });
                     var peerHalf = tag == "f16" ? peer?.Run(half, tag, cancellationToken) : null;
                     peerF16 ??= peerHalf;
                     bench.Model("llama", half, full: false, variant: tag, afterRuns: peerHalf?.Oracle is { } o16 ? lm => CompareGreedy(lm, o16, results, tag + "_", cancellationToken) : null);
-                    Directory.Delete(half, recursive: true);
+                    Delete(half);
                 }
 
                 if (peer is not null)
                 {
-                    ReportPeer(results, peerF32, peerF16);
+                    ReportPeer(results, peerF32, peerF16, peerQ8);
                 }
             }
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            Delete(dir);
             Console.WriteLine($"loadavg at end: {LoadAverage()}");
         }
 
@@ -211,8 +244,25 @@ public sealed class InferenceSuite : IBenchmarkSuite
         return Task.FromResult<IReadOnlyDictionary<string, double>>(results);
     }
 
+    private static bool s_keepModels;
+
+    /// <summary>Deletes a model folder, unless <c>--keep-models</c> was given.</summary>
+    private static void Delete(string folder)
+    {
+        if (!s_keepModels)
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private static string Write(string folder, RandomModelSpec spec)
     {
+        if (s_keepModels && File.Exists(Path.Combine(folder, "config.json")))
+        {
+            Console.WriteLine($"  kept {Path.GetFileName(folder)} from an earlier run (--keep-models)");
+            return folder;
+        }
+
         var sw = Stopwatch.StartNew();
         RandomModelWriter.Write(folder, spec);
         long bytes = Directory.GetFiles(folder, "*.safetensors").Sum(f => new FileInfo(f).Length);
@@ -353,7 +403,17 @@ public sealed class InferenceSuite : IBenchmarkSuite
 
             var peak = PeakWorkingSetMb();
             results[variant is null ? $"{prefix}_peak_working_set_mb" : $"{prefix}_{variant}_peak_working_set_mb"] = peak.Mb;
-            Console.WriteLine($"  peak working set: {peak.Mb:F0} MB ({peak.Source})");
+            double gcCommitted = GC.GetGCMemoryInfo().TotalCommittedBytes / 1e6;
+            results[p + "gc_committed_mb"] = gcCommitted;
+            // The target: the weights (the matrices' bytes, as the kernels hold them) plus the largest KV cache of the runs (the 512-token
+            // prompt's where it ran, else batch 8's), plus 20%; the ratio is the peak over weights + KV cache (≤ 1.2 meets it).
+            long kvTokens = full ? Math.Max(513, 8L * (16 + decodeTokens)) : 16 + decodeTokens;
+            var cfg = model.Transformer.Config;
+            double kvMb = kvTokens * cfg.NumLayers * 2.0 * cfg.NumKvHeads * cfg.HeadDim * sizeof(float) / 1e6;
+            double weightsMb = weightBytes / 1e6;
+            results[p + "kv_cache_mb"] = kvMb;
+            results[p + "peak_vs_weights_plus_kv_ratio"] = peak.Mb / (weightsMb + kvMb);
+            Console.WriteLine($"  peak working set: {peak.Mb:F0} MB ({peak.Source}); weights {weightsMb:F0} MB + KV cache {kvMb:F0} MB -> {peak.Mb / (weightsMb + kvMb):F2}x; GC heap committed now {gcCommitted:F0} MB");
             if (cpu0 is { } c0 && MachineCpu() is { } c1)
             {
                 double others = ((c1.Busy - c0.Busy) / c1.TicksPerSecond) - (OwnCpu() - own0);
@@ -374,8 +434,18 @@ public sealed class InferenceSuite : IBenchmarkSuite
     }
 
     /// <summary>Records llama.cpp's figures and the ratios of ours to them.</summary>
-    private static void ReportPeer(Dictionary<string, double> results, PeerFigures? f32, PeerFigures? f16)
+    private static void ReportPeer(Dictionary<string, double> results, PeerFigures? f32, PeerFigures? f16, PeerFigures? q8)
     {
+        if (q8 is not null)
+        {
+            results["llamacpp_prefill_512_q8_tokens_per_s"] = q8.Prefill;
+            results["llamacpp_decode_q8_tokens_per_s"] = q8.Decode;
+            if (q8.DefaultDecode is { } dd)
+            {
+                results["llamacpp_default_decode_q8_tokens_per_s"] = dd;
+            }
+        }
+
         if (f32 is not null)
         {
             results["llamacpp_prefill_512_tokens_per_s"] = f32.Prefill;
@@ -416,6 +486,7 @@ public sealed class InferenceSuite : IBenchmarkSuite
         Ratio("decode_vs_llamacpp_ratio", "llama_decode_tokens_per_s", "llamacpp_decode_tokens_per_s");
         Ratio("decode_f16_vs_llamacpp_ratio", "llama_decode_f16_tokens_per_s", "llamacpp_decode_f16_tokens_per_s");
         Ratio("prefill_vs_llamacpp_ratio", "llama_prefill_512_tokens_per_s", "llamacpp_prefill_512_tokens_per_s");
+        Ratio("decode_q8_vs_llamacpp_q8_ratio", "llama_decode_q8_tokens_per_s", "llamacpp_decode_q8_tokens_per_s");
         Console.WriteLine(lines.Count > 0 ? "ours ÷ llama.cpp (exact profile): " + string.Join("; ", lines) : "peer: no llama.cpp figures to compare with");
     }
 
@@ -575,8 +646,9 @@ public sealed class InferenceSuite : IBenchmarkSuite
         public PeerFigures? Run(string folder, string outType, CancellationToken ct)
         {
             string parent = Path.GetDirectoryName(Path.GetFullPath(folder))!;
-            string gguf = Path.Combine(parent, Path.GetFileName(folder) + ".gguf");
-            string oracleFile = Path.Combine(parent, Path.GetFileName(folder) + ".greedy.json");
+            string stem = Path.GetFileName(folder) + (outType == "q8_0" ? "-q8_0" : "");
+            string gguf = Path.Combine(parent, stem + ".gguf");
+            string oracleFile = Path.Combine(parent, stem + ".greedy.json");
             try
             {
                 var sw = Stopwatch.StartNew();
@@ -603,7 +675,7 @@ public sealed class InferenceSuite : IBenchmarkSuite
                     return null;
                 }
 
-                return Parse(line, oracleFile, Path.GetFileName(folder), sw.Elapsed.TotalSeconds);
+                return Parse(line, oracleFile, stem, sw.Elapsed.TotalSeconds);
             }
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or IOException or System.ComponentModel.Win32Exception)
             {
@@ -769,46 +841,6 @@ public sealed class InferenceSuite : IBenchmarkSuite
         var prompt = new LmPrompt(Text(7, lo)) { MaxTokens = 1, Temperature = 0, Cache = false };
         lm.EstimateTokensInPrompt(prompt); // caches the encoding on the prompt object
         return prompt;
-    }
-
-    private static (double Parallel, double Single) MeasureBandwidth(int threads)
-    {
-        const int Count = 128 * 1024 * 1024; // 512 MB of floats
-        var src = GC.AllocateUninitializedArray<float>(Count);
-        var dst = GC.AllocateUninitializedArray<float>(Count);
-        src.AsSpan().Fill(1.5f);
-        dst.AsSpan().Clear();
-        double bytes = 2.0 * Count * sizeof(float);
-        int parts = Math.Max(1, threads);
-        var options = new ParallelOptions { MaxDegreeOfParallelism = parts };
-
-        double best = 0;
-        for (int r = 0; r < 6; r++)
-        {
-            var sw = Stopwatch.StartNew();
-            Parallel.For(0, parts, options, i =>
-            {
-                int from = (int)((long)Count * i / parts), to = (int)((long)Count * (i + 1) / parts);
-                src.AsSpan(from, to - from).CopyTo(dst.AsSpan(from, to - from));
-            });
-            double s = sw.Elapsed.TotalSeconds;
-            if (r > 0)
-            {
-                best = Math.Max(best, bytes / s);
-            }
-        }
-
-        double single = 0;
-        for (int r = 0; r < 5; r++)
-        {
-            var sw = Stopwatch.StartNew();
-            src.AsSpan().CopyTo(dst);
-            single = Math.Max(single, bytes / sw.Elapsed.TotalSeconds);
-        }
-
-        GC.KeepAlive(src);
-        GC.KeepAlive(dst);
-        return (best, single);
     }
 
     /// <summary>Collects and returns freed memory to the OS, so that the next peak is the model's own.</summary>

@@ -5,13 +5,13 @@ namespace LmWrapper.Benchmarks.Suites;
 
 /// <summary>
 /// The matrix-product kernels alone, against the machine: matrix-vector products (decoding) in GB/s of weights read for
-/// F32, F16 and BF16, and matrix products (prefill, batched decode) in GFLOP/s against the measured FMA peak.
+/// F32, F16, BF16 and Q8, also as a fraction of the measured read bandwidth (<see cref="MemoryBandwidth"/>), and matrix products (prefill, batched decode) in GFLOP/s against the measured FMA peak.
 /// </summary>
 public sealed class KernelsSuite : IBenchmarkSuite
 {
     public string Name => "kernels";
 
-    public string Description => "matrix-vector GB/s (F32/F16/BF16) and matrix-product GFLOP/s vs the FMA peak";
+    public string Description => "matrix-vector GB/s (F32/F16/BF16/Q8) vs the read bandwidth, and matrix-product GFLOP/s vs the FMA peak";
 
     public Task<IReadOnlyDictionary<string, double>> RunAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
     {
@@ -70,6 +70,15 @@ public sealed class KernelsSuite : IBenchmarkSuite
             }
 
             results[$"gemm_{tokens}_gflop_per_s"] = 2.0 * Rows * Cols * tokens / best / 1e9;
+        }
+
+        // The matrix-vector products against the machine's read bandwidth (what bounds them: each weight is read once).
+        var read = MemoryBandwidth.Read(threads);
+        double bandwidth = Math.Max(read.Parallel, read.Single) / 1e9;
+        results["memory_read_bandwidth_gb_per_s"] = bandwidth;
+        foreach (string name in new[] { "f32", "f16", "bf16", "q8" })
+        {
+            results[$"matvec_{name}_vs_read_bandwidth_ratio"] = results[$"matvec_{name}_gb_per_s"] / bandwidth;
         }
 
         results["fma_peak_gflop_per_s"] = FmaPeak(threads);

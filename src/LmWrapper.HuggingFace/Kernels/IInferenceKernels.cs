@@ -16,6 +16,13 @@ internal interface IInferenceKernels
     /// </summary>
     void MatMul(ReadOnlySpan<float> x, int tokens, WeightMatrix w, ReadOnlySpan<float> bias, Span<float> y);
 
+    /// <summary>
+    /// Several products of the same input at once (a layer's q, k and v projections, or its gate and up projections):
+    /// <c>ys[m] = x · ws[m]ᵀ + biases[m]</c>, each exactly as <see cref="MatMul"/> computes it, in one parallel step (one
+    /// hand-out of work instead of one per matrix; a decode step runs a few hundred of these short steps).
+    /// </summary>
+    void MatMulShared(ReadOnlySpan<float> x, int tokens, ReadOnlySpan<WeightMatrix> ws, ReadOnlySpan<float[]> biases, ReadOnlySpan<float[]> ys);
+
     /// <summary>RMSNorm of one row: <c>y = x / sqrt(mean(x²) + eps) * weight</c>.</summary>
     void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y);
 

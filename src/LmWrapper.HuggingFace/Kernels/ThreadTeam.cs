@@ -18,11 +18,9 @@ internal sealed class ThreadTeam : IDisposable
     private readonly SemaphoreSlim[] _wake;
     private readonly int[] _sleeping;
     private readonly Lock _runGate = new();
-    private Action<int>? _work;
+    private Job? _job;
     private int _generation;
-    private int _pending;
     private volatile bool _disposed;
-    private Exception? _failure;
 
     public ThreadTeam(int threads)
     {
@@ -43,64 +41,12 @@ internal sealed class ThreadTeam : IDisposable
     public int Size { get; }
 
     /// <summary>
-    /// Runs <paramref name="body"/> once on every participant (with its index, 0 for the caller) and returns when all
-    /// are done. One run at a time; a run from inside a run executes on the caller alone.
+    /// Runs <paramref name="body"/> for every index in [0, count), the indices shared out dynamically between the caller
+    /// and whichever workers come, and returns when every index is done. The caller never waits for a worker that has not
+    /// started (one descheduled by a busy machine): it takes the indices itself, and a late worker finds none left. One run
+    /// at a time; a run from inside a run, or while another thread runs one, executes on the caller alone. The first
+    /// exception thrown by the body is rethrown here, after the other indices have finished.
     /// </summary>
-    public void Run(Action<int> body)
-    {
-        // Inside a run (on the caller or a worker), or while another thread runs one: this body runs here alone.
-        if (Size == 1 || t_inRun || !_runGate.TryEnter())
-        {
-            body(0);
-            return;
-        }
-
-        t_inRun = true;
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _failure = null;
-            _work = body;
-            Volatile.Write(ref _pending, _workers.Length);
-            Interlocked.Increment(ref _generation);
-            for (int i = 0; i < _workers.Length; i++)
-            {
-                if (Interlocked.CompareExchange(ref _sleeping[i], 0, 1) == 1)
-                {
-                    _wake[i].Release();
-                }
-            }
-
-            Exception? own = null;
-            try
-            {
-                body(0);
-            }
-            catch (Exception e)
-            {
-                own = e;
-            }
-
-            var spin = new SpinWait();
-            while (Volatile.Read(ref _pending) != 0)
-            {
-                spin.SpinOnce(sleep1Threshold: -1);
-            }
-
-            _work = null;
-            if (own is not null || _failure is not null)
-            {
-                throw own ?? new AggregateException(_failure!);
-            }
-        }
-        finally
-        {
-            t_inRun = false;
-            _runGate.Exit();
-        }
-    }
-
-    /// <summary>Runs <paramref name="body"/> for every index in [0, count), the indices shared out dynamically.</summary>
     public void For(int count, Action<int> body)
     {
         if (count <= 0)
@@ -108,7 +54,7 @@ internal sealed class ThreadTeam : IDisposable
             return;
         }
 
-        if (count == 1 || Size == 1)
+        if (count == 1 || Size == 1 || t_inRun || !_runGate.TryEnter())
         {
             for (int i = 0; i < count; i++)
             {
@@ -118,15 +64,36 @@ internal sealed class ThreadTeam : IDisposable
             return;
         }
 
-        int next = -1;
-        Run(_ =>
+        t_inRun = true;
+        try
         {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < count)
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var job = new Job(body, count);
+            Volatile.Write(ref _job, job);
+            Interlocked.Increment(ref _generation);
+            for (int i = 0; i < _workers.Length; i++)
             {
-                body(i);
+                if (Interlocked.CompareExchange(ref _sleeping[i], 0, 1) == 1)
+                {
+                    _wake[i].Release();
+                }
             }
-        });
+
+            job.Work();
+            var spin = new SpinWait();
+            while (Volatile.Read(ref job.Done) != count)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+            }
+
+            Volatile.Write(ref _job, null);
+            job.Failure?.Throw();
+        }
+        finally
+        {
+            t_inRun = false;
+            _runGate.Exit();
+        }
     }
 
     private void WorkerLoop(int index)
@@ -160,19 +127,44 @@ internal sealed class ThreadTeam : IDisposable
             }
 
             seen = Volatile.Read(ref _generation);
-            try
+            if (Volatile.Read(ref _job) is { } job)
             {
                 t_inRun = true;
-                _work?.Invoke(index + 1);
-            }
-            catch (Exception e)
-            {
-                _failure = e;
-            }
-            finally
-            {
+                job.Work();
                 t_inRun = false;
-                Interlocked.Decrement(ref _pending);
+            }
+        }
+    }
+
+    /// <summary>One <see cref="For"/> call: its body, the next index to hand out, and how many are done.</summary>
+    private sealed class Job(Action<int> body, int count)
+    {
+        private int _next = -1;
+
+        /// <summary>Indices finished (successfully or not).</summary>
+        public int Done;
+
+        /// <summary>The first exception the body threw.</summary>
+        public System.Runtime.ExceptionServices.ExceptionDispatchInfo? Failure;
+
+        /// <summary>Takes indices until none are left.</summary>
+        public void Work()
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref _next)) < count)
+            {
+                try
+                {
+                    body(i);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref Failure, System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e), null);
+                }
+                finally
+                {
+                    Interlocked.Increment(ref Done);
+                }
             }
         }
     }

@@ -38,7 +38,83 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
                 return;
             }
 
+            if (tokens == 1)
+            {
+                _ = w.HalvesAreFinite; // an F16 matrix's one-time scan, here rather than on every thread at once
+            }
+
             ForRowRanges(w, tokens, (o0, o1) => Gemm.Rows(w, cx, tokens, cb, cy, o0, o1));
+        }
+    }
+
+    public void MatMulShared(ReadOnlySpan<float> x, int tokens, ReadOnlySpan<WeightMatrix> ws, ReadOnlySpan<float[]> biases, ReadOnlySpan<float[]> ys)
+    {
+        if (ws.Length != biases.Length || ws.Length != ys.Length)
+        {
+            throw new ArgumentException($"MatMulShared: {ws.Length} matrices, {biases.Length} biases and {ys.Length} outputs.");
+        }
+
+        long work = 0;
+        bool plain = Gemm.Accelerated && Threads > 1;
+        for (int m = 0; m < ws.Length; m++)
+        {
+            var w = ws[m];
+            if (x.Length < (long)tokens * w.Cols || ys[m].Length < (long)tokens * w.Rows || (biases[m].Length != 0 && biases[m].Length != w.Rows))
+            {
+                throw new ArgumentException($"MatMulShared shapes: x {x.Length}, y {ys[m].Length}, bias {biases[m].Length} for {tokens} tokens × [{w.Rows}, {w.Cols}].");
+            }
+
+            work += (long)w.Rows * w.Cols * tokens;
+            plain &= w.Type != WeightType.Q8 && w.Rows >= 8;
+        }
+
+        if (!plain || work < ParallelWork)
+        {
+            for (int m = 0; m < ws.Length; m++)
+            {
+                MatMul(x, tokens, ws[m], biases[m], ys[m]);
+            }
+
+            return;
+        }
+
+        // Every matrix's rows in whole 4-row tiles, cut into about Threads × 4 ranges in all (in proportion to the rows),
+        // handed out as one run.
+        var matrices = ws.ToArray();
+        var bs = biases.ToArray();
+        var outs = ys.ToArray();
+        int totalQuads = 0;
+        foreach (var w in matrices)
+        {
+            totalQuads += (w.Rows + 3) / 4;
+            if (tokens == 1)
+            {
+                _ = w.HalvesAreFinite;
+            }
+        }
+
+        var ranges = new List<(int M, int O0, int O1)>();
+        for (int m = 0; m < matrices.Length; m++)
+        {
+            int quads = (matrices[m].Rows + 3) / 4;
+            int chunks = Math.Clamp((int)Math.Round((double)Threads * 4 * quads / totalQuads), 1, quads);
+            for (int c = 0; c < chunks; c++)
+            {
+                ranges.Add((m, (int)((long)c * quads / chunks) * 4, Math.Min(matrices[m].Rows, (int)((long)(c + 1) * quads / chunks) * 4)));
+            }
+        }
+
+        fixed (float* px = x)
+        {
+            float* cx = px;
+            _team.For(ranges.Count, i =>
+            {
+                var (m, o0, o1) = ranges[i];
+                fixed (float* py = outs[m], pb = bs[m])
+                {
+                    Gemm.Rows(matrices[m], cx, tokens, bs[m].Length != 0 ? pb : null, py, o0, o1);
+                }
+            });
         }
     }
 

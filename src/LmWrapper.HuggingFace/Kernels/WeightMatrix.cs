@@ -30,6 +30,9 @@ internal sealed unsafe class WeightMatrix
 {
     private readonly object? _owner;
 
+    /// <summary>0 until <see cref="HalvesAreFinite"/> is first asked, then 1 (all finite) or 2 (an infinity or NaN).</summary>
+    private int _halvesFinite;
+
     public WeightMatrix(void* data, int rows, int cols, WeightType type, object? owner = null)
     {
         Data = (byte*)data;
@@ -67,23 +70,30 @@ internal sealed unsafe class WeightMatrix
     /// Quantizes a float32 matrix to <see cref="WeightType.Q8"/>: per block of 32 values of a row, scale = max |w| / 127
     /// and q = round(w / scale). <paramref name="cols"/> must be a multiple of <see cref="Q8Block"/>.
     /// </summary>
-    public static WeightMatrix Quantize(ReadOnlySpan<float> values, int rows, int cols)
+    public static WeightMatrix Quantize(float[] values, int rows, int cols)
     {
+        ArgumentNullException.ThrowIfNull(values);
         if (cols % Q8Block != 0)
         {
             throw new ArgumentException($"A Q8 matrix needs a multiple of {Q8Block} columns, not {cols}.", nameof(cols));
         }
 
+        if (values.Length < (long)rows * cols)
+        {
+            throw new ArgumentException($"{values.Length} values are fewer than [{rows}, {cols}] needs.", nameof(values));
+        }
+
         int blocks = cols / Q8Block;
         var q = AllocatePinned<sbyte>((long)rows * cols);
         var scales = new float[rows * blocks];
-        for (int r = 0; r < rows; r++)
+
+        // Rows are independent: in parallel for a large matrix (a load quantizes every matrix of the model).
+        void Row(int r)
         {
             for (int b = 0; b < blocks; b++)
             {
-                var block = values.Slice((r * cols) + (b * Q8Block), Q8Block);
-                float amax = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(block);
-                amax = Math.Abs(amax);
+                var block = values.AsSpan((r * cols) + (b * Q8Block), Q8Block);
+                float amax = Math.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(block));
                 float scale = amax / 127f;
                 float inv = scale > 0 ? 1f / scale : 0f;
                 scales[(r * blocks) + b] = scale;
@@ -91,6 +101,18 @@ internal sealed unsafe class WeightMatrix
                 {
                     q[(r * cols) + (b * Q8Block) + i] = (sbyte)Math.Clamp((int)MathF.Round(block[i] * inv), -127, 127);
                 }
+            }
+        }
+
+        if ((long)rows * cols >= 1 << 18 && Environment.ProcessorCount > 1)
+        {
+            Parallel.For(0, rows, Row);
+        }
+        else
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                Row(r);
             }
         }
 
@@ -145,6 +167,54 @@ internal sealed unsafe class WeightMatrix
                 Safetensors.HalfConversion.Bf16ToFloat(new ReadOnlySpan<ushort>(p, Cols), destination);
                 break;
         }
+    }
+
+    /// <summary>
+    /// Whether no value of an <see cref="WeightType.F16"/> matrix is an infinity or NaN, which lets the decode kernel widen
+    /// its halves with fewer instructions; scanned once, on first use (a race only scans twice), and true for other types.
+    /// </summary>
+    public bool HalvesAreFinite
+    {
+        get
+        {
+            if (Type != WeightType.F16)
+            {
+                return true;
+            }
+
+            int state = Volatile.Read(ref _halvesFinite);
+            if (state == 0)
+            {
+                state = ScanHalves() ? 1 : 2;
+                Volatile.Write(ref _halvesFinite, state);
+            }
+
+            return state == 1;
+        }
+    }
+
+    private bool ScanHalves()
+    {
+        ushort* p = (ushort*)Data;
+        long n = (long)Rows * Cols, i = 0;
+        var exponent = System.Runtime.Intrinsics.Vector512.Create((ushort)0x7C00);
+        for (; i + 32 <= n; i += 32)
+        {
+            if (System.Runtime.Intrinsics.Vector512.EqualsAny(System.Runtime.Intrinsics.Vector512.Load(p + i) & exponent, exponent))
+            {
+                return false;
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            if ((p[i] & 0x7C00) == 0x7C00)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Row <paramref name="row"/> as float32 without a copy (F32 matrices only).</summary>

@@ -57,185 +57,204 @@ internal sealed class CausalTransformer
 
         var rowItem = new int[rows];
         var rowPos = new int[rows];
-        var x = new float[rows * d];
-        int r = 0;
-        for (int i = 0; i < items.Count; i++)
+        var pool = System.Buffers.ArrayPool<float>.Shared;
+        var rented = new List<float[]>();
+        float[] Rent(int length)
         {
-            var item = items[i];
-            for (int j = 0; j < item.Tokens.Length; j++, r++)
-            {
-                rowItem[r] = i;
-                rowPos[r] = item.Cache.Length + j;
-                int id = item.Tokens[j];
-                if ((uint)id >= (uint)_c.VocabSize)
-                {
-                    throw new ArgumentOutOfRangeException(nameof(items), id, $"Token id {id} is outside the model's vocabulary (size {_c.VocabSize}).");
-                }
-
-                var row = x.AsSpan(r * d, d);
-                _w.Embed.ReadRow(id, row);
-                if (_w.Positions is { } wpe)
-                {
-                    if (rowPos[r] >= _c.MaxPositions)
-                    {
-                        throw new InvalidOperationException($"Position {rowPos[r]} is past the model's {_c.MaxPositions} learned positions.");
-                    }
-
-                    _k.Add(row, wpe.AsSpan(rowPos[r] * d, d));
-                }
-            }
+            var a = pool.Rent(Math.Max(1, length));
+            rented.Add(a);
+            return a;
         }
 
-        Observe(items, rowItem, rowPos, x, 0, d);
-
-        // Per-sequence RoPE frequencies (dynamic NTK depends on the sequence's length).
-        float[][] invFreq = new float[items.Count][];
-        if (_c.Family == ModelFamily.Llama)
+        try
         {
+            var x = Rent(rows * d);
+            int r = 0;
             for (int i = 0; i < items.Count; i++)
             {
-                int seqLen = items[i].Cache.Length + items[i].Tokens.Length;
-                invFreq[i] = _c.RopeScaling == RopeScalingType.Dynamic && seqLen > _c.MaxPositions
-                    ? Rope.InverseFrequencies(_c, seqLen)
-                    : _invFreq;
-            }
-        }
-
-        var h = new float[rows * d];
-        var q = new float[rows * qWidth];
-        var k = new float[rows * kvWidth];
-        var v = new float[rows * kvWidth];
-        var att = new float[rows * qWidth];
-        var o = new float[rows * d];
-        var up = new float[rows * _c.IntermediateSize];
-        var gate = _c.Family == ModelFamily.Llama ? new float[rows * _c.IntermediateSize] : [];
-        var qkv = _c.Family == ModelFamily.Gpt2 ? new float[rows * 3 * d] : [];
-        // cos and sin of each row's position, computed once for all layers.
-        int half = hd / 2;
-        float[] cos = [], sin = [];
-        if (_c.Family == ModelFamily.Llama)
-        {
-            cos = new float[rows * half];
-            sin = new float[rows * half];
-            for (int t = 0; t < rows; t++)
-            {
-                Rope.Angles(invFreq[rowItem[t]], rowPos[t], cos.AsSpan(t * half, half), sin.AsSpan(t * half, half));
-            }
-        }
-
-        for (int l = 0; l < _c.NumLayers; l++)
-        {
-            var lw = _w.Layers[l];
-            Norm(x, lw.Norm1, lw.Norm1Bias, h, rows);
-            if (_c.Family == ModelFamily.Gpt2)
-            {
-                _k.MatMul(h, rows, lw.Q, lw.QBias, qkv);
-                for (int t = 0; t < rows; t++)
+                var item = items[i];
+                for (int j = 0; j < item.Tokens.Length; j++, r++)
                 {
-                    qkv.AsSpan(t * 3 * d, d).CopyTo(q.AsSpan(t * qWidth, d));
-                    qkv.AsSpan((t * 3 * d) + d, d).CopyTo(k.AsSpan(t * kvWidth, d));
-                    qkv.AsSpan((t * 3 * d) + (2 * d), d).CopyTo(v.AsSpan(t * kvWidth, d));
+                    rowItem[r] = i;
+                    rowPos[r] = item.Cache.Length + j;
+                    int id = item.Tokens[j];
+                    if ((uint)id >= (uint)_c.VocabSize)
+                    {
+                        throw new ArgumentOutOfRangeException(nameof(items), id, $"Token id {id} is outside the model's vocabulary (size {_c.VocabSize}).");
+                    }
+
+                    var row = x.AsSpan(r * d, d);
+                    _w.Embed.ReadRow(id, row);
+                    if (_w.Positions is { } wpe)
+                    {
+                        if (rowPos[r] >= _c.MaxPositions)
+                        {
+                            throw new InvalidOperationException($"Position {rowPos[r]} is past the model's {_c.MaxPositions} learned positions.");
+                        }
+
+                        _k.Add(row, wpe.AsSpan(rowPos[r] * d, d));
+                    }
                 }
             }
-            else
+
+            Observe(items, rowItem, rowPos, x, 0, d);
+
+            // Per-sequence RoPE frequencies (dynamic NTK depends on the sequence's length).
+            float[][] invFreq = new float[items.Count][];
+            if (_c.Family == ModelFamily.Llama)
             {
-                _k.MatMul(h, rows, lw.Q, lw.QBias, q);
-                _k.MatMul(h, rows, lw.K!, lw.KBias, k);
-                _k.MatMul(h, rows, lw.V!, lw.VBias, v);
+                for (int i = 0; i < items.Count; i++)
+                {
+                    int seqLen = items[i].Cache.Length + items[i].Tokens.Length;
+                    invFreq[i] = _c.RopeScaling == RopeScalingType.Dynamic && seqLen > _c.MaxPositions
+                        ? Rope.InverseFrequencies(_c, seqLen)
+                        : _invFreq;
+                }
+            }
+
+            int inner = rows * _c.IntermediateSize;
+            var h = Rent(rows * d);
+            var q = Rent(rows * qWidth);
+            var k = Rent(rows * kvWidth);
+            var v = Rent(rows * kvWidth);
+            var att = Rent(rows * qWidth);
+            var o = Rent(rows * d);
+            var up = Rent(inner);
+            var gate = _c.Family == ModelFamily.Llama ? Rent(inner) : [];
+            var qkv = _c.Family == ModelFamily.Gpt2 ? Rent(rows * 3 * d) : [];
+            // cos and sin of each row's position, computed once for all layers.
+            int half = hd / 2;
+            float[] cos = [], sin = [];
+            if (_c.Family == ModelFamily.Llama)
+            {
+                cos = Rent(rows * half);
+                sin = Rent(rows * half);
                 for (int t = 0; t < rows; t++)
                 {
-                    if (_c.QkNorm)
+                    Rope.Angles(invFreq[rowItem[t]], rowPos[t], cos.AsSpan(t * half, half), sin.AsSpan(t * half, half));
+                }
+            }
+
+            for (int l = 0; l < _c.NumLayers; l++)
+            {
+                var lw = _w.Layers[l];
+                Norm(x, lw.Norm1, lw.Norm1Bias, h, rows);
+                if (_c.Family == ModelFamily.Gpt2)
+                {
+                    _k.MatMul(h, rows, lw.Q, lw.QBias, qkv);
+                    for (int t = 0; t < rows; t++)
                     {
+                        qkv.AsSpan(t * 3 * d, d).CopyTo(q.AsSpan(t * qWidth, d));
+                        qkv.AsSpan((t * 3 * d) + d, d).CopyTo(k.AsSpan(t * kvWidth, d));
+                        qkv.AsSpan((t * 3 * d) + (2 * d), d).CopyTo(v.AsSpan(t * kvWidth, d));
+                    }
+                }
+                else
+                {
+                    _k.MatMulShared(h, rows, [lw.Q, lw.K!, lw.V!], [lw.QBias, lw.KBias, lw.VBias], [q, k, v]);
+                    for (int t = 0; t < rows; t++)
+                    {
+                        if (_c.QkNorm)
+                        {
+                            for (int hh = 0; hh < heads; hh++)
+                            {
+                                var s = q.AsSpan((t * qWidth) + (hh * hd), hd);
+                                _k.RmsNorm(s, lw.QNorm, (float)_c.NormEps, s);
+                            }
+
+                            for (int hh = 0; hh < kvHeads; hh++)
+                            {
+                                var s = k.AsSpan((t * kvWidth) + (hh * hd), hd);
+                                _k.RmsNorm(s, lw.KNorm, (float)_c.NormEps, s);
+                            }
+                        }
+
+                        var rowCos = cos.AsSpan(t * half, half);
+                        var rowSin = sin.AsSpan(t * half, half);
                         for (int hh = 0; hh < heads; hh++)
                         {
-                            var s = q.AsSpan((t * qWidth) + (hh * hd), hd);
-                            _k.RmsNorm(s, lw.QNorm, (float)_c.NormEps, s);
+                            Rope.Rotate(q.AsSpan((t * qWidth) + (hh * hd), hd), rowCos, rowSin);
                         }
 
                         for (int hh = 0; hh < kvHeads; hh++)
                         {
-                            var s = k.AsSpan((t * kvWidth) + (hh * hd), hd);
-                            _k.RmsNorm(s, lw.KNorm, (float)_c.NormEps, s);
+                            Rope.Rotate(k.AsSpan((t * kvWidth) + (hh * hd), hd), rowCos, rowSin);
                         }
                     }
+                }
 
-                    var rowCos = cos.AsSpan(t * half, half);
-                    var rowSin = sin.AsSpan(t * half, half);
-                    for (int hh = 0; hh < heads; hh++)
-                    {
-                        Rope.Rotate(q.AsSpan((t * qWidth) + (hh * hd), hd), rowCos, rowSin);
-                    }
+                for (int t = 0; t < rows; t++)
+                {
+                    var cache = items[rowItem[t]].Cache;
+                    k.AsSpan(t * kvWidth, kvWidth).CopyTo(cache.Keys[l].AsSpan(rowPos[t] * kvWidth, kvWidth));
+                    v.AsSpan(t * kvWidth, kvWidth).CopyTo(cache.Values[l].AsSpan(rowPos[t] * kvWidth, kvWidth));
+                }
 
-                    for (int hh = 0; hh < kvHeads; hh++)
-                    {
-                        Rope.Rotate(k.AsSpan((t * kvWidth) + (hh * hd), hd), rowCos, rowSin);
-                    }
+                Attend(items, rowItem, rowPos, l, q, att, rows);
+                _k.MatMul(att, rows, lw.O, lw.OBias, o);
+                _k.Add(x.AsSpan(0, rows * d), o.AsSpan(0, rows * d));
+
+                Norm(x, lw.Norm2, lw.Norm2Bias, h, rows);
+                if (_c.Family == ModelFamily.Gpt2)
+                {
+                    _k.MatMul(h, rows, lw.Up, lw.UpBias, up);
+                    _k.GeluNew(up.AsSpan(0, inner));
+                    _k.MatMul(up, rows, lw.Down, lw.DownBias, o);
+                }
+                else
+                {
+                    _k.MatMulShared(h, rows, [lw.Gate!, lw.Up], [lw.GateBias, lw.UpBias], [gate, up]);
+                    _k.SiluMul(gate.AsSpan(0, inner), up.AsSpan(0, inner));
+                    _k.MatMul(gate, rows, lw.Down, lw.DownBias, o);
+                }
+
+                _k.Add(x.AsSpan(0, rows * d), o.AsSpan(0, rows * d));
+                if (l < _c.NumLayers - 1)
+                {
+                    Observe(items, rowItem, rowPos, x, l + 1, d);
                 }
             }
 
-            for (int t = 0; t < rows; t++)
+            // The final norm, then logits for the rows that need them.
+            Norm(x, _w.FinalNorm, _w.FinalNormBias, h, rows);
+            Observe(items, rowItem, rowPos, h, _c.NumLayers, d);
+            int logitRows = 0;
+            foreach (var item in items)
             {
-                var cache = items[rowItem[t]].Cache;
-                k.AsSpan(t * kvWidth, kvWidth).CopyTo(cache.Keys[l].AsSpan(rowPos[t] * kvWidth, kvWidth));
-                v.AsSpan(t * kvWidth, kvWidth).CopyTo(cache.Values[l].AsSpan(rowPos[t] * kvWidth, kvWidth));
+                logitRows += item.AllLogits ? item.Tokens.Length : 1;
             }
 
-            Attend(items, rowItem, rowPos, l, q, att, rows);
-            _k.MatMul(att, rows, lw.O, lw.OBias, o);
-            _k.Add(x, o);
-
-            Norm(x, lw.Norm2, lw.Norm2Bias, h, rows);
-            if (_c.Family == ModelFamily.Gpt2)
+            var selected = Rent(logitRows * d);
+            int sr = 0, first = 0;
+            foreach (var item in items)
             {
-                _k.MatMul(h, rows, lw.Up, lw.UpBias, up);
-                _k.GeluNew(up);
-                _k.MatMul(up, rows, lw.Down, lw.DownBias, o);
-            }
-            else
-            {
-                _k.MatMul(h, rows, lw.Gate!, lw.GateBias, gate);
-                _k.MatMul(h, rows, lw.Up, lw.UpBias, up);
-                _k.SiluMul(gate, up);
-                _k.MatMul(gate, rows, lw.Down, lw.DownBias, o);
+                int n = item.Tokens.Length;
+                int from = item.AllLogits ? first : first + n - 1;
+                int count = item.AllLogits ? n : 1;
+                h.AsSpan(from * d, count * d).CopyTo(selected.AsSpan(sr * d));
+                sr += count;
+                first += n;
             }
 
-            _k.Add(x, o);
-            if (l < _c.NumLayers - 1)
+            var logits = new float[(long)logitRows * _c.VocabSize];
+            _k.MatMul(selected, logitRows, _w.Head, [], logits);
+            sr = 0;
+            foreach (var item in items)
             {
-                Observe(items, rowItem, rowPos, x, l + 1, d);
+                int count = item.AllLogits ? item.Tokens.Length : 1;
+                item.Logits = items.Count == 1 ? logits : logits.AsSpan(sr * _c.VocabSize, count * _c.VocabSize).ToArray();
+                sr += count;
+                item.Cache.Length += item.Tokens.Length;
             }
         }
-
-        // The final norm, then logits for the rows that need them.
-        Norm(x, _w.FinalNorm, _w.FinalNormBias, h, rows);
-        Observe(items, rowItem, rowPos, h, _c.NumLayers, d);
-        int logitRows = 0;
-        foreach (var item in items)
+        finally
         {
-            logitRows += item.AllLogits ? item.Tokens.Length : 1;
-        }
-
-        var selected = new float[logitRows * d];
-        int sr = 0, first = 0;
-        foreach (var item in items)
-        {
-            int n = item.Tokens.Length;
-            int from = item.AllLogits ? first : first + n - 1;
-            int count = item.AllLogits ? n : 1;
-            h.AsSpan(from * d, count * d).CopyTo(selected.AsSpan(sr * d));
-            sr += count;
-            first += n;
-        }
-
-        var logits = new float[(long)logitRows * _c.VocabSize];
-        _k.MatMul(selected, logitRows, _w.Head, [], logits);
-        sr = 0;
-        foreach (var item in items)
-        {
-            int count = item.AllLogits ? item.Tokens.Length : 1;
-            item.Logits = logits.AsSpan(sr * _c.VocabSize, count * _c.VocabSize).ToArray();
-            sr += count;
-            item.Cache.Length += item.Tokens.Length;
+            // The step's scratch goes back to the pool, so decoding and repeated prompts reuse it instead of leaving
+            // megabytes of large-object garbage per pass (it made a loaded model's peak memory about 40% above its weights).
+            foreach (var a in rented)
+            {
+                pool.Return(a);
+            }
         }
     }
 

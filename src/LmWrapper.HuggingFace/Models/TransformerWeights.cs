@@ -230,19 +230,33 @@ internal sealed class TransformerWeights
             return new WeightMatrix(p, rows, cols, TypeOf(info.DType), file);
         }
 
-        /// <summary>A Conv1D-layout matrix [in, out], transposed into [out, in] in its own dtype (or float32).</summary>
+        /// <summary>
+        /// A Conv1D-layout matrix [in, out], transposed into [out, in] in its own dtype (or float32). The transposed copy is
+        /// what the kernels read, so the source is read with file reads in blocks of rows rather than through the map: its
+        /// pages then never count in this process's memory beside the copy (the file's page cache serves the reads) (they did, and made GPT-2's resident set hold its
+        /// layer weights twice).
+        /// </summary>
         public WeightMatrix Conv1D(string name, int inputs, int outputs)
         {
             var info = Info(name, inputs, outputs);
             var file = checkpoint.FileOf(name);
-            byte* src = WeightMatrix.PointerOf(file.GetBytes(name, 0, 1));
             if (info.DType == SafetensorsDType.F32 || toFloat32 || quantize)
             {
-                var values = info.DType == SafetensorsDType.F32 ? null : checkpoint.ReadAsFloat32(name);
                 var t = WeightMatrix.AllocatePinned<float>((long)inputs * outputs);
-                fixed (float* pv = values, pt = t)
+                fixed (float* pt = t)
                 {
-                    Transpose(values is null ? (float*)src : pv, pt, inputs, outputs);
+                    if (info.DType == SafetensorsDType.F32)
+                    {
+                        TransposeFromFile(file, name, pt, inputs, outputs);
+                    }
+                    else
+                    {
+                        var values = checkpoint.ReadAsFloat32(name);
+                        fixed (float* pv = values)
+                        {
+                            Transpose(pv, pt, inputs, outputs, 0, inputs);
+                        }
+                    }
                 }
 
                 return quantize && inputs % WeightMatrix.Q8Block == 0
@@ -253,14 +267,61 @@ internal sealed class TransformerWeights
             var h = WeightMatrix.AllocatePinned<ushort>((long)inputs * outputs);
             fixed (ushort* ph = h)
             {
-                Transpose((ushort*)src, ph, inputs, outputs);
+                TransposeFromFile(file, name, ph, inputs, outputs);
             }
 
             return WeightMatrix.FromArray(h, outputs, inputs, TypeOf(info.DType));
         }
 
-        /// <summary>[rows, cols] → [cols, rows], in cache-sized tiles, on all cores.</summary>
-        private static void Transpose<T>(T* source, T* target, int rows, int cols)
+        /// <summary>The bytes read per block by <see cref="TransposeFromFile{T}"/>.</summary>
+        internal const int ReadBlockBytes = 4 << 20;
+
+        /// <summary>The read buffer, one for the whole load (pinned, so its blocks can be transposed through a pointer).</summary>
+        private byte[]? _block;
+
+        /// <summary>A [rows, cols] tensor of the file, read in blocks of whole rows, transposed into <paramref name="target"/> [cols, rows].</summary>
+        private void TransposeFromFile<T>(SafetensorsFile file, string name, T* target, int rows, int cols)
+            where T : unmanaged
+        {
+            long rowBytes = (long)cols * sizeof(T);
+            int blockRows = (int)Math.Clamp(ReadBlockBytes / rowBytes, 1, rows);
+            long need = blockRows * rowBytes;
+            if (_block is null || _block.Length < need)
+            {
+                _block = GC.AllocateUninitializedArray<byte>(checked((int)need), pinned: true);
+            }
+
+            long offset = file.FileOffsetOf(name);
+            using var handle = File.OpenHandle(file.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read);
+            fixed (byte* b = _block)
+            {
+                for (int r0 = 0; r0 < rows; r0 += blockRows)
+                {
+                    int n = Math.Min(blockRows, rows - r0);
+                    var bytes = new Span<byte>(b, (int)(n * rowBytes));
+                    long at = offset + (r0 * rowBytes);
+                    while (bytes.Length > 0)
+                    {
+                        int read = RandomAccess.Read(handle, bytes, at);
+                        if (read <= 0)
+                        {
+                            throw new EndOfStreamException($"'{file.FilePath}' ended inside tensor '{name}'.");
+                        }
+
+                        bytes = bytes[read..];
+                        at += read;
+                    }
+
+                    Transpose((T*)b, target, rows, cols, r0, r0 + n);
+                }
+            }
+        }
+
+        /// <summary>
+        /// Rows [r0, r1) of a [rows, cols] matrix, given as <paramref name="source"/> (which holds just those rows), into
+        /// [cols, rows] <paramref name="target"/>; in cache-sized tiles, on all cores.
+        /// </summary>
+        private static void Transpose<T>(T* source, T* target, int rows, int cols, int r0, int r1)
             where T : unmanaged
         {
             const int Tile = 64;
@@ -268,15 +329,15 @@ internal sealed class TransformerWeights
             Parallel.For(0, (cols + Tile - 1) / Tile, cb =>
             {
                 int c0 = cb * Tile, c1 = Math.Min(cols, c0 + Tile);
-                for (int r0 = 0; r0 < rows; r0 += Tile)
+                for (int rt = r0; rt < r1; rt += Tile)
                 {
-                    int r1 = Math.Min(rows, r0 + Tile);
+                    int rt1 = Math.Min(r1, rt + Tile);
                     for (int c = c0; c < c1; c++)
                     {
                         T* to = d + ((long)c * rows);
-                        for (int r = r0; r < r1; r++)
+                        for (int r = rt; r < rt1; r++)
                         {
-                            to[r] = s[((long)r * cols) + c];
+                            to[r] = s[((long)(r - r0) * cols) + c];
                         }
                     }
                 }

@@ -247,6 +247,9 @@ public sealed unsafe class SafetensorsFile : IDisposable
         return new ReadOnlySpan<byte>(_base + _dataStart + t.DataBegin + byteOffset, length);
     }
 
+    /// <summary>Where a tensor's bytes start in the file, for reading them with file reads instead of through the map.</summary>
+    internal long FileOffsetOf(string name) => _dataStart + GetTensor(name).DataBegin;
+
     /// <summary>Reads a floating-point tensor (F32, F16, BF16, F64) as float32, into a new array.</summary>
     /// <param name="name">The tensor name.</param>
     /// <returns>The values, row-major.</returns>

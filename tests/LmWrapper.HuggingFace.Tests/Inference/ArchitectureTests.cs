@@ -141,6 +141,29 @@ public sealed class ArchitectureTests
         }
     }
 
+    [Theory]
+    [InlineData(SafetensorsDType.F32)]
+    [InlineData(SafetensorsDType.F16)]
+    public void Gpt2ConvWeightsReadInSeveralBlocksAreTransposedExactly(SafetensorsDType dtype)
+    {
+        // c_fc is [128, 8320]: 4.26 MB in F32, more than one 4 MB read block (126 rows, then 2), so the transpose that
+        // reads the file in blocks crosses a block boundary; F16 fits one block but takes the ushort path.
+        var spec = RandomModels.Specs["gpt2"] with { HiddenSize = 128, IntermediateSize = 8320, NumLayers = 1, DType = dtype };
+        string folder = RandomModels.Folder($"gpt2-wide-{dtype}", spec);
+        using var engine = Engine.Load(folder);
+        var reference = ReferenceTransformer.Load(folder);
+        int[] ids = IdsFor("gpt2");
+        var ours = engine.Logits(ids);
+        var theirs = reference.Logits(ids);
+        for (int t = 0; t < ids.Length; t++)
+        {
+            for (int v = 0; v < ours[t].Length; v += 7)
+            {
+                Assert.True(Math.Abs(ours[t][v] - theirs[t][v]) < 1e-4, $"{dtype}: position {t}, token {v}: {ours[t][v]} vs {theirs[t][v]}");
+            }
+        }
+    }
+
     [Fact]
     public void AShardedCheckpointGivesTheSameLogits()
     {
