@@ -244,6 +244,40 @@ public sealed class HuggingFaceToolsTests
     }
 
     [Fact]
+    public void AnAutoSamplesToolCallBlocksBecomeCallsAndAreNeverStreamedAsText()
+    {
+        // The path a generated sample takes (the random model will not write a <tool_call> block itself): prediction
+        // building, and the stream's hold-back fed the same pieces.
+        using var lm = RandomModels.Load(Qwen3ToolsFolder());
+        var prompt = Ask(LmToolChoice.Auto);
+        string[] pieces = ["Sure", ". ", "<tool_call>", "\n{\"name\": \"get_time\", ", "\"arguments\": {\"zone\": \"UTC\"}}\n", "</tool_call>", "\n"];
+        var sample = new GeneratedSample { Tokens = [.. pieces.Select((_, i) => i + 10)], Pieces = [.. pieces], Logprobs = [.. pieces.Select(_ => -0.5)], FinishReason = "stop" };
+        var p = PredictionBuilder.Build(prompt, lm.Encode(prompt), new GenerationResult { Samples = [sample] }, sample, lm.Tokenizer, lm.TokenText);
+        Assert.Equal("Sure. ", p.CompletionText);
+        Assert.Equal("tool_calls", p.FinishReason);
+        var call = Assert.Single(p.ToolCalls);
+        Assert.Equal(("call_0", "get_time"), (call.Id, call.Name));
+        Assert.Equal("UTC", call.GetArguments().GetProperty("zone").GetString());
+
+        var hold = new StreamHoldBack(0, [LocalToolCalls.OpenTag], withLogprobs: false);
+        var streamed = pieces.Select(piece => hold.Add(piece, -0.5)?.Text ?? string.Empty).ToList();
+        Assert.DoesNotContain(streamed, t => t.Contains('<', StringComparison.Ordinal));
+        Assert.Equal(p.CompletionText, string.Concat(streamed) + hold.Finish(p).Text);
+
+        // With None the same text stays text.
+        var none = prompt with { ToolChoice = LmToolChoice.None };
+        var kept = PredictionBuilder.Build(none, lm.Encode(none), new GenerationResult { Samples = [sample] }, sample, lm.Tokenizer, lm.TokenText);
+        Assert.Equal(string.Concat(pieces), kept.CompletionText);
+        Assert.False(kept.HasToolCalls);
+        Assert.Equal("stop", kept.FinishReason);
+
+        // A forced call's JSON is held back whole: nothing before the final update, which carries every token.
+        var all = new StreamHoldBack(0, null, withLogprobs: false, holdAll: true);
+        Assert.All(pieces, piece => Assert.Null(all.Add(piece, -0.5)));
+        Assert.Equal(pieces.Length, all.Finish(p).Tokens!.Count);
+    }
+
+    [Fact]
     public void ToolCallBlocksAreParsedOutOfFreeText()
     {
         LmToolDefinition[] tools = [Weather, Time];
