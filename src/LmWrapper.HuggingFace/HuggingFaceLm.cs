@@ -24,7 +24,10 @@ namespace LmWrapper.HuggingFace;
 /// greedy; otherwise sampling uses temperature, <see cref="HuggingFaceLmOptions.TopK"/> and top-p, from
 /// <see cref="LmPrompt.Seed"/> when set. Logprobs are those of the model's own distribution. Costs are zero.
 /// Several samples of one prompt share its prompt pass; <see cref="LanguageModel.PredictMany"/> runs prompts through
-/// batched forward passes, with the same results as predicting each alone.
+/// batched forward passes, with the same results as predicting each alone. In chat mode with a chat template that reads
+/// <c>tools</c> (Qwen3's), prompts take <see cref="LmPrompt.Tools"/>: a Required or Named <see cref="LmPrompt.ToolChoice"/>
+/// generates one <c>{"name", "arguments"}</c> call under constrained decoding, Auto takes the text's
+/// <c>&lt;tool_call&gt;</c> blocks as calls.
 /// </remarks>
 public sealed class HuggingFaceLm : LanguageModel
 {
