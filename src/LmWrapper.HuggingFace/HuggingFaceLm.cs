@@ -24,7 +24,10 @@ namespace LmWrapper.HuggingFace;
 /// greedy; otherwise sampling uses temperature, <see cref="HuggingFaceLmOptions.TopK"/> and top-p, from
 /// <see cref="LmPrompt.Seed"/> when set. Logprobs are those of the model's own distribution. Costs are zero.
 /// Several samples of one prompt share its prompt pass; <see cref="LanguageModel.PredictMany"/> runs prompts through
-/// batched forward passes, with the same results as predicting each alone.
+/// batched forward passes, with the same results as predicting each alone. In chat mode with a chat template that reads
+/// <c>tools</c> (Qwen3's), prompts take <see cref="LmPrompt.Tools"/>: a Required or Named <see cref="LmPrompt.ToolChoice"/>
+/// generates one <c>{"name", "arguments"}</c> call under constrained decoding, Auto takes the text's
+/// <c>&lt;tool_call&gt;</c> blocks as calls.
 /// </remarks>
 public sealed class HuggingFaceLm : LanguageModel
 {
@@ -138,9 +141,29 @@ public sealed class HuggingFaceLm : LanguageModel
     /// already, so an unsupported one threw its <see cref="LmPromptException"/> before anything ran.
     /// </summary>
     private JsonConstraint? ConstraintFor(LmPrompt prompt) =>
-        prompt.ResponseFormat is { } format
+        LocalToolCalls.IsForced(prompt) ? ToolConstraint(prompt)
+        : prompt.ResponseFormat is { } format
             ? CreateJsonConstraint(format.Kind == LmResponseFormatKind.JsonObject ? null : format.Schema)
             : ConstraintSelector?.Invoke(prompt);
+
+    /// <summary>
+    /// The constraint of a forced tool call (<see cref="LmToolChoiceMode.Required"/> or <see cref="LmToolChoiceMode.Named"/>):
+    /// one <c>{"name", "arguments"}</c> object for one of the tools (<see cref="LocalToolCalls.ForcedSchema"/>).
+    /// </summary>
+    /// <exception cref="LmPromptException">A tool's parameters use a schema keyword constrained decoding does not support.</exception>
+    private JsonConstraint ToolConstraint(LmPrompt prompt)
+    {
+        try
+        {
+            return CreateJsonConstraint(LocalToolCalls.ForcedSchema(prompt));
+        }
+        catch (LmPromptException e)
+        {
+            throw new LmPromptException(
+                $"ToolChoice {prompt.ToolChoice} makes {ModelIdentity} generate a tool call under a JSON constraint, but a tool's parameters schema is outside the supported subset: {e.Message}",
+                nameof(LmPrompt.Tools));
+        }
+    }
 
     /// <inheritdoc/>
     protected override bool SupportsInternals => true;
@@ -219,7 +242,12 @@ public sealed class HuggingFaceLm : LanguageModel
     protected override void ValidatePrompt(LmPrompt prompt)
     {
         base.ValidatePrompt(prompt);
-        if (prompt.ResponseFormat is { } format)
+        if (LocalToolCalls.IsForced(prompt))
+        {
+            // A forced call is generated under its tools' schemas: compile them now, so an unsupported keyword fails before anything runs.
+            ToolConstraint(prompt);
+        }
+        else if (prompt.ResponseFormat is { } format)
         {
             // Constrained decoding supports a subset of JSON Schema: compile now, so an unsupported keyword fails before anything runs.
             CreateJsonConstraint(format.Kind == LmResponseFormatKind.JsonObject ? null : format.Schema);
@@ -267,7 +295,7 @@ public sealed class HuggingFaceLm : LanguageModel
         }
     }
 
-    /// <summary>The model's limits, free prices (it runs here) and capabilities (chat when it has a template, logprobs, echo, batched passes, internals, structured output by constrained decoding; no tools: LmWrapper does not parse tool calls out of a local model's text).</summary>
+    /// <summary>The model's limits, free prices (it runs here) and capabilities (chat when it has a template, logprobs, echo, batched passes, internals, structured output by constrained decoding; tools in chat mode when the chat template reads <c>tools</c>, as Qwen3's does).</summary>
     public override LmModelInfo ModelInfo => new(
         ModelIdentity,
         TokenLimit,
@@ -276,7 +304,8 @@ public sealed class HuggingFaceLm : LanguageModel
         (IsChatModel ? LmCapabilities.Chat | LmCapabilities.Prefill : LmCapabilities.None)
         | LmCapabilities.Logprobs | LmCapabilities.Echo | LmCapabilities.Batch | LmCapabilities.Internals
         | (_chatMode && Tokenizer.ChatTemplateHasThinkingSwitch ? LmCapabilities.ReasoningEffort : LmCapabilities.None)
-        | LmCapabilities.StructuredOutput);
+        | LmCapabilities.StructuredOutput
+        | (_chatMode && Tokenizer.ChatTemplateTakesTools ? LmCapabilities.Tools : LmCapabilities.None));
 
     /// <inheritdoc/>
     protected override Task<IReadOnlyList<LmPrediction>> PredictUncachedAsync(LmPrompt prompt, int numCompletions, CancellationToken cancellationToken) =>
@@ -376,7 +405,13 @@ public sealed class HuggingFaceLm : LanguageModel
         var holds = new StreamHoldBack[request.NumCompletions];
         for (int i = 0; i < holds.Length; i++)
         {
-            holds[i] = new StreamHoldBack(i, prompt.Stop, withLogprobs: prompt.Logprobs > 0);
+            // A forced tool call's JSON is not text: hold it all back (the final update carries the calls). Free text that
+            // may hold <tool_call> blocks is held back from the first one on, since the blocks leave the final text.
+            holds[i] = new StreamHoldBack(
+                i,
+                LocalToolCalls.ParsesText(prompt) ? [.. prompt.Stop ?? [], LocalToolCalls.OpenTag] : prompt.Stop,
+                withLogprobs: prompt.Logprobs > 0,
+                holdAll: LocalToolCalls.IsForced(prompt));
         }
 
         try

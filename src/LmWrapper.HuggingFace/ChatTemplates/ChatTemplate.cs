@@ -53,7 +53,11 @@ public sealed class ChatTemplate
     }
 
     /// <summary>Renders chat messages into prompt text, as transformers' <c>apply_chat_template(..., tokenize=False)</c>.</summary>
-    /// <param name="messages">The conversation; each turn becomes a dict with <c>role</c>, <c>content</c> and, when set, <c>name</c>.</param>
+    /// <param name="messages">
+    /// The conversation; each turn becomes a dict with <c>role</c>, <c>content</c> and, when set, <c>name</c>,
+    /// <c>reasoning_content</c>, <c>tool_calls</c> (<c>{"type": "function", "id", "function": {"name", "arguments"}}</c>,
+    /// arguments as a dict) and <c>tool_call_id</c>, as transformers' messages carry them.
+    /// </param>
     /// <param name="addGenerationPrompt">Whether to end with the tokens that start an assistant reply.</param>
     /// <param name="bosToken">The tokenizer's BOS token text (<c>bos_token</c>); left undefined when null.</param>
     /// <param name="eosToken">The tokenizer's EOS token text (<c>eos_token</c>); left undefined when null.</param>

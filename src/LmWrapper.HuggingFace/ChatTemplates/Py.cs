@@ -84,7 +84,42 @@ internal static class Py
             d["reasoning_content"] = string.Join("\n\n", blocks.Where(b => b.Text is not null).Select(b => b.Text));
         }
 
+        if (turn.ToolCalls is { } calls)
+        {
+            // transformers' convention: arguments as a dict (templates write them with tojson), not JSON text.
+            d["tool_calls"] = calls.Select(c =>
+            {
+                var function = NewDict();
+                function["name"] = c.Name;
+                function["arguments"] = ArgumentsValue(c.Arguments);
+                var call = NewDict();
+                call["type"] = "function";
+                call["id"] = c.Id;
+                call["function"] = function;
+                return (object?)call;
+            }).ToList();
+        }
+
+        if (turn.ToolCallId is not null)
+        {
+            d["tool_call_id"] = turn.ToolCallId;
+        }
+
         return d;
+    }
+
+    /// <summary>A tool call's arguments as a template value: the parsed object, or the text itself when it is not JSON.</summary>
+    private static object? ArgumentsValue(string arguments)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(arguments);
+            return FromJson(doc.RootElement);
+        }
+        catch (JsonException)
+        {
+            return arguments;
+        }
     }
 
     public static object? FromJson(JsonElement e)

@@ -27,6 +27,15 @@ internal static class PredictionBuilder
             finish = "stop";
         }
 
+        // Tools: a forced call's JSON, or the <tool_call> blocks of free text, become the prediction's tool calls.
+        List<LmToolCall>? calls = null;
+        if (finish != "length" && LocalToolCalls.Extract(prompt, text) is ({ } found, string rest))
+        {
+            calls = found;
+            text = rest;
+            finish = "tool_calls";
+        }
+
         List<IReadOnlyDictionary<string, double>>? top = null;
         if (prompt.Logprobs > 1 && sample.Top is { } alternatives)
         {
@@ -72,6 +81,7 @@ internal static class PredictionBuilder
             PromptTokenOffsets = promptOffsets!,
             Usage = new LmUsage(encoding.Ids.Length, sample.Tokens.Count + (sample.EndedWithEos ? 1 : 0), 0),
             Internals = sample.Internals,
+            ToolCalls = calls!,
         };
     }
 

@@ -92,7 +92,7 @@ internal sealed class PromptEncoding
         try
         {
             bool? enableThinking = prompt.ReasoningEffort is { } effort ? effort != LmReasoningEffort.None : null;
-            rendered = tokenizer.ApplyChatTemplate(turns, addGenerationPrompt: !continueLast, enableThinking);
+            rendered = tokenizer.RenderChat(turns, !continueLast, enableThinking, prompt.Tools);
         }
         catch (ChatTemplates.ChatTemplateException e)
         {

@@ -6,9 +6,10 @@ namespace LmWrapper.HuggingFace.Generation;
 /// Turns one sample's tokens, as they are generated, into streaming updates that never show text the final prediction
 /// cuts: the text from the earliest point where a stop sequence occurs, or could still begin (a tail of the text that is
 /// the start of a stop sequence), is held back until later tokens rule it out. Whatever the final prediction keeps that
-/// was held back comes with the last update.
+/// was held back comes with the last update. With <c>holdAll</c> (a forced tool call, whose JSON becomes tool calls rather
+/// than text) nothing is sent before the last update.
 /// </summary>
-internal sealed class StreamHoldBack(int sample, IReadOnlyList<string>? stops, bool withLogprobs)
+internal sealed class StreamHoldBack(int sample, IReadOnlyList<string>? stops, bool withLogprobs, bool holdAll = false)
 {
     private readonly StringBuilder _text = new();
     private readonly List<(string Piece, double Logprob, int End)> _tokens = [];
@@ -45,8 +46,8 @@ internal sealed class StreamHoldBack(int sample, IReadOnlyList<string>? stops, b
     /// </summary>
     internal int SafeLength()
     {
-        int safe = _text.Length;
-        if (stops is null)
+        int safe = holdAll ? 0 : _text.Length;
+        if (stops is null || holdAll)
         {
             return safe;
         }

@@ -132,7 +132,14 @@ public sealed class HuggingFaceTokenizer
     /// <returns>The prompt text, to be encoded without adding special tokens again.</returns>
     /// <exception cref="InvalidOperationException">The tokenizer has no chat template.</exception>
     /// <exception cref="ChatTemplateException">The template failed (for example it raised an exception about the roles).</exception>
-    public string ApplyChatTemplate(IReadOnlyList<LmChatTurn> turns, bool addGenerationPrompt = true, bool? enableThinking = null)
+    public string ApplyChatTemplate(IReadOnlyList<LmChatTurn> turns, bool addGenerationPrompt = true, bool? enableThinking = null) =>
+        RenderChat(turns, addGenerationPrompt, enableThinking, null);
+
+    /// <summary>
+    /// <see cref="ApplyChatTemplate"/> with the prompt's tools as the template's <c>tools</c> variable (transformers'
+    /// convention: <c>{"type": "function", "function": {"name", "description", "parameters"}}</c> each); null leaves it none.
+    /// </summary>
+    internal string RenderChat(IReadOnlyList<LmChatTurn> turns, bool addGenerationPrompt, bool? enableThinking, IReadOnlyList<LmToolDefinition>? tools)
     {
         ArgumentNullException.ThrowIfNull(turns);
         var template = ChatTemplate ?? throw new InvalidOperationException(
@@ -152,8 +159,16 @@ public sealed class HuggingFaceTokenizer
             variables["enable_thinking"] = thinking;
         }
 
+        if (tools is { Count: > 0 })
+        {
+            variables["tools"] = Generation.LocalToolCalls.TemplateTools(tools);
+        }
+
         return template.Render(turns, addGenerationPrompt, BosToken, EosToken, variables);
     }
+
+    /// <summary>Whether the chat template reads a <c>tools</c> variable (Qwen3's and Llama 3.1's do), so a prompt's tools reach the model.</summary>
+    internal bool ChatTemplateTakesTools => ChatTemplate?.Source is { } source && System.Text.RegularExpressions.Regex.IsMatch(source, @"\btools\b");
 
     /// <summary>
     /// Whether the chat template has an <c>enable_thinking</c> switch (Qwen3's templates do), which
