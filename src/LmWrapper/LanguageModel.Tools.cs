@@ -136,7 +136,7 @@ public abstract partial class LanguageModel
         if (prompt.UsesTools && !ModelInfo.Has(LmCapabilities.Tools))
         {
             throw new LmPromptException(
-                $"{ModelIdentity} does not take tools (LmCapabilities.Tools): remove LmPrompt.Tools, ToolChoice and the dialog's tool calls and results, or use a model that has tools (OpenAI chat models, Claude).",
+                $"{ModelIdentity} does not take tools (LmCapabilities.Tools): remove LmPrompt.Tools, ToolChoice and the dialog's tool calls and results, or use a model that has tools (OpenAI chat models, Claude, a local chat model whose template takes tools, such as Qwen3).",
                 prompt.Tools is not null ? nameof(LmPrompt.Tools) : prompt.ToolChoice is not null ? nameof(LmPrompt.ToolChoice) : nameof(LmPrompt.Chat));
         }
 
