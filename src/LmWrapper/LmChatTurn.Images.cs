@@ -6,7 +6,7 @@ public sealed partial record LmChatTurn
     /// <summary>What <see cref="Content"/> holds for a turn with parts: the text parts joined by this separator.</summary>
     public const string PartTextSeparator = "\n";
 
-    private readonly PartList? _parts;
+    private readonly ValueList<LmContentPart>? _parts;
 
     /// <summary>
     /// The turn's content as parts (text and images, in order), or null (the usual case) for a text-only turn. When set,
@@ -17,7 +17,7 @@ public sealed partial record LmChatTurn
     /// </summary>
     public IReadOnlyList<LmContentPart>? Parts
     {
-        get => _parts?.Parts;
+        get => _parts?.Items;
         init
         {
             if (value is null || value.Count == 0)
@@ -28,12 +28,12 @@ public sealed partial record LmChatTurn
 
             LmContentPart[] parts = [.. value];
             bool anyImage = parts.Any(p => p?.Image is not null);
-            _parts = !anyImage && parts.All(p => p is not null) && JoinText(parts) == Content ? null : new PartList(parts);
+            _parts = !anyImage && parts.All(p => p is not null) && JoinText(parts) == Content ? null : new ValueList<LmContentPart>(parts);
         }
     }
 
     /// <summary>Whether the turn holds at least one image.</summary>
-    public bool HasImages => _parts is not null && _parts.Parts.Any(p => p?.Image is not null);
+    public bool HasImages => _parts is not null && _parts.Items.Any(p => p?.Image is not null);
 
     /// <summary>Creates a user turn with text and images (the text first, then the images).</summary>
     /// <param name="text">What the user says (may be empty when there are images).</param>
@@ -80,23 +80,4 @@ public sealed partial record LmChatTurn
     /// <summary>The text parts joined by <see cref="PartTextSeparator"/>.</summary>
     internal static string JoinText(IEnumerable<LmContentPart?> parts) =>
         string.Join(PartTextSeparator, parts.Where(p => p?.Text is not null).Select(p => p!.Text));
-
-    /// <summary>The parts, compared element by element (so that turns compare by value).</summary>
-    private sealed class PartList(LmContentPart[] parts)
-    {
-        public LmContentPart[] Parts { get; } = parts;
-
-        public override bool Equals(object? obj) => obj is PartList other && Parts.AsSpan().SequenceEqual(other.Parts);
-
-        public override int GetHashCode()
-        {
-            var h = new HashCode();
-            foreach (var p in Parts)
-            {
-                h.Add(p);
-            }
-
-            return h.ToHashCode();
-        }
-    }
 }

@@ -3,7 +3,7 @@ namespace LmWrapper;
 /// <content>Tool use: the tool calls of an assistant turn and the call a tool turn answers.</content>
 public sealed partial record LmChatTurn
 {
-    private readonly ToolCallList? _toolCalls;
+    private readonly ValueList<LmToolCall>? _toolCalls;
 
     /// <summary>
     /// For an assistant turn: the tool calls the model made in this answer (copied from <see cref="LmPrediction.ToolCalls"/>
@@ -13,8 +13,8 @@ public sealed partial record LmChatTurn
     /// </summary>
     public IReadOnlyList<LmToolCall>? ToolCalls
     {
-        get => _toolCalls?.Calls;
-        init => _toolCalls = value is null || value.Count == 0 ? null : new ToolCallList([.. value]);
+        get => _toolCalls?.Items;
+        init => _toolCalls = value is null || value.Count == 0 ? null : new ValueList<LmToolCall>([.. value]);
     }
 
     /// <summary>
@@ -39,24 +39,5 @@ public sealed partial record LmChatTurn
     {
         ArgumentNullException.ThrowIfNull(toolCalls);
         return new LmChatTurn(LmChatRole.Assistant, content ?? string.Empty) { ToolCalls = toolCalls };
-    }
-
-    /// <summary>The tool calls, compared element by element (so that turns compare by value).</summary>
-    private sealed class ToolCallList(LmToolCall[] calls)
-    {
-        public LmToolCall[] Calls { get; } = calls;
-
-        public override bool Equals(object? obj) => obj is ToolCallList other && Calls.AsSpan().SequenceEqual(other.Calls);
-
-        public override int GetHashCode()
-        {
-            var h = new HashCode();
-            foreach (var c in Calls)
-            {
-                h.Add(c);
-            }
-
-            return h.ToHashCode();
-        }
     }
 }

@@ -6,7 +6,7 @@ namespace LmWrapper;
 /// <param name="Name">An optional name for the author (for example a tool's name or one of several users).</param>
 public sealed partial record LmChatTurn(LmChatRole Role, string Content, string? Name = null)
 {
-    private readonly ReasoningList? _reasoning;
+    private readonly ValueList<LmReasoningBlock>? _reasoning;
 
     /// <summary>
     /// For an assistant turn: the reasoning blocks the model returned with this answer (Claude's signed thinking and
@@ -16,8 +16,8 @@ public sealed partial record LmChatTurn(LmChatRole Role, string Content, string?
     /// </summary>
     public IReadOnlyList<LmReasoningBlock>? ReasoningBlocks
     {
-        get => _reasoning?.Blocks;
-        init => _reasoning = value is null || value.Count == 0 ? null : new ReasoningList([.. value]);
+        get => _reasoning?.Items;
+        init => _reasoning = value is null || value.Count == 0 ? null : new ValueList<LmReasoningBlock>([.. value]);
     }
 
     /// <summary>Creates a system turn (instructions that frame the conversation).</summary>
@@ -50,19 +50,22 @@ public sealed partial record LmChatTurn(LmChatRole Role, string Content, string?
         _ => throw new ArgumentOutOfRangeException(nameof(role), role, "Unknown chat role."),
     };
 
-    /// <summary>The reasoning blocks, compared element by element (so that turns compare by value).</summary>
-    private sealed class ReasoningList(LmReasoningBlock[] blocks)
+    /// <summary>
+    /// An array compared element by element, so that the record's generated equality compares a turn's lists (reasoning
+    /// blocks, content parts, tool calls) by value.
+    /// </summary>
+    private sealed class ValueList<T>(T[] items)
     {
-        public LmReasoningBlock[] Blocks { get; } = blocks;
+        public T[] Items { get; } = items;
 
-        public override bool Equals(object? obj) => obj is ReasoningList other && Blocks.AsSpan().SequenceEqual(other.Blocks);
+        public override bool Equals(object? obj) => obj is ValueList<T> other && Items.AsSpan().SequenceEqual(other.Items, EqualityComparer<T>.Default);
 
         public override int GetHashCode()
         {
             var h = new HashCode();
-            foreach (var b in Blocks)
+            foreach (var item in Items)
             {
-                h.Add(b);
+                h.Add(item);
             }
 
             return h.ToHashCode();
