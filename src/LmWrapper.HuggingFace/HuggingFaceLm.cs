@@ -242,6 +242,14 @@ public sealed class HuggingFaceLm : LanguageModel
     protected override void ValidatePrompt(LmPrompt prompt)
     {
         base.ValidatePrompt(prompt);
+        if (prompt.ResponseFormat is not null && prompt.Tools is not null)
+        {
+            // Both would constrain the same output: a format leaves no room for a tool call, a forced call none for the format.
+            throw new LmPromptException(
+                $"ResponseFormat and Tools are both set; {ModelIdentity} generates either under the format's schema or under the tools' call form, not both. Ask for the tools first, then for the structured answer in a later prompt.",
+                nameof(LmPrompt.ResponseFormat));
+        }
+
         if (LocalToolCalls.IsForced(prompt))
         {
             // A forced call is generated under its tools' schemas: compile them now, so an unsupported keyword fails before anything runs.
@@ -252,6 +260,7 @@ public sealed class HuggingFaceLm : LanguageModel
             // Constrained decoding supports a subset of JSON Schema: compile now, so an unsupported keyword fails before anything runs.
             CreateJsonConstraint(format.Kind == LmResponseFormatKind.JsonObject ? null : format.Schema);
         }
+
         if (prompt.ThinkingBudgetTokens is not null)
         {
             throw new LmPromptException(

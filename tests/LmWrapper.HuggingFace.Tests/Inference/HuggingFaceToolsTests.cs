@@ -228,6 +228,19 @@ public sealed class HuggingFaceToolsTests
         Assert.Equal(string.Empty, string.Concat(updates.Select(u => u.Text)));
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData("required")]
+    public void ToolsWithAResponseFormatAreRefusedBeforeRunning(string? choice)
+    {
+        // Both would constrain the same output; the combination is refused (as Claude refuses it), not silently half-applied.
+        using var lm = RandomModels.Load(Qwen3ToolsFolder());
+        var prompt = Ask(choice is null ? null : LmToolChoice.Required) with { ResponseFormat = LmResponseFormat.JsonObject };
+        var e = Assert.Throws<LmPromptException>(() => lm.Predict(prompt));
+        Assert.Equal(nameof(LmPrompt.ResponseFormat), e.FieldName);
+        Assert.Contains("Tools", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void AForcedCallWhoseToolSchemaIsOutsideTheSubsetIsRefusedBeforeRunning()
     {
