@@ -126,6 +126,12 @@ public class FakeHuggingFaceHubTests
         await Assert.ThrowsAnyAsync<HttpRequestException>(() => http.GetByteArrayAsync(url, Ct));
         Assert.Equal(100_000, (await http.GetByteArrayAsync(url, Ct)).Length);
 
+        // The fake records a request after its response is written, so the client may see the last body first: wait for it.
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); hub.Requests.Count < 3 && DateTime.UtcNow < deadline;)
+        {
+            await Task.Delay(10, Ct);
+        }
+
         var log = hub.Requests;
         Assert.Equal([503, 200, 200], log.Select(r => r.StatusCode));
         Assert.Equal([false, true, false], log.Select(r => r.Aborted));
