@@ -546,12 +546,7 @@ internal sealed class ClaudeRequest
                 var content = new JsonArray();
                 if (_reasoning is not null && _reasoning.TryGetValue(i, out var thought))
                 {
-                    foreach (var b in thought)
-                    {
-                        content.Add(b.IsRedacted
-                            ? new JsonObject { ["type"] = "redacted_thinking", ["data"] = b.RedactedData }
-                            : new JsonObject { ["type"] = "thinking", ["thinking"] = b.Text, ["signature"] = b.Signature });
-                    }
+                    AddThinking(content, thought);
                 }
 
                 string said = text[..^calls.Sum(c => c.Name.Length + c.Arguments.Length)];
@@ -579,12 +574,7 @@ internal sealed class ClaudeRequest
             {
                 // An answer that came with thinking goes back with its blocks first, unchanged, as Claude requires.
                 var content = new JsonArray();
-                foreach (var b in blocks)
-                {
-                    content.Add(b.IsRedacted
-                        ? new JsonObject { ["type"] = "redacted_thinking", ["data"] = b.RedactedData }
-                        : new JsonObject { ["type"] = "thinking", ["thinking"] = b.Text, ["signature"] = b.Signature });
-                }
+                AddThinking(content, blocks);
 
                 content.Add(new JsonObject { ["type"] = "text", ["text"] = text });
                 messages.Add(new JsonObject { ["role"] = role, ["content"] = content });
@@ -615,5 +605,16 @@ internal sealed class ClaudeRequest
         }
 
         body["messages"] = messages;
+    }
+
+    /// <summary>An answer's thinking blocks as Claude takes them back: signed <c>thinking</c> and <c>redacted_thinking</c>, unchanged.</summary>
+    private static void AddThinking(JsonArray content, IReadOnlyList<LmReasoningBlock> blocks)
+    {
+        foreach (var b in blocks)
+        {
+            content.Add(b.IsRedacted
+                ? new JsonObject { ["type"] = "redacted_thinking", ["data"] = b.RedactedData }
+                : new JsonObject { ["type"] = "thinking", ["thinking"] = b.Text, ["signature"] = b.Signature });
+        }
     }
 }

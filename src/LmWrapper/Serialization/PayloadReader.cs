@@ -268,7 +268,12 @@ internal static class PayloadReader
         return map;
     }
 
-    private static List<ReasoningBlockDto>? NextReasoningBlocks(ref Utf8JsonReader r)
+    /// <summary>Reads one property of an object into <paramref name="item"/>; false for a property it does not know (skipped).</summary>
+    private delegate bool PropertyReader<in T>(ref Utf8JsonReader r, T item);
+
+    /// <summary>A JSON array of objects (or null), each read property by property; unknown properties are skipped.</summary>
+    private static List<T>? NextObjects<T>(ref Utf8JsonReader r, PropertyReader<T> readProperty)
+        where T : new()
     {
         if (Next(ref r) == JsonTokenType.Null)
         {
@@ -276,80 +281,76 @@ internal static class PayloadReader
         }
 
         Expect(ref r, JsonTokenType.StartArray);
-        var list = new List<ReasoningBlockDto>(2);
+        var list = new List<T>(2);
         while (Next(ref r) != JsonTokenType.EndArray)
         {
             Expect(ref r, JsonTokenType.StartObject);
-            var b = new ReasoningBlockDto();
+            var item = new T();
             while (Next(ref r) == JsonTokenType.PropertyName)
             {
-                if (r.ValueTextEquals("type"u8))
-                {
-                    b.Type = NextString(ref r);
-                }
-                else if (r.ValueTextEquals("thinking"u8))
-                {
-                    b.Thinking = NextString(ref r);
-                }
-                else if (r.ValueTextEquals("signature"u8))
-                {
-                    b.Signature = NextString(ref r);
-                }
-                else if (r.ValueTextEquals("data"u8))
-                {
-                    b.Data = NextString(ref r);
-                }
-                else
+                if (!readProperty(ref r, item))
                 {
                     Next(ref r);
                     r.Skip();
                 }
             }
 
-            list.Add(b);
+            list.Add(item);
         }
 
         return list;
     }
 
-    private static List<ToolCallDto>? NextToolCalls(ref Utf8JsonReader r)
+    private static List<ReasoningBlockDto>? NextReasoningBlocks(ref Utf8JsonReader r) => NextObjects<ReasoningBlockDto>(ref r, ReadReasoningBlockProperty);
+
+    private static bool ReadReasoningBlockProperty(ref Utf8JsonReader r, ReasoningBlockDto b)
     {
-        if (Next(ref r) == JsonTokenType.Null)
+        if (r.ValueTextEquals("type"u8))
         {
-            return null;
+            b.Type = NextString(ref r);
+        }
+        else if (r.ValueTextEquals("thinking"u8))
+        {
+            b.Thinking = NextString(ref r);
+        }
+        else if (r.ValueTextEquals("signature"u8))
+        {
+            b.Signature = NextString(ref r);
+        }
+        else if (r.ValueTextEquals("data"u8))
+        {
+            b.Data = NextString(ref r);
+        }
+        else
+        {
+            return false;
         }
 
-        Expect(ref r, JsonTokenType.StartArray);
-        var list = new List<ToolCallDto>(2);
-        while (Next(ref r) != JsonTokenType.EndArray)
-        {
-            Expect(ref r, JsonTokenType.StartObject);
-            var c = new ToolCallDto();
-            while (Next(ref r) == JsonTokenType.PropertyName)
-            {
-                if (r.ValueTextEquals("id"u8))
-                {
-                    c.Id = NextString(ref r);
-                }
-                else if (r.ValueTextEquals("name"u8))
-                {
-                    c.Name = NextString(ref r);
-                }
-                else if (r.ValueTextEquals("arguments"u8))
-                {
-                    c.Arguments = NextString(ref r);
-                }
-                else
-                {
-                    Next(ref r);
-                    r.Skip();
-                }
-            }
+        return true;
+    }
 
-            list.Add(c);
+    private static List<ToolCallDto>? NextToolCalls(ref Utf8JsonReader r) => NextObjects<ToolCallDto>(ref r, ReadToolCallProperty);
+
+    private static bool ReadToolCallProperty(ref Utf8JsonReader r, ToolCallDto c)
+    {
+        if (r.ValueTextEquals("id"u8))
+        {
+            c.Id = NextString(ref r);
+        }
+        else if (r.ValueTextEquals("name"u8))
+        {
+            c.Name = NextString(ref r);
+        }
+        else if (r.ValueTextEquals("arguments"u8))
+        {
+            c.Arguments = NextString(ref r);
+        }
+        else
+        {
+            return false;
         }
 
-        return list;
+        return true;
     }
 
     private static UsageDto? NextUsage(ref Utf8JsonReader r)
