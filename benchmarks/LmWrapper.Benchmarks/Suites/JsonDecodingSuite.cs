@@ -29,7 +29,7 @@ public sealed class JsonDecodingSuite : IBenchmarkSuite
 
     public Task<IReadOnlyDictionary<string, double>> RunAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
     {
-        string root = FindFixtures();
+        string root = TokenizersSuite.FindFixtures();
         var results = new Dictionary<string, double>();
         using var schemaDoc = JsonDocument.Parse(Schema);
         foreach (var name in new[] { "llama2", "gpt2", "llama3" })
@@ -112,22 +112,5 @@ public sealed class JsonDecodingSuite : IBenchmarkSuite
         }
 
         return Task.FromResult<IReadOnlyDictionary<string, double>>(results);
-    }
-
-    private static string FindFixtures()
-    {
-        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "tests", "fixtures", "tokenizers");
-                if (Directory.Exists(Path.Combine(candidate, "gpt2")))
-                {
-                    return candidate;
-                }
-            }
-        }
-
-        throw new DirectoryNotFoundException("tests/fixtures/tokenizers not found; run from the repository.");
     }
 }

@@ -102,7 +102,8 @@ public sealed class TokenizersSuite : IBenchmarkSuite
         return Task.FromResult<IReadOnlyDictionary<string, double>>(results);
     }
 
-    private static string FindFixtures()
+    /// <summary>The repository's tests/fixtures/tokenizers folder, found above the executable or the working directory.</summary>
+    internal static string FindFixtures()
     {
         foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
         {
