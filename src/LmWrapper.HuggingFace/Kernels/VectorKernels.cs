@@ -38,7 +38,7 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
                 return;
             }
 
-            if (tokens == 1)
+            if (tokens <= Gemm.StreamTokens)
             {
                 _ = w.HalvesAreFinite; // an F16 matrix's one-time scan, here rather than on every thread at once
             }
@@ -87,7 +87,7 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
         foreach (var w in matrices)
         {
             totalQuads += (w.Rows + 3) / 4;
-            if (tokens == 1)
+            if (tokens <= Gemm.StreamTokens)
             {
                 _ = w.HalvesAreFinite;
             }

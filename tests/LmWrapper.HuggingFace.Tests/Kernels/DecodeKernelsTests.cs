@@ -3,8 +3,8 @@ using LmWrapper.HuggingFace.Kernels;
 namespace LmWrapper.HuggingFace.Tests.Kernels;
 
 /// <summary>
-/// The single-token (decode) matrix-vector kernels: prefetching F32, and F16/BF16 widened in registers from the stored
-/// halves, against plain scalar products and against the multi-token kernels at odd sizes.
+/// The decode matrix-vector kernels (one to <see cref="Gemm.StreamTokens"/> tokens, streaming rows): F32, and F16/BF16
+/// widened in registers from the stored halves, against plain scalar products and against the multi-token kernels at odd sizes.
 /// </summary>
 public sealed class DecodeKernelsTests
 {
@@ -80,17 +80,54 @@ public sealed class DecodeKernelsTests
         var type = Enum.Parse<WeightType>(typeName);
         var r = new Random(rows + (cols * 3));
         var (matrix, _) = Make(type, rows, cols, r);
-        const int Tokens = 6;
-        var x = RandomFloats(r, Tokens * cols);
         var bias = RandomFloats(r, rows);
         using var kernels = new VectorKernels(2);
-        var all = new float[Tokens * rows];
-        kernels.MatMul(x, Tokens, matrix, bias, all);
-        for (int t = 0; t < Tokens; t++)
+
+        // Token counts on both sides of the row-streaming kernel's limit (Gemm.StreamTokens) and of the 4-token tiles.
+        foreach (int tokens in new[] { 2, Gemm.StreamTokens, Gemm.StreamTokens + 1, 6, 9 })
         {
-            var one = new float[rows];
-            kernels.MatMul(x.AsSpan(t * cols, cols), 1, matrix, bias, one);
-            Assert.Equal(all.AsSpan(t * rows, rows).ToArray(), one);
+            var x = RandomFloats(r, tokens * cols);
+            var all = new float[tokens * rows];
+            kernels.MatMul(x, tokens, matrix, bias, all);
+            for (int t = 0; t < tokens; t++)
+            {
+                var one = new float[rows];
+                kernels.MatMul(x.AsSpan(t * cols, cols), 1, matrix, bias, one);
+                Assert.Equal(all.AsSpan(t * rows, rows).ToArray(), one);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("F32", 2, 67, 33)]
+    [InlineData("F32", 3, 10, 576)]
+    [InlineData("F16", 2, 9, 47)]
+    [InlineData("F16", 3, 23, 160)]
+    [InlineData("BF16", 2, 5, 31)]
+    [InlineData("BF16", 3, 41, 96)]
+    public void AFewTokensStreamedRowByRowMatchAScalarProduct(string typeName, int tokens, int rows, int cols)
+    {
+        Assert.True(tokens <= Gemm.StreamTokens);
+        var type = Enum.Parse<WeightType>(typeName);
+        var r = new Random((tokens * 31) + rows + cols);
+        var (matrix, w) = Make(type, rows, cols, r);
+        var x = RandomFloats(r, tokens * cols);
+        var bias = RandomFloats(r, rows);
+        var y = new float[tokens * rows];
+        using var kernels = new VectorKernels(2);
+        kernels.MatMul(x, tokens, matrix, bias, y);
+        for (int t = 0; t < tokens; t++)
+        {
+            for (int o = 0; o < rows; o++)
+            {
+                double expected = bias[o];
+                for (int i = 0; i < cols; i++)
+                {
+                    expected += (double)w[(o * cols) + i] * x[(t * cols) + i];
+                }
+
+                Assert.True(Math.Abs(expected - y[(t * rows) + o]) < 1e-4 * Math.Max(1, Math.Sqrt(cols)), $"token {t}, row {o}: {expected} vs {y[(t * rows) + o]}");
+            }
         }
     }
 
