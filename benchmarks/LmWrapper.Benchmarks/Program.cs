@@ -9,6 +9,11 @@ if (args.Length == 2 && args[0] == FakeServerProcess.Command)
     return await FakeServerProcess.ServeAsync(args[1]); // the batching suite's server, in a process of its own
 }
 
+if (args.Length > 0 && args[0] == InferenceSuite.MemoryProbeCommand)
+{
+    return InferenceSuite.MemoryProbe(args[1..]); // the inference suite's peak-memory measurement, in a process of its own
+}
+
 IBenchmarkSuite[] suites = [new CacheSuite(), new TokenizersSuite(), new OpenAiSuite(), new BatchingSuite(), new InferenceSuite(), new KernelsSuite(), new ReliabilitySuite(), new JsonDecodingSuite()];
 
 if (args.Length == 0 || args[0] is "-h" or "--help")

@@ -27,9 +27,13 @@ namespace LmWrapper.Benchmarks.Suites;
 /// N − 1 single-token forward steps after the prompt pass, so the rate is (generated − 1) ÷ (t(N) − t(1)).</item>
 /// <item><c>decode_batch8_tokens_per_s</c>: the same with <c>PredictMany</c> over 8 different short prompts (one of them batch 1's):
 /// (all generated − 8) ÷ (t(N) − t(1)); <c>batch8_end_to_end_tokens_per_s</c> is all generated ÷ t(N).</item>
-/// <item><c>peak_working_set_mb</c>: VmHWM after the final load and all the runs of that model, reset (via /proc/self/clear_refs) just before that load,
-/// so it holds one loaded model (memory-mapped weight pages included) and its inference buffers, not the writer's garbage;
-/// <c>loaded_working_set_mb</c> is the resident set right after that load.</item>
+/// <item><c>peak_working_set_mb</c>: the peak resident set (VmHWM: the process's memory plus the mapped weight pages it touched) of a process of
+/// its own (this program started with <see cref="MemoryProbeCommand"/>) that loads the model and runs the same work once: the 512-token prompt and
+/// batch 8 where the suite ran them, and batch 1's decode. <c>peak_vs_weights_plus_kv_ratio</c> divides it by the weights plus the largest KV
+/// cache of that work (the target is 1.2); <c>peak_above_process_start_vs_weights_plus_kv_ratio</c> first subtracts the process's resident set
+/// before the load (<c>process_before_load_mb</c>: the .NET runtime). <c>peak_working_set_in_suite_mb</c> is this process's VmHWM since the final
+/// load (reset through /proc/self/clear_refs), which also counts the suite's own allocations; <c>loaded_working_set_mb</c> is the resident set
+/// right after that load.</item>
 /// <item><c>memory_bandwidth_gb_per_s</c>: reading (summing) a 512 MB float array, split over the threads and on one thread, best of either way
 /// (<see cref="MemoryBandwidth"/> says why a read stream and not a copy); <c>decode_bandwidth_ratio</c> = matrix bytes read per token × decode
 /// tokens/s ÷ that. <c>memory_copy_bandwidth_gb_per_s</c> is the copy figure the suite used before (read + write bytes), for reference.</item>
@@ -401,19 +405,28 @@ public sealed class InferenceSuite : IBenchmarkSuite
                 results[p + "batch8_speedup_ratio"] = decode8 / decode;
             }
 
-            var peak = PeakWorkingSetMb();
-            results[variant is null ? $"{prefix}_peak_working_set_mb" : $"{prefix}_{variant}_peak_working_set_mb"] = peak.Mb;
-            double gcCommitted = GC.GetGCMemoryInfo().TotalCommittedBytes / 1e6;
-            results[p + "gc_committed_mb"] = gcCommitted;
-            // The target: the weights (the matrices' bytes, as the kernels hold them) plus the largest KV cache of the runs (the 512-token
-            // prompt's where it ran, else batch 8's), plus 20%; the ratio is the peak over weights + KV cache (≤ 1.2 meets it).
+            // Peak memory in a process of its own that loads the model and runs the same work once (see MemoryProbe): this
+            // process's own figure would also count the suite's allocations (the bandwidth arrays, earlier models' freed heap).
+            var inSuite = PeakWorkingSetMb();
+            results[p + "peak_working_set_in_suite_mb"] = inSuite.Mb;
+            var probe = RunMemoryProbe(folder, full, quantization, threads, decodeTokens, ct);
+            results[variant is null ? $"{prefix}_peak_working_set_mb" : $"{prefix}_{variant}_peak_working_set_mb"] = probe.PeakMb;
+            results[p + "process_before_load_mb"] = probe.BeforeLoadMb;
+            results[p + "gc_committed_mb"] = probe.GcCommittedMb;
+            // The target: the weights (the files' bytes, as the kernels read them, or the quantized bytes) plus the largest KV cache of
+            // the runs (the 512-token prompt's where it ran, else batch 8's), plus 20%; the ratio is the peak over weights + KV cache
+            // (≤ 1.2 meets it), the whole process counted (runtime, tokenizer and JIT included).
             long kvTokens = full ? Math.Max(513, 8L * (16 + decodeTokens)) : 16 + decodeTokens;
             var cfg = model.Transformer.Config;
             double kvMb = kvTokens * cfg.NumLayers * 2.0 * cfg.NumKvHeads * cfg.HeadDim * sizeof(float) / 1e6;
-            double weightsMb = weightBytes / 1e6;
+            double weightsMb = quantization == WeightQuantization.None ? weightBytes / 1e6 : model.WeightBytesPerToken / 1e6;
             results[p + "kv_cache_mb"] = kvMb;
-            results[p + "peak_vs_weights_plus_kv_ratio"] = peak.Mb / (weightsMb + kvMb);
-            Console.WriteLine($"  peak working set: {peak.Mb:F0} MB ({peak.Source}); weights {weightsMb:F0} MB + KV cache {kvMb:F0} MB -> {peak.Mb / (weightsMb + kvMb):F2}x; GC heap committed now {gcCommitted:F0} MB");
+            results[p + "peak_vs_weights_plus_kv_ratio"] = probe.PeakMb / (weightsMb + kvMb);
+            // The same without the process's start (the .NET runtime before anything of ours loads, about 30 MB): what the model adds.
+            results[p + "peak_above_process_start_vs_weights_plus_kv_ratio"] = (probe.PeakMb - probe.BeforeLoadMb) / (weightsMb + kvMb);
+            Console.WriteLine($"  peak resident set of a process that loads the model and runs this work once: {probe.PeakMb:F0} MB ({probe.BeforeLoadMb:F0} MB before the load); "
+                + $"weights {weightsMb:F0} MB + KV cache {kvMb:F0} MB -> {probe.PeakMb / (weightsMb + kvMb):F2}x; its GC heap committed at the end {probe.GcCommittedMb:F0} MB; "
+                + $"in this process: {inSuite.Mb:F0} MB ({inSuite.Source})");
             if (cpu0 is { } c0 && MachineCpu() is { } c1)
             {
                 double others = ((c1.Busy - c0.Busy) / c1.TicksPerSecond) - (OwnCpu() - own0);
@@ -424,7 +437,7 @@ public sealed class InferenceSuite : IBenchmarkSuite
             ReleaseMemory();
         }
 
-        private static void Check(LmPrediction prediction)
+        public static void Check(LmPrediction prediction)
         {
             if (prediction.ErrorMessage is { } error)
             {
@@ -841,6 +854,88 @@ public sealed class InferenceSuite : IBenchmarkSuite
         var prompt = new LmPrompt(Text(7, lo)) { MaxTokens = 1, Temperature = 0, Cache = false };
         lm.EstimateTokensInPrompt(prompt); // caches the encoding on the prompt object
         return prompt;
+    }
+
+    /// <summary>The first argument that makes this program a memory probe (see <see cref="MemoryProbe"/>).</summary>
+    public const string MemoryProbeCommand = "--inference-memory-probe";
+
+    /// <summary>What a memory probe measured, in MB.</summary>
+    private sealed record ProbeFigures(double PeakMb, double BeforeLoadMb, double GcCommittedMb);
+
+    /// <summary>Runs <see cref="MemoryProbe"/> in a child process and reads its figures.</summary>
+    private static ProbeFigures RunMemoryProbe(string folder, bool full, WeightQuantization quantization, int threads, int decodeTokens, CancellationToken ct)
+    {
+        string self = Environment.ProcessPath ?? throw new InvalidOperationException("No process path.");
+        var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+        {
+            start.ArgumentList.Add(typeof(InferenceSuite).Assembly.Location);
+        }
+
+        foreach (var a in new[] { MemoryProbeCommand, folder, full ? "full" : "short", quantization.ToString(), threads.ToString(CultureInfo.InvariantCulture), decodeTokens.ToString(CultureInfo.InvariantCulture) })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the memory probe.");
+        using var kill = ct.Register(() => process.Kill(entireProcessTree: true));
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        var line = output.Split('\n').LastOrDefault(l => l.StartsWith("probe ", StringComparison.Ordinal));
+        if (process.ExitCode != 0 || line is null)
+        {
+            throw new InvalidOperationException($"The memory probe failed (exit {process.ExitCode}): {output}");
+        }
+
+        var f = line["probe ".Length..].Split(' ').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        return new ProbeFigures(f[0], f[1], f[2]);
+    }
+
+    /// <summary>
+    /// The child process's side: loads the model, runs the suite's work for it once (the 512-token prompt where the suite ran
+    /// it, <c>decodeTokens</c> tokens at batch 1, and batch 8 where the suite ran it), and prints its peak resident set (VmHWM:
+    /// the process's memory plus the mapped weight pages it touched), its resident set before the load and its GC heap.
+    /// </summary>
+    public static int MemoryProbe(IReadOnlyList<string> args)
+    {
+        string folder = args[0];
+        bool full = args[1] == "full";
+        var quantization = Enum.Parse<WeightQuantization>(args[2]);
+        int threads = int.Parse(args[3], CultureInfo.InvariantCulture), decodeTokens = int.Parse(args[4], CultureInfo.InvariantCulture);
+        double before = StatusMb("VmRSS:");
+        using var model = HuggingFaceLm.Get(folder, new HuggingFaceLmOptions
+        {
+            Threads = threads,
+            Quantization = quantization,
+            UseChatMode = false,
+            ModelOptions = new LanguageModelOptions { CacheByDefault = false },
+        });
+        if (full)
+        {
+            Bench.Check(model.Predict(PromptOfTokens(model, 512)));
+        }
+
+        Bench.Check(model.Predict(Prompt(0, 12, decodeTokens)));
+        if (full)
+        {
+            model.PredictMany(Enumerable.Range(0, 8).Select(i => Prompt(i, 12, decodeTokens)).ToList()).ToList().ForEach(Bench.Check);
+        }
+
+        double gc = GC.GetGCMemoryInfo().TotalCommittedBytes / 1e6;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"probe {StatusMb("VmHWM:")} {before} {gc}"));
+        return 0;
+    }
+
+    /// <summary>A /proc/self/status figure in MB (0 where there is none).</summary>
+    private static double StatusMb(string key)
+    {
+        if (!File.Exists("/proc/self/status"))
+        {
+            return 0;
+        }
+
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(key, StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line[key.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024 / 1e6;
     }
 
     /// <summary>Collects and returns freed memory to the OS, so that the next peak is the model's own.</summary>

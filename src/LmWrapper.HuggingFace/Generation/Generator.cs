@@ -11,8 +11,13 @@ namespace LmWrapper.HuggingFace.Generation;
 /// </summary>
 internal sealed class Generator
 {
-    /// <summary>The most prompt tokens run in one forward pass.</summary>
-    private const int MaxPrefillRows = 2048;
+    /// <summary>
+    /// The most prompt tokens run in one forward pass (a long prompt runs in pieces of this many, several short ones
+    /// together). A pass's scratch grows with its rows (about 26 KB a row for a 135M Llama), so this bounds the prompt pass's
+    /// memory, while each piece still fills the matrix tiles' 64-token blocks twice over; a 512-token prompt pays 3 more
+    /// reads of the weights than in one pass, a few percent of its time.
+    /// </summary>
+    internal const int MaxPrefillRows = 128;
 
     private readonly CausalTransformer _model;
     private readonly Func<IReadOnlyList<int>, int, string>? _decodeNext;
@@ -35,47 +40,60 @@ internal sealed class Generator
         var promptLogprobs = new double?[requests.Count][];
         var lastLogits = new float[requests.Count][];
 
-        // The prompt pass, in groups of at most MaxPrefillRows tokens.
+        // The prompt pass, in groups of at most MaxPrefillRows tokens: a longer prompt in pieces, each after the keys and
+        // values of the ones before it.
+        int vocab = _model.Config.VocabSize;
+        var done = new int[requests.Count];
+        for (int i = 0; i < requests.Count; i++)
+        {
+            var r = requests[i];
+            caches[i] = _model.NewCache(r.PromptIds.Length + r.MaxNewTokens);
+            if (r.Internals is { } ir && ir.Positions.HasFlag(LmInternalsPositions.Prompt))
+            {
+                promptCollectors[i] = new InternalsCollector(ir, _model.Config);
+            }
+
+            if (r.Echo)
+            {
+                promptLogprobs[i] = new double?[r.PromptIds.Length];
+            }
+        }
+
         int next = 0;
         while (next < requests.Count)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var group = new List<(int Index, ForwardItem Item)>();
+            var group = new List<(int Index, int From, ForwardItem Item)>();
             int rows = 0;
-            while (next < requests.Count && (group.Count == 0 || rows + requests[next].PromptIds.Length <= MaxPrefillRows))
+            for (int i = next; i < requests.Count && rows < MaxPrefillRows; i++)
             {
-                var r = requests[next];
-                caches[next] = _model.NewCache(r.PromptIds.Length + r.MaxNewTokens);
-                if (r.Internals is { } ir && ir.Positions.HasFlag(LmInternalsPositions.Prompt))
-                {
-                    promptCollectors[next] = new InternalsCollector(ir, _model.Config);
-                }
-
-                group.Add((next, new ForwardItem { Cache = caches[next], Tokens = r.PromptIds, AllLogits = r.Echo, Observer = promptCollectors[next] }));
-                rows += r.PromptIds.Length;
-                next++;
+                var r = requests[i];
+                int n = Math.Min(r.PromptIds.Length - done[i], MaxPrefillRows - rows);
+                group.Add((i, done[i], new ForwardItem { Cache = caches[i], Tokens = r.PromptIds[done[i]..(done[i] + n)], AllLogits = r.Echo, Observer = promptCollectors[i] }));
+                rows += n;
             }
 
             _model.Forward([.. group.Select(g => g.Item)]);
-            foreach (var (index, item) in group)
+            foreach (var (index, from, item) in group)
             {
                 var r = requests[index];
-                int vocab = _model.Config.VocabSize;
+                int n = item.Tokens.Length;
                 if (r.Echo)
                 {
-                    var lps = new double?[r.PromptIds.Length];
-                    for (int i = 1; i < lps.Length; i++)
+                    // Row j holds the distribution of the token after position from + j.
+                    var lps = promptLogprobs[index];
+                    for (int j = 0; j < n && from + j + 1 < r.PromptIds.Length; j++)
                     {
-                        var row = item.Logits.AsSpan((i - 1) * vocab, vocab);
-                        lps[i] = row[r.PromptIds[i]] - Sampler.LogSumExp(row);
+                        var row = item.Logits.AsSpan(j * vocab, vocab);
+                        lps[from + j + 1] = row[r.PromptIds[from + j + 1]] - Sampler.LogSumExp(row);
                     }
-
-                    promptLogprobs[index] = lps;
-                    lastLogits[index] = item.Logits.AsSpan((r.PromptIds.Length - 1) * vocab, vocab).ToArray();
                 }
-                else
+
+                done[index] = from + n;
+                if (done[index] == r.PromptIds.Length)
                 {
-                    lastLogits[index] = item.Logits;
+                    lastLogits[index] = r.Echo ? item.Logits.AsSpan((n - 1) * vocab, vocab).ToArray() : item.Logits;
+                    next = Math.Max(next, index + 1);
                 }
             }
         }
@@ -116,12 +134,13 @@ internal sealed class Generator
             {
                 var s = active[i];
                 s.FedPositions.Add(s.Cache.Length);
-                items[i] = new ForwardItem { Cache = s.Cache, Tokens = [s.Sample.Tokens[^1]], Observer = s.Collector };
+                items[i] = new ForwardItem { Cache = s.Cache, Tokens = [s.Sample.Tokens[^1]], Observer = s.Collector, Logits = s.Logits };
             }
 
             _model.Forward(items);
             for (int i = 0; i < active.Count; i++)
             {
+                active[i].Logits = items[i].Logits;
                 Accept(active[i], items[i].Logits);
             }
 
@@ -292,6 +311,9 @@ internal sealed class Generator
         public bool[]? Allowed { get; set; }
 
         public float[]? Masked { get; set; }
+
+        /// <summary>The sample's logits of its latest step, one array refilled by every step (not one large-object allocation a token).</summary>
+        public float[] Logits { get; set; } = [];
 
         public GenerationRequest Request { get; }
 

@@ -236,13 +236,25 @@ internal sealed class CausalTransformer
                 first += n;
             }
 
-            var logits = new float[(long)logitRows * _c.VocabSize];
+            // One item's logits go straight into its array; several items' into pooled scratch, then each its own rows.
+            int vocab = _c.VocabSize;
+            var logits = items.Count == 1 ? ResultArray(items[0], logitRows * vocab) : Rent(logitRows * vocab);
             _k.MatMul(selected, logitRows, _w.Head, [], logits);
             sr = 0;
             foreach (var item in items)
             {
                 int count = item.AllLogits ? item.Tokens.Length : 1;
-                item.Logits = items.Count == 1 ? logits : logits.AsSpan(sr * _c.VocabSize, count * _c.VocabSize).ToArray();
+                if (items.Count == 1)
+                {
+                    item.Logits = logits;
+                }
+                else
+                {
+                    var own = ResultArray(item, count * vocab);
+                    logits.AsSpan(sr * vocab, count * vocab).CopyTo(own);
+                    item.Logits = own;
+                }
+
                 sr += count;
                 item.Cache.Length += item.Tokens.Length;
             }
@@ -257,6 +269,9 @@ internal sealed class CausalTransformer
             }
         }
     }
+
+    /// <summary>The item's own logits array when it has exactly <paramref name="length"/> values (reused), else a new one.</summary>
+    private static float[] ResultArray(ForwardItem item, int length) => item.Logits.Length == length ? item.Logits : new float[length];
 
     private void Norm(float[] x, float[] weight, float[] bias, float[] y, int rows)
     {

@@ -17,7 +17,10 @@ internal sealed class ForwardItem
     /// <summary>Receives hidden states and attention weights, when asked for.</summary>
     public IForwardObserver? Observer { get; init; }
 
-    /// <summary>The result: [rows, vocab] logits, rows = all new tokens or the last one.</summary>
+    /// <summary>
+    /// The result: [rows, vocab] logits, rows = all new tokens or the last one. An array of exactly that length set here
+    /// beforehand is filled in place (a decoding loop reuses one array per sequence); otherwise a new one is made.
+    /// </summary>
     public float[] Logits { get; set; } = [];
 }
 
