@@ -63,8 +63,11 @@ internal sealed unsafe class WeightMatrix
     /// <summary>Values per scale of a <see cref="WeightType.Q8"/> matrix.</summary>
     public const int Q8Block = 32;
 
-    /// <summary>A <see cref="WeightType.Q8"/> matrix's scales, [Rows, Cols / Q8Block]; null otherwise.</summary>
+    /// <summary>A <see cref="WeightType.Q8"/> matrix's scales, [Rows, Cols / Q8Block] (pinned); null otherwise.</summary>
     public float[]? Scales { get; private init; }
+
+    /// <summary>The first of <see cref="Scales"/> (pinned, so the kernels read it through this pointer); null otherwise.</summary>
+    public float* ScaleData { get; private init; }
 
     /// <summary>
     /// Quantizes a float32 matrix to <see cref="WeightType.Q8"/>: per block of 32 values of a row, scale = max |w| / 127
@@ -73,52 +76,77 @@ internal sealed unsafe class WeightMatrix
     public static WeightMatrix Quantize(float[] values, int rows, int cols)
     {
         ArgumentNullException.ThrowIfNull(values);
-        if (cols % Q8Block != 0)
-        {
-            throw new ArgumentException($"A Q8 matrix needs a multiple of {Q8Block} columns, not {cols}.", nameof(cols));
-        }
-
+        CheckQ8Shape(rows, cols);
         if (values.Length < (long)rows * cols)
         {
             throw new ArgumentException($"{values.Length} values are fewer than [{rows}, {cols}] needs.", nameof(values));
         }
 
+        var (q, scales) = AllocateQ8(rows, cols);
         int blocks = cols / Q8Block;
-        var q = AllocatePinned<sbyte>((long)rows * cols);
-        var scales = new float[rows * blocks];
-
-        // Rows are independent: in parallel for a large matrix (a load quantizes every matrix of the model).
-        void Row(int r)
+        fixed (float* pv = values)
+        fixed (sbyte* pq = q)
+        fixed (float* ps = scales)
         {
-            for (int b = 0; b < blocks; b++)
+            float* cv = pv;
+            sbyte* cq = pq;
+            float* cs = ps;
+
+            // Rows are independent: in slices on several threads for a large matrix.
+            const int SliceRows = 64;
+            void Slice(int i)
             {
-                var block = values.AsSpan((r * cols) + (b * Q8Block), Q8Block);
-                float amax = Math.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(block));
-                float scale = amax / 127f;
-                float inv = scale > 0 ? 1f / scale : 0f;
-                scales[(r * blocks) + b] = scale;
-                for (int i = 0; i < Q8Block; i++)
+                int r0 = i * SliceRows, n = Math.Min(SliceRows, rows - r0);
+                GemmQ8.QuantizeBlocks(cv + ((long)r0 * cols), (long)n * blocks, cq + ((long)r0 * cols), null, cs + ((long)r0 * blocks));
+            }
+
+            int slices = (rows + SliceRows - 1) / SliceRows;
+            if ((long)rows * cols >= 1 << 18 && Environment.ProcessorCount > 1)
+            {
+                Parallel.For(0, slices, Slice);
+            }
+            else
+            {
+                for (int i = 0; i < slices; i++)
                 {
-                    q[(r * cols) + (b * Q8Block) + i] = (sbyte)Math.Clamp((int)MathF.Round(block[i] * inv), -127, 127);
+                    Slice(i);
                 }
             }
         }
 
-        if ((long)rows * cols >= 1 << 18 && Environment.ProcessorCount > 1)
+        return FromQ8(q, scales, rows, cols);
+    }
+
+    /// <summary>Throws unless a [rows, cols] matrix can be <see cref="WeightType.Q8"/> (whole blocks of 32 per row).</summary>
+    public static void CheckQ8Shape(int rows, int cols)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        if (cols <= 0 || cols % Q8Block != 0)
         {
-            Parallel.For(0, rows, Row);
+            throw new ArgumentException($"A Q8 matrix needs a multiple of {Q8Block} columns, not {cols}.", nameof(cols));
         }
-        else
+    }
+
+    /// <summary>The pinned arrays a [rows, cols] <see cref="WeightType.Q8"/> matrix needs: the values and the block scales.</summary>
+    public static (sbyte[] Values, float[] Scales) AllocateQ8(int rows, int cols)
+    {
+        CheckQ8Shape(rows, cols);
+        return (AllocatePinned<sbyte>((long)rows * cols), AllocatePinned<float>((long)rows * (cols / Q8Block)));
+    }
+
+    /// <summary>Wraps quantized values and their scales (pinned, from <see cref="AllocateQ8"/>, kept alive by the matrix).</summary>
+    public static WeightMatrix FromQ8(sbyte[] values, float[] scales, int rows, int cols)
+    {
+        CheckQ8Shape(rows, cols);
+        if (values.Length < (long)rows * cols || scales.Length < (long)rows * (cols / Q8Block))
         {
-            for (int r = 0; r < rows; r++)
-            {
-                Row(r);
-            }
+            throw new ArgumentException($"{values.Length} values and {scales.Length} scales are fewer than a [{rows}, {cols}] Q8 matrix needs.", nameof(values));
         }
 
-        fixed (sbyte* p = q)
+        fixed (sbyte* p = values)
+        fixed (float* s = scales)
         {
-            return new WeightMatrix(p, rows, cols, WeightType.Q8, q) { Scales = scales };
+            return new WeightMatrix(p, rows, cols, WeightType.Q8, values) { Scales = scales, ScaleData = s };
         }
     }
 
