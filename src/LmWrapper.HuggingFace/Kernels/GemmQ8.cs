@@ -76,6 +76,20 @@ internal static unsafe class GemmQ8
         }
     }
 
+    /// <summary>
+    /// Quantizes <paramref name="rows"/> rows of <paramref name="cols"/> values (<see cref="QuantizeBlocks"/>) into the
+    /// kernels' layout (<see cref="Interleave"/>): a matrix's rows when loading, or a product's input tokens.
+    /// </summary>
+    public static void QuantizeRows(float* v, long rows, int cols, sbyte* q, byte* abs, float* scales)
+    {
+        QuantizeBlocks(v, rows * (cols / Block), q, abs, scales);
+        Interleave((byte*)q, rows, cols);
+        if (abs is not null)
+        {
+            Interleave(abs, rows, cols);
+        }
+    }
+
     /// <summary>The scalar form of <see cref="QuantizeBlocks"/> (the reference the vector form matches).</summary>
     internal static void QuantizeBlocksScalar(float* v, long count, sbyte* q, byte* abs, float* scales)
     {
@@ -146,11 +160,11 @@ internal static unsafe class GemmQ8
         var q = new sbyte[n];
         var abs = new byte[n];
         var scales = new float[n / Block];
-        Quantize(x[..n], q, abs, scales, scalar: false);
+        fixed (float* px = x, ps = scales, pb = bias, py = y)
         fixed (sbyte* pq = q)
         fixed (byte* pa = abs)
-        fixed (float* ps = scales, pb = bias, py = y)
         {
+            QuantizeRows(px, tokens, w.Cols, pq, pa, ps);
             Rows<TDot>(w, new Q8Input(pq, pa, ps, w.Cols), tokens, bias.Length != 0 ? pb : null, py, 0, w.Rows);
         }
     }
@@ -178,7 +192,7 @@ internal static unsafe class GemmQ8
             return;
         }
 
-        int rows = w.Rows, cols = w.Cols;
+        int rows = w.Rows;
         for (int t0 = 0; t0 < tokens; t0 += TokenBlock)
         {
             int t1 = Math.Min(tokens, t0 + TokenBlock);
@@ -186,12 +200,12 @@ internal static unsafe class GemmQ8
             for (; o + 4 <= o1; o += 4)
             {
                 int t = t0;
-                for (; t + TileTokens <= t1; t += TileTokens)
+                for (; t + 2 <= t1; t += 2)
                 {
-                    Tile4x4<TDot>(w, x, o, t, rows, bias, y);
+                    Tile4x2<TDot>(w, x.Token(t), x.Token(t + 1), o, bias, y + ((long)t * rows), y + ((long)(t + 1) * rows));
                 }
 
-                for (; t < t1; t++)
+                if (t < t1)
                 {
                     Tile4x1<TDot>(w, x.Token(t), o, bias, y + ((long)t * rows), 0);
                 }
@@ -201,13 +215,13 @@ internal static unsafe class GemmQ8
             {
                 for (int t = t0; t < t1; t++)
                 {
-                    y[((long)t * rows) + o] = Dot1<TDot>(w, x.Token(t), o, cols, bias);
+                    y[((long)t * rows) + o] = Dot1<TDot>(w, x.Token(t), o, bias);
                 }
             }
         }
     }
 
-    /// <summary>One token: 4 rows at a time sharing each input block, the cache lines <see cref="PrefetchRows"/> rows ahead requested.</summary>
+    /// <summary>One token: 4 rows at a time sharing each input load, the cache lines <see cref="PrefetchRows"/> rows ahead requested.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Decode<TDot>(WeightMatrix w, Q8Input x, float* bias, float* y, int o0, int o1)
         where TDot : struct, IBlockDot
@@ -221,66 +235,142 @@ internal static unsafe class GemmQ8
 
         for (; o < o1; o++)
         {
-            y[o] = Dot1<TDot>(w, x, o, w.Cols, bias);
+            y[o] = Dot1<TDot>(w, x, o, bias);
         }
     }
 
-    /// <summary>4 rows × 1 token; with <paramref name="ahead"/> ≠ 0, each row's bytes that far ahead are prefetched.</summary>
+    /// <summary>
+    /// 4 rows × 1 token. A group's 8 steps of 32 bytes accumulate whole block sums in 8 int32 lanes (two chains per row, so
+    /// the multiply-adds overlap), then one conversion and one fused multiply-add by the 8 blocks' scale products; the tail
+    /// blocks one at a time. With <paramref name="ahead"/> ≠ 0, each row's bytes that far ahead are prefetched.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x1<TDot>(WeightMatrix w, Q8Input x, int o, float* bias, float* y, long ahead)
         where TDot : struct, IBlockDot
     {
-        int k = w.Cols, nb = k / Block;
+        int k = w.Cols, nb = k / Block, groups = nb / GroupBlocks;
         sbyte* w0 = (sbyte*)w.Data + ((long)o * k);
         sbyte* w1 = w0 + k, w2 = w1 + k, w3 = w2 + k;
         float* s0 = w.ScaleData + ((long)o * nb);
         float* s1 = s0 + nb, s2 = s1 + nb, s3 = s2 + nb;
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int b = 0; b < nb; b++)
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        for (int g = 0; g < groups; g++)
         {
-            int c = b * Block;
-            if (ahead != 0 && (b & 1) == 0)
+            int c = g * GroupBytes;
+            if (ahead != 0)
             {
-                Sse.Prefetch0(w0 + c + ahead);
-                Sse.Prefetch0(w1 + c + ahead);
-                Sse.Prefetch0(w2 + c + ahead);
-                Sse.Prefetch0(w3 + c + ahead);
+                for (int line = 0; line < GroupBytes; line += 64)
+                {
+                    Sse.Prefetch0(w0 + c + line + ahead);
+                    Sse.Prefetch0(w1 + c + line + ahead);
+                    Sse.Prefetch0(w2 + c + line + ahead);
+                    Sse.Prefetch0(w3 + c + line + ahead);
+                }
             }
 
+            Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
+            Vector256<int> j0 = default, j1 = default, j2 = default, j3 = default;
+            for (int step = 0; step < GroupBytes; step += 64)
+            {
+                int at = c + step;
+                var xa = Vector256.Load(x.Abs + at);
+                var xq = Vector256.Load(x.Q + at);
+                i0 = TDot.Dot(i0, xa, Avx2.Sign(Vector256.Load(w0 + at), xq));
+                i1 = TDot.Dot(i1, xa, Avx2.Sign(Vector256.Load(w1 + at), xq));
+                i2 = TDot.Dot(i2, xa, Avx2.Sign(Vector256.Load(w2 + at), xq));
+                i3 = TDot.Dot(i3, xa, Avx2.Sign(Vector256.Load(w3 + at), xq));
+                xa = Vector256.Load(x.Abs + at + 32);
+                xq = Vector256.Load(x.Q + at + 32);
+                j0 = TDot.Dot(j0, xa, Avx2.Sign(Vector256.Load(w0 + at + 32), xq));
+                j1 = TDot.Dot(j1, xa, Avx2.Sign(Vector256.Load(w1 + at + 32), xq));
+                j2 = TDot.Dot(j2, xa, Avx2.Sign(Vector256.Load(w2 + at + 32), xq));
+                j3 = TDot.Dot(j3, xa, Avx2.Sign(Vector256.Load(w3 + at + 32), xq));
+            }
+
+            var xs = Vector256.Load(x.Scales + (g * GroupBlocks));
+            f0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0 + j0), Vector256.Load(s0 + (g * GroupBlocks)) * xs, f0);
+            f1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1 + j1), Vector256.Load(s1 + (g * GroupBlocks)) * xs, f1);
+            f2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i2 + j2), Vector256.Load(s2 + (g * GroupBlocks)) * xs, f2);
+            f3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i3 + j3), Vector256.Load(s3 + (g * GroupBlocks)) * xs, f3);
+        }
+
+        for (int b = groups * GroupBlocks; b < nb; b++)
+        {
+            int c = b * Block;
             var xa = Vector256.Load(x.Abs + c);
             var xq = Vector256.Load(x.Q + c);
             var xs = Vector256.Create(x.Scales[b]);
-            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(Vector256.Load(w0 + c), xq))), Vector256.Create(s0[b]) * xs, a0);
-            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(Vector256.Load(w1 + c), xq))), Vector256.Create(s1[b]) * xs, a1);
-            a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(Vector256.Load(w2 + c), xq))), Vector256.Create(s2[b]) * xs, a2);
-            a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(Vector256.Load(w3 + c), xq))), Vector256.Create(s3[b]) * xs, a3);
+            f0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(default, xa, Avx2.Sign(Vector256.Load(w0 + c), xq))), Vector256.Create(s0[b]) * xs, f0);
+            f1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(default, xa, Avx2.Sign(Vector256.Load(w1 + c), xq))), Vector256.Create(s1[b]) * xs, f1);
+            f2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(default, xa, Avx2.Sign(Vector256.Load(w2 + c), xq))), Vector256.Create(s2[b]) * xs, f2);
+            f3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(default, xa, Avx2.Sign(Vector256.Load(w3 + c), xq))), Vector256.Create(s3[b]) * xs, f3);
         }
 
-        y[o] = Vector256.Sum(a0) + (bias is null ? 0f : bias[o]);
-        y[o + 1] = Vector256.Sum(a1) + (bias is null ? 0f : bias[o + 1]);
-        y[o + 2] = Vector256.Sum(a2) + (bias is null ? 0f : bias[o + 2]);
-        y[o + 3] = Vector256.Sum(a3) + (bias is null ? 0f : bias[o + 3]);
+        y[o] = Vector256.Sum(f0) + (bias is null ? 0f : bias[o]);
+        y[o + 1] = Vector256.Sum(f1) + (bias is null ? 0f : bias[o + 1]);
+        y[o + 2] = Vector256.Sum(f2) + (bias is null ? 0f : bias[o + 2]);
+        y[o + 3] = Vector256.Sum(f3) + (bias is null ? 0f : bias[o + 3]);
     }
 
     /// <summary>
-    /// 4 rows × 4 tokens: each weight block is loaded once for the 4 tokens, 16 accumulators of 8 lanes in registers; each
-    /// (row, token) pair takes exactly the steps <see cref="Tile4x1{TDot}"/> takes for it.
+    /// 4 rows × 2 tokens: each weight load serves both tokens; every (row, token) pair takes exactly the steps
+    /// <see cref="Tile4x1{TDot}"/> takes for it (integer sums are exact, so how they are split into chains does not matter).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x4<TDot>(WeightMatrix w, Q8Input x, int o, int t, int ldy, float* bias, float* y)
+    private static void Tile4x2<TDot>(WeightMatrix w, Q8Input x, Q8Input z, int o, float* bias, float* yx, float* yz)
         where TDot : struct, IBlockDot
     {
-        int k = w.Cols, nb = k / Block;
+        int k = w.Cols, nb = k / Block, groups = nb / GroupBlocks;
         sbyte* w0 = (sbyte*)w.Data + ((long)o * k);
         sbyte* w1 = w0 + k, w2 = w1 + k, w3 = w2 + k;
         float* s0 = w.ScaleData + ((long)o * nb);
         float* s1 = s0 + nb, s2 = s1 + nb, s3 = s2 + nb;
-        Q8Input x0 = x.Token(t), x1 = x.Token(t + 1), x2 = x.Token(t + 2), x3 = x.Token(t + 3);
-        Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
-        Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
-        Vector256<float> a20 = default, a21 = default, a22 = default, a23 = default;
-        Vector256<float> a30 = default, a31 = default, a32 = default, a33 = default;
-        for (int b = 0; b < nb; b++)
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        Vector256<float> h0 = default, h1 = default, h2 = default, h3 = default;
+        for (int g = 0; g < groups; g++)
+        {
+            int c = g * GroupBytes;
+            Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
+            Vector256<int> j0 = default, j1 = default, j2 = default, j3 = default;
+            for (int step = 0; step < GroupBytes; step += 32)
+            {
+                int at = c + step;
+                var r0 = Vector256.Load(w0 + at);
+                var r1 = Vector256.Load(w1 + at);
+                var r2 = Vector256.Load(w2 + at);
+                var r3 = Vector256.Load(w3 + at);
+                var xa = Vector256.Load(x.Abs + at);
+                var xq = Vector256.Load(x.Q + at);
+                i0 = TDot.Dot(i0, xa, Avx2.Sign(r0, xq));
+                i1 = TDot.Dot(i1, xa, Avx2.Sign(r1, xq));
+                i2 = TDot.Dot(i2, xa, Avx2.Sign(r2, xq));
+                i3 = TDot.Dot(i3, xa, Avx2.Sign(r3, xq));
+                xa = Vector256.Load(z.Abs + at);
+                xq = Vector256.Load(z.Q + at);
+                j0 = TDot.Dot(j0, xa, Avx2.Sign(r0, xq));
+                j1 = TDot.Dot(j1, xa, Avx2.Sign(r1, xq));
+                j2 = TDot.Dot(j2, xa, Avx2.Sign(r2, xq));
+                j3 = TDot.Dot(j3, xa, Avx2.Sign(r3, xq));
+            }
+
+            int sb = g * GroupBlocks;
+            var ws0 = Vector256.Load(s0 + sb);
+            var ws1 = Vector256.Load(s1 + sb);
+            var ws2 = Vector256.Load(s2 + sb);
+            var ws3 = Vector256.Load(s3 + sb);
+            var xs = Vector256.Load(x.Scales + sb);
+            f0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0), ws0 * xs, f0);
+            f1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1), ws1 * xs, f1);
+            f2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i2), ws2 * xs, f2);
+            f3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i3), ws3 * xs, f3);
+            xs = Vector256.Load(z.Scales + sb);
+            h0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(j0), ws0 * xs, h0);
+            h1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(j1), ws1 * xs, h1);
+            h2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(j2), ws2 * xs, h2);
+            h3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(j3), ws3 * xs, h3);
+        }
+
+        for (int b = groups * GroupBlocks; b < nb; b++)
         {
             int c = b * Block;
             var r0 = Vector256.Load(w0 + c);
@@ -291,99 +381,138 @@ internal static unsafe class GemmQ8
             var ws1 = Vector256.Create(s1[b]);
             var ws2 = Vector256.Create(s2[b]);
             var ws3 = Vector256.Create(s3[b]);
-
-            var xa = Vector256.Load(x0.Abs + c);
-            var xq = Vector256.Load(x0.Q + c);
-            var xs = Vector256.Create(x0.Scales[b]);
-            a00 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r0, xq))), ws0 * xs, a00);
-            a10 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r1, xq))), ws1 * xs, a10);
-            a20 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r2, xq))), ws2 * xs, a20);
-            a30 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r3, xq))), ws3 * xs, a30);
-
-            xa = Vector256.Load(x1.Abs + c);
-            xq = Vector256.Load(x1.Q + c);
-            xs = Vector256.Create(x1.Scales[b]);
-            a01 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r0, xq))), ws0 * xs, a01);
-            a11 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r1, xq))), ws1 * xs, a11);
-            a21 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r2, xq))), ws2 * xs, a21);
-            a31 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r3, xq))), ws3 * xs, a31);
-
-            xa = Vector256.Load(x2.Abs + c);
-            xq = Vector256.Load(x2.Q + c);
-            xs = Vector256.Create(x2.Scales[b]);
-            a02 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r0, xq))), ws0 * xs, a02);
-            a12 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r1, xq))), ws1 * xs, a12);
-            a22 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r2, xq))), ws2 * xs, a22);
-            a32 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r3, xq))), ws3 * xs, a32);
-
-            xa = Vector256.Load(x3.Abs + c);
-            xq = Vector256.Load(x3.Q + c);
-            xs = Vector256.Create(x3.Scales[b]);
-            a03 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r0, xq))), ws0 * xs, a03);
-            a13 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r1, xq))), ws1 * xs, a13);
-            a23 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r2, xq))), ws2 * xs, a23);
-            a33 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(xa, Avx2.Sign(r3, xq))), ws3 * xs, a33);
+            var xa = Vector256.Load(x.Abs + c);
+            var xq = Vector256.Load(x.Q + c);
+            var xs = Vector256.Create(x.Scales[b]);
+            f0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(default, xa, Avx2.Sign(r0, xq))), ws0 * xs, f0);
+            f1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(default, xa, Avx2.Sign(r1, xq))), ws1 * xs, f1);
+            f2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(default, xa, Avx2.Sign(r2, xq))), ws2 * xs, f2);
+            f3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(default, xa, Avx2.Sign(r3, xq))), ws3 * xs, f3);
+            xa = Vector256.Load(z.Abs + c);
+            xq = Vector256.Load(z.Q + c);
+            xs = Vector256.Create(z.Scales[b]);
+            h0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(default, xa, Avx2.Sign(r0, xq))), ws0 * xs, h0);
+            h1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(default, xa, Avx2.Sign(r1, xq))), ws1 * xs, h1);
+            h2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(default, xa, Avx2.Sign(r2, xq))), ws2 * xs, h2);
+            h3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(default, xa, Avx2.Sign(r3, xq))), ws3 * xs, h3);
         }
 
-        float bias0 = bias is null ? 0f : bias[o], bias1 = bias is null ? 0f : bias[o + 1];
-        float bias2 = bias is null ? 0f : bias[o + 2], bias3 = bias is null ? 0f : bias[o + 3];
-        float* y0 = y + ((long)t * ldy) + o, y1 = y0 + ldy, y2 = y1 + ldy, y3 = y2 + ldy;
-        y0[0] = Vector256.Sum(a00) + bias0;
-        y0[1] = Vector256.Sum(a10) + bias1;
-        y0[2] = Vector256.Sum(a20) + bias2;
-        y0[3] = Vector256.Sum(a30) + bias3;
-        y1[0] = Vector256.Sum(a01) + bias0;
-        y1[1] = Vector256.Sum(a11) + bias1;
-        y1[2] = Vector256.Sum(a21) + bias2;
-        y1[3] = Vector256.Sum(a31) + bias3;
-        y2[0] = Vector256.Sum(a02) + bias0;
-        y2[1] = Vector256.Sum(a12) + bias1;
-        y2[2] = Vector256.Sum(a22) + bias2;
-        y2[3] = Vector256.Sum(a32) + bias3;
-        y3[0] = Vector256.Sum(a03) + bias0;
-        y3[1] = Vector256.Sum(a13) + bias1;
-        y3[2] = Vector256.Sum(a23) + bias2;
-        y3[3] = Vector256.Sum(a33) + bias3;
+        float b0 = bias is null ? 0f : bias[o], b1 = bias is null ? 0f : bias[o + 1];
+        float b2 = bias is null ? 0f : bias[o + 2], b3 = bias is null ? 0f : bias[o + 3];
+        yx[o] = Vector256.Sum(f0) + b0;
+        yx[o + 1] = Vector256.Sum(f1) + b1;
+        yx[o + 2] = Vector256.Sum(f2) + b2;
+        yx[o + 3] = Vector256.Sum(f3) + b3;
+        yz[o] = Vector256.Sum(h0) + b0;
+        yz[o + 1] = Vector256.Sum(h1) + b1;
+        yz[o + 2] = Vector256.Sum(h2) + b2;
+        yz[o + 3] = Vector256.Sum(h3) + b3;
     }
 
     /// <summary>One row × one token, in the tiles' order.</summary>
-    private static float Dot1<TDot>(WeightMatrix w, Q8Input x, int o, int k, float* bias)
+    private static float Dot1<TDot>(WeightMatrix w, Q8Input x, int o, float* bias)
         where TDot : struct, IBlockDot
     {
-        int nb = k / Block;
+        int k = w.Cols, nb = k / Block, groups = nb / GroupBlocks;
         sbyte* w0 = (sbyte*)w.Data + ((long)o * k);
         float* s0 = w.ScaleData + ((long)o * nb);
-        Vector256<float> a = default;
-        for (int b = 0; b < nb; b++)
+        Vector256<float> f = default;
+        for (int g = 0; g < groups; g++)
         {
-            int c = b * Block;
-            var d = TDot.Dot(Vector256.Load(x.Abs + c), Avx2.Sign(Vector256.Load(w0 + c), Vector256.Load(x.Q + c)));
-            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), Vector256.Create(s0[b]) * Vector256.Create(x.Scales[b]), a);
+            int c = g * GroupBytes;
+            Vector256<int> i = default;
+            for (int step = 0; step < GroupBytes; step += 32)
+            {
+                i = TDot.Dot(i, Vector256.Load(x.Abs + c + step), Avx2.Sign(Vector256.Load(w0 + c + step), Vector256.Load(x.Q + c + step)));
+            }
+
+            f = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i), Vector256.Load(s0 + (g * GroupBlocks)) * Vector256.Load(x.Scales + (g * GroupBlocks)), f);
         }
 
-        return Vector256.Sum(a) + (bias is null ? 0f : bias[o]);
+        for (int b = groups * GroupBlocks; b < nb; b++)
+        {
+            int c = b * Block;
+            var d = TDot.Dot(default, Vector256.Load(x.Abs + c), Avx2.Sign(Vector256.Load(w0 + c), Vector256.Load(x.Q + c)));
+            f = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), Vector256.Create(s0[b]) * Vector256.Create(x.Scales[b]), f);
+        }
+
+        return Vector256.Sum(f) + (bias is null ? 0f : bias[o]);
     }
 
-    /// <summary>A block's 32 products |xq| × (±w), summed in 4s into 8 int32 lanes (lane i: bytes 4i..4i+3).</summary>
+    /// <summary>
+    /// Where column <paramref name="c"/> of a row of <paramref name="cols"/> values lies in the interleaved layout (see
+    /// <see cref="Interleave"/>).
+    /// </summary>
+    public static int Position(int c, int cols)
+    {
+        int b = c / Block;
+        if (b >= (cols / Block) / GroupBlocks * GroupBlocks)
+        {
+            return c;
+        }
+
+        int e = c % Block;
+        return ((b / GroupBlocks) * GroupBytes) + ((e / 4) * 32) + ((b % GroupBlocks) * 4) + (e % 4);
+    }
+
+    /// <summary>
+    /// Rearranges each of <paramref name="rows"/> rows of quantized bytes, in place, into the kernels' layout: every group of
+    /// 8 whole blocks (256 values) becomes 8 steps of 32 bytes where step j holds values 4j..4j+3 of each of the 8 blocks in
+    /// turn (an 8 × 8 transpose of 4-byte words), so one 32-byte multiply-add per step adds 4 products into each block's
+    /// own int32 lane; the blocks past the last whole group stay in order.
+    /// </summary>
+    public static void Interleave(byte* data, long rows, int cols)
+    {
+        int groups = cols / Block / GroupBlocks;
+        int* word = stackalloc int[GroupBytes / 4];
+        for (long r = 0; r < rows; r++)
+        {
+            for (int g = 0; g < groups; g++)
+            {
+                int* p = (int*)(data + (r * cols) + (g * GroupBytes));
+                for (int i = 0; i < 64; i++)
+                {
+                    word[i] = p[i];
+                }
+
+                // word[b * 8 + j] holds block b's values 4j..4j+3; it goes to step j, lane b.
+                for (int b = 0; b < GroupBlocks; b++)
+                {
+                    for (int j = 0; j < 8; j++)
+                    {
+                        p[(j * 8) + b] = word[(b * 8) + j];
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Blocks per interleaved group.</summary>
+    public const int GroupBlocks = 8;
+
+    /// <summary>Bytes per interleaved group.</summary>
+    public const int GroupBytes = GroupBlocks * Block;
+
+    /// <summary>A block's products |xq| × (±w), 4 at a time, added into 8 int32 lanes (lane i: bytes 4i..4i+3).</summary>
     internal interface IBlockDot
     {
-        /// <summary>The 8 lane sums.</summary>
-        static abstract Vector256<int> Dot(Vector256<byte> abs, Vector256<sbyte> signedWeights);
+        /// <summary><paramref name="sum"/> plus the 8 lane sums.</summary>
+        static abstract Vector256<int> Dot(Vector256<int> sum, Vector256<byte> abs, Vector256<sbyte> signedWeights);
     }
 
     /// <summary>AVX-VNNI: one vpdpbusd.</summary>
     internal readonly struct Vnni : IBlockDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Dot(Vector256<byte> abs, Vector256<sbyte> signedWeights) =>
-            AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, abs, signedWeights);
+        public static Vector256<int> Dot(Vector256<int> sum, Vector256<byte> abs, Vector256<sbyte> signedWeights) =>
+            AvxVnni.MultiplyWideningAndAdd(sum, abs, signedWeights);
     }
 
-    /// <summary>AVX2: vpmaddubsw (pairs to int16, exact as |products| ≤ 2 × 127²) then vpmaddwd by ones (pairs to int32).</summary>
+    /// <summary>AVX2: vpmaddubsw (pairs to int16, exact as |products| ≤ 2 × 127²), vpmaddwd by ones (pairs to int32), vpaddd.</summary>
     internal readonly struct MaddUbs : IBlockDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Dot(Vector256<byte> abs, Vector256<sbyte> signedWeights) =>
-            Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(abs, signedWeights), Vector256.Create((short)1));
+        public static Vector256<int> Dot(Vector256<int> sum, Vector256<byte> abs, Vector256<sbyte> signedWeights) =>
+            sum + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(abs, signedWeights), Vector256.Create((short)1));
     }
 }

@@ -183,7 +183,7 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
             {
                 float* scales = (float*)(((nint)p + (2 * n) + 63) & ~(nint)63);
                 var qx = new Q8Input((sbyte*)p, p + n, scales, cols);
-                GemmQ8.QuantizeBlocks(x, blocks, qx.Q, qx.Abs, scales);
+                GemmQ8.QuantizeRows(x, tokens, cols, qx.Q, qx.Abs, scales);
                 body(qx);
             }
         }

@@ -97,7 +97,7 @@ internal sealed unsafe class WeightMatrix
             void Slice(int i)
             {
                 int r0 = i * SliceRows, n = Math.Min(SliceRows, rows - r0);
-                GemmQ8.QuantizeBlocks(cv + ((long)r0 * cols), (long)n * blocks, cq + ((long)r0 * cols), null, cs + ((long)r0 * blocks));
+                GemmQ8.QuantizeRows(cv + ((long)r0 * cols), n, cols, cq + ((long)r0 * cols), null, cs + ((long)r0 * blocks));
             }
 
             int slices = (rows + SliceRows - 1) / SliceRows;
@@ -182,11 +182,12 @@ internal sealed unsafe class WeightMatrix
                 break;
             case WeightType.Q8:
                 {
+                    // The values are in the kernels' interleaved order (GemmQ8.Interleave).
                     var q = new ReadOnlySpan<sbyte>(p, Cols);
                     int blocks = Cols / Q8Block;
                     for (int i = 0; i < Cols; i++)
                     {
-                        destination[i] = q[i] * Scales![(row * blocks) + (i / Q8Block)];
+                        destination[i] = q[GemmQ8.Position(i, Cols)] * Scales![((long)row * blocks) + (i / Q8Block)];
                     }
 
                     break;

@@ -108,6 +108,8 @@ public sealed class Q8KernelsTests
     [InlineData(9, 224, 8)]
     [InlineData(37, 96, 5)]
     [InlineData(6, 1056, 9)]
+    [InlineData(5, 256, 1)]
+    [InlineData(4, 512, 2)]
     public void EveryBlockProductMatchesAPlainBlockByBlockProduct(int rows, int cols, int tokens)
     {
         var r = new Random((rows * 1000) + cols + tokens);
