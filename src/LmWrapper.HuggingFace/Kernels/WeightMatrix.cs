@@ -57,6 +57,9 @@ internal sealed unsafe class WeightMatrix
     /// <summary>Bytes per element.</summary>
     public int ElementSize => Type switch { WeightType.F32 => 4, WeightType.Q8 => 1, _ => 2 };
 
+    /// <summary>The matrix's element bytes (without a quantized one's scales), as the kernels read them.</summary>
+    public ReadOnlySpan<byte> Bytes => new(Data, checked((int)((long)Rows * Cols * ElementSize)));
+
     /// <summary>Bytes in the whole matrix (with the scales of a quantized one).</summary>
     public long ByteLength => ((long)Rows * Cols * ElementSize) + (Scales?.Length * 4L ?? 0);
 

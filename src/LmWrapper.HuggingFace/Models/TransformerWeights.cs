@@ -88,9 +88,14 @@ internal sealed class TransformerWeights
         Head.ByteLength + Layers.Sum(l => l.Q.ByteLength + (l.K?.ByteLength ?? 0) + (l.V?.ByteLength ?? 0) + l.O.ByteLength
             + (l.Gate?.ByteLength ?? 0) + l.Up.ByteLength + l.Down.ByteLength);
 
-    public static TransformerWeights Load(ModelConfig config, SafetensorsCheckpoint checkpoint, bool toFloat32, bool quantize = false)
+    /// <summary>
+    /// Reads and checks a model's weights; with <paramref name="quantize"/>, the matrices whose rows are whole blocks of 32
+    /// become <see cref="WeightType.Q8"/>, quantized from the file in chunks of about <paramref name="quantizeChunkBytes"/>.
+    /// </summary>
+    public static TransformerWeights Load(ModelConfig config, SafetensorsCheckpoint checkpoint, bool toFloat32, bool quantize = false, int quantizeChunkBytes = 1 << 20)
     {
-        var loader = new Loader(config, checkpoint, toFloat32, quantize);
+        ArgumentOutOfRangeException.ThrowIfLessThan(quantizeChunkBytes, 1);
+        var loader = new Loader(config, checkpoint, toFloat32, quantize, quantizeChunkBytes);
         return config.Family == ModelFamily.Gpt2 ? LoadGpt2(config, loader) : LoadLlama(config, loader);
     }
 
@@ -175,7 +180,7 @@ internal sealed class TransformerWeights
     }
 
     /// <summary>Reads tensors with their shapes checked.</summary>
-    private sealed unsafe class Loader(ModelConfig config, SafetensorsCheckpoint checkpoint, bool toFloat32, bool quantize)
+    private sealed unsafe class Loader(ModelConfig config, SafetensorsCheckpoint checkpoint, bool toFloat32, bool quantize, int quantizeChunkBytes)
     {
         public bool Has(string name) => checkpoint.Contains(name);
 
@@ -278,21 +283,18 @@ internal sealed class TransformerWeights
             return WeightMatrix.FromArray(h, outputs, inputs, TypeOf(info.DType));
         }
 
-        /// <summary>Source bytes each worker reads at a time when quantizing a matrix from the file.</summary>
-        internal const int QuantizeChunkBytes = 1 << 20;
-
         /// <summary>
         /// An nn.Linear-layout matrix [rows, cols] quantized to <see cref="WeightType.Q8"/> straight from the file: chunks of
         /// whole rows read with <see cref="RandomAccess.Read(Microsoft.Win32.SafeHandles.SafeFileHandle, Span{byte}, long)"/>
         /// (F16/BF16 widened) and quantized on all cores, so neither a float32 copy of the matrix nor the mapped pages of
         /// the source ever count in this process's memory: only the Q8 values and scales stay.
         /// </summary>
-        private static WeightMatrix QuantizeFromFile(SafetensorsFile file, string name, SafetensorsDType dtype, int rows, int cols)
+        private WeightMatrix QuantizeFromFile(SafetensorsFile file, string name, SafetensorsDType dtype, int rows, int cols)
         {
             var (q, scales) = WeightMatrix.AllocateQ8(rows, cols);
             int element = dtype == SafetensorsDType.F32 ? 4 : 2, blocks = cols / WeightMatrix.Q8Block;
             long rowBytes = (long)cols * element;
-            int chunkRows = (int)Math.Clamp(QuantizeChunkBytes / rowBytes, 1, Math.Max(1, rows));
+            int chunkRows = (int)Math.Clamp(quantizeChunkBytes / rowBytes, 1, Math.Max(1, rows));
             int chunks = (rows + chunkRows - 1) / chunkRows;
             long offset = file.FileOffsetOf(name);
             using var handle = File.OpenHandle(file.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read);
@@ -319,13 +321,13 @@ internal sealed class TransformerWeights
         /// layout straight from the file: each chunk of source rows is whole blocks of 32 inputs, so it is read, widened,
         /// transposed into a small float buffer and quantized into complete blocks of every output row, on all cores.
         /// </summary>
-        private static WeightMatrix QuantizeTransposedFromFile(SafetensorsFile file, string name, SafetensorsDType dtype, int inputs, int outputs)
+        private WeightMatrix QuantizeTransposedFromFile(SafetensorsFile file, string name, SafetensorsDType dtype, int inputs, int outputs)
         {
             const int B = WeightMatrix.Q8Block;
             var (q, scales) = WeightMatrix.AllocateQ8(outputs, inputs);
             int element = dtype == SafetensorsDType.F32 ? 4 : 2, blocks = inputs / B;
             long rowBytes = (long)outputs * element;
-            int chunkBlocks = (int)Math.Clamp(QuantizeChunkBytes / (B * rowBytes), 1, blocks);
+            int chunkBlocks = (int)Math.Clamp(quantizeChunkBytes / (B * rowBytes), 1, blocks);
             int chunkRows = chunkBlocks * B;
             int chunks = (blocks + chunkBlocks - 1) / chunkBlocks;
             long offset = file.FileOffsetOf(name);
