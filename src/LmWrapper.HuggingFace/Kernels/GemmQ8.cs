@@ -6,12 +6,14 @@ namespace LmWrapper.HuggingFace.Kernels;
 
 /// <summary>
 /// The <see cref="WeightType.Q8"/> matrix products (llama.cpp's Q8_0 scheme): inputs quantized per block of 32 values as
-/// the weights are, each block's integer dot product computed exactly in 8 int32 lanes, converted to float and added with
-/// one fused multiply-add by (weight scale × input scale) into a float accumulator of 8 lanes. With AVX-VNNI the block
-/// product is llama.cpp's sign trick: <c>vpdpbusd(0, |xq|, sign(w, xq))</c>; without it, vpmaddubsw then vpmaddwd give
-/// the same 8 lanes (|xq| × |w| ≤ 127², so no pair saturates), so both paths return the same bits. Every (row, token)
-/// result is accumulated in the same order by every tile (blocks in order, one horizontal sum, then the bias), so a
-/// token's numbers do not depend on the batch around it.
+/// the weights are, and per block the exact integer dot product, scaled by (weight scale × input scale) into a float
+/// accumulator. Weights and inputs are stored interleaved (<see cref="Interleave"/>): in each group of 8 blocks, a 32-byte
+/// step holds 4 values of each block, so the step's multiply-add (llama.cpp's sign trick, <c>vpdpbusd(sum, |xq|,
+/// sign(w, xq))</c> with AVX-VNNI; vpmaddubsw + vpmaddwd + vpaddd without it, exact as |xq| × |w| ≤ 127²) adds into each
+/// block's own int32 lane, and after 8 steps one conversion and one fused multiply-add by the 8 blocks' scale products
+/// (two vector loads) finish 8 blocks; blocks past the last whole group take one step each. Both block products return the
+/// same integers, so the same bits. Every (row, token) result is accumulated in the same order by every tile (groups and
+/// tail blocks in order, one horizontal sum, then the bias), so a token's numbers do not depend on the batch around it.
 /// </summary>
 internal static unsafe class GemmQ8
 {

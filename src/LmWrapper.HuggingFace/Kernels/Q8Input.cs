@@ -1,8 +1,9 @@
 namespace LmWrapper.HuggingFace.Kernels;
 
 /// <summary>
-/// Input rows quantized for a <see cref="WeightType.Q8"/> product (<see cref="GemmQ8.QuantizeBlocks"/>): per token,
-/// <see cref="Cols"/> signed values q, their magnitudes |q|, and one scale per block of <see cref="WeightMatrix.Q8Block"/>.
+/// Input rows quantized for a <see cref="WeightType.Q8"/> product (<see cref="GemmQ8.QuantizeRows"/>): per token,
+/// <see cref="Cols"/> signed values q and their magnitudes |q|, both in the weights' interleaved order
+/// (<see cref="GemmQ8.Interleave"/>), and one scale per block of <see cref="WeightMatrix.Q8Block"/>.
 /// </summary>
 internal readonly unsafe struct Q8Input(sbyte* q, byte* abs, float* scales, int cols)
 {

@@ -16,7 +16,8 @@ internal enum WeightType
 
     /// <summary>
     /// Signed 8-bit integers with one float32 scale per block of <see cref="WeightMatrix.Q8Block"/> values of a row
-    /// (llama.cpp's Q8_0 layout): w ≈ q × scale, |q| ≤ 127.
+    /// (llama.cpp's Q8_0 scheme): w ≈ q × scale, |q| ≤ 127. Each row's values are stored in the kernels' interleaved order
+    /// (<see cref="GemmQ8.Interleave"/>); <see cref="WeightMatrix.ReadRow"/> gives them back in column order.
     /// </summary>
     Q8,
 }

@@ -371,26 +371,55 @@ internal sealed class TransformerWeights
         /// <summary>A chunk's work: its index, a pinned byte buffer and a pinned float buffer of the sizes asked for.</summary>
         private delegate void ChunkBody(int chunk, byte* bytes, float* floats);
 
-        /// <summary>Runs <paramref name="body"/> for every chunk, in parallel, each worker with its own pinned buffers.</summary>
-        private static void ForChunks(int chunks, long byteLength, long floatLength, ChunkBody body)
+        /// <summary>Chunk buffers, reused by every matrix of the load (a few megabytes in all, not a few per matrix).</summary>
+        private readonly System.Collections.Concurrent.ConcurrentBag<ChunkBuffers> _chunkBuffers = [];
+
+        /// <summary>Runs <paramref name="body"/> for every chunk, in parallel, each worker with its own buffers (pinned while it runs).</summary>
+        private void ForChunks(int chunks, long byteLength, long floatLength, ChunkBody body)
         {
             var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Math.Min(Environment.ProcessorCount, chunks)) };
             Parallel.For(
                 0,
                 chunks,
                 options,
-                () => (GC.AllocateUninitializedArray<byte>(checked((int)byteLength), pinned: true), GC.AllocateUninitializedArray<float>(checked((int)floatLength), pinned: true)),
+                () =>
+                {
+                    var buffers = _chunkBuffers.TryTake(out var b) ? b : new ChunkBuffers();
+                    buffers.Ensure(byteLength, floatLength);
+                    return buffers;
+                },
                 (c, _, buffers) =>
                 {
-                    fixed (byte* b = buffers.Item1)
-                    fixed (float* f = buffers.Item2)
+                    fixed (byte* b = buffers.Bytes)
+                    fixed (float* f = buffers.Floats)
                     {
                         body(c, b, f);
                     }
 
                     return buffers;
                 },
-                _ => { });
+                _chunkBuffers.Add);
+        }
+
+        /// <summary>One worker's read buffer and widened-values buffer.</summary>
+        private sealed class ChunkBuffers
+        {
+            public byte[] Bytes { get; private set; } = [];
+
+            public float[] Floats { get; private set; } = [];
+
+            public void Ensure(long bytes, long floats)
+            {
+                if (Bytes.Length < bytes)
+                {
+                    Bytes = GC.AllocateUninitializedArray<byte>(checked((int)bytes));
+                }
+
+                if (Floats.Length < floats)
+                {
+                    Floats = GC.AllocateUninitializedArray<float>(checked((int)floats));
+                }
+            }
         }
 
         /// <summary>Fills <paramref name="bytes"/> from the file at <paramref name="at"/>.</summary>
