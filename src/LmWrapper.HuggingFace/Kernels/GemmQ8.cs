@@ -299,6 +299,14 @@ internal static unsafe class GemmQ8
         for (int b = groups * GroupBlocks; b < nb; b++)
         {
             int c = b * Block;
+            if (ahead != 0)
+            {
+                Sse.Prefetch0(w0 + c + ahead);
+                Sse.Prefetch0(w1 + c + ahead);
+                Sse.Prefetch0(w2 + c + ahead);
+                Sse.Prefetch0(w3 + c + ahead);
+            }
+
             var xa = Vector256.Load(x.Abs + c);
             var xq = Vector256.Load(x.Q + c);
             var xs = Vector256.Create(x.Scales[b]);
