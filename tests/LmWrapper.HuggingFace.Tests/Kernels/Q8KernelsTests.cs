@@ -100,6 +100,41 @@ public sealed class Q8KernelsTests
     }
 
     [Theory]
+    [InlineData(3, 32)]
+    [InlineData(2, 256)]
+    [InlineData(5, 608)]
+    [InlineData(1, 2080)]
+    public void AQ8MatrixHoldsEachRowsValuesInTheInterleavedOrder(int rows, int cols)
+    {
+        // Whole groups of 8 blocks are 8 × 8 transposes of 4-byte words; the blocks past the last group stay in order.
+        var r = new Random(rows * cols);
+        var values = RandomFloats(r, rows * cols);
+        var w = WeightMatrix.Quantize(values, rows, cols);
+        var q = new sbyte[values.Length];
+        var scales = new float[values.Length / 32];
+        GemmQ8.Quantize(values, q, new byte[values.Length], scales, scalar: true);
+        Assert.Equal(scales, w.Scales);
+        var bytes = w.Bytes.ToArray();
+        var positions = Enumerable.Range(0, cols).Select(c => GemmQ8.Position(c, cols)).ToArray();
+        Assert.Equal(Enumerable.Range(0, cols), positions.Order());
+        int groups = cols / 256;
+        for (int c = 0; c < cols; c++)
+        {
+            int b = c / 32, e = c % 32;
+            int expected = b < groups * 8 ? ((b / 8) * 256) + ((e / 4) * 32) + ((b % 8) * 4) + (e % 4) : c;
+            Assert.Equal(expected, positions[c]);
+        }
+
+        for (int o = 0; o < rows; o++)
+        {
+            for (int c = 0; c < cols; c++)
+            {
+                Assert.Equal(q[(o * cols) + c], (sbyte)bytes[(o * cols) + positions[c]]);
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(1, 32, 1)]
     [InlineData(5, 96, 1)]
     [InlineData(13, 160, 2)]
