@@ -186,12 +186,32 @@ internal sealed unsafe class WeightMatrix
                 break;
             case WeightType.Q8:
                 {
-                    // The values are in the kernels' interleaved order (GemmQ8.Interleave).
-                    var q = new ReadOnlySpan<sbyte>(p, Cols);
-                    int blocks = Cols / Q8Block;
-                    for (int i = 0; i < Cols; i++)
+                    // The values are in the kernels' interleaved order (GemmQ8.Interleave): in a whole group of 8 blocks,
+                    // step j holds values 4j..4j+3 of each block in turn; the blocks after the last group are in order.
+                    sbyte* q = (sbyte*)p;
+                    int blocks = Cols / Q8Block, grouped = blocks / GemmQ8.GroupBlocks * GemmQ8.GroupBlocks;
+                    var scales = Scales.AsSpan((int)((long)row * blocks), blocks);
+                    for (int g = 0; g < grouped; g += GemmQ8.GroupBlocks)
                     {
-                        destination[i] = q[GemmQ8.Position(i, Cols)] * Scales![((long)row * blocks) + (i / Q8Block)];
+                        sbyte* group = q + (g * Q8Block);
+                        for (int j = 0; j < 8; j++)
+                        {
+                            for (int i = 0; i < GemmQ8.GroupBlocks; i++)
+                            {
+                                int to = ((g + i) * Q8Block) + (4 * j);
+                                sbyte* from = group + (j * 32) + (i * 4);
+                                float scale = scales[g + i];
+                                destination[to] = from[0] * scale;
+                                destination[to + 1] = from[1] * scale;
+                                destination[to + 2] = from[2] * scale;
+                                destination[to + 3] = from[3] * scale;
+                            }
+                        }
+                    }
+
+                    for (int i = grouped * Q8Block; i < Cols; i++)
+                    {
+                        destination[i] = q[i] * scales[i / Q8Block];
                     }
 
                     break;
