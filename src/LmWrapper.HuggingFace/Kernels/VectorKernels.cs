@@ -32,9 +32,9 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
         fixed (float* px = x, py = y, pb = bias)
         {
             float* cx = px, cy = py, cb = bias.Length != 0 ? pb : null;
-            if (w.Type == WeightType.Q8 && Gemm.Accelerated)
+            if (w.Type == WeightType.Q8 && GemmQ8.Supported)
             {
-                MatMulQ8(cx, tokens, w, cb, cy);
+                WithQuantizedInput(cx, tokens, w.Cols, qx => ForRowRanges(w, tokens, (o0, o1) => GemmQ8.Rows(w, qx, tokens, cb, cy, o0, o1)));
                 return;
             }
 
@@ -55,7 +55,7 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
         }
 
         long work = 0;
-        bool plain = Gemm.Accelerated && Threads > 1;
+        bool plain = Gemm.Accelerated, q8 = GemmQ8.Supported;
         for (int m = 0; m < ws.Length; m++)
         {
             var w = ws[m];
@@ -66,9 +66,10 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
 
             work += (long)w.Rows * w.Cols * tokens;
             plain &= w.Type != WeightType.Q8 && w.Rows >= 8;
+            q8 &= w.Type == WeightType.Q8 && w.Cols == ws[0].Cols;
         }
 
-        if (!plain || work < ParallelWork)
+        if (ws.Length == 0 || !(plain || q8))
         {
             for (int m = 0; m < ws.Length; m++)
             {
@@ -78,11 +79,46 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
             return;
         }
 
-        // Every matrix's rows in whole 4-row tiles, cut into about Threads × 4 ranges in all (in proportion to the rows),
-        // handed out as one run.
         var matrices = ws.ToArray();
         var bs = biases.ToArray();
         var outs = ys.ToArray();
+        fixed (float* px = x)
+        {
+            float* cx = px;
+            if (q8)
+            {
+                // Q8 matrices sharing the input: it is quantized once for all of them.
+                WithQuantizedInput(cx, tokens, matrices[0].Cols, qx => SharedRanges(matrices, bs, outs, tokens, work, (w, b, y, o0, o1) => GemmQ8.Rows(w, qx, tokens, b, y, o0, o1)));
+            }
+            else
+            {
+                SharedRanges(matrices, bs, outs, tokens, work, (w, b, y, o0, o1) => Gemm.Rows(w, cx, tokens, b, y, o0, o1));
+            }
+        }
+    }
+
+    /// <summary>A product's rows over several matrices.</summary>
+    private delegate void SharedRows(WeightMatrix w, float* bias, float* y, int o0, int o1);
+
+    /// <summary>
+    /// Every matrix's rows in whole 4-row tiles, cut into about Threads × 4 ranges in all (in proportion to the rows) and
+    /// handed out as one run; all on the calling thread for a small product.
+    /// </summary>
+    private void SharedRanges(WeightMatrix[] matrices, float[][] bs, float[][] outs, int tokens, long work, SharedRows rows)
+    {
+        if (Threads == 1 || work < ParallelWork)
+        {
+            for (int m = 0; m < matrices.Length; m++)
+            {
+                fixed (float* py = outs[m], pb = bs[m])
+                {
+                    rows(matrices[m], bs[m].Length != 0 ? pb : null, py, 0, matrices[m].Rows);
+                }
+            }
+
+            return;
+        }
+
         int totalQuads = 0;
         foreach (var w in matrices)
         {
@@ -104,18 +140,14 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
             }
         }
 
-        fixed (float* px = x)
+        _team.For(ranges.Count, i =>
         {
-            float* cx = px;
-            _team.For(ranges.Count, i =>
+            var (m, o0, o1) = ranges[i];
+            fixed (float* py = outs[m], pb = bs[m])
             {
-                var (m, o0, o1) = ranges[i];
-                fixed (float* py = outs[m], pb = bs[m])
-                {
-                    Gemm.Rows(matrices[m], cx, tokens, bs[m].Length != 0 ? pb : null, py, o0, o1);
-                }
-            });
-        }
+                rows(matrices[m], bs[m].Length != 0 ? pb : null, py, o0, o1);
+            }
+        });
     }
 
     /// <summary>
@@ -137,30 +169,27 @@ internal sealed unsafe class VectorKernels : IInferenceKernels, IDisposable
         _team.For(chunks, c => rows((int)((long)c * quads / chunks) * 4, Math.Min(total, (int)((long)(c + 1) * quads / chunks) * 4)));
     }
 
-    private void MatMulQ8(float* x, int tokens, WeightMatrix w, float* bias, float* y)
+    /// <summary>
+    /// Quantizes <paramref name="tokens"/> input rows for <see cref="WeightType.Q8"/> products (q, |q| and the block scales,
+    /// in one pooled buffer) and runs <paramref name="body"/> over them.
+    /// </summary>
+    private static void WithQuantizedInput(float* x, int tokens, int cols, Action<Q8Input> body)
     {
-        int n = tokens * w.Cols, blocks = tokens * (w.Cols / WeightMatrix.Q8Block);
-        var abs = System.Buffers.ArrayPool<byte>.Shared.Rent(n);
-        var negative = System.Buffers.ArrayPool<sbyte>.Shared.Rent(n);
-        var scales = System.Buffers.ArrayPool<float>.Shared.Rent(blocks);
+        int n = tokens * cols, blocks = n / WeightMatrix.Q8Block;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((2 * n) + (4 * blocks) + 64);
         try
         {
-            fixed (byte* pa = abs)
-            fixed (sbyte* pn = negative)
-            fixed (float* ps = scales)
+            fixed (byte* p = buffer)
             {
-                Gemm.QuantizeInput(x, tokens, w.Cols, pa, pn, ps);
-                byte* ca = pa;
-                sbyte* cn = pn;
-                float* cs = ps;
-                ForRowRanges(w, tokens, (o0, o1) => Gemm.RowsQ8(w, ca, cn, cs, tokens, bias, y, o0, o1));
+                float* scales = (float*)(((nint)p + (2 * n) + 63) & ~(nint)63);
+                var qx = new Q8Input((sbyte*)p, p + n, scales, cols);
+                GemmQ8.QuantizeRows(x, tokens, cols, qx.Q, qx.Abs, scales);
+                body(qx);
             }
         }
         finally
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(abs);
-            System.Buffers.ArrayPool<sbyte>.Shared.Return(negative);
-            System.Buffers.ArrayPool<float>.Shared.Return(scales);
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

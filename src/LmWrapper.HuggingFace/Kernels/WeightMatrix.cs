@@ -16,7 +16,8 @@ internal enum WeightType
 
     /// <summary>
     /// Signed 8-bit integers with one float32 scale per block of <see cref="WeightMatrix.Q8Block"/> values of a row
-    /// (llama.cpp's Q8_0 layout): w ≈ q × scale, |q| ≤ 127.
+    /// (llama.cpp's Q8_0 scheme): w ≈ q × scale, |q| ≤ 127. Each row's values are stored in the kernels' interleaved order
+    /// (<see cref="GemmQ8.Interleave"/>); <see cref="WeightMatrix.ReadRow"/> gives them back in column order.
     /// </summary>
     Q8,
 }
@@ -57,14 +58,20 @@ internal sealed unsafe class WeightMatrix
     /// <summary>Bytes per element.</summary>
     public int ElementSize => Type switch { WeightType.F32 => 4, WeightType.Q8 => 1, _ => 2 };
 
+    /// <summary>The matrix's element bytes (without a quantized one's scales), as the kernels read them.</summary>
+    public ReadOnlySpan<byte> Bytes => new(Data, checked((int)((long)Rows * Cols * ElementSize)));
+
     /// <summary>Bytes in the whole matrix (with the scales of a quantized one).</summary>
     public long ByteLength => ((long)Rows * Cols * ElementSize) + (Scales?.Length * 4L ?? 0);
 
     /// <summary>Values per scale of a <see cref="WeightType.Q8"/> matrix.</summary>
     public const int Q8Block = 32;
 
-    /// <summary>A <see cref="WeightType.Q8"/> matrix's scales, [Rows, Cols / Q8Block]; null otherwise.</summary>
+    /// <summary>A <see cref="WeightType.Q8"/> matrix's scales, [Rows, Cols / Q8Block] (pinned); null otherwise.</summary>
     public float[]? Scales { get; private init; }
+
+    /// <summary>The first of <see cref="Scales"/> (pinned, so the kernels read it through this pointer); null otherwise.</summary>
+    public float* ScaleData { get; private init; }
 
     /// <summary>
     /// Quantizes a float32 matrix to <see cref="WeightType.Q8"/>: per block of 32 values of a row, scale = max |w| / 127
@@ -73,52 +80,77 @@ internal sealed unsafe class WeightMatrix
     public static WeightMatrix Quantize(float[] values, int rows, int cols)
     {
         ArgumentNullException.ThrowIfNull(values);
-        if (cols % Q8Block != 0)
-        {
-            throw new ArgumentException($"A Q8 matrix needs a multiple of {Q8Block} columns, not {cols}.", nameof(cols));
-        }
-
+        CheckQ8Shape(rows, cols);
         if (values.Length < (long)rows * cols)
         {
             throw new ArgumentException($"{values.Length} values are fewer than [{rows}, {cols}] needs.", nameof(values));
         }
 
+        var (q, scales) = AllocateQ8(rows, cols);
         int blocks = cols / Q8Block;
-        var q = AllocatePinned<sbyte>((long)rows * cols);
-        var scales = new float[rows * blocks];
-
-        // Rows are independent: in parallel for a large matrix (a load quantizes every matrix of the model).
-        void Row(int r)
+        fixed (float* pv = values)
+        fixed (sbyte* pq = q)
+        fixed (float* ps = scales)
         {
-            for (int b = 0; b < blocks; b++)
+            float* cv = pv;
+            sbyte* cq = pq;
+            float* cs = ps;
+
+            // Rows are independent: in slices on several threads for a large matrix.
+            const int SliceRows = 64;
+            void Slice(int i)
             {
-                var block = values.AsSpan((r * cols) + (b * Q8Block), Q8Block);
-                float amax = Math.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(block));
-                float scale = amax / 127f;
-                float inv = scale > 0 ? 1f / scale : 0f;
-                scales[(r * blocks) + b] = scale;
-                for (int i = 0; i < Q8Block; i++)
+                int r0 = i * SliceRows, n = Math.Min(SliceRows, rows - r0);
+                GemmQ8.QuantizeRows(cv + ((long)r0 * cols), n, cols, cq + ((long)r0 * cols), null, cs + ((long)r0 * blocks));
+            }
+
+            int slices = (rows + SliceRows - 1) / SliceRows;
+            if ((long)rows * cols >= 1 << 18 && Environment.ProcessorCount > 1)
+            {
+                Parallel.For(0, slices, Slice);
+            }
+            else
+            {
+                for (int i = 0; i < slices; i++)
                 {
-                    q[(r * cols) + (b * Q8Block) + i] = (sbyte)Math.Clamp((int)MathF.Round(block[i] * inv), -127, 127);
+                    Slice(i);
                 }
             }
         }
 
-        if ((long)rows * cols >= 1 << 18 && Environment.ProcessorCount > 1)
+        return FromQ8(q, scales, rows, cols);
+    }
+
+    /// <summary>Throws unless a [rows, cols] matrix can be <see cref="WeightType.Q8"/> (whole blocks of 32 per row).</summary>
+    public static void CheckQ8Shape(int rows, int cols)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        if (cols <= 0 || cols % Q8Block != 0)
         {
-            Parallel.For(0, rows, Row);
+            throw new ArgumentException($"A Q8 matrix needs a multiple of {Q8Block} columns, not {cols}.", nameof(cols));
         }
-        else
+    }
+
+    /// <summary>The pinned arrays a [rows, cols] <see cref="WeightType.Q8"/> matrix needs: the values and the block scales.</summary>
+    public static (sbyte[] Values, float[] Scales) AllocateQ8(int rows, int cols)
+    {
+        CheckQ8Shape(rows, cols);
+        return (AllocatePinned<sbyte>((long)rows * cols), AllocatePinned<float>((long)rows * (cols / Q8Block)));
+    }
+
+    /// <summary>Wraps quantized values and their scales (pinned, from <see cref="AllocateQ8"/>, kept alive by the matrix).</summary>
+    public static WeightMatrix FromQ8(sbyte[] values, float[] scales, int rows, int cols)
+    {
+        CheckQ8Shape(rows, cols);
+        if (values.Length < (long)rows * cols || scales.Length < (long)rows * (cols / Q8Block))
         {
-            for (int r = 0; r < rows; r++)
-            {
-                Row(r);
-            }
+            throw new ArgumentException($"{values.Length} values and {scales.Length} scales are fewer than a [{rows}, {cols}] Q8 matrix needs.", nameof(values));
         }
 
-        fixed (sbyte* p = q)
+        fixed (sbyte* p = values)
+        fixed (float* s = scales)
         {
-            return new WeightMatrix(p, rows, cols, WeightType.Q8, q) { Scales = scales };
+            return new WeightMatrix(p, rows, cols, WeightType.Q8, values) { Scales = scales, ScaleData = s };
         }
     }
 
@@ -154,11 +186,32 @@ internal sealed unsafe class WeightMatrix
                 break;
             case WeightType.Q8:
                 {
-                    var q = new ReadOnlySpan<sbyte>(p, Cols);
-                    int blocks = Cols / Q8Block;
-                    for (int i = 0; i < Cols; i++)
+                    // The values are in the kernels' interleaved order (GemmQ8.Interleave): in a whole group of 8 blocks,
+                    // step j holds values 4j..4j+3 of each block in turn; the blocks after the last group are in order.
+                    sbyte* q = (sbyte*)p;
+                    int blocks = Cols / Q8Block, grouped = blocks / GemmQ8.GroupBlocks * GemmQ8.GroupBlocks;
+                    var scales = Scales.AsSpan((int)((long)row * blocks), blocks);
+                    for (int g = 0; g < grouped; g += GemmQ8.GroupBlocks)
                     {
-                        destination[i] = q[i] * Scales![(row * blocks) + (i / Q8Block)];
+                        sbyte* group = q + (g * Q8Block);
+                        for (int j = 0; j < 8; j++)
+                        {
+                            for (int i = 0; i < GemmQ8.GroupBlocks; i++)
+                            {
+                                int to = ((g + i) * Q8Block) + (4 * j);
+                                sbyte* from = group + (j * 32) + (i * 4);
+                                float scale = scales[g + i];
+                                destination[to] = from[0] * scale;
+                                destination[to + 1] = from[1] * scale;
+                                destination[to + 2] = from[2] * scale;
+                                destination[to + 3] = from[3] * scale;
+                            }
+                        }
+                    }
+
+                    for (int i = grouped * Q8Block; i < Cols; i++)
+                    {
+                        destination[i] = q[i] * scales[i / Q8Block];
                     }
 
                     break;

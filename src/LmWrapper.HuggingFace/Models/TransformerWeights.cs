@@ -88,9 +88,14 @@ internal sealed class TransformerWeights
         Head.ByteLength + Layers.Sum(l => l.Q.ByteLength + (l.K?.ByteLength ?? 0) + (l.V?.ByteLength ?? 0) + l.O.ByteLength
             + (l.Gate?.ByteLength ?? 0) + l.Up.ByteLength + l.Down.ByteLength);
 
-    public static TransformerWeights Load(ModelConfig config, SafetensorsCheckpoint checkpoint, bool toFloat32, bool quantize = false)
+    /// <summary>
+    /// Reads and checks a model's weights; with <paramref name="quantize"/>, the matrices whose rows are whole blocks of 32
+    /// become <see cref="WeightType.Q8"/>, quantized from the file in chunks of about <paramref name="quantizeChunkBytes"/>.
+    /// </summary>
+    public static TransformerWeights Load(ModelConfig config, SafetensorsCheckpoint checkpoint, bool toFloat32, bool quantize = false, int quantizeChunkBytes = 1 << 20)
     {
-        var loader = new Loader(config, checkpoint, toFloat32, quantize);
+        ArgumentOutOfRangeException.ThrowIfLessThan(quantizeChunkBytes, 1);
+        var loader = new Loader(config, checkpoint, toFloat32, quantize, quantizeChunkBytes);
         return config.Family == ModelFamily.Gpt2 ? LoadGpt2(config, loader) : LoadLlama(config, loader);
     }
 
@@ -175,7 +180,7 @@ internal sealed class TransformerWeights
     }
 
     /// <summary>Reads tensors with their shapes checked.</summary>
-    private sealed unsafe class Loader(ModelConfig config, SafetensorsCheckpoint checkpoint, bool toFloat32, bool quantize)
+    private sealed unsafe class Loader(ModelConfig config, SafetensorsCheckpoint checkpoint, bool toFloat32, bool quantize, int quantizeChunkBytes)
     {
         public bool Has(string name) => checkpoint.Contains(name);
 
@@ -215,7 +220,7 @@ internal sealed class TransformerWeights
             var info = Info(name, rows, cols);
             if (quantize && cols % WeightMatrix.Q8Block == 0)
             {
-                return WeightMatrix.Quantize(checkpoint.ReadAsFloat32(name), rows, cols);
+                return QuantizeFromFile(checkpoint.FileOf(name), name, info.DType, rows, cols);
             }
 
             if (toFloat32 && info.DType != SafetensorsDType.F32)
@@ -240,6 +245,11 @@ internal sealed class TransformerWeights
         {
             var info = Info(name, inputs, outputs);
             var file = checkpoint.FileOf(name);
+            if (quantize && inputs % WeightMatrix.Q8Block == 0)
+            {
+                return QuantizeTransposedFromFile(file, name, info.DType, inputs, outputs);
+            }
+
             if (info.DType == SafetensorsDType.F32 || toFloat32 || quantize)
             {
                 var t = WeightMatrix.AllocatePinned<float>((long)inputs * outputs);
@@ -271,6 +281,178 @@ internal sealed class TransformerWeights
             }
 
             return WeightMatrix.FromArray(h, outputs, inputs, TypeOf(info.DType));
+        }
+
+        /// <summary>
+        /// An nn.Linear-layout matrix [rows, cols] quantized to <see cref="WeightType.Q8"/> straight from the file: chunks of
+        /// whole rows read with <see cref="RandomAccess.Read(Microsoft.Win32.SafeHandles.SafeFileHandle, Span{byte}, long)"/>
+        /// (F16/BF16 widened) and quantized on all cores, so neither a float32 copy of the matrix nor the mapped pages of
+        /// the source ever count in this process's memory: only the Q8 values and scales stay.
+        /// </summary>
+        private WeightMatrix QuantizeFromFile(SafetensorsFile file, string name, SafetensorsDType dtype, int rows, int cols)
+        {
+            var (q, scales) = WeightMatrix.AllocateQ8(rows, cols);
+            int element = dtype == SafetensorsDType.F32 ? 4 : 2, blocks = cols / WeightMatrix.Q8Block;
+            long rowBytes = (long)cols * element;
+            int chunkRows = (int)Math.Clamp(quantizeChunkBytes / rowBytes, 1, Math.Max(1, rows));
+            int chunks = (rows + chunkRows - 1) / chunkRows;
+            long offset = file.FileOffsetOf(name);
+            using var handle = File.OpenHandle(file.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read);
+            fixed (sbyte* pq = q)
+            fixed (float* ps = scales)
+            {
+                sbyte* cq = pq;
+                float* cs = ps;
+                ForChunks(chunks, (long)chunkRows * rowBytes, dtype == SafetensorsDType.F32 ? 0 : (long)chunkRows * cols, (c, bytes, floats) =>
+                {
+                    int r0 = c * chunkRows, n = Math.Min(chunkRows, rows - r0);
+                    int count = n * cols;
+                    ReadExactly(handle, new Span<byte>(bytes, (int)(n * rowBytes)), offset + (r0 * rowBytes), file, name);
+                    float* values = Widen(dtype, bytes, floats, count);
+                    GemmQ8.QuantizeRows(values, n, cols, cq + ((long)r0 * cols), null, cs + ((long)r0 * blocks));
+                });
+            }
+
+            return WeightMatrix.FromQ8(q, scales, rows, cols);
+        }
+
+        /// <summary>
+        /// A Conv1D-layout matrix [inputs, outputs] quantized to <see cref="WeightType.Q8"/> in the kernels' [outputs, inputs]
+        /// layout straight from the file: each chunk of source rows is whole blocks of 32 inputs, so it is read, widened,
+        /// transposed into a small float buffer and quantized into complete blocks of every output row, on all cores.
+        /// </summary>
+        private WeightMatrix QuantizeTransposedFromFile(SafetensorsFile file, string name, SafetensorsDType dtype, int inputs, int outputs)
+        {
+            const int B = WeightMatrix.Q8Block;
+            var (q, scales) = WeightMatrix.AllocateQ8(outputs, inputs);
+            int element = dtype == SafetensorsDType.F32 ? 4 : 2, blocks = inputs / B;
+            long rowBytes = (long)outputs * element;
+            int chunkBlocks = (int)Math.Clamp(quantizeChunkBytes / (B * rowBytes), 1, blocks);
+            int chunkRows = chunkBlocks * B;
+            int chunks = (blocks + chunkBlocks - 1) / chunkBlocks;
+            long offset = file.FileOffsetOf(name);
+            using var handle = File.OpenHandle(file.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read);
+            fixed (sbyte* pq = q)
+            fixed (float* ps = scales)
+            {
+                sbyte* cq = pq;
+                float* cs = ps;
+                ForChunks(chunks, (long)chunkRows * rowBytes, 2L * chunkRows * outputs, (c, bytes, floats) =>
+                {
+                    int r0 = c * chunkRows, n = Math.Min(chunkRows, inputs - r0);
+                    int count = n * outputs;
+                    ReadExactly(handle, new Span<byte>(bytes, (int)(n * rowBytes)), offset + (r0 * rowBytes), file, name);
+                    float* values = Widen(dtype, bytes, floats, count);
+                    float* t = values == floats ? floats + count : floats;
+                    for (int o = 0; o < outputs; o++)
+                    {
+                        float* to = t + ((long)o * n);
+                        for (int r = 0; r < n; r++)
+                        {
+                            to[r] = values[((long)r * outputs) + o];
+                        }
+
+                        GemmQ8.QuantizeBlocks(to, n / B, cq + ((long)o * inputs) + r0, null, cs + ((long)o * blocks) + (r0 / B));
+                    }
+                });
+
+                // Each output row is whole now: into the kernels' layout, in slices of rows on all cores.
+                const int SliceRows = 256;
+                Parallel.For(0, (outputs + SliceRows - 1) / SliceRows, i =>
+                {
+                    int o0 = i * SliceRows;
+                    GemmQ8.Interleave((byte*)(cq + ((long)o0 * inputs)), Math.Min(SliceRows, outputs - o0), inputs);
+                });
+            }
+
+            return WeightMatrix.FromQ8(q, scales, outputs, inputs);
+        }
+
+        /// <summary>A chunk's work: its index, a pinned byte buffer and a pinned float buffer of the sizes asked for.</summary>
+        private delegate void ChunkBody(int chunk, byte* bytes, float* floats);
+
+        /// <summary>Chunk buffers, reused by every matrix of the load (a few megabytes in all, not a few per matrix).</summary>
+        private readonly System.Collections.Concurrent.ConcurrentBag<ChunkBuffers> _chunkBuffers = [];
+
+        /// <summary>Runs <paramref name="body"/> for every chunk, in parallel, each worker with its own buffers (pinned while it runs).</summary>
+        private void ForChunks(int chunks, long byteLength, long floatLength, ChunkBody body)
+        {
+            var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Math.Min(Environment.ProcessorCount, chunks)) };
+            Parallel.For(
+                0,
+                chunks,
+                options,
+                () =>
+                {
+                    var buffers = _chunkBuffers.TryTake(out var b) ? b : new ChunkBuffers();
+                    buffers.Ensure(byteLength, floatLength);
+                    return buffers;
+                },
+                (c, _, buffers) =>
+                {
+                    fixed (byte* b = buffers.Bytes)
+                    fixed (float* f = buffers.Floats)
+                    {
+                        body(c, b, f);
+                    }
+
+                    return buffers;
+                },
+                _chunkBuffers.Add);
+        }
+
+        /// <summary>One worker's read buffer and widened-values buffer.</summary>
+        private sealed class ChunkBuffers
+        {
+            public byte[] Bytes { get; private set; } = [];
+
+            public float[] Floats { get; private set; } = [];
+
+            public void Ensure(long bytes, long floats)
+            {
+                if (Bytes.Length < bytes)
+                {
+                    Bytes = GC.AllocateUninitializedArray<byte>(checked((int)bytes));
+                }
+
+                if (Floats.Length < floats)
+                {
+                    Floats = GC.AllocateUninitializedArray<float>(checked((int)floats));
+                }
+            }
+        }
+
+        /// <summary>Fills <paramref name="bytes"/> from the file at <paramref name="at"/>.</summary>
+        private static void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> bytes, long at, SafetensorsFile file, string name)
+        {
+            while (bytes.Length > 0)
+            {
+                int read = RandomAccess.Read(handle, bytes, at);
+                if (read <= 0)
+                {
+                    throw new EndOfStreamException($"'{file.FilePath}' ended inside tensor '{name}'.");
+                }
+
+                bytes = bytes[read..];
+                at += read;
+            }
+        }
+
+        /// <summary>The chunk's values as float32: the bytes themselves for F32, else widened into <paramref name="floats"/>.</summary>
+        private static float* Widen(SafetensorsDType dtype, byte* bytes, float* floats, int count)
+        {
+            var halves = new ReadOnlySpan<ushort>(bytes, count);
+            switch (dtype)
+            {
+                case SafetensorsDType.F32:
+                    return (float*)bytes;
+                case SafetensorsDType.F16:
+                    HalfConversion.F16ToFloat(halves, new Span<float>(floats, count));
+                    return floats;
+                default:
+                    HalfConversion.Bf16ToFloat(halves, new Span<float>(floats, count));
+                    return floats;
+            }
         }
 
         /// <summary>The bytes read per block by <see cref="TransposeFromFile{T}"/>.</summary>
