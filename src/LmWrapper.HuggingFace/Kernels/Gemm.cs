@@ -419,10 +419,34 @@ internal static unsafe class Gemm
         }
     }
 
-    /// <summary><c>output = Σⱼ weights[j] · values[j]</c> for j in start..end (head size a multiple of 16).</summary>
+    /// <summary>
+    /// <c>output = Σⱼ weights[j] · values[j]</c> for j in start..end (head size a multiple of 16): 64 values of the head at a
+    /// time, 4 independent accumulators over j (one chain per 16 lanes would wait on each FMA's latency). Every lane still
+    /// sums its j in order, so the result does not depend on how the head is split.
+    /// </summary>
     public static void WeightedSum(float* values, int stride, int start, int end, int hd, float* weights, float* output)
     {
-        for (int i = 0; i < hd; i += 16)
+        int i = 0;
+        for (; i + 64 <= hd; i += 64)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (int j = start; j <= end; j++)
+            {
+                var wj = Vector512.Create(weights[j]);
+                float* v = values + ((long)j * stride) + i;
+                a0 = Avx512F.FusedMultiplyAdd(wj, Vector512.Load(v), a0);
+                a1 = Avx512F.FusedMultiplyAdd(wj, Vector512.Load(v + 16), a1);
+                a2 = Avx512F.FusedMultiplyAdd(wj, Vector512.Load(v + 32), a2);
+                a3 = Avx512F.FusedMultiplyAdd(wj, Vector512.Load(v + 48), a3);
+            }
+
+            a0.Store(output + i);
+            a1.Store(output + i + 16);
+            a2.Store(output + i + 32);
+            a3.Store(output + i + 48);
+        }
+
+        for (; i < hd; i += 16)
         {
             Vector512<float> acc = default;
             for (int j = start; j <= end; j++)

@@ -13,6 +13,9 @@ internal sealed class CausalTransformer
     [ThreadStatic]
     private static float[]? t_scores;
 
+    /// <summary>Below this many query × key multiply-adds in a layer, attention runs on the calling thread.</summary>
+    private const long ParallelAttentionWork = 1 << 14;
+
     private readonly TransformerWeights _w;
     private readonly ModelConfig _c;
     private readonly IInferenceKernels _k;
@@ -320,44 +323,44 @@ internal sealed class CausalTransformer
             work += (long)(rowPos[t] + 1) * heads * hd;
         }
 
-        void Row(int t, float[] scores)
+        // One query head of one row: its scores over the row's keys, softmax, and the weighted sum of the values.
+        void Head(int t, int hh, float[] scores)
         {
             var item = items[rowItem[t]];
             int pos = rowPos[t];
             int start = _c.LayerWindows.Count > 0 && _c.LayerWindows[layer] is int w ? Math.Max(0, pos - w + 1) : 0;
-            var keys = item.Cache.Keys[layer];
-            var values = item.Cache.Values[layer];
-            bool observe = item.Observer is { } obs && obs.WantsAttention(layer);
-            for (int hh = 0; hh < heads; hh++)
+            int kvh = hh / group;
+            var s = scores.AsSpan(0, pos + 1);
+            _k.AttendHead(
+                q.AsSpan((t * qWidth) + (hh * hd), hd), item.Cache.Keys[layer].AsSpan(kvh * hd), item.Cache.Values[layer].AsSpan(kvh * hd),
+                kvWidth, start, pos, scale, s, att.AsSpan((t * qWidth) + (hh * hd), hd));
+            if (item.Observer is { } obs && obs.WantsAttention(layer))
             {
-                int kvh = hh / group;
-                var qh = q.AsSpan((t * qWidth) + (hh * hd), hd);
-                var s = scores.AsSpan(0, pos + 1);
-                var outH = att.AsSpan((t * qWidth) + (hh * hd), hd);
-                _k.AttendHead(qh, keys.AsSpan(kvh * hd), values.AsSpan(kvh * hd), kvWidth, start, pos, scale, s, outH);
-
-                if (observe)
-                {
-                    s[..start].Clear();
-                    item.Observer!.Attention(layer, hh, pos, s);
-                }
+                s[..start].Clear();
+                obs.Attention(layer, hh, pos, s);
             }
         }
 
+        // In parallel over (row, head) pairs, so that a single decoding row's heads are shared out too; an observer sees its
+        // heads in order, so then everything runs here.
         bool anyObserver = items.Any(i => i.Observer is not null);
-        if (_k.Threads == 1 || rows < 2 || work < (1 << 16) || anyObserver)
+        int pairs = rows * heads;
+        if (_k.Threads == 1 || pairs < 2 || work < ParallelAttentionWork || anyObserver)
         {
             var scores = new float[rowPos.Max() + 1];
             for (int t = 0; t < rows; t++)
             {
-                Row(t, scores);
+                for (int hh = 0; hh < heads; hh++)
+                {
+                    Head(t, hh, scores);
+                }
             }
 
             return;
         }
 
         int maxLen = rowPos.Max() + 1;
-        _k.ParallelFor(rows, t =>
+        _k.ParallelFor(pairs, i =>
         {
             var scores = t_scores;
             if (scores is null || scores.Length < maxLen)
@@ -365,7 +368,7 @@ internal sealed class CausalTransformer
                 scores = t_scores = new float[Math.Max(maxLen, 256)];
             }
 
-            Row(t, scores);
+            Head(i / heads, i % heads, scores);
         });
     }
 }

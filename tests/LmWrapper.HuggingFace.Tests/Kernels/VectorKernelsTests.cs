@@ -141,6 +141,9 @@ public sealed class VectorKernelsTests
     [InlineData(64, 13, 40)]
     [InlineData(12, 3, 9)]
     [InlineData(128, 0, 0)]
+    [InlineData(80, 2, 30)]
+    [InlineData(96, 0, 17)]
+    [InlineData(256, 5, 70)]
     public void AttendHeadMatchesScalarAttention(int hd, int start, int end)
     {
         var r = new Random(hd + end);
