@@ -480,20 +480,7 @@ internal sealed class TransformerWeights
                 for (int r0 = 0; r0 < rows; r0 += blockRows)
                 {
                     int n = Math.Min(blockRows, rows - r0);
-                    var bytes = new Span<byte>(b, (int)(n * rowBytes));
-                    long at = offset + (r0 * rowBytes);
-                    while (bytes.Length > 0)
-                    {
-                        int read = RandomAccess.Read(handle, bytes, at);
-                        if (read <= 0)
-                        {
-                            throw new EndOfStreamException($"'{file.FilePath}' ended inside tensor '{name}'.");
-                        }
-
-                        bytes = bytes[read..];
-                        at += read;
-                    }
-
+                    ReadExactly(handle, new Span<byte>(b, (int)(n * rowBytes)), offset + (r0 * rowBytes), file, name);
                     Transpose((T*)b, target, rows, cols, r0, r0 + n);
                 }
             }
