@@ -92,12 +92,23 @@ internal sealed class CliProcess : IDisposable
 
     public void Kill() => _process.Kill(entireProcessTree: true);
 
-    /// <summary>Sends SIGINT, as Ctrl+C does.</summary>
+    /// <summary>
+    /// Sends SIGINT, as Ctrl+C does; or SIGTERM, which the command handles the same way, where this process was started with
+    /// SIGINT ignored (a job a non-interactive shell put in the background, e.g. under nohup): the child inherits that, the
+    /// runtime keeps it ignored, and a SIGINT would never reach the command.
+    /// </summary>
     public void Interrupt()
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        string signal = InterruptIgnored ? "-TERM" : "-INT";
+        using var kill = Process.Start(new ProcessStartInfo("kill", [signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
         kill.WaitForExit();
     }
+
+    /// <summary>Whether this process inherited SIGINT as ignored (bit 2 of SigIgn in /proc/self/status).</summary>
+    private static bool InterruptIgnored =>
+        File.Exists("/proc/self/status")
+        && File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal)) is { } line
+        && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & (1UL << 1)) != 0;
 
     public void Dispose()
     {
