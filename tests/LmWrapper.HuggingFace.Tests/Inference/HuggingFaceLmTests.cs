@@ -79,6 +79,39 @@ public sealed class HuggingFaceLmTests
     }
 
     [Fact]
+    public void ALongPromptRunsInPiecesWithTheNumbersOfOnePass()
+    {
+        // A prompt longer than two prompt-pass pieces (Generator.MaxPrefillRows), batched with a short one: its prompt
+        // logprobs and its first generated token equal those of one forward pass over the whole prompt.
+        using var lm = RandomModels.Load(Stories);
+        string text = string.Concat(Enumerable.Repeat("Once upon a time, there was a little girl who liked to play. ", 15));
+        var prompt = new LmPrompt(text) { MaxTokens = 2, Temperature = 0, Echo = true, Cache = false };
+        int[] ids = lm.Encode(prompt).Ids;
+        Assert.InRange(ids.Length, (2 * LmWrapper.HuggingFace.Generation.Generator.MaxPrefillRows) + 1, lm.Transformer.Config.MaxPositions - 4);
+        var predictions = lm.PredictMany([new LmPrompt("Once upon") { MaxTokens = 2, Temperature = 0, Cache = false }, prompt]).ToList();
+        var p = predictions[1];
+
+        var item = new LmWrapper.HuggingFace.Models.ForwardItem { Cache = lm.Transformer.NewCache(ids.Length), Tokens = ids, AllLogits = true };
+        lm.Transformer.Forward([item]);
+        int v = lm.Transformer.Config.VocabSize;
+        Assert.Equal(ids.Length - 1, p.PromptLogprobs.Count);
+        for (int i = 1; i < ids.Length; i++)
+        {
+            var row = item.Logits.AsSpan((i - 1) * v, v);
+            Assert.Equal(row[ids[i]] - Sampler.LogSumExp(row), p.PromptLogprobs[i - 1]!.Value, 1e-9);
+        }
+
+        var last = item.Logits.AsSpan((ids.Length - 1) * v, v);
+        int best = 0;
+        for (int i = 1; i < v; i++)
+        {
+            best = last[i] > last[best] ? i : best;
+        }
+
+        Assert.Equal(last[best] - Sampler.LogSumExp(last), p.CompletionLogprobs[0], 1e-9);
+    }
+
+    [Fact]
     public void EchoGivesThePromptTokensAndTheirLogprobs()
     {
         using var lm = RandomModels.Load(Stories);
