@@ -29,15 +29,8 @@ internal sealed class FakeServerProcess : IAsyncDisposable
 
     public static async Task<FakeServerProcess> StartAsync(string fileDirectory, CancellationToken cancellationToken)
     {
-        string self = Environment.ProcessPath ?? throw new InvalidOperationException("No process path.");
-        var start = new ProcessStartInfo(self) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
-        {
-            start.ArgumentList.Add(typeof(FakeServerProcess).Assembly.Location);
-        }
-
-        start.ArgumentList.Add(Command);
-        start.ArgumentList.Add(fileDirectory);
+        var start = SelfProcess.StartInfo(Command, fileDirectory);
+        start.RedirectStandardInput = true;
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the fake server process.");
         string? line = await process.StandardOutput.ReadLineAsync(cancellationToken);
         if (line is null || !line.StartsWith("listening ", StringComparison.Ordinal))

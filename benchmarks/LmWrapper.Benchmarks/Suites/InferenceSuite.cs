@@ -865,18 +865,9 @@ public sealed class InferenceSuite : IBenchmarkSuite
     /// <summary>Runs <see cref="MemoryProbe"/> in a child process and reads its figures.</summary>
     private static ProbeFigures RunMemoryProbe(string folder, bool full, WeightQuantization quantization, int threads, int decodeTokens, CancellationToken ct)
     {
-        string self = Environment.ProcessPath ?? throw new InvalidOperationException("No process path.");
-        var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
-        {
-            start.ArgumentList.Add(typeof(InferenceSuite).Assembly.Location);
-        }
-
-        foreach (var a in new[] { MemoryProbeCommand, folder, full ? "full" : "short", quantization.ToString(), threads.ToString(CultureInfo.InvariantCulture), decodeTokens.ToString(CultureInfo.InvariantCulture) })
-        {
-            start.ArgumentList.Add(a);
-        }
-
+        var start = SelfProcess.StartInfo(
+            MemoryProbeCommand, folder, full ? "full" : "short", quantization.ToString(),
+            threads.ToString(CultureInfo.InvariantCulture), decodeTokens.ToString(CultureInfo.InvariantCulture));
         using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the memory probe.");
         using var kill = ct.Register(() => process.Kill(entireProcessTree: true));
         string output = process.StandardOutput.ReadToEnd();
@@ -970,16 +961,9 @@ public sealed class InferenceSuite : IBenchmarkSuite
 
     private static (double Mb, string Source) PeakWorkingSetMb()
     {
-        if (s_peakResettable && File.Exists("/proc/self/status"))
+        if (s_peakResettable && StatusMb("VmHWM:") is > 0 and var hwm)
         {
-            foreach (string line in File.ReadLines("/proc/self/status"))
-            {
-                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                {
-                    long kb = long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-                    return (kb * 1024 / 1e6, "VmHWM since the last load");
-                }
-            }
+            return (hwm, "VmHWM since the last load");
         }
 
         using var process = Process.GetCurrentProcess();

@@ -94,7 +94,7 @@ internal static unsafe class Gemm
                         {
                             for (int t = t0; t < t1; t++)
                             {
-                                y[((long)t * rows) + o + r] = Dot1(w0 + (r * cols), x + ((long)t * cols), cols) + (bias is null ? 0f : bias[o + r]);
+                                y[((long)t * rows) + o + r] = Row1<F32Format>((byte*)(w0 + (r * cols)), cols, x + ((long)t * cols)) + (bias is null ? 0f : bias[o + r]);
                             }
                         }
                     }
@@ -190,36 +190,9 @@ internal static unsafe class Gemm
         Store(a3, w3, x, i, k, o + 3, t, ldy, bias, y);
     }
 
-    /// <summary>One row × one token, float32 weights (the same order as the tiles).</summary>
-    private static float Dot1(float* w, float* x, int k)
-    {
-        Vector512<float> a = default;
-        int i = 0;
-        for (; i + 16 <= k; i += 16)
-        {
-            a = Avx512F.FusedMultiplyAdd(Vector512.Load(w + i), Vector512.Load(x + i), a);
-        }
-
-        float s = Vector512.Sum(a);
-        for (; i < k; i++)
-        {
-            s = MathF.FusedMultiplyAdd(w[i], x[i], s);
-        }
-
-        return s;
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Vector512<float> acc, float* w, float* x, int i, int k, int o, int t, int ldy, float* bias, float* y)
-    {
-        float s = Vector512.Sum(acc);
-        for (; i < k; i++)
-        {
-            s = MathF.FusedMultiplyAdd(w[i], x[i], s);
-        }
-
-        y[((long)t * ldy) + o] = s + (bias is null ? 0f : bias[o]);
-    }
+    private static void Store(Vector512<float> acc, float* w, float* x, int i, int k, int o, int t, int ldy, float* bias, float* y) =>
+        y[((long)t * ldy) + o] = Tail<F32Format>(acc, (byte*)w, x, i, k) + (bias is null ? 0f : bias[o]);
 
     /// <summary>
     /// How many rows ahead of the 4 being read the multi-token tiles ask for the next cache lines (prefetcht0) on their first

@@ -292,25 +292,15 @@ internal sealed class TransformerWeights
         private WeightMatrix QuantizeFromFile(SafetensorsFile file, string name, SafetensorsDType dtype, int rows, int cols)
         {
             var (q, scales) = WeightMatrix.AllocateQ8(rows, cols);
-            int element = dtype == SafetensorsDType.F32 ? 4 : 2, blocks = cols / WeightMatrix.Q8Block;
-            long rowBytes = (long)cols * element;
-            int chunkRows = (int)Math.Clamp(quantizeChunkBytes / rowBytes, 1, Math.Max(1, rows));
-            int chunks = (rows + chunkRows - 1) / chunkRows;
-            long offset = file.FileOffsetOf(name);
-            using var handle = File.OpenHandle(file.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read);
+            int blocks = cols / WeightMatrix.Q8Block;
+            int chunkRows = (int)Math.Clamp(quantizeChunkBytes / ((long)cols * ElementBytes(dtype)), 1, Math.Max(1, rows));
             fixed (sbyte* pq = q)
             fixed (float* ps = scales)
             {
                 sbyte* cq = pq;
                 float* cs = ps;
-                ForChunks(chunks, (long)chunkRows * rowBytes, dtype == SafetensorsDType.F32 ? 0 : (long)chunkRows * cols, (c, bytes, floats) =>
-                {
-                    int r0 = c * chunkRows, n = Math.Min(chunkRows, rows - r0);
-                    int count = n * cols;
-                    ReadExactly(handle, new Span<byte>(bytes, (int)(n * rowBytes)), offset + (r0 * rowBytes), file, name);
-                    float* values = Widen(dtype, bytes, floats, count);
-                    GemmQ8.QuantizeRows(values, n, cols, cq + ((long)r0 * cols), null, cs + ((long)r0 * blocks));
-                });
+                ReadChunks(file, name, dtype, rows, cols, chunkRows, 0, (r0, n, values, _) =>
+                    GemmQ8.QuantizeRows(values, n, cols, cq + ((long)r0 * cols), null, cs + ((long)r0 * blocks)));
             }
 
             return WeightMatrix.FromQ8(q, scales, rows, cols);
@@ -325,25 +315,15 @@ internal sealed class TransformerWeights
         {
             const int B = WeightMatrix.Q8Block;
             var (q, scales) = WeightMatrix.AllocateQ8(outputs, inputs);
-            int element = dtype == SafetensorsDType.F32 ? 4 : 2, blocks = inputs / B;
-            long rowBytes = (long)outputs * element;
-            int chunkBlocks = (int)Math.Clamp(quantizeChunkBytes / (B * rowBytes), 1, blocks);
-            int chunkRows = chunkBlocks * B;
-            int chunks = (blocks + chunkBlocks - 1) / chunkBlocks;
-            long offset = file.FileOffsetOf(name);
-            using var handle = File.OpenHandle(file.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read);
+            int blocks = inputs / B;
+            int chunkRows = (int)Math.Clamp(quantizeChunkBytes / (B * (long)outputs * ElementBytes(dtype)), 1, blocks) * B;
             fixed (sbyte* pq = q)
             fixed (float* ps = scales)
             {
                 sbyte* cq = pq;
                 float* cs = ps;
-                ForChunks(chunks, (long)chunkRows * rowBytes, 2L * chunkRows * outputs, (c, bytes, floats) =>
+                ReadChunks(file, name, dtype, inputs, outputs, chunkRows, (long)chunkRows * outputs, (r0, n, values, t) =>
                 {
-                    int r0 = c * chunkRows, n = Math.Min(chunkRows, inputs - r0);
-                    int count = n * outputs;
-                    ReadExactly(handle, new Span<byte>(bytes, (int)(n * rowBytes)), offset + (r0 * rowBytes), file, name);
-                    float* values = Widen(dtype, bytes, floats, count);
-                    float* t = values == floats ? floats + count : floats;
                     for (int o = 0; o < outputs; o++)
                     {
                         float* to = t + ((long)o * n);
@@ -366,6 +346,30 @@ internal sealed class TransformerWeights
             }
 
             return WeightMatrix.FromQ8(q, scales, outputs, inputs);
+        }
+
+        private static int ElementBytes(SafetensorsDType dtype) => dtype == SafetensorsDType.F32 ? 4 : 2;
+
+        /// <summary>Work on one chunk of a tensor's rows: its first row, its row count, its values as float32, and spare floats.</summary>
+        private delegate void RowsChunkBody(int r0, int n, float* values, float* spare);
+
+        /// <summary>
+        /// A [rows, rowElements] tensor of the file in chunks of <paramref name="chunkRows"/> rows, on all cores: each chunk read
+        /// with file reads (never through the map), widened to float32 when it is F16/BF16, and handed to <paramref name="body"/>
+        /// with <paramref name="spareFloats"/> floats of the worker's own scratch.
+        /// </summary>
+        private void ReadChunks(SafetensorsFile file, string name, SafetensorsDType dtype, int rows, int rowElements, int chunkRows, long spareFloats, RowsChunkBody body)
+        {
+            long rowBytes = (long)rowElements * ElementBytes(dtype);
+            long widened = dtype == SafetensorsDType.F32 ? 0 : (long)chunkRows * rowElements;
+            long offset = file.FileOffsetOf(name);
+            using var handle = File.OpenHandle(file.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read);
+            ForChunks((rows + chunkRows - 1) / chunkRows, chunkRows * rowBytes, widened + spareFloats, (c, bytes, floats) =>
+            {
+                int r0 = c * chunkRows, n = Math.Min(chunkRows, rows - r0);
+                ReadExactly(handle, new Span<byte>(bytes, (int)(n * rowBytes)), offset + (r0 * rowBytes), file, name);
+                body(r0, n, Widen(dtype, bytes, floats, n * rowElements), floats + widened);
+            });
         }
 
         /// <summary>A chunk's work: its index, a pinned byte buffer and a pinned float buffer of the sizes asked for.</summary>
