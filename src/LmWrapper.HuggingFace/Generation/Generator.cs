@@ -35,6 +35,23 @@ internal sealed class Generator
 
     public IReadOnlyList<GenerationResult> Run(IReadOnlyList<GenerationRequest> requests, CancellationToken cancellationToken)
     {
+        // Every cache made here is freed when the run ends, however it ends (see KvCache).
+        var owned = new List<KvCache>();
+        try
+        {
+            return Run(requests, owned, cancellationToken);
+        }
+        finally
+        {
+            foreach (var cache in owned)
+            {
+                cache.Dispose();
+            }
+        }
+    }
+
+    private IReadOnlyList<GenerationResult> Run(IReadOnlyList<GenerationRequest> requests, List<KvCache> owned, CancellationToken cancellationToken)
+    {
         var caches = new KvCache[requests.Count];
         var promptCollectors = new InternalsCollector?[requests.Count];
         var promptLogprobs = new double?[requests.Count][];
@@ -48,6 +65,7 @@ internal sealed class Generator
         {
             var r = requests[i];
             caches[i] = _model.NewCache(r.PromptIds.Length + r.MaxNewTokens);
+            owned.Add(caches[i]);
             if (r.Internals is { } ir && ir.Positions.HasFlag(LmInternalsPositions.Prompt))
             {
                 promptCollectors[i] = new InternalsCollector(ir, _model.Config);
@@ -107,7 +125,13 @@ internal sealed class Generator
             var own = new GeneratedSample[r.NumSamples];
             for (int s = 0; s < r.NumSamples; s++)
             {
-                var cache = s == r.NumSamples - 1 ? caches[i] : caches[i].Clone();
+                var cache = caches[i];
+                if (s < r.NumSamples - 1)
+                {
+                    cache = caches[i].Clone();
+                    owned.Add(cache);
+                }
+
                 var state = new SampleState(r, cache, s, promptCollectors[i], _model.Config) { RequestIndex = i };
                 own[s] = state.Sample;
                 samples.Add(state);

@@ -189,8 +189,8 @@ internal sealed class CausalTransformer
                 for (int t = 0; t < rows; t++)
                 {
                     var cache = items[rowItem[t]].Cache;
-                    k.AsSpan(t * kvWidth, kvWidth).CopyTo(cache.Keys[l].AsSpan(rowPos[t] * kvWidth, kvWidth));
-                    v.AsSpan(t * kvWidth, kvWidth).CopyTo(cache.Values[l].AsSpan(rowPos[t] * kvWidth, kvWidth));
+                    k.AsSpan(t * kvWidth, kvWidth).CopyTo(cache.Keys(l).Slice(rowPos[t] * kvWidth, kvWidth));
+                    v.AsSpan(t * kvWidth, kvWidth).CopyTo(cache.Values(l).Slice(rowPos[t] * kvWidth, kvWidth));
                 }
 
                 Attend(items, rowItem, rowPos, l, q, att, rows);
@@ -332,7 +332,7 @@ internal sealed class CausalTransformer
             int kvh = hh / group;
             var s = scores.AsSpan(0, pos + 1);
             _k.AttendHead(
-                q.AsSpan((t * qWidth) + (hh * hd), hd), item.Cache.Keys[layer].AsSpan(kvh * hd), item.Cache.Values[layer].AsSpan(kvh * hd),
+                q.AsSpan((t * qWidth) + (hh * hd), hd), item.Cache.Keys(layer)[(kvh * hd)..], item.Cache.Values(layer)[(kvh * hd)..],
                 kvWidth, start, pos, scale, s, att.AsSpan((t * qWidth) + (hh * hd), hd));
             if (item.Observer is { } obs && obs.WantsAttention(layer))
             {
