@@ -43,6 +43,34 @@ internal static unsafe class MemoryBandwidth
         return (parallel, single);
     }
 
+    /// <summary>
+    /// A quick read bandwidth split over <paramref name="threads"/> threads (best of 4 passes over a fresh native 512 MB
+    /// block, with and without prefetch), for pairing with a measurement taken right next to it: on a shared VM the
+    /// bandwidth drifts by a factor of two within an hour, so a ratio against a figure from minutes earlier is mostly noise.
+    /// </summary>
+    public static double ReadNow(int threads)
+    {
+        long bytes = Floats * sizeof(float);
+        var p = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        try
+        {
+            new Span<float>(p, (int)Floats).Fill(1.0f);
+            double best = 0;
+            foreach (bool prefetch in new[] { false, true, false, true })
+            {
+                var sw = Stopwatch.StartNew();
+                Split(threads, (from, to) => Sum(p + from, to - from, prefetch));
+                best = Math.Max(best, bytes / sw.Elapsed.TotalSeconds);
+            }
+
+            return best;
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(p);
+        }
+    }
+
     /// <summary>Best copy bandwidth (a 512 MB float array into another; read + write bytes counted), split over the threads and on one.</summary>
     public static (double Parallel, double Single) Copy(int threads)
     {
