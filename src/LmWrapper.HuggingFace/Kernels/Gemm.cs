@@ -260,15 +260,16 @@ internal static unsafe class Gemm
     private static float Row1<TFormat>(byte* row, int k, float* x)
         where TFormat : struct, IRowFormat
     {
-        Vector512<float> a = default;
-        int i = 0;
-        for (; i + 16 <= k; i += 16)
-        {
-            a = Avx512F.FusedMultiplyAdd(TFormat.Load(row, i), Vector512.Load(x + i), a);
-        }
-
+        var a = TFormat.Body(row, k, x, out int i);
         return Tail<TFormat>(a, row, x, i, k);
     }
+
+    /// <summary>Lane numbers 0..15, the base of <see cref="F32Format.Body"/>'s permutation.</summary>
+    private static readonly Vector512<int> Lanes16 = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+
+    /// <summary>Lane numbers 0..31, the base of <see cref="HalfFormat{TWiden}.Body"/>'s permutation.</summary>
+    private static readonly Vector512<ushort> Lanes32 = Vector512.Create(
+        (ushort)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
 
     /// <summary>The accumulator's horizontal sum, then columns [i, k) one at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -287,6 +288,18 @@ internal static unsafe class Gemm
     /// <summary>How a row's elements become float32, 16 at a time and one at a time.</summary>
     internal interface IRowFormat
     {
+        /// <summary>
+        /// The 16-wide part of a row · x: the accumulator after elements [0, <paramref name="done"/>), done the largest
+        /// multiple of 16 ≤ k, each group of 16 added by one FMA in column order (so exactly the sum of
+        /// <see cref="Load"/>-based FMAs). A row that does not start on a 64-byte boundary (a mapped safetensors tensor
+        /// almost never does: its offset is 8 + the header's length + the tensor's) is read with aligned loads, each vector
+        /// put together from two neighbouring ones by a two-source permute: an unaligned 64-byte load splits across two
+        /// cache lines, and that held a mapped F32 row stream to about 40 GB/s where aligned loads reached 55–65 (the
+        /// 135M Llama's head, 2 threads, same run). An aligned load never reaches past the cache line of an element the row
+        /// holds, so it cannot touch a page the row does not.
+        /// </summary>
+        static abstract Vector512<float> Body(byte* row, int k, float* x, out int done);
+
         /// <summary>Elements [i, i + 16) of the row.</summary>
         static abstract Vector512<float> Load(byte* row, int i);
 
@@ -298,6 +311,37 @@ internal static unsafe class Gemm
     internal readonly struct F32Format : IRowFormat
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Body(byte* row, int k, float* x, out int done)
+        {
+            Vector512<float> acc = default;
+            int i = 0;
+            nint offset = (nint)row & 63;
+            if (offset == 0 || (offset & 3) != 0)
+            {
+                for (; i + 16 <= k; i += 16)
+                {
+                    acc = Avx512F.FusedMultiplyAdd(Vector512.Load((float*)row + i), Vector512.Load(x + i), acc);
+                }
+            }
+            else
+            {
+                // Lane j of the vector at i is element i + j = aligned word (offset / 4) + i + j: lanes from lo, then hi.
+                float* a = (float*)(row - offset);
+                var pick = Lanes16 + Vector512.Create((int)(offset >> 2));
+                var lo = Vector512.Load(a);
+                for (; i + 16 <= k; i += 16)
+                {
+                    var hi = Vector512.Load(a + i + 16);
+                    acc = Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32x2(lo, pick, hi), Vector512.Load(x + i), acc);
+                    lo = hi;
+                }
+            }
+
+            done = i;
+            return acc;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load(byte* row, int i) => Vector512.Load((float*)row + i);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -308,6 +352,48 @@ internal static unsafe class Gemm
     internal readonly struct HalfFormat<TWiden> : IRowFormat
         where TWiden : struct, IWiden
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Body(byte* row, int k, float* x, out int done)
+        {
+            Vector512<float> acc = default;
+            int i = 0;
+            nint offset = (nint)row & 63;
+            if (offset == 0 || (offset & 1) != 0 || k < 32)
+            {
+                for (; i + 16 <= k; i += 16)
+                {
+                    acc = Avx512F.FusedMultiplyAdd(Load(row, i), Vector512.Load(x + i), acc);
+                }
+            }
+            else
+            {
+                // 32 halves (one aligned line) per step, then a last 16 if k leaves them; lane j is aligned half (offset / 2) + i + j.
+                ushort* a = (ushort*)(row - offset);
+                int shift = (int)(offset >> 1);
+                var pick = Lanes32 + Vector512.Create((ushort)shift);
+                var lo = Vector512.Load(a);
+                for (; i + 32 <= k; i += 32)
+                {
+                    var hi = Vector512.Load(a + i + 32);
+                    var w = Avx512BW.PermuteVar32x16x2(lo, pick, hi);
+                    acc = Avx512F.FusedMultiplyAdd(TWiden.Widen(w.GetLower()), Vector512.Load(x + i), acc);
+                    acc = Avx512F.FusedMultiplyAdd(TWiden.Widen(w.GetUpper()), Vector512.Load(x + i + 16), acc);
+                    lo = hi;
+                }
+
+                if (i + 16 <= k)
+                {
+                    // The next line only where these 16 reach into it (then it holds one of them).
+                    var hi = shift > 16 ? Vector512.Load(a + i + 32) : lo;
+                    acc = Avx512F.FusedMultiplyAdd(TWiden.Widen(Avx512BW.PermuteVar32x16x2(lo, pick, hi).GetLower()), Vector512.Load(x + i), acc);
+                    i += 16;
+                }
+            }
+
+            done = i;
+            return acc;
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load(byte* row, int i) => TWiden.Widen(Vector256.Load((ushort*)row + i));
 
