@@ -341,10 +341,13 @@ internal sealed class CausalTransformer
             }
         }
 
-        // In parallel over (row, head) pairs, so that a single decoding row's heads are shared out too; an observer sees its
-        // heads in order, so then everything runs here.
+        // In parallel over (row, KV head) pairs, so that a single decoding row's heads are shared out too, and the query heads
+        // that share a KV head run one after another on one thread, reading its keys and values from that core's cache
+        // rather than from memory (batched decoding's caches do not fit in cache together); an observer sees its heads in
+        // order, so then everything runs here.
         bool anyObserver = items.Any(i => i.Observer is not null);
-        int pairs = rows * heads;
+        int kvHeads = _c.NumKvHeads;
+        int pairs = rows * kvHeads;
         if (_k.Threads == 1 || pairs < 2 || work < ParallelAttentionWork || anyObserver)
         {
             var scores = new float[rowPos.Max() + 1];
@@ -368,7 +371,11 @@ internal sealed class CausalTransformer
                 scores = t_scores = new float[Math.Max(maxLen, 256)];
             }
 
-            Head(i / heads, i % heads, scores);
+            int t = i / kvHeads, first = (i % kvHeads) * group;
+            for (int hh = first; hh < first + group; hh++)
+            {
+                Head(t, hh, scores);
+            }
         });
     }
 }
