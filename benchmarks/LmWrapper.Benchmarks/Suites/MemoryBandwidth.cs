@@ -22,10 +22,11 @@ internal static unsafe class MemoryBandwidth
     /// <summary>Best read bandwidth in bytes/s split over <paramref name="threads"/> threads, and on one thread.</summary>
     public static (double Parallel, double Single) Read(int threads)
     {
-        var data = GC.AllocateUninitializedArray<float>((int)Floats, pinned: true);
-        data.AsSpan().Fill(1.0f);
+        // Native and 64-byte aligned: an array's elements start 16 bytes past a line, and split loads understate the bandwidth.
+        var p = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(Floats * sizeof(float)), 64);
+        new Span<float>(p, (int)Floats).Fill(1.0f);
         double parallel = 0, single = 0;
-        fixed (float* p = data)
+        try
         {
             float* cp = p;
             foreach (bool prefetch in new[] { false, true, false, true })
@@ -38,8 +39,11 @@ internal static unsafe class MemoryBandwidth
                 single = Math.Max(single, Best(3, () => Sum(cp, Floats, prefetch)));
             }
         }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(p);
+        }
 
-        GC.KeepAlive(data);
         return (parallel, single);
     }
 
