@@ -6,7 +6,23 @@ namespace LmWrapper.HuggingFace.Tests.Inference;
 /// <summary>Tiny random models of every architecture, written once per test run into a temporary folder.</summary>
 internal static class RandomModels
 {
-    private static readonly Lazy<string> Root = new(() => Directory.CreateTempSubdirectory("lmw-models-").FullName);
+    private static readonly Lazy<string> Root = new(() =>
+    {
+        // Removed when the test process exits, so that runs do not pile up folders in the temporary directory.
+        string root = Directory.CreateTempSubdirectory("lmw-models-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(root, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Best effort: a file still open on a platform that refuses to delete it stays behind.
+            }
+        };
+        return root;
+    });
     private static readonly Dictionary<string, string> Written = [];
     private static readonly Lock Gate = new();
 
