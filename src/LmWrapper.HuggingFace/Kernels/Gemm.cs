@@ -76,11 +76,16 @@ internal static unsafe class Gemm
                     if (n == 4)
                     {
                         int t = t0;
+                        int quads = (t1 - t0) / 4;
                         for (; t + 4 <= t1; t += 4)
                         {
-                            // The first token quad of a block streams the 4 rows from memory: it prefetches (as decoding does).
-                            long ahead = buffer is null && t == t0 ? (long)PrefetchRows * cols : 0;
-                            Tile4x4(w0, cols, x + ((long)t * cols), o, t, rows, bias, y, ahead);
+                            // The next rows' lines are requested while these 4 rows are in use: spread over the block's first
+                            // (up to) 4 token quads, each asking for its share of the 4 rows, so that a short block (a batch
+                            // of decoding sequences: 2 quads for 8) keeps memory busy through its later quads too.
+                            int q = (t - t0) / 4;
+                            int share = Math.Min(quads, 4);
+                            int mask = buffer is null && q < 4 ? PrefetchMask(q, share) : 0;
+                            Tile4x4(w0, cols, x + ((long)t * cols), o, t, rows, bias, y, (long)PrefetchRows * cols, mask);
                         }
 
                         for (; t < t1; t++)
@@ -105,7 +110,7 @@ internal static unsafe class Gemm
 
     /// <summary>4 rows × 4 tokens; with <paramref name="ahead"/> ≠ 0, each row's cache line that many floats ahead is requested too.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x4(float* w, int k, float* x, int o, int t, int ldy, float* bias, float* y, long ahead)
+    private static void Tile4x4(float* w, int k, float* x, int o, int t, int ldy, float* bias, float* y, long ahead, int mask)
     {
         Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
         Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
@@ -116,12 +121,27 @@ internal static unsafe class Gemm
         int i = 0;
         for (; i + 16 <= k; i += 16)
         {
-            if (ahead != 0)
+            if (mask != 0)
             {
-                Sse.Prefetch0(w + i + ahead);
-                Sse.Prefetch0(w1 + i + ahead);
-                Sse.Prefetch0(w2 + i + ahead);
-                Sse.Prefetch0(w3 + i + ahead);
+                if ((mask & 1) != 0)
+                {
+                    Sse.Prefetch0(w + i + ahead);
+                }
+
+                if ((mask & 2) != 0)
+                {
+                    Sse.Prefetch0(w1 + i + ahead);
+                }
+
+                if ((mask & 4) != 0)
+                {
+                    Sse.Prefetch0(w2 + i + ahead);
+                }
+
+                if ((mask & 8) != 0)
+                {
+                    Sse.Prefetch0(w3 + i + ahead);
+                }
             }
 
             var v0 = Vector512.Load(x + i);
@@ -167,6 +187,15 @@ internal static unsafe class Gemm
         Store(a32, w3, x2, i, k, o + 3, t + 2, ldy, bias, y);
         Store(a33, w3, x3, i, k, o + 3, t + 3, ldy, bias, y);
     }
+
+    /// <summary>The rows (bits 0-3) whose lines <see cref="PrefetchRows"/> ahead token quad <paramref name="q"/> of <paramref name="share"/> (1-4) requests.</summary>
+    private static int PrefetchMask(int q, int share) => share switch
+    {
+        1 => 0b1111,
+        2 => q == 0 ? 0b0101 : 0b1010,
+        3 => q == 0 ? 0b0011 : q == 1 ? 0b0100 : 0b1000,
+        _ => 1 << q,
+    };
 
     /// <summary>4 rows × 1 token, float32 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
