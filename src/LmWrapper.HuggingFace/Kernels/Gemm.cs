@@ -497,6 +497,15 @@ internal static unsafe class Gemm
         for (int j = start; j <= end; j++)
         {
             float* k = keys + ((long)j * stride);
+            // The key 8 positions on is requested now: a head's keys are a head-sized piece of each position's row, a
+            // stride the hardware prefetcher follows late (batch-8 decode of the 135M Llama: +3%). A prefetch never faults,
+            // so it may point past the cache's end.
+            float* ahead = k + (8L * stride);
+            for (int c = 0; c < hd; c += 16)
+            {
+                Sse.Prefetch0(ahead + c);
+            }
+
             Vector512<float> acc = default;
             for (int i = 0; i < hd; i += 16)
             {
@@ -522,6 +531,11 @@ internal static unsafe class Gemm
             {
                 var wj = Vector512.Create(weights[j]);
                 float* v = values + ((long)j * stride) + i;
+                Sse.Prefetch0(v + (8L * stride)); // as for the keys (see AttendHead)
+                Sse.Prefetch0(v + (8L * stride) + 16);
+                Sse.Prefetch0(v + (8L * stride) + 32);
+                Sse.Prefetch0(v + (8L * stride) + 48);
+
                 a0 = Avx512F.FusedMultiplyAdd(wj, Vector512.Load(v), a0);
                 a1 = Avx512F.FusedMultiplyAdd(wj, Vector512.Load(v + 16), a1);
                 a2 = Avx512F.FusedMultiplyAdd(wj, Vector512.Load(v + 32), a2);
