@@ -39,8 +39,8 @@ namespace LmWrapper.Benchmarks.Suites;
 /// tokens/s ÷ that. <c>memory_copy_bandwidth_gb_per_s</c> is the copy figure the suite used before (read + write bytes), for reference.
 /// <c>decode_paired_bandwidth_ratio</c> pairs each batch-1 decode run with read bandwidth measured right before and right after it
 /// (<see cref="MemoryBandwidth.ReadNow"/>, the better of the two): the median over the runs of that run's weight reads per second ÷ its
-/// bandwidth (<c>decode_paired_bandwidth_gb_per_s</c> is the median bandwidth). On this project's shared VM the read bandwidth drifts between
-/// about 26 and 59 GB/s within an hour, so the unpaired ratio mixes two moments; both are reported.</item>
+/// bandwidth (<c>decode_paired_bandwidth_gb_per_s</c> is the median bandwidth). On this project's shared VM the read bandwidth drifts within
+/// minutes (paired figures from 36 to 58 GB/s in one day's runs), so the unpaired ratio mixes two moments; both are reported.</item>
 /// </list>
 /// <para>
 /// With <c>--peer</c> (off by default: it installs an npm package and takes a minute or two more), the Llama model is also run by

@@ -50,7 +50,7 @@ internal static unsafe class MemoryBandwidth
     /// <summary>
     /// A quick read bandwidth split over <paramref name="threads"/> threads (best of 4 passes over a fresh native 512 MB
     /// block, with and without prefetch), for pairing with a measurement taken right next to it: on a shared VM the
-    /// bandwidth drifts by a factor of two within an hour, so a ratio against a figure from minutes earlier is mostly noise.
+    /// bandwidth drifts within minutes (36 to 58 GB/s in one day's runs here), so a ratio against an earlier figure mixes two moments.
     /// </summary>
     public static double ReadNow(int threads)
     {
