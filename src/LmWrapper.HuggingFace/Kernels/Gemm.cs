@@ -76,14 +76,13 @@ internal static unsafe class Gemm
                     if (n == 4)
                     {
                         int t = t0;
-                        int quads = (t1 - t0) / 4;
+                        // The next rows' lines are requested while these 4 rows are in use: spread over the block's first
+                        // (up to) 4 token quads, each asking for its share of the 4 rows, so that a short block (a batch of
+                        // decoding sequences: 2 quads for 8) keeps memory busy through its later quads too.
+                        int share = Math.Min((t1 - t0) / 4, 4);
                         for (; t + 4 <= t1; t += 4)
                         {
-                            // The next rows' lines are requested while these 4 rows are in use: spread over the block's first
-                            // (up to) 4 token quads, each asking for its share of the 4 rows, so that a short block (a batch
-                            // of decoding sequences: 2 quads for 8) keeps memory busy through its later quads too.
                             int q = (t - t0) / 4;
-                            int share = Math.Min(quads, 4);
                             int mask = buffer is null && q < 4 ? PrefetchMask(q, share) : 0;
                             Tile4x4(w0, cols, x + ((long)t * cols), o, t, rows, bias, y, (long)PrefetchRows * cols, mask);
                         }
